@@ -1,0 +1,166 @@
+package dev.attune.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.kernels.attention.AttentionKernel;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.model.bert.BertEncoder;
+import dev.attune.model.bert.BertWeights;
+import dev.attune.model.bert.SentencePooler;
+import dev.attune.model.bert.TokenBatch;
+import dev.attune.model.config.BertConfig;
+import dev.attune.model.config.SentenceConfig;
+import dev.attune.model.safetensors.WeightStore;
+import dev.attune.model.tokenizer.TextTokenizer;
+import dev.attune.model.tokenizer.TokenizedText;
+import dev.attune.runtime.LengthBucketedBatcher;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A BERT-family sentence-embedding model loaded from a Hugging Face model directory: config,
+ * weights, tokenizer and pooling, ready to embed text.
+ *
+ * <p>Lifecycle: {@link #load} reads and validates everything up front, so a bad model fails
+ * before any row is scored. The model is immutable and meant to be loaded once per JVM and shared
+ * by every task thread; {@link #close} releases the native tokenizer.
+ *
+ * <p>Inputs: a null text gives a null vector. An empty or whitespace-only text is embedded as the
+ * empty string ({@code [CLS] [SEP]}), a real vector. Longer texts are truncated from the right to
+ * {@link #maxLength()} tokens, special tokens included.
+ */
+public final class EncoderModel implements AutoCloseable {
+
+    private final Path directory;
+    private final BertConfig config;
+    private final SentenceConfig sentence;
+    private final TextTokenizer tokenizer;
+    private final BertEncoder encoder;
+
+    private EncoderModel(Path directory, BertConfig config, SentenceConfig sentence, TextTokenizer tokenizer,
+                         BertEncoder encoder) {
+        this.directory = directory;
+        this.config = config;
+        this.sentence = sentence;
+        this.tokenizer = tokenizer;
+        this.encoder = encoder;
+    }
+
+    public static EncoderModel load(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelFormatException(dir + ": model directory does not exist");
+        }
+        BertConfig config = BertConfig.read(dir);
+        SentenceConfig sentence = SentenceConfig.read(dir);
+        BertWeights weights = BertWeights.load(WeightStore.open(dir), config);
+        int maxLen = maxLength(dir, config, sentence);
+        TextTokenizer tokenizer = TextTokenizer.load(dir, maxLen);
+        return new EncoderModel(dir, config, sentence, tokenizer, new BertEncoder(config, weights));
+    }
+
+    /**
+     * The truncation length: sentence-transformers' {@code max_seq_length}, else
+     * {@code tokenizer_config.json}'s {@code model_max_length}, else the tokenizer's own
+     * truncation length, else the position table; never more than the position table allows.
+     */
+    static int maxLength(Path dir, BertConfig config, SentenceConfig sentence) {
+        int cap = config.maxInputTokens();
+        if (sentence.maxSeqLength() > 0) {
+            return Math.min(cap, sentence.maxSeqLength());
+        }
+        ObjectMapper json = new ObjectMapper();
+        try {
+            Path tc = dir.resolve("tokenizer_config.json");
+            if (Files.isRegularFile(tc)) {
+                JsonNode n = json.readTree(tc.toFile()).path("model_max_length");
+                if (n.canConvertToInt() && n.asInt() > 1) {
+                    return Math.min(cap, n.asInt());
+                }
+            }
+            JsonNode trunc = json.readTree(dir.resolve(TextTokenizer.FILE).toFile()).path("truncation").path("max_length");
+            if (trunc.canConvertToInt() && trunc.asInt() > 1) {
+                return Math.min(cap, trunc.asInt());
+            }
+        } catch (IOException e) {
+            throw new ModelFormatException(dir + ": cannot read tokenizer settings: " + e.getMessage(), e);
+        }
+        return cap;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    public SentenceConfig sentence() {
+        return sentence;
+    }
+
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public BertEncoder encoder() {
+        return encoder;
+    }
+
+    public int maxLength() {
+        return tokenizer.maxLength();
+    }
+
+    public int dimension() {
+        return config.hiddenSize();
+    }
+
+    /**
+     * Embeds {@code texts} in batches of at most {@code batchSize} rows and {@code maxTokens}
+     * tokens, grouped by length; returns one vector per text in input order (null for a null
+     * text).
+     */
+    public float[][] embed(List<String> texts, int batchSize, int maxTokens, AttentionKernel attention,
+                           CpuThreads threads) {
+        List<TokenizedText> tokens = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            tokens.add(t == null ? null : tokenizer.encode(t));
+        }
+        return embedTokens(tokens, batchSize, maxTokens, attention, threads);
+    }
+
+    /** As {@link #embed}, for texts already tokenized (null entries give null vectors). */
+    public float[][] embedTokens(List<TokenizedText> tokens, int batchSize, int maxTokens, AttentionKernel attention,
+                                 CpuThreads threads) {
+        float[][] out = new float[tokens.size()][];
+        List<Integer> present = new ArrayList<>();
+        for (int i = 0; i < tokens.size(); i++) {
+            if (tokens.get(i) != null) {
+                present.add(i);
+            }
+        }
+        int[] lengths = present.stream().mapToInt(i -> tokens.get(i).length()).toArray();
+        for (int[] batch : new LengthBucketedBatcher(batchSize, Math.max(maxTokens, maxLength())).batches(lengths)) {
+            List<TokenizedText> rows = new ArrayList<>(batch.length);
+            for (int j : batch) {
+                rows.add(tokens.get(present.get(j)));
+            }
+            TokenBatch packed = TokenBatch.pack(rows);
+            float[] hidden = encoder.forward(packed, attention, threads);
+            float[][] vectors = SentencePooler.pool(hidden, config.hiddenSize(), packed.cuSeqlens(), sentence);
+            for (int r = 0; r < batch.length; r++) {
+                out[present.get(batch[r])] = vectors[r];
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,103 @@
+package dev.attune.model.bert;
+
+import dev.attune.kernels.attention.AttentionKernel;
+import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.cpu.CpuGemm;
+import dev.attune.kernels.cpu.CpuOps;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.model.config.BertConfig;
+
+/**
+ * The BERT-family encoder forward pass on the CPU, fp32, over a packed batch.
+ *
+ * <p>Reads top to bottom as the model does: embeddings, then per layer fused QKV projection,
+ * attention (through an {@link AttentionKernel}, so any path can be plugged in), output
+ * projection, residual + LayerNorm, feed-forward with erf GELU, residual + LayerNorm (post-norm,
+ * as BERT is).
+ *
+ * <p>Threading: immutable; {@link #forward} may run concurrently from several tasks, each with
+ * its own {@link CpuThreads}; every call allocates its own activations.
+ */
+public final class BertEncoder {
+
+    private final BertConfig config;
+    private final BertWeights weights;
+
+    public BertEncoder(BertConfig config, BertWeights weights) {
+        this.config = config;
+        this.weights = weights;
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    public BertWeights weights() {
+        return weights;
+    }
+
+    /**
+     * Runs the encoder and returns the last hidden state, (tokens, hidden) row-major, in the
+     * batch's packed order.
+     */
+    public float[] forward(TokenBatch batch, AttentionKernel attention, CpuThreads threads) {
+        int t = batch.tokens();
+        int h = config.hiddenSize();
+        int inter = config.intermediateSize();
+        float eps = (float) config.layerNormEps();
+
+        float[] x = embed(batch); // (tokens, hidden)
+        CpuOps.addLayerNorm(x, null, t, h, weights.embNormGamma(), weights.embNormBeta(), eps, threads);
+
+        AttentionProblem shape = AttentionProblem.fusedQkv(batch.cuSeqlens(), config.heads(), config.headDim(), false);
+        float[] qkv = new float[t * 3 * h];  // (tokens, 3·hidden): q | k | v per token
+        float[] ctx = new float[t * h];      // (tokens, heads·head_dim)
+        float[] proj = new float[t * h];     // (tokens, hidden)
+        float[] ffn = new float[t * inter];  // (tokens, intermediate)
+        for (BertLayerWeights layer : weights.layers()) {
+            CpuGemm.matmul(x, t, h, layer.qkv(), 3 * h, layer.qkvBias(), qkv, threads);
+            attention.forward(shape, qkv, qkv, qkv, ctx, threads);
+            CpuGemm.matmul(ctx, t, h, layer.attnOut(), h, layer.attnOutBias(), proj, threads);
+            // x = LayerNorm(proj + x): the sum is written into proj, then proj becomes the stream.
+            CpuOps.addLayerNorm(proj, x, t, h, layer.attnNormGamma(), layer.attnNormBeta(), eps, threads);
+            float[] attnOut = proj;
+
+            CpuGemm.matmul(attnOut, t, h, layer.ffnIn(), inter, layer.ffnInBias(), ffn, threads);
+            CpuOps.geluErf(ffn, t, inter, threads);
+            CpuGemm.matmul(ffn, t, inter, layer.ffnOut(), h, layer.ffnOutBias(), x, threads);
+            CpuOps.addLayerNorm(x, attnOut, t, h, layer.ffnNormGamma(), layer.ffnNormBeta(), eps, threads);
+        }
+        return x;
+    }
+
+    /** word + position + token-type embeddings, (tokens, hidden). */
+    private float[] embed(TokenBatch batch) {
+        int h = config.hiddenSize();
+        float[] x = new float[batch.tokens() * h];
+        int[] cu = batch.cuSeqlens();
+        int offset = config.positionOffset();
+        for (int b = 0; b < batch.rows(); b++) {
+            for (int tok = cu[b]; tok < cu[b + 1]; tok++) {
+                int id = batch.ids()[tok];
+                int type = batch.typeIds()[tok];
+                int pos = offset + tok - cu[b];
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+                }
+                if (type < 0 || type >= config.typeVocabSize()) {
+                    throw new IllegalArgumentException("token type " + type + " is outside 0.." + (config.typeVocabSize() - 1));
+                }
+                if (pos >= config.maxPositions()) {
+                    throw new IllegalArgumentException("row " + b + " has " + (cu[b + 1] - cu[b])
+                            + " tokens, more than the model's " + config.maxInputTokens() + " positions");
+                }
+                int xo = tok * h;
+                for (int i = 0; i < h; i++) {
+                    x[xo + i] = weights.wordEmbeddings()[id * h + i] + weights.positionEmbeddings()[pos * h + i]
+                            + weights.typeEmbeddings()[type * h + i];
+                }
+            }
+        }
+        return x;
+    }
+}

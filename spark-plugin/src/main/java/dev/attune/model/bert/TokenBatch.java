@@ -1,0 +1,39 @@
+package dev.attune.model.bert;
+
+import dev.attune.model.tokenizer.TokenizedText;
+
+import java.util.List;
+
+/**
+ * Rows of token ids packed back to back, no padding: row {@code b} owns tokens
+ * {@code [cuSeqlens[b], cuSeqlens[b+1])}. This is the layout every Attune path computes on; a
+ * padding mask is never materialised.
+ *
+ * @param ids       (tokens) token ids
+ * @param typeIds   (tokens) token-type ids
+ * @param cuSeqlens (rows + 1) prefix sums of row lengths
+ */
+public record TokenBatch(int[] ids, int[] typeIds, int[] cuSeqlens) {
+
+    public static TokenBatch pack(List<TokenizedText> rows) {
+        int[] cu = new int[rows.size() + 1];
+        for (int b = 0; b < rows.size(); b++) {
+            cu[b + 1] = cu[b] + rows.get(b).length();
+        }
+        int[] ids = new int[cu[rows.size()]];
+        int[] types = new int[ids.length];
+        for (int b = 0; b < rows.size(); b++) {
+            System.arraycopy(rows.get(b).ids(), 0, ids, cu[b], rows.get(b).length());
+            System.arraycopy(rows.get(b).typeIds(), 0, types, cu[b], rows.get(b).length());
+        }
+        return new TokenBatch(ids, types, cu);
+    }
+
+    public int rows() {
+        return cuSeqlens.length - 1;
+    }
+
+    public int tokens() {
+        return ids.length;
+    }
+}

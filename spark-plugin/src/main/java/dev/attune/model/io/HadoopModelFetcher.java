@@ -1,0 +1,86 @@
+package dev.attune.model.io;
+
+import dev.attune.model.ModelFormatException;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.UUID;
+
+/**
+ * Copies a model directory from any Hadoop FileSystem into the local cache, once per host and
+ * version: the cache key is the URI plus the newest modification time and total size of the
+ * files, so an updated model is fetched anew. The copy is made under a file lock into a private
+ * directory and renamed into place atomically. Only the files a model needs are copied (no
+ * sub-directories other than sentence-transformers' module folders).
+ */
+final class HadoopModelFetcher {
+
+    private HadoopModelFetcher() {
+    }
+
+    static java.nio.file.Path fetch(String uri, java.nio.file.Path cacheRoot) {
+        try {
+            Path src = new Path(uri);
+            FileSystem fs = src.getFileSystem(new Configuration());
+            if (!fs.getFileStatus(src).isDirectory()) {
+                throw new ModelFormatException("model '" + uri + "' is not a directory");
+            }
+            long newest = 0;
+            long total = 0;
+            for (FileStatus s : fs.listStatus(src)) {
+                newest = Math.max(newest, s.getModificationTime());
+                total += s.getLen();
+            }
+            String key = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest((uri + "|" + newest + "|" + total).getBytes(StandardCharsets.UTF_8)), 0, 8);
+            java.nio.file.Path dir = cacheRoot.resolve(key);
+            if (Files.isDirectory(dir)) {
+                return dir;
+            }
+            Files.createDirectories(cacheRoot);
+            try (FileChannel ch = FileChannel.open(cacheRoot.resolve(key + ".lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
+                if (Files.isDirectory(dir)) {
+                    return dir;
+                }
+                java.nio.file.Path tmp = cacheRoot.resolve(key + ".tmp-" + UUID.randomUUID());
+                copyTree(fs, src, tmp, 0);
+                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            }
+            return dir;
+        } catch (IOException | java.security.NoSuchAlgorithmException e) {
+            throw new ModelFormatException("cannot fetch model '" + uri + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static void copyTree(FileSystem fs, Path src, java.nio.file.Path dst, int depth) throws IOException {
+        Files.createDirectories(dst);
+        for (FileStatus s : fs.listStatus(src)) {
+            String name = s.getPath().getName();
+            if (name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\")) {
+                continue;
+            }
+            if (s.isDirectory()) {
+                if (depth == 0) {
+                    copyTree(fs, s.getPath(), dst.resolve(name), depth + 1);
+                }
+                continue;
+            }
+            try (InputStream in = fs.open(s.getPath())) {
+                Files.copy(in, dst.resolve(name));
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package dev.attune.model.io;
+
+import dev.attune.model.ModelFormatException;
+import dev.attune.model.builtin.BuiltinModel;
+import dev.attune.model.builtin.BuiltinModels;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Turns a model string into a local model directory.
+ *
+ * <ul>
+ *   <li>{@code builtin:NAME}: a model shipped in a Maven jar, converted once into the cache.</li>
+ *   <li>a plain path or a {@code file:} URI: used in place.</li>
+ *   <li>any other URI ({@code hdfs:}, {@code s3a:}, {@code abfs:}, ...): read through Hadoop's
+ *   FileSystem and copied once into the local cache, so weights can be memory-mapped.</li>
+ * </ul>
+ * Hadoop classes are only loaded for the last case.
+ */
+public final class ModelLocator {
+
+    private ModelLocator() {
+    }
+
+    public static Path resolve(String model) {
+        if (model == null || model.isBlank()) {
+            throw new ModelFormatException("no model given: pass a model directory, a Hadoop URI or one of "
+                    + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());
+        }
+        if (model.startsWith(BuiltinModel.SCHEME)) {
+            return BuiltinModels.resolve(model);
+        }
+        String scheme = scheme(model);
+        if (scheme == null || scheme.equals("file") || scheme.length() == 1 /* a Windows drive letter */) {
+            Path p = scheme == null ? Path.of(model) : Path.of(URI.create(model));
+            if (!Files.isDirectory(p)) {
+                throw new ModelFormatException("model directory '" + model + "' does not exist");
+            }
+            return p;
+        }
+        return HadoopModelFetcher.fetch(model, BuiltinModels.cacheRoot().resolve("remote"));
+    }
+
+    private static String scheme(String model) {
+        try {
+            return new URI(model).getScheme();
+        } catch (URISyntaxException e) {
+            return null;
+        }
+    }
+}
