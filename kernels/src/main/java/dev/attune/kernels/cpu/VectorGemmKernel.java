@@ -1,7 +1,6 @@
 package dev.attune.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -86,19 +85,5 @@ final class VectorGemmKernel implements GemmKernel {
             }
             y[r * n + c] = acc;
         }
-    }
-
-    /** Dot product of two float ranges; used by attention kernels. */
-    static float dot(float[] a, int ao, float[] b, int bo, int len) {
-        int i = 0;
-        FloatVector acc = FloatVector.zero(S);
-        for (; i + L <= len; i += L) {
-            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
-        }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < len; i++) {
-            s = Math.fma(a[ao + i], b[bo + i], s);
-        }
-        return s;
     }
 }

@@ -1,0 +1,174 @@
+package dev.attune.kernels.attention;
+
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.cpu.VectorPrimitives;
+
+/**
+ * {@code cpu-flash}: tiled attention with an online softmax (FlashAttention's algorithm) on the
+ * CPU, fp32 with fp32 accumulation, multithreaded.
+ *
+ * <p>Work is split into (row, head, block of {@link #QUERY_BLOCK} queries) units. A unit copies
+ * its head's K and V into contiguous (N, head_dim) tiles, then walks the keys in blocks of
+ * {@link #KEY_BLOCK}: scores for the block, a running maximum and sum per query, the accumulator
+ * rescaled by {@code exp(m_old - m_new)} whenever the maximum grows. The (N, N) score matrix never
+ * exists: workspace per worker is the K/V tiles, O(N · head_dim), plus O(QUERY_BLOCK · head_dim).
+ */
+public final class CpuFlashAttention implements AttentionKernel {
+
+    public static final String PATH = "cpu-flash";
+    static final int QUERY_BLOCK = 32;
+    static final int KEY_BLOCK = 64;
+
+    private final VectorPrimitives simd = VectorPrimitives.get();
+
+    @Override
+    public String path() {
+        return PATH;
+    }
+
+    @Override
+    public long workspaceBytes(AttentionProblem p, int threads) {
+        long n = p.maxSeqLen();
+        long d = p.headDim();
+        long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + KEY_BLOCK + 2);
+        return Math.min(threads, units(p)) * perWorker * Float.BYTES;
+    }
+
+    private static long units(AttentionProblem p) {
+        long u = 0;
+        for (int b = 0; b < p.batch(); b++) {
+            u += (long) p.heads() * ((p.seqLen(b) + QUERY_BLOCK - 1) / QUERY_BLOCK);
+        }
+        return Math.max(1, u);
+    }
+
+    @Override
+    public void forward(AttentionProblem p, float[] q, float[] k, float[] v, float[] out, CpuThreads threads) {
+        AttentionKernel.checkBuffers(p, q, k, v, out);
+        int heads = p.heads();
+        int d = p.headDim();
+        // Unit index -> (row, head, query block); rows are enumerated through a prefix sum of their block counts.
+        int batch = p.batch();
+        int[] blockStart = new int[batch + 1];
+        for (int b = 0; b < batch; b++) {
+            blockStart[b + 1] = blockStart[b] + (p.seqLen(b) + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        }
+        int units = blockStart[batch] * heads;
+        int maxN = p.maxSeqLen();
+        threads.parallelFor(units, 1, (u0, u1) -> {
+            Workspace ws = new Workspace(maxN, d);
+            int cachedRow = -1;
+            int cachedHead = -1;
+            for (int u = u0; u < u1; u++) {
+                // Units are ordered row-major over (row, head, block) so consecutive units share K/V tiles.
+                int flat = u / heads;
+                int h = u % heads;
+                int row = upperBound(blockStart, flat) - 1;
+                int block = flat - blockStart[row];
+                if (row != cachedRow || h != cachedHead) {
+                    ws.loadKv(p, k, v, row, h);
+                    cachedRow = row;
+                    cachedHead = h;
+                }
+                queryBlock(p, q, out, row, h, block, ws);
+            }
+        });
+    }
+
+    private void queryBlock(AttentionProblem p, float[] q, float[] out, int row, int h, int block, Workspace ws) {
+        int d = p.headDim();
+        int start = p.cuSeqlens()[row];
+        int n = p.seqLen(row);
+        int q0 = block * QUERY_BLOCK;
+        int q1 = Math.min(n, q0 + QUERY_BLOCK);
+        int rows = q1 - q0;
+        float scale = p.scale();
+        float[] acc = ws.acc;
+        float[] s = ws.scores;
+        java.util.Arrays.fill(acc, 0, rows * d, 0f);
+        for (int i = 0; i < rows; i++) {
+            ws.max[i] = Float.NEGATIVE_INFINITY;
+            ws.sum[i] = 0f;
+        }
+        int keyEnd = p.causal() ? q1 : n;
+        for (int k0 = 0; k0 < keyEnd; k0 += KEY_BLOCK) {
+            int k1 = Math.min(keyEnd, k0 + KEY_BLOCK);
+            for (int i = 0; i < rows; i++) {
+                int qi = q0 + i;
+                int visible = p.causal() ? Math.min(k1, qi + 1) : k1;
+                if (visible <= k0) {
+                    continue;
+                }
+                int qo = (start + qi) * p.rowStride() + p.qOffset() + h * d;
+                float blockMax = Float.NEGATIVE_INFINITY;
+                for (int j = k0; j < visible; j++) {
+                    float sc = simd.dot(q, qo, ws.k, j * d, d) * scale;
+                    s[j - k0] = sc;
+                    blockMax = Math.max(blockMax, sc);
+                }
+                float oldMax = ws.max[i];
+                float newMax = Math.max(oldMax, blockMax);
+                // Rescale what was accumulated under the old maximum; exp(-inf) = 0 on the first block.
+                float correction = (float) Math.exp(oldMax - newMax);
+                if (correction != 1f) {
+                    simd.scale(correction, acc, i * d, d);
+                }
+                float sum = ws.sum[i] * correction;
+                for (int j = k0; j < visible; j++) {
+                    float pj = (float) Math.exp(s[j - k0] - newMax);
+                    sum += pj;
+                    simd.axpy(pj, ws.v, j * d, acc, i * d, d);
+                }
+                ws.max[i] = newMax;
+                ws.sum[i] = sum;
+            }
+        }
+        for (int i = 0; i < rows; i++) {
+            int oo = (start + q0 + i) * p.outWidth() + h * d;
+            float inv = ws.sum[i] == 0f ? 0f : 1f / ws.sum[i];
+            for (int c = 0; c < d; c++) {
+                out[oo + c] = acc[i * d + c] * inv;
+            }
+        }
+    }
+
+    private static int upperBound(int[] a, int key) {
+        int lo = 0;
+        int hi = a.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (a[mid] <= key) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** One worker's scratch: K/V tiles of the current (row, head) and the query block's state. */
+    private static final class Workspace {
+        final float[] k;
+        final float[] v;
+        final float[] acc;
+        final float[] scores = new float[KEY_BLOCK];
+        final float[] max = new float[QUERY_BLOCK];
+        final float[] sum = new float[QUERY_BLOCK];
+
+        Workspace(int maxN, int d) {
+            k = new float[maxN * d];
+            v = new float[maxN * d];
+            acc = new float[QUERY_BLOCK * d];
+        }
+
+        void loadKv(AttentionProblem p, float[] kSrc, float[] vSrc, int row, int h) {
+            int d = p.headDim();
+            int start = p.cuSeqlens()[row];
+            for (int j = 0; j < p.seqLen(row); j++) {
+                int base = (start + j) * p.rowStride() + h * d;
+                System.arraycopy(kSrc, base + p.kOffset(), k, j * d, d);
+                System.arraycopy(vSrc, base + p.vOffset(), v, j * d, d);
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package dev.attune.kernels.cpu;
+
+/** Portable {@link VectorPrimitives}; the dot product keeps four partial sums to shorten the dependency chain. */
+final class ScalarVectorPrimitives implements VectorPrimitives {
+
+    @Override
+    public float dot(float[] a, int ao, float[] b, int bo, int len) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= len; i += 4) {
+            s0 = Math.fma(a[ao + i], b[bo + i], s0);
+            s1 = Math.fma(a[ao + i + 1], b[bo + i + 1], s1);
+            s2 = Math.fma(a[ao + i + 2], b[bo + i + 2], s2);
+            s3 = Math.fma(a[ao + i + 3], b[bo + i + 3], s3);
+        }
+        for (; i < len; i++) {
+            s0 = Math.fma(a[ao + i], b[bo + i], s0);
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len) {
+        for (int i = 0; i < len; i++) {
+            y[yo + i] += alpha * x[xo + i];
+        }
+    }
+
+    @Override
+    public void scale(float alpha, float[] y, int yo, int len) {
+        for (int i = 0; i < len; i++) {
+            y[yo + i] *= alpha;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package dev.attune.cli;
+
+import dev.attune.model.ModelFormatException;
+
+import java.io.PrintStream;
+
+/**
+ * The {@code bin/attune} command line. Exit codes: 0 success, 1 the work failed (bad model, bad
+ * input row, I/O), 2 the command line itself is wrong.
+ */
+public final class AttuneCli {
+
+    static final String USAGE = """
+            usage: attune <command> [options]
+
+            commands:
+            """ + EmbedCommand.USAGE.indent(2) + """
+              attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]
+                         Attune next to ONNX Runtime on the CPU (see docs/benchmarks.md)
+            """;
+
+    private AttuneCli() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.err));
+    }
+
+    /** Commands that live in the examples module, found by name so the plugin does not depend on it. */
+    private static int runOptional(String className, String[] args) throws Exception {
+        Class<?> c;
+        try {
+            c = Class.forName(className);
+        } catch (ClassNotFoundException e) {
+            throw new CliArgs.UsageException(args[0] + " needs the attune-examples module on the classpath");
+        }
+        return (int) c.getMethod("run", String[].class).invoke(null, (Object) args);
+    }
+
+    public static int run(String[] args, PrintStream err) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            err.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        try {
+            return switch (args[0]) {
+                case "embed" -> EmbedCommand.run(args, err);
+                case "bench" -> runOptional("dev.attune.examples.bench.BenchCommand", args);
+                default -> throw new CliArgs.UsageException("unknown command '" + args[0] + "'");
+            };
+        } catch (CliArgs.UsageException e) {
+            err.println("attune: " + e.getMessage());
+            err.print(USAGE);
+            return 2;
+        } catch (JsonlInput.InputException | ModelFormatException e) {
+            err.println("attune: " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            err.println("attune: " + e);
+            return 1;
+        }
+    }
+}
