@@ -101,8 +101,14 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
                 }
             }
         }
-        return new BertConfig(type, positive(f, root, "hidden_size"), positive(f, root, "num_hidden_layers"),
-                positive(f, root, "num_attention_heads"), positive(f, root, "intermediate_size"),
+        int hidden = positive(f, root, "hidden_size");
+        int heads = positive(f, root, "num_attention_heads");
+        if (hidden % heads != 0) {
+            throw new ModelFormatException(f + ": hidden_size " + hidden + " is not a multiple of num_attention_heads "
+                    + heads);
+        }
+        return new BertConfig(type, hidden, positive(f, root, "num_hidden_layers"), heads,
+                positive(f, root, "intermediate_size"),
                 positive(f, root, "max_position_embeddings"), intOr(f, root, "type_vocab_size", 2),
                 positive(f, root, "vocab_size"), root.path("layer_norm_eps").asDouble(1e-12),
                 intOr(f, root, "pad_token_id", 0), text(root, "torch_dtype", "float32"), labels);
@@ -153,7 +159,7 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
 
     private static int positive(Path f, JsonNode root, String key) {
         JsonNode n = root.get(key);
-        if (n == null || !n.canConvertToInt() || n.asInt() <= 0) {
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() <= 0) {
             throw new ModelFormatException(f + ": '" + key + "' must be a positive integer, got " + n);
         }
         return n.asInt();
@@ -164,7 +170,7 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
         if (n == null || n.isNull()) {
             return dflt;
         }
-        if (!n.canConvertToInt() || n.asInt() < 0) {
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
             throw new ModelFormatException(f + ": '" + key + "' must be a non-negative integer, got " + n);
         }
         return n.asInt();

@@ -38,8 +38,8 @@ import java.util.Map;
  * read outside the mapped file: a hostile header yields a {@link ModelFormatException} naming
  * the file and tensor, never an out-of-bounds read.
  *
- * <p>Each tensor is memory-mapped on its own when it is read, so shards larger than 2 GiB work and
- * only the tensors a model uses are touched. A file that shrank after {@link #open} raises an
+ * <p>Each tensor is memory-mapped on its own when it is read (a tensor over 2 GiB in several
+ * mappings), so shards larger than 2 GiB work and only the tensors a model uses are touched. A file that shrank after {@link #open} raises an
  * error when its tensor is read, not a crash.
  *
  * <p>Threading: immutable after {@link #open}; tensors may be read from any thread.
@@ -48,6 +48,9 @@ public final class SafetensorsFile {
 
     /** Headers larger than this are refused (the format's reference implementation uses 100 MB). */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    /** Bytes mapped at once when reading a tensor: under the 2 GiB limit of one mapping, a multiple of every dtype. */
+    static final long MAX_MAP_BYTES = 1L << 30;
 
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(JsonReadFeature.ALLOW_LEADING_DECIMAL_POINT_FOR_NUMBERS)
@@ -202,11 +205,12 @@ public final class SafetensorsFile {
 
     private static void checkNoOverlap(Path file, Map<String, TensorInfo> tensors) {
         List<TensorInfo> sorted = new ArrayList<>(tensors.values());
+        sorted.removeIf(t -> t.byteLength() == 0); // an empty tensor occupies no bytes
         sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
         for (int i = 1; i < sorted.size(); i++) {
             TensorInfo a = sorted.get(i - 1);
             TensorInfo b = sorted.get(i);
-            if (b.begin() < a.end() && b.byteLength() > 0 && a.byteLength() > 0) {
+            if (b.begin() < a.end()) {
                 throw new ModelFormatException(file + ": tensors '" + a.name() + "' and '" + b.name()
                         + "' overlap in the data section");
             }
@@ -235,6 +239,11 @@ public final class SafetensorsFile {
 
     /** The tensor's elements converted to fp32, in the file's row-major order. */
     public float[] readFloats(String name) {
+        return readFloats(name, MAX_MAP_BYTES);
+    }
+
+    /** As {@link #readFloats(String)}, mapping at most {@code chunkBytes} (a multiple of 4) at a time. */
+    float[] readFloats(String name, long chunkBytes) {
         TensorInfo t = info(name);
         long n = t.elements();
         if (n > Integer.MAX_VALUE - 8) {
@@ -244,33 +253,42 @@ public final class SafetensorsFile {
         if (n == 0) {
             return out;
         }
-        MappedByteBuffer b = map(t);
-        switch (t.dtype()) {
-            case F32 -> b.asFloatBuffer().get(out);
-            case F16 -> {
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = HalfFloats.fp16ToFloat(b.getShort());
+        // One mapping is limited to 2 GiB, so a larger tensor is read in chunks.
+        int done = 0;
+        for (long off = 0; off < t.byteLength(); off += chunkBytes) {
+            MappedByteBuffer b = map(t, off, Math.min(chunkBytes, t.byteLength() - off));
+            int count = b.remaining() / t.dtype().bytes();
+            switch (t.dtype()) {
+                case F32 -> b.asFloatBuffer().get(out, done, count);
+                case F16 -> {
+                    for (int i = done; i < done + count; i++) {
+                        out[i] = HalfFloats.fp16ToFloat(b.getShort());
+                    }
                 }
-            }
-            case BF16 -> {
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = HalfFloats.bf16ToFloat(b.getShort());
+                case BF16 -> {
+                    for (int i = done; i < done + count; i++) {
+                        out[i] = HalfFloats.bf16ToFloat(b.getShort());
+                    }
                 }
+                default -> throw new IllegalStateException("unhandled dtype " + t.dtype());
             }
-            default -> throw new IllegalStateException("unhandled dtype " + t.dtype());
+            done += count;
         }
         return out;
     }
 
-    /** Maps exactly the tensor's validated byte range, read-only and little-endian. */
-    private MappedByteBuffer map(TensorInfo t) {
+    /**
+     * Maps {@code length} bytes at {@code offset} into the tensor's validated byte range, read-only
+     * and little-endian, after checking that the whole tensor is still inside the file.
+     */
+    private MappedByteBuffer map(TensorInfo t, long offset, long length) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long from = dataStart + t.begin();
             if (from + t.byteLength() > ch.size()) {
                 throw new ModelFormatException(file + ": tensor '" + t.name() + "' lies past the end of the file ("
                         + ch.size() + " bytes): the file changed after it was opened");
             }
-            MappedByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, from, t.byteLength());
+            MappedByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, from + offset, length);
             b.order(ByteOrder.LITTLE_ENDIAN);
             return b;
         } catch (IOException e) {
