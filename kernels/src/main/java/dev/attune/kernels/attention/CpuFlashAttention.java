@@ -8,7 +8,7 @@ import dev.attune.kernels.cpu.VectorPrimitives;
  * CPU, fp32 with fp32 accumulation, multithreaded.
  *
  * <p>Work is split into (row, head, block of {@link #QUERY_BLOCK} queries) units. A unit copies
- * its head's K and V into contiguous (N, head_dim) tiles, then walks the keys in blocks of
+ * its head's K (transposed) and V into contiguous tiles, then walks the keys in blocks of
  * {@link #KEY_BLOCK}: scores for the block, a running maximum and sum per query, the accumulator
  * rescaled by {@code exp(m_old - m_new)} whenever the maximum grows. The (N, N) score matrix never
  * exists: workspace per worker is the K/V tiles, O(N · head_dim), plus O(QUERY_BLOCK · head_dim).
@@ -46,25 +46,25 @@ public final class CpuFlashAttention implements AttentionKernel {
     public void forward(AttentionProblem p, float[] q, float[] k, float[] v, float[] out, CpuThreads threads) {
         AttentionKernel.checkBuffers(p, q, k, v, out);
         int heads = p.heads();
-        int d = p.headDim();
-        // Unit index -> (row, head, query block); rows are enumerated through a prefix sum of their block counts.
         int batch = p.batch();
-        int[] blockStart = new int[batch + 1];
+        // Units are ordered (row, head, query block), block fastest, so consecutive units of a
+        // worker share one (row, head) and its K/V tiles are loaded once. unitStart[b] is the
+        // first unit of row b.
+        int[] unitStart = new int[batch + 1];
         for (int b = 0; b < batch; b++) {
-            blockStart[b + 1] = blockStart[b] + (p.seqLen(b) + QUERY_BLOCK - 1) / QUERY_BLOCK;
+            unitStart[b + 1] = unitStart[b] + heads * blocks(p.seqLen(b));
         }
-        int units = blockStart[batch] * heads;
         int maxN = p.maxSeqLen();
-        threads.parallelFor(units, 1, (u0, u1) -> {
-            Workspace ws = new Workspace(maxN, d);
+        threads.parallelFor(unitStart[batch], 1, (u0, u1) -> {
+            Workspace ws = new Workspace(maxN, p.headDim());
             int cachedRow = -1;
             int cachedHead = -1;
             for (int u = u0; u < u1; u++) {
-                // Units are ordered row-major over (row, head, block) so consecutive units share K/V tiles.
-                int flat = u / heads;
-                int h = u % heads;
-                int row = upperBound(blockStart, flat) - 1;
-                int block = flat - blockStart[row];
+                int row = upperBound(unitStart, u) - 1;
+                int local = u - unitStart[row];
+                int perHead = blocks(p.seqLen(row));
+                int h = local / perHead;
+                int block = local % perHead;
                 if (row != cachedRow || h != cachedHead) {
                     ws.loadKv(p, k, v, row, h);
                     cachedRow = row;
@@ -73,6 +73,10 @@ public final class CpuFlashAttention implements AttentionKernel {
                 queryBlock(p, q, out, row, h, block, ws);
             }
         });
+    }
+
+    private static int blocks(int n) {
+        return (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
     }
 
     private void queryBlock(AttentionProblem p, float[] q, float[] out, int row, int h, int block, Workspace ws) {
@@ -95,16 +99,20 @@ public final class CpuFlashAttention implements AttentionKernel {
             int k1 = Math.min(keyEnd, k0 + KEY_BLOCK);
             for (int i = 0; i < rows; i++) {
                 int qi = q0 + i;
-                int visible = p.causal() ? Math.min(k1, qi + 1) : k1;
-                if (visible <= k0) {
+                int visible = (p.causal() ? Math.min(k1, qi + 1) : k1) - k0;
+                if (visible <= 0) {
                     continue;
                 }
+                // Scores of query i against keys [k0, k0 + visible): with K held transposed in the
+                // tile, each of the head_dim steps is one axpy across keys, so no horizontal sums.
                 int qo = (start + qi) * p.rowStride() + p.qOffset() + h * d;
+                java.util.Arrays.fill(s, 0, visible, 0f);
+                for (int c = 0; c < d; c++) {
+                    simd.axpy(q[qo + c] * scale, ws.kt, c * ws.n + k0, s, 0, visible);
+                }
                 float blockMax = Float.NEGATIVE_INFINITY;
-                for (int j = k0; j < visible; j++) {
-                    float sc = simd.dot(q, qo, ws.k, j * d, d) * scale;
-                    s[j - k0] = sc;
-                    blockMax = Math.max(blockMax, sc);
+                for (int j = 0; j < visible; j++) {
+                    blockMax = Math.max(blockMax, s[j]);
                 }
                 float oldMax = ws.max[i];
                 float newMax = Math.max(oldMax, blockMax);
@@ -113,11 +121,9 @@ public final class CpuFlashAttention implements AttentionKernel {
                 if (correction != 1f) {
                     simd.scale(correction, acc, i * d, d);
                 }
-                float sum = ws.sum[i] * correction;
-                for (int j = k0; j < visible; j++) {
-                    float pj = (float) Math.exp(s[j - k0] - newMax);
-                    sum += pj;
-                    simd.axpy(pj, ws.v, j * d, acc, i * d, d);
+                float sum = ws.sum[i] * correction + simd.expShiftSum(s, 0, visible, newMax);
+                for (int j = 0; j < visible; j++) {
+                    simd.axpy(s[j], ws.v, (k0 + j) * d, acc, i * d, d);
                 }
                 ws.max[i] = newMax;
                 ws.sum[i] = sum;
@@ -146,9 +152,10 @@ public final class CpuFlashAttention implements AttentionKernel {
         return lo;
     }
 
-    /** One worker's scratch: K/V tiles of the current (row, head) and the query block's state. */
+    /** One worker's scratch: K (transposed) and V tiles of the current (row, head) and the query block's state. */
     private static final class Workspace {
-        final float[] k;
+        final int n;
+        final float[] kt;
         final float[] v;
         final float[] acc;
         final float[] scores = new float[KEY_BLOCK];
@@ -156,17 +163,21 @@ public final class CpuFlashAttention implements AttentionKernel {
         final float[] sum = new float[QUERY_BLOCK];
 
         Workspace(int maxN, int d) {
-            k = new float[maxN * d];
+            n = maxN;
+            kt = new float[maxN * d];
             v = new float[maxN * d];
             acc = new float[QUERY_BLOCK * d];
         }
 
+        /** K as (head_dim, N) so that scores vectorise across keys; V as (N, head_dim). */
         void loadKv(AttentionProblem p, float[] kSrc, float[] vSrc, int row, int h) {
             int d = p.headDim();
             int start = p.cuSeqlens()[row];
             for (int j = 0; j < p.seqLen(row); j++) {
                 int base = (start + j) * p.rowStride() + h * d;
-                System.arraycopy(kSrc, base + p.kOffset(), k, j * d, d);
+                for (int c = 0; c < d; c++) {
+                    kt[c * n + j] = kSrc[base + p.kOffset() + c];
+                }
                 System.arraycopy(vSrc, base + p.vOffset(), v, j * d, d);
             }
         }

@@ -27,9 +27,9 @@ public final class CpuGemm {
             throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k
                     + " N=" + n);
         }
-        // Blocks of 4 rows so that every worker runs the full register tile.
-        int blocks = (m + 3) / 4;
-        threads.parallelFor(blocks, 1, (b0, b1) -> KERNEL.rows(x, k, w, n, bias, y, b0 * 4, Math.min(m, b1 * 4)));
+        // Blocks of 12 rows (a multiple of both kernels' register tiles) split across workers.
+        int blocks = (m + 11) / 12;
+        threads.parallelFor(blocks, 1, (b0, b1) -> KERNEL.rows(x, k, w, n, bias, y, b0 * 12, Math.min(m, b1 * 12)));
     }
 
     /** Whether the Vector API is usable in this JVM. */

@@ -39,25 +39,12 @@ public final class CpuOps {
 
     /** GELU with the exact error function, {@code x * 0.5 * (1 + erf(x / sqrt 2))}, in place. */
     public static void geluErf(float[] x, int rows, int width, CpuThreads threads) {
-        threads.parallelFor(rows, 8, (r0, r1) -> {
-            for (int i = r0 * width, end = r1 * width; i < end; i++) {
-                float v = x[i];
-                x[i] = (float) (0.5 * v * (1.0 + erf(v * 0.7071067811865476)));
-            }
-        });
+        VectorPrimitives simd = VectorPrimitives.get();
+        threads.parallelFor(rows, 8, (r0, r1) -> simd.geluErf(x, r0 * width, r1 * width));
     }
 
-    /**
-     * The error function, with absolute error below 1.2e-7 over the real line (W. J. Cody's
-     * rational Chebyshev approximation as given in Numerical Recipes' {@code erfcc} form,
-     * evaluated in double).
-     */
+    /** The error function (see {@link VectorPrimitives#erf}). */
     public static double erf(double x) {
-        double z = Math.abs(x);
-        double t = 1.0 / (1.0 + 0.5 * z);
-        double ans = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? 1.0 - ans : ans - 1.0;
+        return VectorPrimitives.erf(x);
     }
 }

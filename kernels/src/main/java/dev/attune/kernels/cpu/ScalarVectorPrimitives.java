@@ -32,4 +32,23 @@ final class ScalarVectorPrimitives implements VectorPrimitives {
             y[yo + i] *= alpha;
         }
     }
+
+    @Override
+    public float expShiftSum(float[] y, int yo, int len, float shift) {
+        float sum = 0f;
+        for (int i = 0; i < len; i++) {
+            float e = (float) Math.exp(y[yo + i] - shift);
+            y[yo + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public void geluErf(float[] x, int from, int to) {
+        for (int i = from; i < to; i++) {
+            float v = x[i];
+            x[i] = (float) (0.5 * v * (1.0 + VectorPrimitives.erf(v * 0.7071067811865476)));
+        }
+    }
 }

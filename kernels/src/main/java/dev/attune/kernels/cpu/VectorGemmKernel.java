@@ -4,9 +4,16 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GEMM kernel on the JDK Vector API: a register tile of 4 rows by 2 vectors of columns, the
- * accumulators held in registers across the whole K loop (one broadcast of X and one fused
- * multiply-add per weight vector), so each weight row is read once per four output rows.
+ * GEMM kernel on the JDK Vector API.
+ *
+ * <p>Register tile: 4 rows by 3 vectors of columns (12 accumulators; with 512-bit vectors that is
+ * 4 x 48 outputs), held in registers across the whole K loop: per step 3 weight loads and 4
+ * broadcasts feed 12 fused multiply-adds. (A 6 x 4 tile needs more registers than C2 keeps the
+ * Vector API's values in, and runs three times slower.)
+ *
+ * <p>Cache blocking: rows are taken {@link #ROW_CHUNK} at a time and, within a chunk, the column
+ * panels are the outer loop, so one (K x 3 vectors) weight panel stays in L2 while every row of
+ * the chunk uses it, instead of the whole weight matrix streaming from memory for every tile.
  *
  * <p>Only loaded when the {@code jdk.incubator.vector} module is in the boot layer; see
  * {@link CpuGemm}.
@@ -15,73 +22,93 @@ final class VectorGemmKernel implements GemmKernel {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final int TILE_ROWS = 4;
+    private static final int TILE_COLS = 3 * L;
+    private static final int ROW_CHUNK = 96;
 
     @Override
     public void rows(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r0, int r1) {
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
+        for (int rc = r0; rc < r1; rc += ROW_CHUNK) {
+            int rcEnd = Math.min(r1, rc + ROW_CHUNK);
             int c = 0;
-            for (; c + 2 * L <= n; c += 2 * L) {
-                tile4x2(x, k, w, n, bias, y, r, c);
-            }
-            for (; c < n; c++) {
-                scalarColumn(x, k, w, n, bias, y, r, r + 4, c);
-            }
-        }
-        for (; r < r1; r++) {
-            int c = 0;
-            for (; c + L <= n; c += L) {
-                FloatVector acc = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c);
-                int xr = r * k;
-                for (int p = 0; p < k; p++) {
-                    acc = FloatVector.fromArray(S, w, p * n + c).fma(FloatVector.broadcast(S, x[xr + p]), acc);
+            for (; c + TILE_COLS <= n; c += TILE_COLS) {
+                int r = rc;
+                for (; r + TILE_ROWS <= rcEnd; r += TILE_ROWS) {
+                    tile4x3(x, k, w, n, bias, y, r, c);
                 }
-                acc.intoArray(y, r * n + c);
+                for (; r < rcEnd; r++) {
+                    row1(x, k, w, n, bias, y, r, c, c + TILE_COLS);
+                }
             }
-            for (; c < n; c++) {
-                scalarColumn(x, k, w, n, bias, y, r, r + 1, c);
+            if (c < n) {
+                for (int r = rc; r < rcEnd; r++) {
+                    row1(x, k, w, n, bias, y, r, c, n);
+                }
             }
         }
     }
 
-    private static void tile4x2(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r, int c) {
+    private static void tile4x3(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r, int c) {
         FloatVector b0 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c);
         FloatVector b1 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c + L);
-        FloatVector a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-        int x0 = r * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        FloatVector b2 = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c + 2 * L);
+        FloatVector a00 = b0, a01 = b1, a02 = b2;
+        FloatVector a10 = b0, a11 = b1, a12 = b2;
+        FloatVector a20 = b0, a21 = b1, a22 = b2;
+        FloatVector a30 = b0, a31 = b1, a32 = b2;
+        int x0 = r * k;
+        int x1 = x0 + k;
+        int x2 = x1 + k;
+        int x3 = x2 + k;
         for (int p = 0; p < k; p++) {
             int wp = p * n + c;
             FloatVector w0 = FloatVector.fromArray(S, w, wp);
             FloatVector w1 = FloatVector.fromArray(S, w, wp + L);
+            FloatVector w2 = FloatVector.fromArray(S, w, wp + 2 * L);
             FloatVector v0 = FloatVector.broadcast(S, x[x0 + p]);
             FloatVector v1 = FloatVector.broadcast(S, x[x1 + p]);
             FloatVector v2 = FloatVector.broadcast(S, x[x2 + p]);
             FloatVector v3 = FloatVector.broadcast(S, x[x3 + p]);
             a00 = w0.fma(v0, a00);
             a01 = w1.fma(v0, a01);
+            a02 = w2.fma(v0, a02);
             a10 = w0.fma(v1, a10);
             a11 = w1.fma(v1, a11);
+            a12 = w2.fma(v1, a12);
             a20 = w0.fma(v2, a20);
             a21 = w1.fma(v2, a21);
+            a22 = w2.fma(v2, a22);
             a30 = w0.fma(v3, a30);
             a31 = w1.fma(v3, a31);
+            a32 = w2.fma(v3, a32);
         }
-        a00.intoArray(y, r * n + c);
-        a01.intoArray(y, r * n + c + L);
-        a10.intoArray(y, (r + 1) * n + c);
-        a11.intoArray(y, (r + 1) * n + c + L);
-        a20.intoArray(y, (r + 2) * n + c);
-        a21.intoArray(y, (r + 2) * n + c + L);
-        a30.intoArray(y, (r + 3) * n + c);
-        a31.intoArray(y, (r + 3) * n + c + L);
+        store3(y, r * n + c, a00, a01, a02);
+        store3(y, (r + 1) * n + c, a10, a11, a12);
+        store3(y, (r + 2) * n + c, a20, a21, a22);
+        store3(y, (r + 3) * n + c, a30, a31, a32);
     }
 
-    private static void scalarColumn(float[] x, int k, float[] w, int n, float[] bias, float[] y,
-                                     int ra, int rb, int c) {
-        for (int r = ra; r < rb; r++) {
+    private static void store3(float[] y, int o, FloatVector a, FloatVector b, FloatVector c) {
+        a.intoArray(y, o);
+        b.intoArray(y, o + L);
+        c.intoArray(y, o + 2 * L);
+    }
+
+    /** One row, columns [c0, c1): whole vectors, then a scalar tail. */
+    private static void row1(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r, int c0, int c1) {
+        int c = c0;
+        int xr = r * k;
+        for (; c + L <= c1; c += L) {
+            FloatVector acc = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c);
+            for (int p = 0; p < k; p++) {
+                acc = FloatVector.fromArray(S, w, p * n + c).fma(FloatVector.broadcast(S, x[xr + p]), acc);
+            }
+            acc.intoArray(y, r * n + c);
+        }
+        for (; c < c1; c++) {
             float acc = bias == null ? 0f : bias[c];
             for (int p = 0; p < k; p++) {
-                acc = Math.fma(x[r * k + p], w[p * n + c], acc);
+                acc = Math.fma(x[xr + p], w[p * n + c], acc);
             }
             y[r * n + c] = acc;
         }

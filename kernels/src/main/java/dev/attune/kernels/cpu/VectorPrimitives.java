@@ -16,6 +16,25 @@ public interface VectorPrimitives {
     /** {@code y[yo+i] *= alpha} for i in [0, len). */
     void scale(float alpha, float[] y, int yo, int len);
 
+    /** {@code y[yo+i] = exp(y[yo+i] - shift)} for i in [0, len); returns the sum of the results. */
+    float expShiftSum(float[] y, int yo, int len, float shift);
+
+    /** GELU with the erf form, in place over {@code x[from, to)}. */
+    void geluErf(float[] x, int from, int to);
+
+    /**
+     * The erf approximation both implementations share (Numerical Recipes' {@code erfcc}: absolute
+     * error below 1.2e-7 times erfc), evaluated in double for the portable path.
+     */
+    static double erf(double x) {
+        double z = Math.abs(x);
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double ans = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                + t * (-0.82215223 + t * 0.17087277)))))))));
+        return x >= 0 ? 1.0 - ans : ans - 1.0;
+    }
+
     static VectorPrimitives get() {
         return Holder.INSTANCE;
     }
