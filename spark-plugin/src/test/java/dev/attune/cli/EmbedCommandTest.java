@@ -1,0 +1,131 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code attune embed} end to end on the built-in model: order, ids, nulls, errors and exit codes. */
+class EmbedCommandTest {
+
+    private final ObjectMapper json = new ObjectMapper();
+
+    private record Run(int code, String err) {
+    }
+
+    private static Run run(String... args) {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int code = AttuneCli.run(args, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        return new Run(code, buf.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void embedsEveryRowInInputOrderWithItsId(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Path out = dir.resolve("out.jsonl");
+        Files.write(in, List.of(
+                "{\"id\": 7, \"text\": \"A long sentence about GPUs, attention kernels and Spark executors on a cluster.\"}",
+                "",
+                "{\"id\": \"b\", \"text\": \"short\"}",
+                "{\"id\": {\"k\": [1, 2]}, \"text\": null}",
+                "{\"id\": 3.5, \"text\": \"   \"}",
+                "{\"id\": null, \"text\": \"\"}"));
+        Run r = run("embed", "--input", in.toString(), "--output", out.toString(), "--batch-size", "2", "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(5, lines.size());
+        JsonNode first = json.readTree(lines.get(0));
+        assertEquals(7, first.get("id").asInt());
+        assertEquals(384, first.get("embedding").size());
+        double norm = 0;
+        for (JsonNode v : first.get("embedding")) {
+            norm += v.asDouble() * v.asDouble();
+        }
+        assertEquals(1.0, Math.sqrt(norm), 1e-5);
+        assertEquals("b", json.readTree(lines.get(1)).get("id").asText());
+        JsonNode nullRow = json.readTree(lines.get(2));
+        assertEquals(json.readTree("{\"k\": [1, 2]}"), nullRow.get("id"));
+        assertTrue(nullRow.get("embedding").isNull(), "a null text gets a null embedding");
+        JsonNode blank = json.readTree(lines.get(3));
+        JsonNode empty = json.readTree(lines.get(4));
+        assertEquals(3.5, blank.get("id").asDouble());
+        assertTrue(empty.get("id").isNull());
+        assertEquals(384, blank.get("embedding").size());
+        assertEquals(blank.get("embedding"), empty.get("embedding"), "whitespace-only text is embedded as the empty string");
+        assertTrue(r.err().contains("5 rows"), r.err());
+    }
+
+    @Test
+    void malformedLineIsAnErrorNamingItsLineAndWritesNothing(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Path out = dir.resolve("out.jsonl");
+        Files.write(in, List.of("{\"id\": 1, \"text\": \"fine\"}", "{\"id\": 2, \"text\": \"also fine\"}", "{\"id\": 3, \"text\": "));
+        Run r = run("embed", "--input", in.toString(), "--output", out.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("in.jsonl:3"), r.err());
+        assertFalse(Files.exists(out), "no partial output");
+        try (var s = Files.list(dir)) {
+            assertEquals(1, s.count(), "no temporary file left behind");
+        }
+    }
+
+    @Test
+    void wrongShapesOfLinesAreNamed(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.jsonl");
+        String[][] cases = {
+                {"[1, 2]", "expected a JSON object"},
+                {"{\"text\": \"no id\"}", "missing \"id\""},
+                {"{\"id\": 1}", "missing \"text\""},
+                {"{\"id\": 1, \"text\": 42}", "must be a string or null"},
+        };
+        for (String[] c : cases) {
+            Path in = dir.resolve("bad.jsonl");
+            Files.write(in, List.of("{\"id\": 0, \"text\": \"ok\"}", c[0]));
+            Run r = run("embed", "--input", in.toString(), "--output", out.toString());
+            assertEquals(1, r.code(), c[0]);
+            assertTrue(r.err().contains("bad.jsonl:2") && r.err().contains(c[1]), r.err());
+        }
+    }
+
+    @Test
+    void commandLineMistakesExitWithTwo(@TempDir Path dir) {
+        assertEquals(2, run().code());
+        Run unknown = run("embed", "--input", "x", "--output", "y", "--bogus", "1");
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("unknown option --bogus"));
+        Run missing = run("embed", "--output", "y");
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("--input"));
+        Run badBatch = run("embed", "--input", "x", "--output", "y", "--batch-size", "0");
+        assertEquals(2, badBatch.code());
+        Run noFile = run("embed", "--input", dir.resolve("absent.jsonl").toString(), "--output", "y");
+        assertEquals(2, noFile.code());
+        assertTrue(noFile.err().contains("does not exist"));
+        assertEquals(2, run("frobnicate").code());
+    }
+
+    @Test
+    void unknownModelIsAClearError(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Files.write(in, List.of("{\"id\": 1, \"text\": \"x\"}"));
+        Run r = run("embed", "--input", in.toString(), "--output", dir.resolve("o").toString(), "--model", "builtin:nope");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("unknown built-in model 'builtin:nope'") && r.err().contains("builtin:all-MiniLM-L6-v2"),
+                r.err());
+        Run missingDir = run("embed", "--input", in.toString(), "--output", dir.resolve("o").toString(), "--model",
+                dir.resolve("no-such-model").toString());
+        assertEquals(1, missingDir.code());
+        assertTrue(missingDir.err().contains("does not exist"), missingDir.err());
+    }
+}
