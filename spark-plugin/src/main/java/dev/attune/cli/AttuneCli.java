@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.model.ModelFormatException;
 
 import java.io.PrintStream;
@@ -14,7 +15,7 @@ public final class AttuneCli {
             usage: attune <command> [options]
 
             commands:
-            """ + EmbedCommand.USAGE.indent(2) + """
+            """ + EmbedCommand.USAGE.indent(2) + ProbeCommand.USAGE.indent(2) + """
               attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]
                          Attune next to ONNX Runtime on the CPU (see docs/benchmarks.md)
             """;
@@ -23,7 +24,11 @@ public final class AttuneCli {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, System.err));
+        System.exit(run(args, System.out, System.err));
+    }
+
+    public static int run(String[] args, PrintStream err) {
+        return run(args, System.out, err);
     }
 
     /** Commands that live in the examples module, found by name so the plugin does not depend on it. */
@@ -37,7 +42,7 @@ public final class AttuneCli {
         return (int) c.getMethod("run", String[].class).invoke(null, (Object) args);
     }
 
-    public static int run(String[] args, PrintStream err) {
+    public static int run(String[] args, PrintStream out, PrintStream err) {
         if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
             err.print(USAGE);
             return args.length == 0 ? 2 : 0;
@@ -45,6 +50,7 @@ public final class AttuneCli {
         try {
             return switch (args[0]) {
                 case "embed" -> EmbedCommand.run(args, err);
+                case "probe" -> ProbeCommand.run(args, out);
                 case "bench" -> runOptional("dev.attune.examples.bench.BenchCommand", args);
                 default -> throw new CliArgs.UsageException("unknown command '" + args[0] + "'");
             };
@@ -52,7 +58,7 @@ public final class AttuneCli {
             err.println("attune: " + e.getMessage());
             err.print(USAGE);
             return 2;
-        } catch (JsonlInput.InputException | ModelFormatException e) {
+        } catch (JsonlInput.InputException | ModelFormatException | UnsupportedPathException e) {
             err.println("attune: " + e.getMessage());
             return 1;
         } catch (Exception e) {

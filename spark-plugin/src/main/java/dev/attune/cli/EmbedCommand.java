@@ -3,11 +3,14 @@ package dev.attune.cli;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.kernels.attention.AttentionKernel;
-import dev.attune.kernels.attention.CpuFlashAttention;
+import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.select.AttentionChoice;
+import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.io.ModelLocator;
+import dev.attune.runtime.DeviceRunner;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -19,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -30,12 +34,15 @@ final class EmbedCommand {
 
     static final String USAGE = """
             attune embed --input IN.jsonl --output OUT.jsonl [--model MODEL] [--batch-size N]
-                         [--max-tokens N] [--threads N]
+                         [--max-tokens N] [--threads N] [--device cpu|auto|simulate:NAME]
+                         [--attention-path P] [--exclude P,Q] [--dtype auto|fp32|fp16|bf16]
               MODEL      a Hugging Face model directory, a Hadoop URI (hdfs:, s3a:, ...) or
                          builtin:all-MiniLM-L6-v2 (default), builtin:bge-small-en-v1.5
               IN.jsonl   one {"id": ..., "text": ...} object per line
-              OUT.jsonl  one {"id": ..., "embedding": [...]} object per line, in input order;
-                         a null text gives "embedding": null""";
+              OUT.jsonl  one {"id", "embedding", "path", "device"} object per line, in input
+                         order; a null text gives "embedding": null and "path": null
+              --device   cpu (default), auto (probe GPUs), or simulate:T4, simulate:A100, ...:
+                         a simulated GPU's path and precision, computed on the CPU""";
 
     private static final int CHUNK_ROWS = 4096;
 
@@ -43,8 +50,11 @@ final class EmbedCommand {
     }
 
     static int run(String[] args, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs("embed", args, 1, Set.of("model", "input", "output", "batch-size", "max-tokens",
-                "threads"), Set.of());
+        Set<String> valued = new java.util.HashSet<>(Set.of("model", "input", "output", "batch-size", "max-tokens",
+                "threads", "device"));
+        valued.addAll(OverrideOptions.NAMES);
+        CliArgs a = new CliArgs("embed", args, 1, valued, Set.of());
+        UserOverrides overrides = OverrideOptions.parse(a);
         String modelSpec = a.get("model", "builtin:all-MiniLM-L6-v2");
         Path input = Path.of(a.require("input"));
         Path output = Path.of(a.require("output"));
@@ -54,6 +64,7 @@ final class EmbedCommand {
         if (!Files.isRegularFile(input)) {
             throw new CliArgs.UsageException("embed: input file '" + input + "' does not exist");
         }
+        DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
 
         long t0 = System.nanoTime();
         Path dir = ModelLocator.resolve(modelSpec);
@@ -68,36 +79,48 @@ final class EmbedCommand {
             err.printf("attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
                     modelSpec, model.config().layers(), model.dimension(), model.maxLength(),
                     (loaded - t0) / 1e9, threads);
-            AttentionKernel attention = new CpuFlashAttention();
+            DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
+            // Fail before reading any row if the device cannot run what was forced.
+            AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
+            err.printf("attune embed: device %s: %s%n", device.label(), planned);
+            Map<String, Long> perPath = new java.util.TreeMap<>();
             JsonlInput reader = new JsonlInput(in, input.toString());
             gen.setRootValueSeparator(null);
             List<JsonlInput.Row> chunk;
             while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
                 List<String> texts = new ArrayList<>(chunk.size());
                 chunk.forEach(r -> texts.add(r.text()));
-                float[][] vectors = model.embed(texts, batch, maxTokens, attention, pool);
+                EncoderModel.Embedding[] vectors = model.embed(texts, batch, maxTokens, runner, pool);
                 for (int i = 0; i < chunk.size(); i++) {
+                    EncoderModel.Embedding e = vectors[i];
                     gen.writeStartObject();
                     gen.writeFieldName("id");
                     gen.writeTree(chunk.get(i).id());
                     gen.writeFieldName("embedding");
-                    if (vectors[i] == null) {
+                    if (e.vector() == null) {
                         gen.writeNull();
                     } else {
                         gen.writeStartArray();
-                        for (float v : vectors[i]) {
+                        for (float v : e.vector()) {
                             gen.writeNumber(v);
                         }
                         gen.writeEndArray();
                     }
+                    gen.writeStringField("path", e.path());
+                    gen.writeStringField("device", device.label());
                     gen.writeEndObject();
                     gen.writeRaw('\n');
+                    if (e.path() != null) {
+                        perPath.merge(e.path() + " " + e.dtype(), 1L, Long::sum);
+                    }
                 }
                 rows += chunk.size();
             }
             gen.flush();
             double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf("attune embed: %d rows in %.2f s (%.1f rows/s) -> %s%n", rows, secs, rows / secs, output);
+            err.printf("attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%n", rows, secs,
+                    rows / secs, output, perPath, runner.precisionFallbacks() == 0 ? ""
+                            : "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow");
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
             throw e;

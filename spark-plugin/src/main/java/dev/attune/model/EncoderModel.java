@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.kernels.attention.AttentionKernel;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.memory.EncoderShape;
+import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.BertWeights;
 import dev.attune.model.bert.SentencePooler;
@@ -13,6 +15,8 @@ import dev.attune.model.config.SentenceConfig;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.model.tokenizer.TokenizedText;
+import dev.attune.runtime.BatchOutcome;
+import dev.attune.runtime.DeviceRunner;
 import dev.attune.runtime.LengthBucketedBatcher;
 
 import java.io.IOException;
@@ -40,14 +44,20 @@ public final class EncoderModel implements AutoCloseable {
     private final SentenceConfig sentence;
     private final TextTokenizer tokenizer;
     private final BertEncoder encoder;
+    private final ComputeDtype storedDtype;
 
     private EncoderModel(Path directory, BertConfig config, SentenceConfig sentence, TextTokenizer tokenizer,
-                         BertEncoder encoder) {
+                         BertEncoder encoder, ComputeDtype storedDtype) {
         this.directory = directory;
         this.config = config;
         this.sentence = sentence;
         this.tokenizer = tokenizer;
         this.encoder = encoder;
+        this.storedDtype = storedDtype;
+    }
+
+    /** One embedded text: its vector (null for a null text) and the path and device that made it. */
+    public record Embedding(float[] vector, String path, String dtype) {
     }
 
     public static EncoderModel load(Path dir) {
@@ -56,10 +66,16 @@ public final class EncoderModel implements AutoCloseable {
         }
         BertConfig config = BertConfig.read(dir);
         SentenceConfig sentence = SentenceConfig.read(dir);
-        BertWeights weights = BertWeights.load(WeightStore.open(dir), config);
+        WeightStore store = WeightStore.open(dir);
+        BertWeights weights = BertWeights.load(store, config);
+        ComputeDtype stored = switch (store.storedDtype()) {
+            case F32 -> ComputeDtype.FP32;
+            case F16 -> ComputeDtype.FP16;
+            case BF16 -> ComputeDtype.BF16;
+        };
         int maxLen = maxLength(dir, config, sentence);
         TextTokenizer tokenizer = TextTokenizer.load(dir, maxLen);
-        return new EncoderModel(dir, config, sentence, tokenizer, new BertEncoder(config, weights));
+        return new EncoderModel(dir, config, sentence, tokenizer, new BertEncoder(config, weights), stored);
     }
 
     /**
@@ -67,7 +83,7 @@ public final class EncoderModel implements AutoCloseable {
      * {@code tokenizer_config.json}'s {@code model_max_length}, else the tokenizer's own
      * truncation length, else the position table; never more than the position table allows.
      */
-    static int maxLength(Path dir, BertConfig config, SentenceConfig sentence) {
+    public static int maxLength(Path dir, BertConfig config, SentenceConfig sentence) {
         int cap = config.maxInputTokens();
         if (sentence.maxSeqLength() > 0) {
             return Math.min(cap, sentence.maxSeqLength());
@@ -111,6 +127,66 @@ public final class EncoderModel implements AutoCloseable {
         return encoder;
     }
 
+    /** How the weights are stored in the files, for the precision policy. */
+    public ComputeDtype storedDtype() {
+        return storedDtype;
+    }
+
+    /** The encoder's shape for memory planning. */
+    public EncoderShape shape() {
+        return new EncoderShape(config.layers(), config.hiddenSize(), config.heads(), config.intermediateSize(),
+                encoder.weights().parameters());
+    }
+
+    /**
+     * Embeds texts on a device: each length-grouped batch gets the path the device's selector
+     * picks for its shape. Results are in input order; a null text gives a null vector and no path.
+     */
+    public Embedding[] embed(List<String> texts, int batchSize, int maxTokens, DeviceRunner runner, CpuThreads threads) {
+        List<TokenizedText> tokens = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            tokens.add(t == null ? null : tokenizer.encode(t));
+        }
+        Embedding[] out = new Embedding[texts.size()];
+        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
+            BatchOutcome o = runner.run(this, packed, threads);
+            float[][] vectors = SentencePooler.pool(o.hidden(), config.hiddenSize(), packed.cuSeqlens(), sentence);
+            for (int r = 0; r < rows.length; r++) {
+                out[rows[r]] = new Embedding(vectors[r], o.choice().path().id(), o.choice().dtype().id());
+            }
+        });
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] == null) {
+                out[i] = new Embedding(null, null, null);
+            }
+        }
+        return out;
+    }
+
+    /** A batch body: the input indices of its rows and the packed tokens. */
+    private interface BatchBody {
+        void run(int[] inputRows, TokenBatch packed);
+    }
+
+    private void forEachBatch(List<TokenizedText> tokens, int batchSize, int maxTokens, BatchBody body) {
+        List<Integer> present = new ArrayList<>();
+        for (int i = 0; i < tokens.size(); i++) {
+            if (tokens.get(i) != null) {
+                present.add(i);
+            }
+        }
+        int[] lengths = present.stream().mapToInt(i -> tokens.get(i).length()).toArray();
+        for (int[] batch : new LengthBucketedBatcher(batchSize, Math.max(maxTokens, maxLength())).batches(lengths)) {
+            List<TokenizedText> rows = new ArrayList<>(batch.length);
+            int[] inputRows = new int[batch.length];
+            for (int j = 0; j < batch.length; j++) {
+                inputRows[j] = present.get(batch[j]);
+                rows.add(tokens.get(inputRows[j]));
+            }
+            body.run(inputRows, TokenBatch.pack(rows));
+        }
+    }
+
     public int maxLength() {
         return tokenizer.maxLength();
     }
@@ -120,9 +196,9 @@ public final class EncoderModel implements AutoCloseable {
     }
 
     /**
-     * Embeds {@code texts} in batches of at most {@code batchSize} rows and {@code maxTokens}
-     * tokens, grouped by length; returns one vector per text in input order (null for a null
-     * text).
+     * Embeds {@code texts} in fp32 with one given attention kernel (tests and benchmarks), in
+     * batches of at most {@code batchSize} rows and {@code maxTokens} tokens, grouped by length;
+     * returns one vector per text in input order (null for a null text).
      */
     public float[][] embed(List<String> texts, int batchSize, int maxTokens, AttentionKernel attention,
                            CpuThreads threads) {
@@ -133,29 +209,17 @@ public final class EncoderModel implements AutoCloseable {
         return embedTokens(tokens, batchSize, maxTokens, attention, threads);
     }
 
-    /** As {@link #embed}, for texts already tokenized (null entries give null vectors). */
+    /** As {@link #embed(List, int, int, AttentionKernel, CpuThreads)}, for texts already tokenized (null entries give null vectors). */
     public float[][] embedTokens(List<TokenizedText> tokens, int batchSize, int maxTokens, AttentionKernel attention,
                                  CpuThreads threads) {
         float[][] out = new float[tokens.size()][];
-        List<Integer> present = new ArrayList<>();
-        for (int i = 0; i < tokens.size(); i++) {
-            if (tokens.get(i) != null) {
-                present.add(i);
-            }
-        }
-        int[] lengths = present.stream().mapToInt(i -> tokens.get(i).length()).toArray();
-        for (int[] batch : new LengthBucketedBatcher(batchSize, Math.max(maxTokens, maxLength())).batches(lengths)) {
-            List<TokenizedText> rows = new ArrayList<>(batch.length);
-            for (int j : batch) {
-                rows.add(tokens.get(present.get(j)));
-            }
-            TokenBatch packed = TokenBatch.pack(rows);
+        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
             float[] hidden = encoder.forward(packed, attention, threads);
             float[][] vectors = SentencePooler.pool(hidden, config.hiddenSize(), packed.cuSeqlens(), sentence);
-            for (int r = 0; r < batch.length; r++) {
-                out[present.get(batch[r])] = vectors[r];
+            for (int r = 0; r < rows.length; r++) {
+                out[rows[r]] = vectors[r];
             }
-        }
+        });
         return out;
     }
 

@@ -1,5 +1,7 @@
 package dev.attune.model.bert;
 
+import dev.attune.kernels.precision.StoredPrecision;
+import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.safetensors.WeightStore;
@@ -31,6 +33,39 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
 
     public BertWeights {
         layers = List.copyOf(layers);
+    }
+
+    /** A copy with every weight rounded to {@code dtype} (fp32: this object). */
+    public BertWeights roundedTo(ComputeDtype dtype) {
+        if (dtype == ComputeDtype.FP32) {
+            return this;
+        }
+        List<BertLayerWeights> rounded = new ArrayList<>(layers.size());
+        for (BertLayerWeights l : layers) {
+            rounded.add(new BertLayerWeights(r(l.qkv(), dtype), r(l.qkvBias(), dtype), r(l.attnOut(), dtype),
+                    r(l.attnOutBias(), dtype), r(l.attnNormGamma(), dtype), r(l.attnNormBeta(), dtype), r(l.ffnIn(), dtype),
+                    r(l.ffnInBias(), dtype), r(l.ffnOut(), dtype), r(l.ffnOutBias(), dtype), r(l.ffnNormGamma(), dtype),
+                    r(l.ffnNormBeta(), dtype)));
+        }
+        return new BertWeights(r(wordEmbeddings, dtype), r(positionEmbeddings, dtype), r(typeEmbeddings, dtype),
+                r(embNormGamma, dtype), r(embNormBeta, dtype), rounded, r(pooler, dtype), r(poolerBias, dtype),
+                r(classifier, dtype), r(classifierBias, dtype));
+    }
+
+    private static float[] r(float[] x, ComputeDtype dtype) {
+        return StoredPrecision.roundedCopy(x, dtype);
+    }
+
+    /** Number of weights, for memory planning. */
+    public long parameters() {
+        long n = (long) wordEmbeddings.length + positionEmbeddings.length + typeEmbeddings.length + embNormGamma.length
+                + embNormBeta.length;
+        for (BertLayerWeights l : layers) {
+            n += (long) l.qkv().length + l.qkvBias().length + l.attnOut().length + l.attnOutBias().length
+                    + l.attnNormGamma().length + l.attnNormBeta().length + l.ffnIn().length + l.ffnInBias().length
+                    + l.ffnOut().length + l.ffnOutBias().length + l.ffnNormGamma().length + l.ffnNormBeta().length;
+        }
+        return n;
     }
 
     public static BertWeights load(WeightStore store, BertConfig c) {

@@ -1,0 +1,54 @@
+package dev.attune.kernels.memory;
+
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.ComputeDtype;
+
+/**
+ * How many rows of a given length fit on a device, from the bytes one row needs for the chosen
+ * path (weights excluded) and the memory the device has free.
+ *
+ * <p>Activations of one layer (they are reused layer to layer): the residual stream, the fused
+ * QKV projection, the attention output, the projection and the feed-forward activation, i.e.
+ * {@code N · (6·hidden + intermediate)} values in the compute dtype. Attention adds, per row:
+ * nothing for the flash paths (tiles live in shared memory or, on the CPU, in a per-worker buffer);
+ * {@code 2 · heads · N} fp32 softmax statistics for mem-efficient; {@code heads · chunk · N} fp32
+ * scores for the math paths.
+ */
+public final class MemoryPlanner {
+
+    private MemoryPlanner() {
+    }
+
+    /** Bytes one row of {@code seqLen} tokens needs while it runs through the encoder. */
+    public static long bytesPerRow(EncoderShape s, int seqLen, AttentionPath path, ComputeDtype dtype, int queryChunk) {
+        long n = seqLen;
+        long activations = n * (6L * s.hidden() + s.intermediate()) * dtype.bytes();
+        long attention = switch (path) {
+            case FLASH_SM80, FLASH_SM75, CPU_FLASH -> 0;
+            case MEM_EFFICIENT -> 2L * s.heads() * n * Float.BYTES;
+            case MATH, CPU_MATH -> (long) s.heads() * Math.min(queryChunk, seqLen) * n * Float.BYTES;
+        };
+        return activations + attention;
+    }
+
+    /** Bytes of the weights in the compute dtype. */
+    public static long weightBytes(EncoderShape s, ComputeDtype dtype) {
+        return s.parameters() * dtype.bytes();
+    }
+
+    /**
+     * Rows per batch: {@code (free · fraction - weights not yet resident) / bytesPerRow}, at least
+     * 1 (a single row that does not fit is the out-of-memory handler's business) and at most
+     * {@code maxRows}.
+     */
+    public static int batchRows(long freeBytes, double fraction, long residentWeights, EncoderShape s, int seqLen,
+                                AttentionPath path, ComputeDtype dtype, int queryChunk, int maxRows) {
+        if (fraction <= 0 || fraction > 1) {
+            throw new IllegalArgumentException("memory fraction must be in (0, 1], got " + fraction);
+        }
+        double budget = freeBytes * fraction - residentWeights;
+        long perRow = bytesPerRow(s, seqLen, path, dtype, queryChunk);
+        long rows = budget <= 0 ? 1 : (long) Math.floor(budget / perRow);
+        return (int) Math.max(1, Math.min(maxRows, rows));
+    }
+}

@@ -1,0 +1,194 @@
+package dev.attune.kernels.select;
+
+import dev.attune.kernels.device.ComputeCapability;
+import dev.attune.kernels.device.DeviceInfo;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Picks, for one device and one kind of batch, the fastest attention path that device really
+ * runs, the compute dtype, the query chunking and a one-line reason.
+ *
+ * <p>A pure function of its arguments: it is evaluated per device, never with "any GPU on the
+ * node", and a simulated device gets exactly the decision of the real one.
+ *
+ * <p>Preference on a GPU: {@code flash-sm80}, then {@code flash-sm75}, then {@code math} for
+ * short rows (at most {@link #MATH_SHORT_ROWS} tokens, where one GEMM-shaped pass beats the
+ * tiled loop) else {@code mem-efficient}, then the other of those two; when the shipped code
+ * cannot run on the GPU at all (too old a driver or architecture) the CPU paths follow, with
+ * the reason. On the CPU: {@code cpu-flash}, then {@code cpu-math}.
+ *
+ * <p>Rules (from FlashAttention, PyTorch SDPA, xformers): flash needs head_dim a multiple of 8 and
+ * at most 256 (128 on the Turing kernel, whose tiles must fit 64 KB of shared memory) and fp16 or
+ * bf16; bf16 only on sm80+; a padding mask travels as row lengths, so every path takes every
+ * mask kind. A forced path the device cannot run is an {@link UnsupportedPathException} naming
+ * device, path and reason; excluded paths are skipped.
+ */
+public final class AttentionSelector {
+
+    /** Rows up to this length use the math path on GPUs without a flash kernel. */
+    public static final int MATH_SHORT_ROWS = 64;
+    /** Share of free device memory the math path's score matrix may take. */
+    static final double SCORE_SHARE = 0.25;
+
+    private AttentionSelector() {
+    }
+
+    public static AttentionChoice select(DeviceInfo device, AttentionRequest req, UserOverrides overrides) {
+        return select(device, req, overrides, KernelSupport.SHIPPED, 0.9);
+    }
+
+    public static AttentionChoice select(DeviceInfo device, AttentionRequest req, UserOverrides overrides,
+                                         KernelSupport support, double memoryFraction) {
+        PrecisionPolicy.Decision precision = PrecisionPolicy.decide(device, req.modelDtype(), overrides.dtype());
+        ComputeDtype dtype = precision.dtype();
+
+        if (overrides.forced().isPresent()) {
+            AttentionPath p = overrides.forced().get();
+            Optional<String> no = whyNot(p, device, dtype, req, support);
+            if (no.isPresent()) {
+                throw new UnsupportedPathException("device " + device.label() + " cannot run the forced attention path "
+                        + p + ": " + no.get());
+            }
+            return choice(p, device, dtype, req, memoryFraction, join(precision.note(), "forced by configuration"));
+        }
+
+        List<String> skipped = new ArrayList<>();
+        for (AttentionPath p : preference(device, req)) {
+            if (overrides.excluded().contains(p)) {
+                skipped.add(p + " excluded by configuration");
+                continue;
+            }
+            Optional<String> no = whyNot(p, device, dtype, req, support);
+            if (no.isPresent()) {
+                skipped.add(p + ": " + no.get());
+                continue;
+            }
+            // A GPU that falls to a CPU path computes in fp32 on the host.
+            ComputeDtype d = p.isGpu() ? dtype : ComputeDtype.FP32;
+            String why = p.isGpu() ? precision.note() : "";
+            return choice(p, device, d, req, memoryFraction, join(why, because(p, device, d, req, skipped)));
+        }
+        throw new UnsupportedPathException("device " + device.label() + " has no attention path left to run: "
+                + String.join("; ", skipped));
+    }
+
+    /** Paths in the order they are tried on this device. */
+    static List<AttentionPath> preference(DeviceInfo device, AttentionRequest req) {
+        if (!device.isGpu()) {
+            return List.of(AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH);
+        }
+        boolean shortRows = req.maxSeqLen() <= MATH_SHORT_ROWS;
+        return shortRows
+                ? List.of(AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MATH, AttentionPath.MEM_EFFICIENT,
+                AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH)
+                : List.of(AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MEM_EFFICIENT, AttentionPath.MATH,
+                AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH);
+    }
+
+    /** Why {@code p} cannot run on {@code device} for this request, or empty when it can. */
+    public static Optional<String> whyNot(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
+                                          KernelSupport support) {
+        ComputeCapability cc = device.capability();
+        if (!p.isGpu()) {
+            return Optional.empty(); // the host CPU is always there
+        }
+        if (!device.isGpu()) {
+            return Optional.of("it is a GPU path and " + device.label() + " is not a GPU");
+        }
+        if (device.driverVersion() > 0 && device.driverVersion() < support.minDriverVersion()) {
+            return Optional.of("driver " + device.driverVersionString() + " is older than CUDA "
+                    + KernelSupport.driverString(support.minDriverVersion()) + ", which the shipped PTX needs");
+        }
+        if (!cc.atLeast(support.simtMinCapability())) {
+            return Optional.of("the shipped kernels target " + support.simtMinCapability().smName() + " and newer; "
+                    + device.name() + " is " + cc.smName());
+        }
+        switch (p) {
+            case FLASH_SM80 -> {
+                if (!cc.atLeast(ComputeCapability.SM80)) {
+                    return Optional.of("needs sm_80 or newer (tensor-core mma m16n8k16, cp.async); " + device.name() + " is "
+                            + cc.smName());
+                }
+                return flashShape(dtype, req, 256);
+            }
+            case FLASH_SM75 -> {
+                if (!cc.atLeast(ComputeCapability.SM75)) {
+                    return Optional.of("needs sm_75 or newer (mma m16n8k8, ldmatrix); " + device.name() + " is " + cc.smName());
+                }
+                if (dtype == ComputeDtype.BF16) {
+                    return Optional.of("Turing instructions have no bf16");
+                }
+                return flashShape(dtype, req, 128);
+            }
+            case MEM_EFFICIENT, MATH -> {
+                return Optional.empty();
+            }
+            default -> throw new IllegalStateException("unhandled path " + p);
+        }
+    }
+
+    private static Optional<String> flashShape(ComputeDtype dtype, AttentionRequest req, int maxHeadDim) {
+        if (dtype == ComputeDtype.FP32) {
+            return Optional.of("tensor-core flash needs fp16 or bf16 and the compute dtype is fp32");
+        }
+        if (req.headDim() % 8 != 0) {
+            return Optional.of("head_dim " + req.headDim() + " is not a multiple of 8");
+        }
+        if (req.headDim() > maxHeadDim) {
+            return Optional.of("head_dim " + req.headDim() + " is above " + maxHeadDim
+                    + (maxHeadDim == 128 ? " (its tiles must fit 64 KB of shared memory)" : ""));
+        }
+        return Optional.empty();
+    }
+
+    private static AttentionChoice choice(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
+                                          double memoryFraction, String reason) {
+        int chunk = req.maxSeqLen();
+        if (p == AttentionPath.MATH) {
+            chunk = mathQueryChunk(req, device.freeMemory(), memoryFraction);
+            if (chunk < req.maxSeqLen()) {
+                reason = join(reason, "scores chunked to " + chunk + " queries to fit memory");
+            }
+        }
+        return new AttentionChoice(p, dtype, chunk, reason);
+    }
+
+    /**
+     * Queries per chunk so that the math path's score matrix, B·H·chunk·Nk fp32 values, fits its
+     * share of free memory; at least 1, at most the row length.
+     */
+    public static int mathQueryChunk(AttentionRequest req, long freeMemory, double memoryFraction) {
+        double budget = freeMemory * memoryFraction * SCORE_SHARE;
+        double perQuery = (double) req.batch() * req.heads() * req.maxSeqLen() * Float.BYTES;
+        long fit = (long) Math.floor(budget / perQuery);
+        return (int) Math.max(1, Math.min(req.maxSeqLen(), fit));
+    }
+
+    private static String because(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
+                                  List<String> skipped) {
+        String what = switch (p) {
+            case FLASH_SM80 -> device.capability().smName() + ": tensor-core flash in " + dtype + ", head_dim " + req.headDim();
+            case FLASH_SM75 -> device.capability().smName() + ": Turing tensor-core flash in " + dtype + ", head_dim "
+                    + req.headDim();
+            case MEM_EFFICIENT -> "CUDA-core online softmax in " + dtype + ", O(N) memory";
+            case MATH -> "rows of at most " + req.maxSeqLen() + " tokens: explicit scores are fastest";
+            case CPU_FLASH -> device.isGpu() ? "running on the host CPU, tiled online softmax" : "tiled online softmax, O(N) memory";
+            case CPU_MATH -> "plain reference attention";
+        };
+        // Name the best path that was passed over, which is what a person wants to know.
+        return skipped.isEmpty() ? what : what + " (" + skipped.get(0) + ")";
+    }
+
+    private static String join(String a, String b) {
+        if (a == null || a.isEmpty()) {
+            return b;
+        }
+        if (b == null || b.isEmpty()) {
+            return a;
+        }
+        return a + "; " + b;
+    }
+}

@@ -1,0 +1,99 @@
+package dev.attune.runtime;
+
+import dev.attune.kernels.attention.AttentionKernel;
+import dev.attune.kernels.attention.AttentionKernels;
+import dev.attune.kernels.attention.MaskKind;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.precision.PrecisionOverflowException;
+import dev.attune.kernels.select.AttentionChoice;
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.AttentionRequest;
+import dev.attune.kernels.select.AttentionSelector;
+import dev.attune.kernels.select.ComputeDtype;
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.model.EncoderModel;
+import dev.attune.model.bert.BertEncoder;
+import dev.attune.model.bert.TokenBatch;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Runs batches of one model on one device: for each batch it asks the selector for the path
+ * and dtype this device runs for the batch's shape, and carries it out. The CPU and simulated
+ * devices compute here; real GPUs use the CUDA backend.
+ *
+ * <p>An fp16 overflow on a device whose policy chose fp16 for a bf16 or fp32 model re-runs that
+ * batch in fp32 and is counted ({@link #precisionFallbacks()}), never silently.
+ *
+ * <p>Threading: safe for concurrent use; the rounded weights for a dtype are made once.
+ */
+public final class DeviceRunner {
+
+    private final DeviceInfo device;
+    private final UserOverrides overrides;
+    private final double memoryFraction;
+    private final Map<EncoderKey, BertEncoder> encoders = new ConcurrentHashMap<>();
+
+    /** One model (by identity) in one dtype. */
+    private record EncoderKey(EncoderModel model, ComputeDtype dtype) {
+    }
+    private final AtomicLong precisionFallbacks = new AtomicLong();
+
+    public DeviceRunner(DeviceInfo device, UserOverrides overrides, double memoryFraction) {
+        if (device.isGpu() && !device.simulated()) {
+            throw new IllegalArgumentException(device.label() + " is a real GPU: it runs on the CUDA backend");
+        }
+        this.device = device;
+        this.overrides = overrides;
+        this.memoryFraction = memoryFraction;
+    }
+
+    public DeviceInfo device() {
+        return device;
+    }
+
+    /** The selector's choice for a batch of this shape (also used to report the plan). */
+    public AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask) {
+        AttentionRequest req = new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
+                Math.max(1, rows), Math.max(1, maxSeqLen), mask);
+        return AttentionSelector.select(device, req, overrides, dev.attune.kernels.select.KernelSupport.SHIPPED,
+                memoryFraction);
+    }
+
+    public BatchOutcome run(EncoderModel model, TokenBatch batch, CpuThreads threads) {
+        int maxLen = 0;
+        boolean ragged = false;
+        for (int b = 0; b < batch.rows(); b++) {
+            int len = batch.cuSeqlens()[b + 1] - batch.cuSeqlens()[b];
+            ragged |= b > 0 && len != maxLen;
+            maxLen = Math.max(maxLen, len);
+        }
+        AttentionChoice choice = choose(model, batch.rows(), maxLen, ragged ? MaskKind.PADDING : MaskKind.NONE);
+        try {
+            return new BatchOutcome(forward(model, batch, choice, threads), choice, false);
+        } catch (PrecisionOverflowException e) {
+            if (choice.dtype() == ComputeDtype.FP32 || overrides.dtype().isPresent()) {
+                throw e;
+            }
+            precisionFallbacks.incrementAndGet();
+            AttentionChoice fp32 = new AttentionChoice(choice.path() == AttentionPath.FLASH_SM80
+                    || choice.path() == AttentionPath.FLASH_SM75 ? AttentionPath.MEM_EFFICIENT : choice.path(),
+                    ComputeDtype.FP32, choice.queryChunk(), "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32");
+            return new BatchOutcome(forward(model, batch, fp32, threads), fp32, true);
+        }
+    }
+
+    private float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice, CpuThreads threads) {
+        AttentionKernel kernel = AttentionKernels.onCpuMemory(device, choice);
+        BertEncoder encoder = encoders.computeIfAbsent(new EncoderKey(model, choice.dtype()),
+                k -> model.encoder().in(k.dtype()));
+        return encoder.forward(batch, kernel, threads);
+    }
+
+    public long precisionFallbacks() {
+        return precisionFallbacks.get();
+    }
+}
