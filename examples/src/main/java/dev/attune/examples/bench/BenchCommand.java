@@ -14,7 +14,8 @@ public final class BenchCommand {
 
     public static int run(String[] args) throws Exception {
         if (args.length < 2) {
-            System.err.println("usage: attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]");
+            System.err.println("usage: attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]\n"
+                    + "       attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]");
             return 2;
         }
         Map<String, String> opts = new LinkedHashMap<>();
@@ -27,8 +28,9 @@ public final class BenchCommand {
         }
         return switch (args[1]) {
             case "cpu-embed" -> CpuEmbeddingBenchmark.run(opts);
+            case "cpu-attention" -> CpuAttentionBenchmark.run(opts);
             default -> {
-                System.err.println("attune bench: unknown benchmark '" + args[1] + "' (cpu-embed)");
+                System.err.println("attune bench: unknown benchmark '" + args[1] + "' (cpu-embed, cpu-attention)");
                 yield 2;
             }
         };
