@@ -30,7 +30,8 @@ public final class CpuFlashAttention implements AttentionKernel {
     public long workspaceBytes(AttentionProblem p, int threads) {
         long n = p.maxSeqLen();
         long d = p.headDim();
-        long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + KEY_BLOCK + 2);
+        // K and V tiles, the accumulator and running max/sum per query, one block of scores.
+        long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + 2) + KEY_BLOCK;
         return Math.min(threads, units(p)) * perWorker * Float.BYTES;
     }
 

@@ -1,0 +1,224 @@
+package dev.attune.kernels.cpu;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * {@code Y = X · W + bias}: the portable and the Vector API kernels, and the {@link CpuGemm} entry
+ * point, against a double-precision reference over many shapes (including ones that leave
+ * partial register tiles, vector tails and column blocks), with and without bias; a kernel call
+ * on a row sub-range leaves every other row untouched; buffers too small for the shape are
+ * refused; the multithreaded result equals the single-threaded one bit for bit.
+ */
+class CpuGemmTest {
+
+    private static final int[] MS = {1, 2, 3, 4, 5, 7, 12, 13, 97};
+    private static final int[] KS = {1, 3, 16, 384, 385};
+    private static final int[] NS = {1, 5, 15, 16, 17, 47, 48, 49, 96, 100, 1152};
+
+    /** A kernel under test: either one implementation called on all rows, or the entry point. */
+    private interface Gemm {
+        void run(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y);
+    }
+
+    private static Gemm implementation(String name, CpuThreads threads) {
+        return switch (name) {
+            case "scalar" -> (x, m, k, w, n, bias, y) -> new ScalarGemmKernel().rows(x, k, w, n, bias, y, 0, m);
+            case "vector" -> (x, m, k, w, n, bias, y) -> new VectorGemmKernel().rows(x, k, w, n, bias, y, 0, m);
+            case "entry" -> (x, m, k, w, n, bias, y) -> CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
+            default -> throw new IllegalArgumentException(name);
+        };
+    }
+
+    private static float[] random(Random rnd, int size) {
+        float[] a = new float[size];
+        for (int i = 0; i < size; i++) {
+            a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        }
+        return a;
+    }
+
+    /** Reference in double; {@code abs} receives Σ|x·w| + |bias| per output, the scale of its rounding error. */
+    private static double[] reference(float[] x, int m, int k, float[] w, int n, float[] bias, double[] abs) {
+        double[] y = new double[m * n];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < n; c++) {
+                double s = bias == null ? 0 : bias[c];
+                double a = Math.abs(s);
+                for (int p = 0; p < k; p++) {
+                    double t = (double) x[r * k + p] * w[p * n + c];
+                    s += t;
+                    a += Math.abs(t);
+                }
+                y[r * n + c] = s;
+                abs[r * n + c] = a;
+            }
+        }
+        return y;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"scalar", "vector", "entry"})
+    void matchesDoubleReferenceOverManyShapes(String name) {
+        Random rnd = new Random(42);
+        List<String> failures = new ArrayList<>();
+        try (CpuThreads threads = new CpuThreads(2)) {
+            Gemm gemm = implementation(name, threads);
+            for (int m : MS) {
+                for (int k : KS) {
+                    for (int n : NS) {
+                        float[] x = random(rnd, m * k);
+                        float[] w = random(rnd, k * n);
+                        float[] bias = random(rnd, n);
+                        for (boolean withBias : new boolean[] {false, true}) {
+                            float[] b = withBias ? bias : null;
+                            double[] abs = new double[m * n];
+                            double[] expected = reference(x, m, k, w, n, b, abs);
+                            float[] y = new float[m * n];
+                            Arrays.fill(y, Float.NaN); // the kernel must overwrite, not accumulate into, Y
+                            gemm.run(x, m, k, w, n, b, y);
+                            for (int i = 0; i < m * n; i++) {
+                                // Relative 1e-5 of the magnitude of the summed terms (the forward
+                                // error bound of an fp32 sum grows with K; in practice it stays far below).
+                                double tol = 1e-5 * abs[i] + 1e-7;
+                                if (!(Math.abs(y[i] - expected[i]) <= tol)) {
+                                    failures.add(name + " M=" + m + " K=" + k + " N=" + n + " bias=" + withBias
+                                            + " at (" + i / n + ", " + i % n + "): " + y[i] + " vs " + expected[i]);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (!failures.isEmpty()) {
+            fail(failures.size() + " shapes wrong, first: " + String.join("\n", failures.subList(0,
+                    Math.min(10, failures.size()))));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"scalar", "vector"})
+    void rowSubRangeWritesOnlyItsRows(String name) {
+        GemmKernel kernel = name.equals("scalar") ? new ScalarGemmKernel() : new VectorGemmKernel();
+        Random rnd = new Random(7);
+        int m = 210; // more than the vector kernel's row chunk of 96
+        for (int k : new int[] {1, 17}) {
+            for (int n : new int[] {5, 49, 300}) {
+                float[] x = random(rnd, m * k);
+                float[] w = random(rnd, k * n);
+                float[] bias = random(rnd, n);
+                float[] full = new float[m * n];
+                kernel.rows(x, k, w, n, bias, full, 0, m);
+                int[][] ranges = {{0, 0}, {0, 1}, {3, 10}, {5, 6}, {4, 8}, {1, 200}, {97, 210}, {209, 210}};
+                for (int[] range : ranges) {
+                    float[] y = new float[m * n];
+                    float sentinel = -777.25f;
+                    Arrays.fill(y, sentinel);
+                    kernel.rows(x, k, w, n, bias, y, range[0], range[1]);
+                    for (int r = 0; r < m; r++) {
+                        for (int c = 0; c < n; c++) {
+                            float v = y[r * n + c];
+                            String where = name + " K=" + k + " N=" + n + " range " + Arrays.toString(range)
+                                    + " at (" + r + ", " + c + ")";
+                            if (r >= range[0] && r < range[1]) {
+                                // Rows do not depend on which other rows share the call.
+                                assertEquals(full[r * n + c], v, 0f, where);
+                            } else if (v != sentinel) {
+                                fail(where + ": row outside the range was written");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void buffersTooSmallForTheShapeAreRefused() {
+        float[] x = new float[6];
+        float[] w = new float[12];
+        float[] bias = new float[4];
+        float[] y = new float[8];
+        try (CpuThreads threads = CpuThreads.single()) {
+            CpuGemm.matmul(x, 2, 3, w, 4, bias, y, threads); // fits
+            CpuGemm.matmul(x, 2, 3, w, 4, null, y, threads);
+            assertThrows(IllegalArgumentException.class,
+                    () -> CpuGemm.matmul(new float[5], 2, 3, w, 4, bias, y, threads));
+            assertThrows(IllegalArgumentException.class,
+                    () -> CpuGemm.matmul(x, 2, 3, new float[11], 4, bias, y, threads));
+            assertThrows(IllegalArgumentException.class,
+                    () -> CpuGemm.matmul(x, 2, 3, w, 4, new float[3], y, threads));
+            float[] small = new float[7];
+            Arrays.fill(small, 9f);
+            assertThrows(IllegalArgumentException.class,
+                    () -> CpuGemm.matmul(x, 2, 3, w, 4, bias, small, threads));
+            float[] untouched = new float[7];
+            Arrays.fill(untouched, 9f);
+            assertArrayEquals(untouched, small, "nothing written before the check");
+        }
+    }
+
+    @Test
+    void multithreadedEqualsSingleThreadedBitForBit() {
+        Random rnd = new Random(99);
+        try (CpuThreads one = CpuThreads.single(); CpuThreads three = new CpuThreads(3)) {
+            for (int[] shape : new int[][] {{97, 385, 100}, {13, 16, 1152}, {40, 64, 49}, {1, 3, 5}, {250, 33, 96}}) {
+                int m = shape[0];
+                int k = shape[1];
+                int n = shape[2];
+                float[] x = random(rnd, m * k);
+                float[] w = random(rnd, k * n);
+                float[] bias = random(rnd, n);
+                float[] y1 = new float[m * n];
+                float[] y3 = new float[m * n];
+                CpuGemm.matmul(x, m, k, w, n, bias, y1, one);
+                CpuGemm.matmul(x, m, k, w, n, bias, y3, three);
+                for (int i = 0; i < m * n; i++) {
+                    if (Float.floatToRawIntBits(y1[i]) != Float.floatToRawIntBits(y3[i])) {
+                        fail("M=" + m + " K=" + k + " N=" + n + " differs at " + i + ": " + y1[i] + " vs " + y3[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void entryPointUsesTheVectorKernelWhenItsModuleIsPresent() {
+        boolean vector = !Boolean.getBoolean("attune.cpu.scalar")
+                && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+        assertEquals(vector, CpuGemm.vectorApiAvailable());
+        assertEquals(vector ? "vector-api" : "scalar", CpuGemm.kernelName());
+        assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
+                "surefire is meant to run with --add-modules jdk.incubator.vector");
+    }
+
+    @Test
+    void emptyShapesWriteNothing() {
+        try (CpuThreads threads = new CpuThreads(2)) {
+            float[] y = {5f, 6f};
+            CpuGemm.matmul(new float[0], 0, 4, new float[8], 2, null, y, threads);
+            assertArrayEquals(new float[] {5f, 6f}, y);
+            // K = 0: Y is the bias (or zero).
+            float[] y2 = new float[6];
+            Arrays.fill(y2, 3f);
+            CpuGemm.matmul(new float[0], 3, 0, new float[0], 2, new float[] {1f, -2f}, y2, threads);
+            assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
+            new ScalarGemmKernel().rows(new float[0], 0, new float[0], 2, null, y2, 0, 3);
+            assertArrayEquals(new float[6], y2);
+        }
+    }
+}

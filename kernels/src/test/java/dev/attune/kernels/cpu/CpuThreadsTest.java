@@ -1,0 +1,217 @@
+package dev.attune.kernels.cpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The CPU worker pool: {@code parallelFor} covers every index exactly once in contiguous chunks
+ * of at least {@code grain} items, no more chunks than threads, for many (n, grain, threads);
+ * a failing chunk's exception reaches the caller (unchecked as is, checked wrapped) only after
+ * every chunk has finished; invalid thread counts are refused; a one-thread pool runs on the
+ * caller.
+ */
+class CpuThreadsTest {
+
+    @Test
+    void everyIndexIsCoveredExactlyOnceInValidChunks() {
+        int[] ns = {0, 1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 64, 100, 257, 1000, 4099};
+        int[] grains = {-1, 0, 1, 2, 3, 7, 16, 100, 5000};
+        for (int threads : new int[] {1, 2, 3, 4, 7}) {
+            try (CpuThreads pool = new CpuThreads(threads)) {
+                assertEquals(threads, pool.threads());
+                for (int n : ns) {
+                    for (int grain : grains) {
+                        AtomicIntegerArray hits = new AtomicIntegerArray(Math.max(n, 1));
+                        List<int[]> chunks = Collections.synchronizedList(new ArrayList<>());
+                        pool.parallelFor(n, grain, (from, to) -> {
+                            chunks.add(new int[] {from, to});
+                            for (int i = from; i < to; i++) {
+                                hits.incrementAndGet(i);
+                            }
+                        });
+                        String where = "threads=" + threads + " n=" + n + " grain=" + grain;
+                        for (int i = 0; i < n; i++) {
+                            assertEquals(1, hits.get(i), where + " index " + i);
+                        }
+                        if (n == 0) {
+                            assertTrue(chunks.isEmpty(), where + ": no chunk for an empty range");
+                            continue;
+                        }
+                        assertTrue(chunks.size() <= threads, where + ": " + chunks.size() + " chunks");
+                        int minLen = Math.min(n, Math.max(1, grain));
+                        for (int[] c : chunks) {
+                            assertTrue(c[0] < c[1], where + ": empty chunk");
+                            assertTrue(c[1] - c[0] >= minLen, where + ": chunk of " + (c[1] - c[0]));
+                        }
+                        // Enough work for every thread gives every thread a chunk.
+                        if (n / Math.max(1, grain) >= threads) {
+                            assertEquals(threads, chunks.size(), where);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void chunksRunOnSeveralThreadsIncludingTheCaller() throws Exception {
+        try (CpuThreads pool = new CpuThreads(3)) {
+            Set<Thread> seen = ConcurrentHashMap.newKeySet();
+            CountDownLatch allIn = new CountDownLatch(3);
+            pool.parallelFor(3, 1, (from, to) -> {
+                seen.add(Thread.currentThread());
+                allIn.countDown();
+                try {
+                    // All three chunks must be running at once for the latch to open.
+                    assertTrue(allIn.await(10, TimeUnit.SECONDS), "chunks did not run concurrently");
+                } catch (InterruptedException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            assertEquals(3, seen.size());
+            assertTrue(seen.contains(Thread.currentThread()), "the caller is one of the workers");
+        }
+    }
+
+    @Test
+    void singleRunsOnTheCallerThread() {
+        try (CpuThreads pool = CpuThreads.single()) {
+            assertEquals(1, pool.threads());
+            Thread caller = Thread.currentThread();
+            AtomicInteger calls = new AtomicInteger();
+            pool.parallelFor(1000, 1, (from, to) -> {
+                assertSame(caller, Thread.currentThread());
+                assertEquals(0, from);
+                assertEquals(1000, to);
+                calls.incrementAndGet();
+            });
+            assertEquals(1, calls.get());
+        }
+    }
+
+    @Test
+    void threadCountBelowOneIsRefused() {
+        assertThrows(IllegalArgumentException.class, () -> new CpuThreads(0));
+        assertThrows(IllegalArgumentException.class, () -> new CpuThreads(-3));
+    }
+
+    @Test
+    void runtimeExceptionFromAWorkerChunkIsRethrownAsIsAfterAllChunksFinish() {
+        try (CpuThreads pool = new CpuThreads(4)) {
+            for (int failing = 0; failing < 4; failing++) {
+                int fail = failing;
+                IllegalStateException boom = new IllegalStateException("chunk " + fail);
+                AtomicInteger finished = new AtomicInteger();
+                RuntimeException thrown = assertThrows(RuntimeException.class, () ->
+                        pool.parallelFor(4, 1, (from, to) -> {
+                            if (from == fail) {
+                                throw boom;
+                            }
+                            sleep(150); // the others are still busy when the failure happens
+                            finished.incrementAndGet();
+                        }));
+                assertSame(boom, thrown, "failing chunk " + fail);
+                assertEquals(3, finished.get(), "every other chunk finished before parallelFor threw");
+            }
+        }
+    }
+
+    @Test
+    void errorIsRethrownAsIs() {
+        try (CpuThreads pool = new CpuThreads(2)) {
+            AssertionError err = new AssertionError("worker error");
+            AssertionError thrown = assertThrows(AssertionError.class, () ->
+                    pool.parallelFor(2, 1, (from, to) -> {
+                        if (from > 0) {
+                            throw err;
+                        }
+                    }));
+            assertSame(err, thrown);
+        }
+    }
+
+    @Test
+    void checkedExceptionIsWrappedAfterAllChunksFinish() {
+        try (CpuThreads pool = new CpuThreads(3)) {
+            IOException io = new IOException("disk");
+            AtomicInteger finished = new AtomicInteger();
+            IllegalStateException thrown = assertThrows(IllegalStateException.class, () ->
+                    pool.parallelFor(3, 1, (from, to) -> {
+                        if (from > 0 && to == 3) {
+                            sneakyThrow(io);
+                        }
+                        sleep(150);
+                        finished.incrementAndGet();
+                    }));
+            assertSame(io, thrown.getCause());
+            assertEquals(2, finished.get());
+        }
+    }
+
+    @Test
+    void callerChunkFailureStillWaitsForWorkers() {
+        try (CpuThreads pool = new CpuThreads(3)) {
+            AtomicInteger finished = new AtomicInteger();
+            UnsupportedOperationException boom = new UnsupportedOperationException("caller chunk");
+            Thread caller = Thread.currentThread();
+            RuntimeException thrown = assertThrows(RuntimeException.class, () ->
+                    pool.parallelFor(3, 1, (from, to) -> {
+                        if (Thread.currentThread() == caller) {
+                            throw boom;
+                        }
+                        sleep(200);
+                        finished.incrementAndGet();
+                    }));
+            assertSame(boom, thrown);
+            assertEquals(2, finished.get(), "workers finished before parallelFor threw");
+        }
+    }
+
+    @Test
+    void poolIsReusableAfterAFailure() {
+        try (CpuThreads pool = new CpuThreads(2)) {
+            assertThrows(IllegalArgumentException.class, () -> pool.parallelFor(10, 1, (from, to) -> {
+                throw new IllegalArgumentException();
+            }));
+            AtomicIntegerArray hits = new AtomicIntegerArray(10);
+            pool.parallelFor(10, 1, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    hits.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 10; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fail("interrupted");
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> void sneakyThrow(Throwable t) throws T {
+        throw (T) t;
+    }
+}
