@@ -9,6 +9,7 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.BertWeights;
 import dev.attune.model.bert.SentencePooler;
+import dev.attune.model.bert.SequenceClassifierHead;
 import dev.attune.model.bert.TokenBatch;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.config.SentenceConfig;
@@ -158,6 +159,63 @@ public final class EncoderModel implements AutoCloseable {
         for (int i = 0; i < out.length; i++) {
             if (out[i] == null) {
                 out[i] = new Embedding(null, null, null);
+            }
+        }
+        return out;
+    }
+
+    /** One classified text: class probabilities, the most probable label and its probability, the path. */
+    public record Classification(float[] probabilities, String label, double score, String path) {
+    }
+
+    /** Whether the checkpoint has a sequence-classification head (pooler + classifier). */
+    public boolean hasClassifier() {
+        return encoder.weights().classifier() != null && encoder.weights().pooler() != null;
+    }
+
+    /** The class labels, in id order ({@code id2label}, else LABEL_0, LABEL_1, ...). */
+    public List<String> labels() {
+        int n = encoder.weights().classifierBias() == null ? 0 : encoder.weights().classifierBias().length;
+        List<String> l = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            l.add(config.id2label().getOrDefault(i, "LABEL_" + i));
+        }
+        return l;
+    }
+
+    /**
+     * Classifies texts with the checkpoint's sequence-classification head on a device; input
+     * order; a null text gives a null result.
+     */
+    public Classification[] classify(List<String> texts, int batchSize, int maxTokens, DeviceRunner runner,
+                                     CpuThreads threads) {
+        if (!hasClassifier()) {
+            throw new ModelFormatException(directory + ": the model has no sequence-classification head (pooler.dense and "
+                    + "classifier weights, as BertForSequenceClassification saves them)");
+        }
+        List<String> labels = labels();
+        List<TokenizedText> tokens = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            tokens.add(t == null ? null : tokenizer.encode(t));
+        }
+        Classification[] out = new Classification[texts.size()];
+        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
+            BatchOutcome o = runner.run(this, packed, threads);
+            float[][] probs = SequenceClassifierHead.probabilities(o.hidden(), config.hiddenSize(), packed.cuSeqlens(),
+                    encoder.weights());
+            for (int r = 0; r < rows.length; r++) {
+                int best = 0;
+                for (int l = 1; l < probs[r].length; l++) {
+                    if (probs[r][l] > probs[r][best]) {
+                        best = l;
+                    }
+                }
+                out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choice().path().id());
+            }
+        });
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] == null) {
+                out[i] = new Classification(null, null, Double.NaN, null);
             }
         }
         return out;

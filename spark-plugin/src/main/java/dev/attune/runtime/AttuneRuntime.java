@@ -1,0 +1,250 @@
+package dev.attune.runtime;
+
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.device.GpuProbe;
+import dev.attune.kernels.device.ProbeResult;
+import dev.attune.kernels.device.SimulatedDevices;
+import dev.attune.kernels.select.UnsupportedPathException;
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.model.EncoderModel;
+import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.inventory.DeviceEntry;
+import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.spark.metrics.AttuneMetrics;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Semaphore;
+
+/**
+ * Attune's state in one JVM (an executor, or the driver in local mode): the configuration, the
+ * devices and their runners, the model cache and the metrics.
+ *
+ * <p>Lifecycle: started by {@code AttunePlugin}'s executor part when the executor starts, or, when
+ * the plugin is not configured, on first use from a task with the executor's Spark configuration.
+ * Stopped when the executor shuts down ({@link #stop}).
+ *
+ * <p>Devices: an executor given simulated devices ({@code spark.attune.simulate.devices}) uses
+ * those; otherwise the GPUs Spark assigned to it (resource {@code spark.attune.gpu.resourceName}),
+ * or every visible GPU when none were assigned; the CPU when there is no GPU. Each device is
+ * planned on its own. A real GPU is served by the CPU until a CUDA backend is part of the build,
+ * and the inventory says so.
+ *
+ * <p>Threading: all methods are safe to call from concurrent task threads.
+ */
+public final class AttuneRuntime implements AutoCloseable {
+
+    private static volatile AttuneRuntime current;
+
+    private final String executorId;
+    private final Map<String, String> conf;
+    private final List<DeviceSlot> slots;
+    private final String probeNote;
+    private final ModelCache models = new ModelCache();
+    private final AttuneMetrics metrics;
+
+    private AttuneRuntime(String executorId, Map<String, String> conf, List<DeviceSlot> slots, String probeNote,
+                          AttuneMetrics metrics) {
+        this.executorId = executorId;
+        this.conf = Map.copyOf(conf);
+        this.slots = List.copyOf(slots);
+        this.probeNote = probeNote;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Starts (or restarts) the runtime of this JVM.
+     *
+     * @param gpuAddresses the addresses of the GPUs Spark assigned to this executor (empty: all visible)
+     * @throws dev.attune.spark.conf.AttuneConfigException for a bad configuration
+     * @throws UnsupportedPathException when a device cannot run a forced path
+     */
+    public static synchronized AttuneRuntime start(String executorId, Map<String, String> conf, List<String> gpuAddresses,
+                                                   AttuneMetrics metrics) {
+        AttuneConf.validate(conf);
+        UserOverrides overrides = AttuneConf.overrides(conf);
+        double fraction = AttuneConf.GPU_MEMORY_FRACTION.get(conf);
+        int concurrent = AttuneConf.GPU_CONCURRENT_TASKS.get(conf);
+        Map<String, List<String>> simulated = AttuneConf.SIMULATE_DEVICES.get(conf);
+        List<String> names = simulated.getOrDefault(executorId, simulated.get("*"));
+
+        List<DeviceSlot> slots = new ArrayList<>();
+        String note;
+        if (names != null) {
+            for (int i = 0; i < names.size(); i++) {
+                DeviceInfo d = SimulatedDevices.get(names.get(i), i);
+                slots.add(new DeviceSlot(d, new DeviceRunner(d, overrides, fraction), new Semaphore(concurrent, true), "simulated"));
+            }
+            note = "simulated devices " + names + " from " + AttuneConf.SIMULATE_DEVICES.key();
+        } else {
+            ProbeResult probe = GpuProbe.probe(gpuAddresses);
+            note = probe.devices().isEmpty() ? "no GPU: " + probe.reason() : probe.reason();
+            for (DeviceInfo gpu : probe.devices()) {
+                // The CUDA backend plugs in here; until then the device's work runs on the host CPU.
+                slots.add(new DeviceSlot(gpu, new DeviceRunner(DeviceInfo.cpu(), overrides, fraction),
+                        new Semaphore(concurrent, true), "CUDA backend not in this build: served by the CPU"));
+            }
+            if (slots.isEmpty()) {
+                DeviceInfo cpu = DeviceInfo.cpu();
+                slots.add(new DeviceSlot(cpu, new DeviceRunner(cpu, overrides, fraction), new Semaphore(Integer.MAX_VALUE),
+                        "cpu"));
+            }
+        }
+        AttuneRuntime rt = new AttuneRuntime(executorId, conf, slots, note, metrics);
+        AttuneRuntime old = current;
+        current = rt;
+        if (old != null) {
+            old.close();
+        }
+        return rt;
+    }
+
+    /** The running runtime, started from the executor's Spark configuration if the plugin did not start it. */
+    public static AttuneRuntime get() {
+        AttuneRuntime rt = current;
+        if (rt != null) {
+            return rt;
+        }
+        synchronized (AttuneRuntime.class) {
+            if (current == null) {
+                org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+                if (env == null) {
+                    throw new IllegalStateException("Attune runs inside Spark: no SparkEnv in this JVM");
+                }
+                Map<String, String> conf = new HashMap<>();
+                for (scala.Tuple2<String, String> kv : env.conf().getAll()) {
+                    conf.put(kv._1(), kv._2());
+                }
+                start(env.executorId(), conf, List.of(), AttuneMetrics.detached());
+            }
+            return current;
+        }
+    }
+
+    /** The runtime if one was started, without starting one. */
+    public static AttuneRuntime currentOrNull() {
+        return current;
+    }
+
+    public static synchronized void stop() {
+        if (current != null) {
+            current.close();
+            current = null;
+        }
+    }
+
+    public String executorId() {
+        return executorId;
+    }
+
+    public Map<String, String> conf() {
+        return conf;
+    }
+
+    public List<DeviceSlot> slots() {
+        return slots;
+    }
+
+    public ModelCache models() {
+        return models;
+    }
+
+    public AttuneMetrics metrics() {
+        return metrics;
+    }
+
+    /** Loads a model into the cache (once per JVM) and counts it. */
+    public EncoderModel model(String spec) {
+        boolean had = models.isLoaded(spec);
+        EncoderModel m = models.get(spec);
+        if (!had && models.loads(spec) > 0) {
+            metrics.modelLoaded();
+        }
+        return m;
+    }
+
+    /**
+     * The slot of the device a task uses: the GPU Spark assigned to the task (TaskContext
+     * resources) when there is one; otherwise tasks are spread over the executor's devices by
+     * partition.
+     */
+    public DeviceSlot slotFor(org.apache.spark.TaskContext tc) {
+        if (tc != null && slots.size() > 1) {
+            String resource = AttuneConf.GPU_RESOURCE.get(conf);
+            scala.Option<org.apache.spark.resource.ResourceInformation> info = tc.resources().get(resource);
+            if (info.isDefined() && info.get().addresses().length > 0) {
+                String addr = info.get().addresses()[0];
+                for (DeviceSlot s : slots) {
+                    if (String.valueOf(s.device().ordinal()).equals(addr) || s.device().pciBusId().equalsIgnoreCase(addr)) {
+                        return s;
+                    }
+                }
+            }
+            return slots.get(Math.floorMod(tc.partitionId(), slots.size()));
+        }
+        return slots.get(0);
+    }
+
+    /** Threads a task may use on the CPU: spark.attune.cpu.threads, else spark.task.cpus. */
+    public int cpuThreads() {
+        int t = AttuneConf.CPU_THREADS.get(conf);
+        if (t > 0) {
+            return t;
+        }
+        try {
+            return Math.max(1, Integer.parseInt(conf.getOrDefault("spark.task.cpus", "1")));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+
+    /** The report for the driver: devices with their plans for the configured model. */
+    public ExecutorInventory inventory() {
+        String model = AttuneConf.MODEL.get(conf);
+        List<DeviceEntry> entries = new ArrayList<>();
+        EncoderModel m = models.isLoaded(model) ? models.get(model) : null;
+        for (DeviceSlot s : slots) {
+            DeviceInfo d = s.device();
+            String path = "";
+            String dtype = "";
+            int rows = 0;
+            String reason = s.note();
+            if (m != null) {
+                try {
+                    DevicePlan plan = DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(),
+                            AttuneConf.overrides(conf), AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
+                    path = plan.choice().path().id();
+                    dtype = plan.choice().dtype().id();
+                    rows = plan.batchRows();
+                    reason = s.note().equals("cpu") || s.note().equals("simulated") ? plan.choice().reason()
+                            : s.note() + "; " + plan.choice().reason();
+                } catch (UnsupportedPathException e) {
+                    reason = e.getMessage();
+                }
+            }
+            entries.add(new DeviceEntry(d.label(), d.isGpu() ? d.capability().toString() : "", d.simulated(),
+                    d.totalMemory(), d.freeMemory(), path, dtype, rows, reason));
+        }
+        Runtime r = Runtime.getRuntime();
+        return new ExecutorInventory(executorId, entries, model, models.loads(model), models.lastLoadMillis(),
+                r.totalMemory() - r.freeMemory(), probeNote);
+    }
+
+    /**
+     * Checks, for the configured model, that every device can run what the configuration forces:
+     * the error names the device, path and reason.
+     */
+    public void checkPlans(EncoderModel m) {
+        for (DeviceSlot s : slots) {
+            DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), AttuneConf.overrides(conf),
+                    AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
+        }
+    }
+
+    @Override
+    public void close() {
+        models.close();
+    }
+}

@@ -1,0 +1,146 @@
+package dev.attune.runtime;
+
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.model.EncoderModel;
+import dev.attune.spark.conf.AttuneConf;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Scores the rows of one partition chunk on the device the task uses, with the row-level error
+ * policy:
+ * <ul>
+ *   <li>each text is checked first (an unpaired UTF-16 surrogate cannot be tokenized faithfully);</li>
+ *   <li>rows are embedded together in length-grouped batches;</li>
+ *   <li>when a batch fails, its rows are retried one by one to find the row at fault;</li>
+ *   <li>{@code onError=fail}: the first failing row fails the task, named by its id;
+ *   {@code onError=null}: it gets a null result and the error, and every other row is kept.</li>
+ * </ul>
+ * The device's permits are held while the chunk runs, bounding concurrent tasks per GPU.
+ */
+public final class PartitionScorer {
+
+    /** What the scorer does with a chunk's texts. */
+    public enum Task {
+        EMBED, CLASSIFY
+    }
+
+    private final AttuneRuntime runtime;
+    private final String modelSpec;
+    private final Task task;
+    private final int batchRows;
+    private final AttuneConf.OnError onError;
+
+    public PartitionScorer(AttuneRuntime runtime, String modelSpec, Task task, int batchRows, AttuneConf.OnError onError) {
+        this.runtime = runtime;
+        this.modelSpec = modelSpec;
+        this.task = task;
+        this.batchRows = batchRows;
+        this.onError = onError;
+    }
+
+    /**
+     * Scores {@code texts}; {@code ids} name the rows in errors (the id column's value, or the
+     * row's position in the partition).
+     */
+    public List<ScoredRow> score(List<String> texts, List<String> ids, org.apache.spark.TaskContext tc) {
+        EncoderModel model = runtime.model(modelSpec);
+        DeviceSlot slot = runtime.slotFor(tc);
+        int rows = batchRows > 0 ? batchRows : autoBatch(model, slot);
+        int maxTokens = AttuneConf.BATCH_MAX_TOKENS.get(runtime.conf());
+        String device = slot.device().label();
+        ScoredRow[] out = new ScoredRow[texts.size()];
+        List<Integer> todo = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            String problem = check(texts.get(i));
+            if (problem != null) {
+                out[i] = fail(ids.get(i), problem, null, device);
+            } else {
+                todo.add(i);
+            }
+        }
+        slot.permits().acquireUninterruptibly();
+        try (CpuThreads threads = new CpuThreads(runtime.cpuThreads())) {
+            List<String> batchTexts = todo.stream().map(texts::get).toList();
+            try {
+                fill(out, todo, run(model, slot, batchTexts, rows, maxTokens, threads), device);
+            } catch (RowFailure e) {
+                throw e;
+            } catch (RuntimeException whole) {
+                // Find the rows at fault: each row alone.
+                for (int i : todo) {
+                    try {
+                        fill(out, List.of(i), run(model, slot, List.of(texts.get(i)), 1, maxTokens, threads), device);
+                    } catch (RuntimeException e) {
+                        out[i] = fail(ids.get(i), e.getMessage(), e, device);
+                    }
+                }
+            }
+        } finally {
+            slot.permits().release();
+        }
+        return List.of(out);
+    }
+
+    private int autoBatch(EncoderModel model, DeviceSlot slot) {
+        DevicePlan plan = DevicePlan.of(slot.runner().device(), model.shape(), model.storedDtype(), model.maxLength(),
+                AttuneConf.overrides(runtime.conf()), AttuneConf.GPU_MEMORY_FRACTION.get(runtime.conf()), 256);
+        return Math.max(1, Math.min(256, plan.batchRows()));
+    }
+
+    private List<ScoredRow> run(EncoderModel model, DeviceSlot slot, List<String> texts, int rows, int maxTokens,
+                                CpuThreads threads) {
+        long t0 = System.nanoTime();
+        List<ScoredRow> result = new ArrayList<>(texts.size());
+        if (task == Task.EMBED) {
+            EncoderModel.Embedding[] e = model.embed(texts, rows, maxTokens, slot.runner(), threads);
+            for (EncoderModel.Embedding x : e) {
+                result.add(new ScoredRow(x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
+            }
+        } else {
+            EncoderModel.Classification[] c = model.classify(texts, rows, maxTokens, slot.runner(), threads);
+            for (EncoderModel.Classification x : c) {
+                result.add(new ScoredRow(x.probabilities(), x.label(), x.score(), x.path(), slot.device().label(), null));
+            }
+        }
+        long tokens = texts.stream().mapToLong(t -> t == null ? 0 : t.length()).sum();
+        String path = result.isEmpty() || result.get(0).path() == null ? "none" : result.get(0).path();
+        runtime.metrics().batch(path, texts.size(), tokens, System.nanoTime() - t0);
+        return result;
+    }
+
+    private static void fill(ScoredRow[] out, List<Integer> idx, List<ScoredRow> rows, String device) {
+        for (int j = 0; j < idx.size(); j++) {
+            out[idx.get(j)] = rows.get(j);
+        }
+    }
+
+    private ScoredRow fail(String id, String problem, Throwable cause, String device) {
+        runtime.metrics().failedRow();
+        String msg = "row " + id + ": " + problem;
+        if (onError == AttuneConf.OnError.FAIL) {
+            throw new RowFailure(msg + " (set spark.attune.onError=null to keep going with a null result)", cause);
+        }
+        return new ScoredRow(null, null, Double.NaN, null, device, msg);
+    }
+
+    /** Why a text cannot be scored, or null. */
+    static String check(String text) {
+        if (text == null) {
+            return null;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(i + 1))) {
+                    return "text has an unpaired UTF-16 surrogate at character " + i;
+                }
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
+                return "text has an unpaired UTF-16 surrogate at character " + i;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.attune.spark;
+
+import dev.attune.model.builtin.BuiltinModel;
+import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.conf.AttuneConfigException;
+import dev.attune.spark.inventory.ExecutorInventory;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.plugin.DriverPlugin;
+import org.apache.spark.api.plugin.PluginContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The driver part of {@link AttunePlugin}.
+ *
+ * <p>Lifecycle: {@link #init} runs while the SparkContext starts, before any executor: it
+ * validates every {@code spark.attune.*} key (unknown keys, bad values, an unknown built-in
+ * model) and throws {@link AttuneConfigException} so the application stops with that message.
+ * The map it returns (the Attune settings) reaches every executor's plugin.
+ *
+ * <p>Threading: {@link #receive} runs on Spark's RPC threads; executors send their
+ * {@link ExecutorInventory} there when they start and when their model loads change.
+ */
+public final class AttuneDriverPlugin implements DriverPlugin {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AttuneDriverPlugin.class);
+
+    @Override
+    public Map<String, String> init(SparkContext sc, PluginContext ctx) {
+        Map<String, String> conf = new HashMap<>();
+        for (scala.Tuple2<String, String> kv : sc.getConf().getAll()) {
+            if (kv._1().startsWith(AttuneConf.PREFIX)) {
+                conf.put(kv._1(), kv._2());
+            }
+        }
+        AttuneConf.validate(conf);
+        String model = AttuneConf.MODEL.get(conf);
+        if (model.startsWith(BuiltinModel.SCHEME) && BuiltinModel.find(model).isEmpty()) {
+            throw new AttuneConfigException(AttuneConf.MODEL.key() + " = '" + model + "' is not a built-in model; built-in "
+                    + "models are " + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());
+        }
+        ClusterInventory.clear();
+        LOG.info("Attune: configuration checked ({} keys set); model {}", conf.size(), model);
+        return conf;
+    }
+
+    @Override
+    public Object receive(Object message) {
+        if (message instanceof ExecutorInventory inv) {
+            ClusterInventory.update(inv);
+            LOG.info("Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
+                    inv.executorId(), inv.devices().size(), inv.model(), inv.modelLoads(), inv.modelLoadMillis(),
+                    inv.probeNote(), ClusterInventory.table());
+            return "ok";
+        }
+        throw new IllegalArgumentException("Attune's driver plugin does not handle " + message);
+    }
+
+    @Override
+    public void shutdown() {
+        LOG.info("Attune: final cluster table\n{}", ClusterInventory.table());
+    }
+}

@@ -1,0 +1,88 @@
+package dev.attune.spark;
+
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.metrics.AttuneMetrics;
+import org.apache.spark.api.plugin.ExecutorPlugin;
+import org.apache.spark.api.plugin.PluginContext;
+import org.apache.spark.resource.ResourceInformation;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The executor part of {@link AttunePlugin}.
+ *
+ * <p>Lifecycle: {@link #init} runs once when the executor starts, before it takes tasks. It
+ * starts the JVM's {@link AttuneRuntime} with the settings the driver handed over: probes the
+ * GPUs Spark assigned (or uses the configured simulated devices), plans each device, loads the
+ * model when {@code spark.attune.model.preload} is set and reports the inventory to the driver.
+ * An executor that cannot initialise (bad model, a device that cannot run a forced path) throws
+ * with the reason, so Spark reports it and the executor exits instead of hanging.
+ * {@link #shutdown} releases the models.
+ *
+ * <p>Threading: the task callbacks run on task threads, concurrently; they only read state.
+ * The inventory is re-sent after a task when the executor's model loads changed.
+ */
+public final class AttuneExecutorPlugin implements ExecutorPlugin {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AttuneExecutorPlugin.class);
+
+    private volatile PluginContext ctx;
+    private volatile int reportedLoads = -1;
+
+    @Override
+    public void init(PluginContext ctx, Map<String, String> extraConf) {
+        this.ctx = ctx;
+        String resource = AttuneConf.GPU_RESOURCE.get(extraConf);
+        ResourceInformation gpus = ctx.resources().get(resource);
+        List<String> addresses = gpus == null ? List.of() : Arrays.asList(gpus.addresses());
+        AttuneRuntime rt = AttuneRuntime.start(ctx.executorID(), extraConf, addresses,
+                new AttuneMetrics(ctx.metricRegistry()));
+        if (AttuneConf.MODEL_PRELOAD.get(extraConf)) {
+            String model = AttuneConf.MODEL.get(extraConf);
+            try {
+                rt.checkPlans(rt.model(model));
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);
+            }
+        }
+        report(rt);
+    }
+
+    private void report(AttuneRuntime rt) {
+        var inv = rt.inventory();
+        reportedLoads = inv.modelLoads();
+        try {
+            ctx.send(inv);
+        } catch (Exception e) {
+            LOG.warn("Attune: could not send the inventory to the driver: {}", e.toString());
+        }
+        LOG.info("Attune executor {}: {}", inv.executorId(), inv);
+    }
+
+    @Override
+    public void onTaskSucceeded() {
+        maybeReport();
+    }
+
+    @Override
+    public void onTaskFailed(org.apache.spark.TaskFailedReason failureReason) {
+        maybeReport();
+    }
+
+    private void maybeReport() {
+        AttuneRuntime rt = AttuneRuntime.currentOrNull();
+        if (rt != null && ctx != null && rt.models().loads(AttuneConf.MODEL.get(rt.conf())) != reportedLoads) {
+            report(rt);
+        }
+    }
+
+    @Override
+    public void shutdown() {
+        AttuneRuntime.stop();
+    }
+}

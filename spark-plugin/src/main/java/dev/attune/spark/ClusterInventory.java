@@ -1,0 +1,50 @@
+package dev.attune.spark;
+
+import dev.attune.spark.inventory.DeviceEntry;
+import dev.attune.spark.inventory.ExecutorInventory;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The driver's view of the cluster: the latest inventory of every executor, and the table the
+ * driver log shows. Readable from the driver (tests, the scoring job's summary).
+ *
+ * <p>Threading: updated by the driver plugin's RPC thread, read from any thread.
+ */
+public final class ClusterInventory {
+
+    private static final Map<String, ExecutorInventory> LATEST = new ConcurrentHashMap<>();
+
+    private ClusterInventory() {
+    }
+
+    static void update(ExecutorInventory inv) {
+        LATEST.put(inv.executorId(), inv);
+    }
+
+    static void clear() {
+        LATEST.clear();
+    }
+
+    /** Executor id to its latest inventory, sorted by id. */
+    public static Map<String, ExecutorInventory> executors() {
+        return new TreeMap<>(LATEST);
+    }
+
+    /** The cluster table: one line per device of every executor. */
+    public static String table() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format("%-9s %-34s %-4s %-13s %-5s %-6s %-6s %s%n", "executor", "device", "cc", "path", "dtype",
+                "batch", "loads", "reason"));
+        for (ExecutorInventory e : executors().values()) {
+            for (DeviceEntry d : e.devices()) {
+                b.append(String.format("%-9s %-34s %-4s %-13s %-5s %-6d %-6d %s%n", e.executorId(), d.label(),
+                        d.capability().isEmpty() ? "-" : d.capability(), d.path(), d.dtype(), d.batchRows(), e.modelLoads(),
+                        d.reason()));
+            }
+        }
+        return b.toString();
+    }
+}

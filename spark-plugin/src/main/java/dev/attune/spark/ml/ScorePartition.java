@@ -1,0 +1,115 @@
+package dev.attune.spark.ml;
+
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.PartitionScorer;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.conf.AttuneConf;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+
+/**
+ * The task side of the transformers: reads a partition in chunks of {@link #CHUNK} rows, scores
+ * each chunk in length-grouped batches on the task's device, and emits every input row with the
+ * new columns appended, in input order. Rows stream: a partition is never held whole.
+ */
+final class ScorePartition implements MapPartitionsFunction<Row, Row> {
+
+    static final int CHUNK = 1024;
+
+    private final ScoreSettings s;
+
+    ScorePartition(ScoreSettings s) {
+        this.s = s;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> input) {
+        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneConf.OnError onError = s.onError() != null ? s.onError() : AttuneConf.ON_ERROR.get(rt.conf());
+        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), onError, s.maxLength());
+        TaskContext tc = TaskContext.get();
+        return new Iterator<>() {
+            private final List<Row> out = new ArrayList<>();
+            private int next;
+            private long position;
+
+            @Override
+            public boolean hasNext() {
+                if (next < out.size()) {
+                    return true;
+                }
+                out.clear();
+                next = 0;
+                List<Row> in = new ArrayList<>(CHUNK);
+                while (in.size() < CHUNK && input.hasNext()) {
+                    in.add(input.next());
+                }
+                if (in.isEmpty()) {
+                    return false;
+                }
+                List<String> texts = new ArrayList<>(in.size());
+                List<String> ids = new ArrayList<>(in.size());
+                for (Row r : in) {
+                    texts.add(r.isNullAt(s.textIndex()) ? null : r.getString(s.textIndex()));
+                    ids.add(s.idIndex() >= 0 ? String.valueOf(r.get(s.idIndex()))
+                            : "#" + position + " of partition " + (tc == null ? "?" : tc.partitionId()));
+                    position++;
+                }
+                List<ScoredRow> scored = scorer.score(texts, ids, tc);
+                for (int i = 0; i < in.size(); i++) {
+                    out.add(append(in.get(i), scored.get(i)));
+                }
+                return true;
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return out.get(next++);
+            }
+        };
+    }
+
+    private Row append(Row in, ScoredRow r) {
+        List<Object> v = new ArrayList<>(in.size() + 6);
+        for (int i = 0; i < in.size(); i++) {
+            v.add(in.get(i));
+        }
+        if (s.task() == PartitionScorer.Task.EMBED) {
+            v.add(r.vector() == null ? null : boxed(r.vector()));
+        } else {
+            v.add(r.label());
+            v.add(r.label() == null ? null : r.score());
+            if (s.withProbabilities()) {
+                v.add(r.vector() == null ? null : boxed(r.vector()));
+            }
+        }
+        if (s.withPath()) {
+            v.add(r.path());
+        }
+        if (s.withDevice()) {
+            v.add(r.device());
+        }
+        if (s.withError()) {
+            v.add(r.error());
+        }
+        return RowFactory.create(v.toArray());
+    }
+
+    private static List<Float> boxed(float[] a) {
+        List<Float> l = new ArrayList<>(a.length);
+        for (float f : a) {
+            l.add(f);
+        }
+        return l;
+    }
+}
