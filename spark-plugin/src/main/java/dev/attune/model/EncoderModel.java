@@ -144,10 +144,13 @@ public final class EncoderModel implements AutoCloseable {
      * picks for its shape. Results are in input order; a null text gives a null vector and no path.
      */
     public Embedding[] embed(List<String> texts, int batchSize, int maxTokens, DeviceRunner runner, CpuThreads threads) {
-        List<TokenizedText> tokens = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            tokens.add(t == null ? null : tokenizer.encode(t));
-        }
+        return embed(texts, 0, batchSize, maxTokens, runner, threads);
+    }
+
+    /** As {@link #embed(List, int, int, DeviceRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
+    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+                             CpuThreads threads) {
+        List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
         Embedding[] out = new Embedding[texts.size()];
         forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
             BatchOutcome o = runner.run(this, packed, threads);
@@ -187,17 +190,14 @@ public final class EncoderModel implements AutoCloseable {
      * Classifies texts with the checkpoint's sequence-classification head on a device; input
      * order; a null text gives a null result.
      */
-    public Classification[] classify(List<String> texts, int batchSize, int maxTokens, DeviceRunner runner,
+    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
                                      CpuThreads threads) {
         if (!hasClassifier()) {
             throw new ModelFormatException(directory + ": the model has no sequence-classification head (pooler.dense and "
                     + "classifier weights, as BertForSequenceClassification saves them)");
         }
         List<String> labels = labels();
-        List<TokenizedText> tokens = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            tokens.add(t == null ? null : tokenizer.encode(t));
-        }
+        List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
         Classification[] out = new Classification[texts.size()];
         forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
             BatchOutcome o = runner.run(this, packed, threads);
@@ -219,6 +219,26 @@ public final class EncoderModel implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Tokenizes texts (null stays null), truncating to {@code maxLength} tokens when that is
+     * shorter than the model's own maximum; the last token (the closing special token) is kept.
+     */
+    public List<TokenizedText> tokenizeAll(List<String> texts, int maxLength) {
+        List<TokenizedText> tokens = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            TokenizedText e = t == null ? null : tokenizer.encode(t);
+            if (e != null && maxLength > 1 && e.length() > maxLength) {
+                int[] ids = java.util.Arrays.copyOf(e.ids(), maxLength);
+                int[] types = java.util.Arrays.copyOf(e.typeIds(), maxLength);
+                ids[maxLength - 1] = e.ids()[e.length() - 1];
+                types[maxLength - 1] = e.typeIds()[e.length() - 1];
+                e = new TokenizedText(ids, types, true);
+            }
+            tokens.add(e);
+        }
+        return tokens;
     }
 
     /** A batch body: the input indices of its rows and the packed tokens. */

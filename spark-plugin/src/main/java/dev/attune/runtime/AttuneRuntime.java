@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.GpuProbe;
 import dev.attune.kernels.device.ProbeResult;
@@ -44,6 +45,7 @@ public final class AttuneRuntime implements AutoCloseable {
     private final String probeNote;
     private final ModelCache models = new ModelCache();
     private final AttuneMetrics metrics;
+    private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
     private AttuneRuntime(String executorId, Map<String, String> conf, List<DeviceSlot> slots, String probeNote,
                           AttuneMetrics metrics) {
@@ -64,6 +66,10 @@ public final class AttuneRuntime implements AutoCloseable {
     public static synchronized AttuneRuntime start(String executorId, Map<String, String> conf, List<String> gpuAddresses,
                                                    AttuneMetrics metrics) {
         AttuneConf.validate(conf);
+        String cacheDir = AttuneConf.CACHE_DIR.get(conf);
+        if (!cacheDir.isEmpty()) {
+            System.setProperty("attune.cache.dir", cacheDir);
+        }
         UserOverrides overrides = AttuneConf.overrides(conf);
         double fraction = AttuneConf.GPU_MEMORY_FRACTION.get(conf);
         int concurrent = AttuneConf.GPU_CONCURRENT_TASKS.get(conf);
@@ -185,6 +191,14 @@ public final class AttuneRuntime implements AutoCloseable {
             return slots.get(Math.floorMod(tc.partitionId(), slots.size()));
         }
         return slots.get(0);
+    }
+
+    /**
+     * The CPU worker pool of the calling task thread, made once per thread and reused by every
+     * chunk and SQL call the thread runs ({@link #cpuThreads()} threads).
+     */
+    public CpuThreads threadsForThisTask() {
+        return taskThreads.get();
     }
 
     /** Threads a task may use on the CPU: spark.attune.cpu.threads, else spark.task.cpus. */

@@ -31,13 +31,20 @@ public final class PartitionScorer {
     private final Task task;
     private final int batchRows;
     private final AttuneConf.OnError onError;
+    private final int maxLength;
 
-    public PartitionScorer(AttuneRuntime runtime, String modelSpec, Task task, int batchRows, AttuneConf.OnError onError) {
+    /**
+     * @param batchRows rows per batch, 0 = from the memory planner
+     * @param maxLength truncation length, 0 = the model's
+     */
+    public PartitionScorer(AttuneRuntime runtime, String modelSpec, Task task, int batchRows, AttuneConf.OnError onError,
+                           int maxLength) {
         this.runtime = runtime;
         this.modelSpec = modelSpec;
         this.task = task;
         this.batchRows = batchRows;
         this.onError = onError;
+        this.maxLength = maxLength;
     }
 
     /**
@@ -61,7 +68,8 @@ public final class PartitionScorer {
             }
         }
         slot.permits().acquireUninterruptibly();
-        try (CpuThreads threads = new CpuThreads(runtime.cpuThreads())) {
+        try {
+            CpuThreads threads = runtime.threadsForThisTask();
             List<String> batchTexts = todo.stream().map(texts::get).toList();
             try {
                 fill(out, todo, run(model, slot, batchTexts, rows, maxTokens, threads), device);
@@ -94,12 +102,12 @@ public final class PartitionScorer {
         long t0 = System.nanoTime();
         List<ScoredRow> result = new ArrayList<>(texts.size());
         if (task == Task.EMBED) {
-            EncoderModel.Embedding[] e = model.embed(texts, rows, maxTokens, slot.runner(), threads);
+            EncoderModel.Embedding[] e = model.embed(texts, maxLength, rows, maxTokens, slot.runner(), threads);
             for (EncoderModel.Embedding x : e) {
                 result.add(new ScoredRow(x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
             }
         } else {
-            EncoderModel.Classification[] c = model.classify(texts, rows, maxTokens, slot.runner(), threads);
+            EncoderModel.Classification[] c = model.classify(texts, maxLength, rows, maxTokens, slot.runner(), threads);
             for (EncoderModel.Classification x : c) {
                 result.add(new ScoredRow(x.probabilities(), x.label(), x.score(), x.path(), slot.device().label(), null));
             }

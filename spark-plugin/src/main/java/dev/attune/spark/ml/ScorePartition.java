@@ -105,11 +105,12 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         return RowFactory.create(v.toArray());
     }
 
-    private static List<Float> boxed(float[] a) {
+    /** An array column's value as Spark's row encoder takes it: a Scala sequence. */
+    private static scala.collection.immutable.Seq<Float> boxed(float[] a) {
         List<Float> l = new ArrayList<>(a.length);
         for (float f : a) {
             l.add(f);
         }
-        return l;
+        return scala.jdk.javaapi.CollectionConverters.asScala(l).toSeq();
     }
 }

@@ -1,0 +1,52 @@
+package dev.attune.spark.sql;
+
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.PartitionScorer;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.conf.AttuneConf;
+import org.apache.spark.TaskContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+
+/**
+ * The bodies of the SQL functions, run on the executors. The model is the one named in the call,
+ * else {@code spark.attune.model}; it is loaded once per executor JVM. With
+ * {@code spark.attune.onError=null} a row that cannot be scored gives SQL NULL (and a warning in
+ * the executor log naming it); by default the task fails naming the row.
+ */
+final class SqlScoring {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SqlScoring.class);
+
+    private SqlScoring() {
+    }
+
+    static float[] embed(String text, String model) {
+        ScoredRow r = score(text, model, PartitionScorer.Task.EMBED, "attune_embed");
+        return r == null ? null : r.vector();
+    }
+
+    static Row classify(String text, String model) {
+        ScoredRow r = score(text, model, PartitionScorer.Task.CLASSIFY, "attune_classify");
+        return r == null || r.label() == null ? null : RowFactory.create(r.label(), r.score());
+    }
+
+    private static ScoredRow score(String text, String model, PartitionScorer.Task task, String fn) {
+        if (text == null) {
+            return null;
+        }
+        AttuneRuntime rt = AttuneRuntime.get();
+        String m = model == null ? AttuneConf.MODEL.get(rt.conf()) : model;
+        AttuneConf.OnError onError = AttuneConf.ON_ERROR.get(rt.conf());
+        String id = fn + " on text '" + (text.length() > 40 ? text.substring(0, 40) + "..." : text) + "'";
+        ScoredRow r = new PartitionScorer(rt, m, task, 1, onError, 0).score(List.of(text), List.of(id), TaskContext.get()).get(0);
+        if (r.error() != null) {
+            LOG.warn("Attune: {}", r.error());
+        }
+        return r;
+    }
+}
