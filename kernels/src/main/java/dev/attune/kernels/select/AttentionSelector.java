@@ -178,8 +178,8 @@ public final class AttentionSelector {
             case CPU_FLASH -> device.isGpu() ? "running on the host CPU, tiled online softmax" : "tiled online softmax, O(N) memory";
             case CPU_MATH -> "plain reference attention";
         };
-        // Name the best path that was passed over, which is what a person wants to know.
-        return skipped.isEmpty() ? what : what + " (" + skipped.get(0) + ")";
+        // Name the faster paths that were passed over and why, which is what a person wants to know.
+        return skipped.isEmpty() ? what : what + " (" + String.join("; ", skipped) + ")";
     }
 
     private static String join(String a, String b) {
