@@ -11,7 +11,8 @@ import java.util.List;
  * Scores the rows of one partition chunk on the device the task uses, with the row-level error
  * policy:
  * <ul>
- *   <li>each text is checked first (an unpaired UTF-16 surrogate cannot be tokenized faithfully);</li>
+ *   <li>each text is checked first: at most {@code spark.attune.maxTextChars} characters, and no
+ *   unpaired UTF-16 surrogate (possible in Java strings, though not in Spark's UTF-8 rows);</li>
  *   <li>rows are embedded together in length-grouped batches;</li>
  *   <li>when a batch fails, its rows are retried one by one to find the row at fault;</li>
  *   <li>{@code onError=fail}: the first failing row fails the task, named by its id;
@@ -59,8 +60,9 @@ public final class PartitionScorer {
         String device = slot.device().label();
         ScoredRow[] out = new ScoredRow[texts.size()];
         List<Integer> todo = new ArrayList<>();
+        int maxChars = AttuneConf.MAX_TEXT_CHARS.get(runtime.conf());
         for (int i = 0; i < texts.size(); i++) {
-            String problem = check(texts.get(i));
+            String problem = check(texts.get(i), maxChars);
             if (problem != null) {
                 out[i] = fail(ids.get(i), problem, null, device);
             } else {
@@ -134,9 +136,12 @@ public final class PartitionScorer {
     }
 
     /** Why a text cannot be scored, or null. */
-    static String check(String text) {
+    static String check(String text, int maxChars) {
         if (text == null) {
             return null;
+        }
+        if (text.length() > maxChars) {
+            return "text has " + text.length() + " characters, more than " + AttuneConf.MAX_TEXT_CHARS.key() + "=" + maxChars;
         }
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);

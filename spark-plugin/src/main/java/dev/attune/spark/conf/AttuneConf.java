@@ -59,6 +59,9 @@ public final class AttuneConf {
     public static final ConfEntry<Integer> CPU_THREADS = add("spark.attune.cpu.threads", "int", "0",
             "Threads one task uses on the CPU path; 0 means spark.task.cpus, so a task stays within the cores Spark "
                     + "gave it.", s -> intAtLeast(s, 0));
+    public static final ConfEntry<Integer> MAX_TEXT_CHARS = add("spark.attune.maxTextChars", "int", "1000000",
+            "Longest text, in characters, a row may hold; a longer one is a row error (see onError) instead of a "
+                    + "tokenizer run over megabytes whose tokens would be truncated anyway.", s -> intAtLeast(s, 1));
     public static final ConfEntry<OnError> ON_ERROR = add("spark.attune.onError", "string", "fail",
             "What a row that cannot be scored does: fail (the task fails, naming the row) or null (the row gets null and "
                     + "an error message in the error column; every other row is kept).", OnError::parse);

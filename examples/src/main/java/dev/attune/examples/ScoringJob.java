@@ -1,0 +1,392 @@
+package dev.attune.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.attune.spark.ClusterInventory;
+import dev.attune.spark.SparkJvmFlags;
+import dev.attune.spark.ml.AttuneTextTransformer;
+import dev.attune.spark.ml.TextClassifier;
+import dev.attune.spark.ml.TextEmbedder;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The scheduled offline scoring job: input table, score a text column, output table keyed by
+ * the input id. Runnable with spark-submit ({@code --class dev.attune.examples.ScoringJob}) and as
+ * {@code bin/attune score}.
+ *
+ * <p>Resumable and idempotent: the input is split into {@code --chunks} chunks by a hash of the
+ * id; chunks are scored {@code --chunks-per-job} at a time, each wave written to a private staging
+ * directory and then moved into {@code OUTPUT/chunk=K} with a marker {@code OUTPUT/_attune/chunk-K.done}.
+ * Re-running the same command after a failure skips committed chunks and redoes the others, so
+ * every id appears exactly once. Output written with other settings (model, task, columns, chunk
+ * count) is refused instead of mixed.
+ *
+ * <p>Exit codes: 0 done, 1 the job failed (the summary says which chunks are committed), 2 bad
+ * arguments.
+ */
+public final class ScoringJob {
+
+    /** The job's settings. */
+    record Options(String input, String format, String table, String output, String task, String model, String textCol,
+                   String idCol, int chunks, int chunksPerJob, int partitions, boolean withPathDevice, String master,
+                   String simulateDevices, Map<String, String> conf) {
+    }
+
+    /** What a finished run reports. */
+    public record Summary(long rowsThisRun, double seconds, long totalRows, Map<String, Long> perDevicePath,
+                          long failedRows, List<Integer> chunksDone, int chunks) {
+    }
+
+    static final String USAGE = """
+            attune score (--input PATH [--format parquet|json|csv] | --table NAME) --output PATH
+                         [--task embed|classify] [--model MODEL] [--text-col text] [--id-col id]
+                         [--chunks 16] [--chunks-per-job 4] [--partitions N] [--with-path-device]
+                         [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...]""";
+
+    private ScoringJob() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.err));
+    }
+
+    public static int run(String[] args, PrintStream log) {
+        Options o;
+        try {
+            o = parse(args);
+        } catch (IllegalArgumentException e) {
+            log.println("attune score: " + e.getMessage());
+            log.println(USAGE);
+            return 2;
+        }
+        SparkSession spark = session(o);
+        try {
+            Summary s = score(spark, o, log);
+            print(s, log);
+            return 0;
+        } catch (Exception e) {
+            log.println("attune score: FAILED: " + rootMessage(e));
+            try {
+                log.println("attune score: committed chunks kept: " + committed(spark, o) + " of " + o.chunks()
+                        + "; re-run the same command to finish the rest");
+            } catch (IOException ignored) {
+                // the failure above is what matters
+            }
+            return 1;
+        } finally {
+            if (o.master() != null) {
+                spark.stop();
+            }
+        }
+    }
+
+    static Options parse(String[] args) {
+        Map<String, String> v = new LinkedHashMap<>();
+        Map<String, String> conf = new LinkedHashMap<>();
+        boolean pathDevice = false;
+        List<String> valued = List.of("input", "format", "table", "output", "task", "model", "text-col", "id-col", "chunks",
+                "chunks-per-job", "partitions", "master", "simulate-devices");
+        int start = args.length > 0 && args[0].equals("score") ? 1 : 0;
+        for (int i = start; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--with-path-device")) {
+                pathDevice = true;
+            } else if (a.equals("--conf") && i + 1 < args.length) {
+                String kv = args[++i];
+                int eq = kv.indexOf('=');
+                if (eq <= 0) {
+                    throw new IllegalArgumentException("--conf needs key=value, got '" + kv + "'");
+                }
+                conf.put(kv.substring(0, eq), kv.substring(eq + 1));
+            } else if (a.startsWith("--") && valued.contains(a.substring(2)) && i + 1 < args.length) {
+                v.put(a.substring(2), args[++i]);
+            } else {
+                throw new IllegalArgumentException("unknown or incomplete option '" + a + "'");
+            }
+        }
+        if (v.containsKey("input") == v.containsKey("table")) {
+            throw new IllegalArgumentException("give exactly one of --input and --table");
+        }
+        if (!v.containsKey("output")) {
+            throw new IllegalArgumentException("missing --output");
+        }
+        String task = v.getOrDefault("task", "embed");
+        if (!task.equals("embed") && !task.equals("classify")) {
+            throw new IllegalArgumentException("--task must be embed or classify, got '" + task + "'");
+        }
+        int chunks = positive(v, "chunks", 16);
+        int perJob = positive(v, "chunks-per-job", 4);
+        return new Options(v.get("input"), v.get("format"), v.get("table"), v.get("output"), task, v.get("model"),
+                v.getOrDefault("text-col", "text"), v.getOrDefault("id-col", "id"), chunks, perJob,
+                v.containsKey("partitions") ? positive(v, "partitions", 1) : 0, pathDevice,
+                v.get("master"), v.get("simulate-devices"), conf);
+    }
+
+    private static int positive(Map<String, String> v, String k, int d) {
+        try {
+            int n = Integer.parseInt(v.getOrDefault(k, String.valueOf(d)));
+            if (n < 1) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + k + " must be a positive integer");
+        }
+    }
+
+    /** The active session (spark-submit), or one built from --master and the job's settings. */
+    static SparkSession session(Options o) {
+        SparkSession.Builder b = SparkSession.builder().appName("attune-score");
+        if (o.master() != null) {
+            b.master(o.master())
+                    .config("spark.plugins", "dev.attune.spark.AttunePlugin")
+                    .config("spark.driver.host", "127.0.0.1")
+                    .config("spark.driver.bindAddress", "127.0.0.1")
+                    .config("spark.ui.showConsoleProgress", "false")
+                    .config("spark.executor.extraJavaOptions", SparkJvmFlags.JDK17)
+                    .config("spark.executorEnv.DJL_OFFLINE", "true");
+        }
+        if (o.simulateDevices() != null) {
+            b.config("spark.attune.simulate.devices", o.simulateDevices());
+        }
+        o.conf().forEach(b::config);
+        return b.getOrCreate();
+    }
+
+    static Summary score(SparkSession spark, Options o, PrintStream log) throws IOException {
+        long t0 = System.nanoTime();
+        Dataset<Row> input = read(spark, o);
+        for (String c : List.of(o.idCol(), o.textCol())) {
+            if (!Arrays.asList(input.columns()).contains(c)) {
+                throw new IllegalArgumentException("input has no column '" + c + "'; columns are " + Arrays.toString(input.columns()));
+            }
+        }
+        Path out = new Path(o.output());
+        FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        Path meta = new Path(out, "_attune");
+        checkSettings(fs, meta, o, spark);
+
+        Column chunkOf = functions.pmod(functions.hash(functions.col(o.idCol())), functions.lit(o.chunks()));
+        Dataset<Row> chunked = input.select(functions.col(o.idCol()), functions.col(o.textCol()),
+                chunkOf.as("attune_chunk"));
+        List<Integer> todo = new ArrayList<>();
+        for (int k = 0; k < o.chunks(); k++) {
+            if (!fs.exists(new Path(meta, "chunk-" + k + ".done"))) {
+                todo.add(k);
+            }
+        }
+        log.printf("attune score: %d of %d chunks to score (%d already committed), %d chunks per job%n", todo.size(),
+                o.chunks(), o.chunks() - todo.size(), o.chunksPerJob());
+        AttuneTextTransformer scorer = transformer(o, spark);
+        int partitions = o.partitions() > 0 ? o.partitions() : 2 * spark.sparkContext().defaultParallelism();
+        long rowsThisRun = 0;
+        int waves = (todo.size() + o.chunksPerJob() - 1) / o.chunksPerJob();
+        for (int w = 0; w < waves; w++) {
+            List<Integer> wave = todo.subList(w * o.chunksPerJob(), Math.min(todo.size(), (w + 1) * o.chunksPerJob()));
+            long tw = System.nanoTime();
+            spark.sparkContext().setJobDescription("attune score: wave " + (w + 1) + "/" + waves + ", chunks " + wave);
+            Path staging = new Path(meta, "staging-" + UUID.randomUUID());
+            // Spread the wave over the cluster: a small input file is a single partition.
+            Dataset<Row> part = chunked.filter(functions.col("attune_chunk").isin(wave.toArray())).repartition(partitions);
+            Dataset<Row> scored = scorer.transform(part);
+            List<Column> cols = new ArrayList<>();
+            cols.add(functions.col(o.idCol()));
+            for (String c : scored.columns()) {
+                if (!c.equals(o.idCol()) && !c.equals(o.textCol())) {
+                    cols.add(functions.col(c));
+                }
+            }
+            scored.select(cols.toArray(new Column[0])).write().partitionBy("attune_chunk").parquet(staging.toString());
+            long waveRows = 0;
+            for (int k : wave) {
+                Path src = new Path(staging, "attune_chunk=" + k);
+                Path dst = new Path(out, "chunk=" + k);
+                if (fs.exists(dst)) {
+                    fs.delete(dst, true); // left by a run that died between the move and the marker
+                }
+                long n = 0;
+                if (fs.exists(src)) {
+                    for (FileStatus f : fs.listStatus(src)) {
+                        n += f.getPath().getName().endsWith(".parquet") ? 1 : 0;
+                    }
+                    if (!fs.rename(src, dst)) {
+                        throw new IOException("cannot move " + src + " to " + dst);
+                    }
+                } else {
+                    fs.mkdirs(dst); // a chunk no id hashed to
+                }
+                try (var os = fs.create(new Path(meta, "chunk-" + k + ".done"), true)) {
+                    os.write(("files=" + n + "\n").getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            fs.delete(staging, true);
+            String[] waveDirs = wave.stream().map(k -> new Path(out, "chunk=" + k).toString())
+                    .filter(d -> hasParquet(fs, d)).toArray(String[]::new);
+            waveRows = waveDirs.length == 0 ? 0 : spark.read().parquet(waveDirs).count();
+            rowsThisRun += waveRows;
+            log.printf("attune score: wave %d/%d (chunks %s) committed: %d rows in %.1f s%n", w + 1, waves, wave, waveRows,
+                    (System.nanoTime() - tw) / 1e9);
+        }
+        return summarize(spark, fs, out, o, rowsThisRun, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static boolean hasParquet(FileSystem fs, String dir) {
+        try {
+            for (FileStatus f : fs.listStatus(new Path(dir))) {
+                if (f.getPath().getName().endsWith(".parquet")) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Summary summarize(SparkSession spark, FileSystem fs, Path out, Options o, long rowsThisRun,
+                                     double seconds) throws IOException {
+        List<String> dirs = new ArrayList<>();
+        for (int k = 0; k < o.chunks(); k++) {
+            String d = new Path(out, "chunk=" + k).toString();
+            if (hasParquet(fs, d)) {
+                dirs.add(d);
+            }
+        }
+        Map<String, Long> perDevicePath = new LinkedHashMap<>();
+        long total = 0;
+        long failed = 0;
+        if (!dirs.isEmpty()) {
+            Dataset<Row> all = spark.read().parquet(dirs.toArray(new String[0]));
+            total = all.count();
+            if (Arrays.asList(all.columns()).contains("device")) {
+                for (Row r : all.groupBy("device", "path").count().orderBy("device", "path").collectAsList()) {
+                    perDevicePath.put(r.getString(0) + " / " + r.getString(1), r.getLong(2));
+                }
+            }
+            if (Arrays.asList(all.columns()).contains("attune_error")) {
+                failed = all.filter(functions.col("attune_error").isNotNull()).count();
+            }
+        }
+        return new Summary(rowsThisRun, seconds, total, perDevicePath, failed, committed(spark, o), o.chunks());
+    }
+
+    static List<Integer> committed(SparkSession spark, Options o) throws IOException {
+        Path meta = new Path(new Path(o.output()), "_attune");
+        FileSystem fs = meta.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        List<Integer> done = new ArrayList<>();
+        for (int k = 0; k < o.chunks(); k++) {
+            if (fs.exists(new Path(meta, "chunk-" + k + ".done"))) {
+                done.add(k);
+            }
+        }
+        return done;
+    }
+
+    private static void print(Summary s, PrintStream log) {
+        log.printf("attune score: done. %d rows this run in %.1f s (%.1f rows/s); %d rows in the output; %d failed rows%n",
+                s.rowsThisRun(), s.seconds(), s.rowsThisRun() / Math.max(s.seconds(), 1e-9), s.totalRows(), s.failedRows());
+        if (!s.perDevicePath().isEmpty()) {
+            log.println("attune score: rows per device / path:");
+            s.perDevicePath().forEach((k, v) -> log.printf("  %-60s %d%n", k, v));
+        }
+        String table = ClusterInventory.table();
+        if (table.lines().count() > 1) {
+            log.println("attune score: cluster devices:");
+            log.print(table);
+        }
+    }
+
+    private static Dataset<Row> read(SparkSession spark, Options o) {
+        if (o.table() != null) {
+            return spark.table(o.table());
+        }
+        String f = o.format() != null ? o.format().toLowerCase(Locale.ROOT) : guess(o.input());
+        return switch (f) {
+            case "parquet" -> spark.read().parquet(o.input());
+            case "json" -> spark.read().json(o.input());
+            case "csv" -> spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"").csv(o.input());
+            default -> throw new IllegalArgumentException("--format must be parquet, json or csv, got '" + f + "'");
+        };
+    }
+
+    private static String guess(String input) {
+        String s = input.toLowerCase(Locale.ROOT);
+        if (s.endsWith(".json") || s.endsWith(".jsonl") || s.endsWith(".ndjson")) {
+            return "json";
+        }
+        if (s.endsWith(".csv")) {
+            return "csv";
+        }
+        return "parquet";
+    }
+
+    private static AttuneTextTransformer transformer(Options o, SparkSession spark) {
+        String model = o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2");
+        AttuneTextTransformer t = o.task().equals("embed") ? new TextEmbedder() : new TextClassifier();
+        t.set(t.model(), model);
+        t.set(t.inputCol(), o.textCol());
+        t.set(t.idCol(), o.idCol());
+        if (o.withPathDevice()) {
+            t.set(t.pathCol(), "path");
+            t.set(t.deviceCol(), "device");
+        }
+        return t;
+    }
+
+    /** The settings the output was first written with must match this run's. */
+    private static void checkSettings(FileSystem fs, Path meta, Options o, SparkSession spark) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode want = json.createObjectNode();
+        want.put("task", o.task());
+        want.put("model", o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2"));
+        want.put("textCol", o.textCol());
+        want.put("idCol", o.idCol());
+        want.put("chunks", o.chunks());
+        want.put("withPathDevice", o.withPathDevice());
+        Path f = new Path(meta, "job.json");
+        if (fs.exists(f)) {
+            try (var in = fs.open(f)) {
+                var have = json.readTree(in);
+                if (!have.equals(want)) {
+                    throw new IllegalArgumentException("output " + o.output() + " was written with other settings " + have
+                            + "; this run has " + want + ": use a new output path or the same settings");
+                }
+            }
+            return;
+        }
+        fs.mkdirs(meta);
+        try (var os = fs.create(f, false)) {
+            os.write(json.writerWithDefaultPrettyPrinter().writeValueAsBytes(want));
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        String best = e.getMessage();
+        while (t != null) {
+            if (t.getMessage() != null && (t instanceof dev.attune.runtime.RowFailure || t.getCause() == null)) {
+                best = t.getMessage();
+            }
+            t = t.getCause();
+        }
+        return best;
+    }
+}
