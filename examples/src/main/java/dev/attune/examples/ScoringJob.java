@@ -79,9 +79,20 @@ public final class ScoringJob {
         }
         SparkSession spark = session(o);
         try {
+            return execute(spark, o, log) == null ? 1 : 0;
+        } finally {
+            if (o.master() != null) {
+                spark.stop();
+            }
+        }
+    }
+
+    /** Scores with an existing session; returns the summary, or null after printing why the job failed. */
+    static Summary execute(SparkSession spark, Options o, PrintStream log) {
+        try {
             Summary s = score(spark, o, log);
             print(s, log);
-            return 0;
+            return s;
         } catch (Exception e) {
             log.println("attune score: FAILED: " + rootMessage(e));
             try {
@@ -90,11 +101,7 @@ public final class ScoringJob {
             } catch (IOException ignored) {
                 // the failure above is what matters
             }
-            return 1;
-        } finally {
-            if (o.master() != null) {
-                spark.stop();
-            }
+            return null;
         }
     }
 

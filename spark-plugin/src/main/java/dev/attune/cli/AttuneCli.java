@@ -16,8 +16,13 @@ public final class AttuneCli {
 
             commands:
             """ + EmbedCommand.USAGE.indent(2) + ProbeCommand.USAGE.indent(2) + """
+              attune demo [--simulate T4+A100]
+                         the scoring job in Spark local mode on the sample, then nearest neighbours
+              attune score --input PATH --output PATH [...]   (attune score --help)
+                         the resumable scoring job (Spark); see docs/deploying.md
               attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]
-                         Attune next to ONNX Runtime on the CPU (see docs/benchmarks.md)
+              attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]
+                         benchmarks recorded in docs/benchmarks.md
             """;
 
     private AttuneCli() {
@@ -52,6 +57,8 @@ public final class AttuneCli {
                 case "embed" -> EmbedCommand.run(args, err);
                 case "probe" -> ProbeCommand.run(args, out);
                 case "bench" -> runOptional("dev.attune.examples.bench.BenchCommand", args);
+                case "score" -> runOptional("dev.attune.examples.ScoreCommand", args);
+                case "demo" -> runOptional("dev.attune.examples.DemoCommand", args);
                 default -> throw new CliArgs.UsageException("unknown command '" + args[0] + "'");
             };
         } catch (CliArgs.UsageException e) {

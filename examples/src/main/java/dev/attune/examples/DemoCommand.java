@@ -1,0 +1,12 @@
+package dev.attune.examples;
+
+/** {@code bin/attune demo}: see {@link Demo}. */
+public final class DemoCommand {
+
+    private DemoCommand() {
+    }
+
+    public static int run(String[] args) throws Exception {
+        return Demo.run(args, System.out);
+    }
+}
