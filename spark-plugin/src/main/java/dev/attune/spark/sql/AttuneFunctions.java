@@ -8,7 +8,6 @@ import org.apache.spark.sql.catalyst.expressions.ScalaUDF;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import scala.Function1;
-import scala.Function2;
 import scala.Option;
 import scala.Tuple3;
 import scala.collection.immutable.Seq;
@@ -42,11 +41,11 @@ public final class AttuneFunctions {
         defs.add(new Tuple3<>(new FunctionIdentifier(EMBED, Option.empty(), Option.empty()),
                 info(EMBED, "_FUNC_(text[, model]) - sentence embedding of text as array<float>, with the model "
                         + "(default spark.attune.model)"),
-                args -> build(EMBED, args, EMBED_TYPE, SqlScoring::embed)));
+                args -> build(EMBED, args, EMBED_TYPE, Kind.EMBED)));
         defs.add(new Tuple3<>(new FunctionIdentifier(CLASSIFY, Option.empty(), Option.empty()),
                 info(CLASSIFY, "_FUNC_(text[, model]) - struct<label, score> from a sequence-classification model "
                         + "(default spark.attune.model)"),
-                args -> build(CLASSIFY, args, CLASSIFY_TYPE, SqlScoring::classify)));
+                args -> build(CLASSIFY, args, CLASSIFY_TYPE, Kind.CLASSIFY)));
         return defs;
     }
 
@@ -54,8 +53,45 @@ public final class AttuneFunctions {
         return new ExpressionInfo(AttuneFunctions.class.getName(), null, name, usage, "", "", "", "", "", "", "");
     }
 
-    private static Expression build(String name, Seq<Expression> args, DataType type,
-                                    java.util.function.BiFunction<String, String, Object> body) {
+    /** Which function a UDF body computes. */
+    enum Kind {
+        EMBED, CLASSIFY;
+
+        Object apply(String text, String model) {
+            return this == EMBED ? SqlScoring.embed(text, model) : SqlScoring.classify(text, model);
+        }
+    }
+
+    /** The one-argument body; serializable because Spark ships it to the executors with the plan. */
+    static final class TextOnly extends scala.runtime.AbstractFunction1<String, Object> implements java.io.Serializable {
+        private final Kind kind;
+
+        TextOnly(Kind kind) {
+            this.kind = kind;
+        }
+
+        @Override
+        public Object apply(String text) {
+            return kind.apply(text, null);
+        }
+    }
+
+    /** The two-argument body (text, model). */
+    static final class TextAndModel extends scala.runtime.AbstractFunction2<String, String, Object>
+            implements java.io.Serializable {
+        private final Kind kind;
+
+        TextAndModel(Kind kind) {
+            this.kind = kind;
+        }
+
+        @Override
+        public Object apply(String text, String model) {
+            return kind.apply(text, model);
+        }
+    }
+
+    private static Expression build(String name, Seq<Expression> args, DataType type, Kind kind) {
         int n = args.size();
         if (n < 1 || n > 2) {
             throw new IllegalArgumentException(name + " takes (text) or (text, model), got " + n + " arguments");
@@ -65,9 +101,7 @@ public final class AttuneFunctions {
             encoders.add(Option.empty());
         }
         Seq<Option<ExpressionEncoder<?>>> enc = CollectionConverters.asScala(encoders).toSeq();
-        Object fn = n == 1
-                ? (Function1<String, Object> & java.io.Serializable) text -> body.apply(text, null)
-                : (Function2<String, String, Object> & java.io.Serializable) body::apply;
+        Object fn = n == 1 ? new TextOnly(kind) : new TextAndModel(kind);
         return new ScalaUDF(fn, type, args, enc, Option.empty(), Option.apply(name), true, true);
     }
 }
