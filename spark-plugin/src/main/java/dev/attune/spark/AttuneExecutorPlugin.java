@@ -47,6 +47,7 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
             try {
                 rt.checkPlans(rt.model(model));
             } catch (RuntimeException e) {
+                AttuneRuntime.stop(); // Spark does not call shutdown() on a plugin whose init failed
                 throw new IllegalStateException("Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);
             }
         }

@@ -1,5 +1,6 @@
 package dev.attune.spark.sql;
 
+import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.catalyst.FunctionIdentifier;
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
 import org.apache.spark.sql.catalyst.expressions.Expression;
@@ -50,15 +51,36 @@ public final class AttuneFunctions {
         return defs;
     }
 
+    /** Throws a checked exception (AnalysisException) from a Scala function body, as Scala code does. */
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> E sneaky(Throwable e) throws E {
+        throw (E) e;
+    }
+
     private static ExpressionInfo info(String name, String usage) {
         return new ExpressionInfo(AttuneFunctions.class.getName(), null, name, usage, "", "", "", "", "", "", "");
     }
 
-    private static Expression build(String name, Seq<Expression> args, DataType type,
-                                    java.util.function.BiFunction<String, String, Object> body) {
+    /**
+     * A function body, (text, model or null) to result. Serializable: the UDF that calls it is
+     * part of the task closure shipped to the executors.
+     */
+    @FunctionalInterface
+    interface Body extends java.io.Serializable {
+        Object apply(String text, String model);
+    }
+
+    private static Expression build(String name, Seq<Expression> args, DataType type, Body body) {
         int n = args.size();
         if (n < 1 || n > 2) {
-            throw new IllegalArgumentException(name + " takes (text) or (text, model), got " + n + " arguments");
+            // Spark's own error for a wrong argument count, so it surfaces as an AnalysisException.
+            java.util.Map<String, String> params = new java.util.LinkedHashMap<>();
+            params.put("functionName", "`" + name + "`");
+            params.put("expectedNum", "[1, 2]");
+            params.put("actualNum", String.valueOf(n));
+            params.put("docroot", "https://spark.apache.org/docs/latest");
+            throw AttuneFunctions.<RuntimeException>sneaky(new AnalysisException("WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
+                    scala.collection.immutable.Map$.MODULE$.from(CollectionConverters.asScala(params))));
         }
         List<Option<ExpressionEncoder<?>>> encoders = new ArrayList<>();
         for (int i = 0; i < n; i++) {
