@@ -20,6 +20,8 @@ public final class AttuneCli {
                          the scoring job in Spark local mode on the sample, then nearest neighbours
               attune score --input PATH --output PATH [...]   (attune score --help)
                          the resumable scoring job (Spark); see docs/deploying.md
+              attune configs [docs/configs.md]
+                         regenerate the configuration reference from the registry
               attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]
               attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]
                          benchmarks recorded in docs/benchmarks.md
@@ -56,6 +58,10 @@ public final class AttuneCli {
             return switch (args[0]) {
                 case "embed" -> EmbedCommand.run(args, err);
                 case "probe" -> ProbeCommand.run(args, out);
+                case "configs" -> {
+                    dev.attune.spark.conf.ConfigDocs.main(args.length > 1 ? new String[] {args[1]} : new String[0]);
+                    yield 0;
+                }
                 case "bench" -> runOptional("dev.attune.examples.bench.BenchCommand", args);
                 case "score" -> runOptional("dev.attune.examples.ScoreCommand", args);
                 case "demo" -> runOptional("dev.attune.examples.DemoCommand", args);

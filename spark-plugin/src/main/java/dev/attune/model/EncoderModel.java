@@ -147,17 +147,38 @@ public final class EncoderModel implements AutoCloseable {
         return embed(texts, 0, batchSize, maxTokens, runner, threads);
     }
 
+    /** Told about every batch a device ran, for metrics. */
+    @FunctionalInterface
+    public interface BatchListener {
+        BatchListener NONE = (rows, tokens, path, nanos, precisionFallback) -> { };
+
+        /**
+         * A batch of {@code rows} texts, {@code tokens} tokens in all, ran on {@code path} in
+         * {@code nanos}; {@code precisionFallback}: it overflowed fp16 and was re-run in fp32.
+         */
+        void batch(int rows, int tokens, String path, long nanos, boolean precisionFallback);
+    }
+
     /** As {@link #embed(List, int, int, DeviceRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
     public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
                              CpuThreads threads) {
+        return embed(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
+    }
+
+    /** As {@link #embed(List, int, int, int, DeviceRunner, CpuThreads)}, telling {@code listener} about each batch. */
+    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+                             CpuThreads threads, BatchListener listener) {
         List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
         Embedding[] out = new Embedding[texts.size()];
         forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
+            long t0 = System.nanoTime();
             BatchOutcome o = runner.run(this, packed, threads);
             float[][] vectors = SentencePooler.pool(o.hidden(), config.hiddenSize(), packed.cuSeqlens(), sentence);
             for (int r = 0; r < rows.length; r++) {
                 out[rows[r]] = new Embedding(vectors[r], o.choice().path().id(), o.choice().dtype().id());
             }
+            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
+                    o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
             if (out[i] == null) {
@@ -176,6 +197,14 @@ public final class EncoderModel implements AutoCloseable {
         return encoder.weights().classifier() != null && encoder.weights().pooler() != null;
     }
 
+    /** Throws, naming the model directory, when the checkpoint has no sequence-classification head. */
+    public void requireClassifier() {
+        if (!hasClassifier()) {
+            throw new ModelFormatException(directory + ": the model has no sequence-classification head (pooler.dense and "
+                    + "classifier weights, as BertForSequenceClassification saves them)");
+        }
+    }
+
     /** The class labels, in id order ({@code id2label}, else LABEL_0, LABEL_1, ...). */
     public List<String> labels() {
         int n = encoder.weights().classifierBias() == null ? 0 : encoder.weights().classifierBias().length;
@@ -192,14 +221,18 @@ public final class EncoderModel implements AutoCloseable {
      */
     public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
                                      CpuThreads threads) {
-        if (!hasClassifier()) {
-            throw new ModelFormatException(directory + ": the model has no sequence-classification head (pooler.dense and "
-                    + "classifier weights, as BertForSequenceClassification saves them)");
-        }
+        return classify(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
+    }
+
+    /** As {@link #classify(List, int, int, int, DeviceRunner, CpuThreads)}, telling {@code listener} about each batch. */
+    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+                                     CpuThreads threads, BatchListener listener) {
+        requireClassifier();
         List<String> labels = labels();
         List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
         Classification[] out = new Classification[texts.size()];
         forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
+            long t0 = System.nanoTime();
             BatchOutcome o = runner.run(this, packed, threads);
             float[][] probs = SequenceClassifierHead.probabilities(o.hidden(), config.hiddenSize(), packed.cuSeqlens(),
                     encoder.weights());
@@ -212,6 +245,8 @@ public final class EncoderModel implements AutoCloseable {
                 }
                 out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choice().path().id());
             }
+            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
+                    o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
             if (out[i] == null) {

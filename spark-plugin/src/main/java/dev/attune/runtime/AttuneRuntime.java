@@ -43,7 +43,7 @@ public final class AttuneRuntime implements AutoCloseable {
     private final Map<String, String> conf;
     private final List<DeviceSlot> slots;
     private final String probeNote;
-    private final ModelCache models = new ModelCache();
+    private final ModelCache models;
     private final AttuneMetrics metrics;
     private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
@@ -54,6 +54,13 @@ public final class AttuneRuntime implements AutoCloseable {
         this.slots = List.copyOf(slots);
         this.probeNote = probeNote;
         this.metrics = metrics;
+        Map<String, String> hadoop = new HashMap<>();
+        conf.forEach((k, v) -> {
+            if (k.startsWith("spark.hadoop.")) {
+                hadoop.put(k.substring("spark.hadoop.".length()), v);
+            }
+        });
+        this.models = new ModelCache(hadoop);
     }
 
     /**

@@ -20,11 +20,21 @@ public final class ModelCache implements AutoCloseable {
     private final Map<String, EncoderModel> models = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> loads = new ConcurrentHashMap<>();
     private final AtomicLong lastLoadMillis = new AtomicLong();
+    private final Map<String, String> hadoopConf;
+
+    public ModelCache() {
+        this(Map.of());
+    }
+
+    /** A cache whose remote models are read with these Hadoop options. */
+    public ModelCache(Map<String, String> hadoopConf) {
+        this.hadoopConf = Map.copyOf(hadoopConf);
+    }
 
     public EncoderModel get(String model) {
         return models.computeIfAbsent(model, m -> {
             long t0 = System.nanoTime();
-            EncoderModel loaded = EncoderModel.load(ModelLocator.resolve(m));
+            EncoderModel loaded = EncoderModel.load(ModelLocator.resolve(m, hadoopConf));
             lastLoadMillis.set((System.nanoTime() - t0) / 1_000_000);
             loads.computeIfAbsent(m, k -> new AtomicInteger()).incrementAndGet();
             return loaded;

@@ -35,7 +35,7 @@ public final class PartitionScorer {
     private final int maxLength;
 
     /**
-     * @param batchRows rows per batch, 0 = from the memory planner
+     * @param batchRows rows per batch, 0 = spark.attune.batch.size, and when that is 0 too, from the memory planner
      * @param maxLength truncation length, 0 = the model's
      */
     public PartitionScorer(AttuneRuntime runtime, String modelSpec, Task task, int batchRows, AttuneConf.OnError onError,
@@ -54,8 +54,12 @@ public final class PartitionScorer {
      */
     public List<ScoredRow> score(List<String> texts, List<String> ids, org.apache.spark.TaskContext tc) {
         EncoderModel model = runtime.model(modelSpec);
+        if (task == Task.CLASSIFY) {
+            model.requireClassifier(); // a model that cannot classify fails the task: it is not a row error
+        }
         DeviceSlot slot = runtime.slotFor(tc);
-        int rows = batchRows > 0 ? batchRows : autoBatch(model, slot);
+        int configured = AttuneConf.BATCH_SIZE.get(runtime.conf());
+        int rows = batchRows > 0 ? batchRows : configured > 0 ? configured : autoBatch(model, slot);
         int maxTokens = AttuneConf.BATCH_MAX_TOKENS.get(runtime.conf());
         String device = slot.device().label();
         ScoredRow[] out = new ScoredRow[texts.size()];
@@ -68,6 +72,9 @@ public final class PartitionScorer {
             } else {
                 todo.add(i);
             }
+        }
+        if (todo.isEmpty()) {
+            return List.of(out);
         }
         slot.permits().acquireUninterruptibly();
         try {
@@ -101,22 +108,27 @@ public final class PartitionScorer {
 
     private List<ScoredRow> run(EncoderModel model, DeviceSlot slot, List<String> texts, int rows, int maxTokens,
                                 CpuThreads threads) {
-        long t0 = System.nanoTime();
         List<ScoredRow> result = new ArrayList<>(texts.size());
+        // Metrics per batch the device ran: rows and tokens it computed (null texts are not run), time per
+        // path, fp16 overflows re-run in fp32.
+        EncoderModel.BatchListener metrics = (n, tokens, path, nanos, fallback) -> {
+            runtime.metrics().batch(path, n, tokens, nanos);
+            if (fallback) {
+                runtime.metrics().precisionFallback();
+            }
+        };
         if (task == Task.EMBED) {
-            EncoderModel.Embedding[] e = model.embed(texts, maxLength, rows, maxTokens, slot.runner(), threads);
+            EncoderModel.Embedding[] e = model.embed(texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
             for (EncoderModel.Embedding x : e) {
                 result.add(new ScoredRow(x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
             }
         } else {
-            EncoderModel.Classification[] c = model.classify(texts, maxLength, rows, maxTokens, slot.runner(), threads);
+            EncoderModel.Classification[] c = model.classify(texts, maxLength, rows, maxTokens, slot.runner(), threads,
+                    metrics);
             for (EncoderModel.Classification x : c) {
                 result.add(new ScoredRow(x.probabilities(), x.label(), x.score(), x.path(), slot.device().label(), null));
             }
         }
-        long tokens = texts.stream().mapToLong(t -> t == null ? 0 : t.length()).sum();
-        String path = result.isEmpty() || result.get(0).path() == null ? "none" : result.get(0).path();
-        runtime.metrics().batch(path, texts.size(), tokens, System.nanoTime() - t0);
         return result;
     }
 

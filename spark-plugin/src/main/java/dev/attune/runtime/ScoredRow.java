@@ -11,5 +11,6 @@ package dev.attune.runtime;
  * @param device  the device that produced it
  * @param error   why the row failed (with {@code spark.attune.onError=null}), else null
  */
-public record ScoredRow(float[] vector, String label, double score, String path, String device, String error) {
+public record ScoredRow(float[] vector, String label, double score, String path, String device, String error)
+        implements java.io.Serializable {
 }

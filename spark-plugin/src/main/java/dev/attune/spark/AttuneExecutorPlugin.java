@@ -37,6 +37,15 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
     @Override
     public void init(PluginContext ctx, Map<String, String> extraConf) {
         this.ctx = ctx;
+        // The driver hands over the spark.attune.* keys; the executor's own settings that Attune
+        // also reads (task cores, Hadoop options for remote models) come from its SparkConf.
+        Map<String, String> conf = new java.util.HashMap<>(extraConf);
+        for (scala.Tuple2<String, String> kv : ctx.conf().getAll()) {
+            if (kv._1().equals("spark.task.cpus") || kv._1().startsWith("spark.hadoop.")) {
+                conf.putIfAbsent(kv._1(), kv._2());
+            }
+        }
+        extraConf = conf;
         String resource = AttuneConf.GPU_RESOURCE.get(extraConf);
         ResourceInformation gpus = ctx.resources().get(resource);
         List<String> addresses = gpus == null ? List.of() : Arrays.asList(gpus.addresses());
@@ -47,6 +56,7 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
             try {
                 rt.checkPlans(rt.model(model));
             } catch (RuntimeException e) {
+                AttuneRuntime.stop(); // Spark does not call shutdown() on a plugin whose init failed
                 throw new IllegalStateException("Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);
             }
         }

@@ -30,10 +30,13 @@ final class HadoopModelFetcher {
     private HadoopModelFetcher() {
     }
 
-    static java.nio.file.Path fetch(String uri, java.nio.file.Path cacheRoot) {
+    /** Copies {@code uri}; {@code hadoopConf} holds Hadoop options (the {@code spark.hadoop.*} settings, prefix removed). */
+    static java.nio.file.Path fetch(String uri, java.nio.file.Path cacheRoot, java.util.Map<String, String> hadoopConf) {
         try {
             Path src = new Path(uri);
-            FileSystem fs = src.getFileSystem(new Configuration());
+            Configuration conf = new Configuration();
+            hadoopConf.forEach(conf::set);
+            FileSystem fs = src.getFileSystem(conf);
             if (!fs.getFileStatus(src).isDirectory()) {
                 throw new ModelFormatException("model '" + uri + "' is not a directory");
             }

@@ -26,6 +26,14 @@ public final class ModelLocator {
     }
 
     public static Path resolve(String model) {
+        return resolve(model, java.util.Map.of());
+    }
+
+    /**
+     * As {@link #resolve(String)}, with Hadoop options for remote models (for example S3
+     * credentials given as {@code spark.hadoop.fs.s3a.*}: pass them without the {@code spark.hadoop.} prefix).
+     */
+    public static Path resolve(String model, java.util.Map<String, String> hadoopConf) {
         if (model == null || model.isBlank()) {
             throw new ModelFormatException("no model given: pass a model directory, a Hadoop URI or one of "
                     + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());
@@ -41,7 +49,7 @@ public final class ModelLocator {
             }
             return p;
         }
-        return HadoopModelFetcher.fetch(model, BuiltinModels.cacheRoot().resolve("remote"));
+        return HadoopModelFetcher.fetch(model, BuiltinModels.cacheRoot().resolve("remote"), hadoopConf);
     }
 
     private static String scheme(String model) {

@@ -28,7 +28,8 @@ public final class AttuneConf {
 
     public static final ConfEntry<String> MODEL = add("spark.attune.model", "string", "builtin:all-MiniLM-L6-v2",
             "The model: a Hugging Face model directory, a Hadoop URI (hdfs:, s3a:, ...) or builtin:all-MiniLM-L6-v2, "
-                    + "builtin:bge-small-en-v1.5. Transformers and SQL functions may name another.", AttuneConf::nonBlank);
+                    + "builtin:bge-small-en-v1.5. Executors preload it; transformers and SQL functions use it unless they name "
+                    + "another.", AttuneConf::nonBlank);
     public static final ConfEntry<Boolean> MODEL_PRELOAD = add("spark.attune.model.preload", "boolean", "true",
             "Load the model when the executor starts, so the first task does not pay for it and a missing model fails "
                     + "the executor at once.", AttuneConf::bool);
@@ -211,22 +212,37 @@ public final class AttuneConf {
         return v;
     }
 
-    /** Parses "0=T4,1=A100+T4,*=V100" into executor id -> simulated device names (checked). */
+    /**
+     * Parses "0=T4,1=A100+T4,*=V100" into executor id -> simulated device names (checked). A bad
+     * part (no '=', an empty id or name, an unknown device, an executor named twice) is an error
+     * naming that part.
+     */
     static Map<String, List<String>> simulated(String s) {
         Map<String, List<String>> m = new LinkedHashMap<>();
-        for (String part : s.split(",")) {
-            if (part.isBlank()) {
+        for (String raw : s.split(",")) {
+            if (raw.isBlank()) {
                 continue;
             }
+            String part = raw.trim();
             int eq = part.indexOf('=');
-            if (eq <= 0 || eq == part.length() - 1) {
-                throw new IllegalArgumentException("'" + part.trim() + "' is not EXECUTOR_ID=NAME[+NAME...]");
+            String id = eq < 0 ? "" : part.substring(0, eq).trim();
+            if (id.isEmpty() || part.substring(eq + 1).isBlank()) {
+                throw new IllegalArgumentException("'" + part + "' is not EXECUTOR_ID=NAME[+NAME...]");
             }
-            List<String> names = Arrays.stream(part.substring(eq + 1).split("\\+")).map(String::trim).toList();
+            List<String> names = Arrays.stream(part.substring(eq + 1).split("\\+", -1)).map(String::trim).toList();
             for (String n : names) {
-                SimulatedDevices.get(n, 0);
+                if (n.isEmpty()) {
+                    throw new IllegalArgumentException("'" + part + "' has an empty device name");
+                }
+                try {
+                    SimulatedDevices.get(n, 0);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("'" + part + "': " + e.getMessage());
+                }
             }
-            m.put(part.substring(0, eq).trim(), names);
+            if (m.put(id, names) != null) {
+                throw new IllegalArgumentException("'" + part + "': executor " + id + " is given devices twice");
+            }
         }
         return m;
     }

@@ -25,9 +25,14 @@ public final class ConfigDocs {
         for (ConfEntry<?> e : AttuneConf.entries()) {
             b.append("| `").append(e.key()).append("` | ").append(e.type()).append(" | ")
                     .append(e.dflt().isEmpty() ? "(empty)" : "`" + e.dflt() + "`").append(" | ")
-                    .append(e.doc().replace("|", "\\|")).append(" |\n");
+                    .append(cell(e.doc())).append(" |\n");
         }
         return b.toString();
+    }
+
+    /** Plain text as a table cell: bars escaped, and angle brackets so that "<name>" is not read as HTML. */
+    private static String cell(String text) {
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;");
     }
 
     public static void main(String[] args) throws IOException {

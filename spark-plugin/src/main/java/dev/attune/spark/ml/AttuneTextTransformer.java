@@ -21,6 +21,9 @@ import java.util.Arrays;
  * read a string column, score it with a model on each task's device in length-grouped batches,
  * append the result columns.
  *
+ * <p>The model is the {@code model} parameter, else the session's {@code spark.attune.model} (the
+ * model the executors preload), as for the SQL functions.
+ *
  * <p>Optional columns: {@code pathCol} and {@code deviceCol} (the attention path and device that
  * produced each row), {@code errorCol} (added when {@code onError} is {@code null}: the reason a
  * row got a null result). {@code idCol} names rows in error messages.
@@ -42,7 +45,7 @@ public abstract class AttuneTextTransformer extends Transformer {
 
     protected AttuneTextTransformer(String uid, String defaultOutput) {
         this.uid = uid;
-        model = new Param<>(this, "model", "model directory, Hadoop URI or builtin:NAME");
+        model = new Param<>(this, "model", "model directory, Hadoop URI or builtin:NAME; empty = spark.attune.model");
         inputCol = new Param<>(this, "inputCol", "string column to score");
         outputCol = new Param<>(this, "outputCol", "result column");
         batchSize = new IntParam(this, "batchSize", "rows per batch; 0 sizes batches from the device's memory",
@@ -55,7 +58,7 @@ public abstract class AttuneTextTransformer extends Transformer {
         errorCol = new Param<>(this, "errorCol", "column for the error of a failed row (with onError=null)");
         onError = new Param<>(this, "onError", "fail (the task fails naming the row) or null (null result + error "
                 + "column); empty = spark.attune.onError", v -> v.isEmpty() || v.equals("fail") || v.equals("null"));
-        setDefault(model, "builtin:all-MiniLM-L6-v2");
+        setDefault(model, "");
         setDefault(inputCol, "text");
         setDefault(outputCol, defaultOutput);
         setDefault(batchSize, 0);
@@ -122,8 +125,10 @@ public abstract class AttuneTextTransformer extends Transformer {
         return onError;
     }
 
+    /** The model this transformer scores with: its {@code model} parameter, else the session's spark.attune.model. */
     public String getModel() {
-        return $(model);
+        String m = $(model);
+        return m.isEmpty() ? sessionConf(AttuneConf.MODEL.key(), AttuneConf.MODEL.dflt()) : m;
     }
 
     public String getInputCol() {
@@ -142,11 +147,16 @@ public abstract class AttuneTextTransformer extends Transformer {
     boolean nullOnError() {
         String v = $(onError);
         if (v.isEmpty()) {
-            org.apache.spark.sql.SparkSession s = org.apache.spark.sql.SparkSession.getActiveSession().getOrElse(() -> null);
-            String conf = s == null ? "fail" : s.conf().get(AttuneConf.ON_ERROR.key(), "fail");
+            String conf = sessionConf(AttuneConf.ON_ERROR.key(), AttuneConf.ON_ERROR.dflt());
             return AttuneConf.ON_ERROR.parse(conf) == AttuneConf.OnError.NULL;
         }
         return v.equals("null");
+    }
+
+    /** A setting of the active session as the driver sees it now, else {@code dflt}. */
+    private static String sessionConf(String key, String dflt) {
+        org.apache.spark.sql.SparkSession s = org.apache.spark.sql.SparkSession.getActiveSession().getOrElse(() -> null);
+        return s == null ? dflt : s.conf().get(key, dflt);
     }
 
     @Override
@@ -192,8 +202,10 @@ public abstract class AttuneTextTransformer extends Transformer {
         StructType out = transformSchema(dataset.schema());
         StructType in = dataset.schema();
         String id = $(idCol);
-        ScoreSettings settings = new ScoreSettings($(model), task(), (Integer) $(batchSize), (Integer) $(maxLength),
-                $(onError).isEmpty() ? null : AttuneConf.ON_ERROR.parse($(onError)), in.fieldIndex($(inputCol)),
+        ScoreSettings settings = new ScoreSettings(getModel(), task(), (Integer) $(batchSize), (Integer) $(maxLength),
+                // Decided here, with the schema: the session's spark.attune.onError as the driver sees it now,
+                // so the error column and what the tasks do always agree.
+                nullOnError() ? AttuneConf.OnError.NULL : AttuneConf.OnError.FAIL, in.fieldIndex($(inputCol)),
                 id.isEmpty() ? -1 : in.fieldIndex(id), withProbabilities(), !$(pathCol).isEmpty(), !$(deviceCol).isEmpty(),
                 nullOnError());
         return dataset.toDF().mapPartitions(new ScorePartition(settings), Encoders.row(out));

@@ -3,7 +3,6 @@ package dev.attune.spark.ml;
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.conf.AttuneConf;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
@@ -32,8 +31,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = AttuneRuntime.get();
-        AttuneConf.OnError onError = s.onError() != null ? s.onError() : AttuneConf.ON_ERROR.get(rt.conf());
-        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), onError, s.maxLength());
+        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
         return new Iterator<>() {
             private final List<Row> out = new ArrayList<>();

@@ -12,7 +12,8 @@ import java.io.Serializable;
  * @param task         embed or classify
  * @param batchRows    rows per batch, 0 = from the memory planner
  * @param maxLength    truncation length, 0 = the model's
- * @param onError      fail or null; null means the executor's spark.attune.onError
+ * @param onError      fail or null, resolved on the driver (the parameter, else the session's
+ *                     spark.attune.onError) so that it agrees with {@code withError}
  * @param textIndex    index of the text column
  * @param idIndex      index of the id column naming rows in errors, -1 for the row position
  * @param withProbabilities  classifier: add the probabilities column

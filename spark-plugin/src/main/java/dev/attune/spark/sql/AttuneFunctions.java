@@ -1,5 +1,6 @@
 package dev.attune.spark.sql;
 
+import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.catalyst.FunctionIdentifier;
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
 import org.apache.spark.sql.catalyst.expressions.Expression;
@@ -8,6 +9,7 @@ import org.apache.spark.sql.catalyst.expressions.ScalaUDF;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import scala.Function1;
+import scala.Function2;
 import scala.Option;
 import scala.Tuple3;
 import scala.collection.immutable.Seq;
@@ -41,67 +43,53 @@ public final class AttuneFunctions {
         defs.add(new Tuple3<>(new FunctionIdentifier(EMBED, Option.empty(), Option.empty()),
                 info(EMBED, "_FUNC_(text[, model]) - sentence embedding of text as array<float>, with the model "
                         + "(default spark.attune.model)"),
-                args -> build(EMBED, args, EMBED_TYPE, Kind.EMBED)));
+                args -> build(EMBED, args, EMBED_TYPE, SqlScoring::embed)));
         defs.add(new Tuple3<>(new FunctionIdentifier(CLASSIFY, Option.empty(), Option.empty()),
                 info(CLASSIFY, "_FUNC_(text[, model]) - struct<label, score> from a sequence-classification model "
                         + "(default spark.attune.model)"),
-                args -> build(CLASSIFY, args, CLASSIFY_TYPE, Kind.CLASSIFY)));
+                args -> build(CLASSIFY, args, CLASSIFY_TYPE, SqlScoring::classify)));
         return defs;
+    }
+
+    /** Throws a checked exception (AnalysisException) from a Scala function body, as Scala code does. */
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> E sneaky(Throwable e) throws E {
+        throw (E) e;
     }
 
     private static ExpressionInfo info(String name, String usage) {
         return new ExpressionInfo(AttuneFunctions.class.getName(), null, name, usage, "", "", "", "", "", "", "");
     }
 
-    /** Which function a UDF body computes. */
-    enum Kind {
-        EMBED, CLASSIFY;
-
-        Object apply(String text, String model) {
-            return this == EMBED ? SqlScoring.embed(text, model) : SqlScoring.classify(text, model);
-        }
+    /**
+     * A function body, (text, model or null) to result. Serializable: the UDF that calls it is
+     * part of the task closure shipped to the executors.
+     */
+    @FunctionalInterface
+    interface Body extends java.io.Serializable {
+        Object apply(String text, String model);
     }
 
-    /** The one-argument body; serializable because Spark ships it to the executors with the plan. */
-    static final class TextOnly extends scala.runtime.AbstractFunction1<String, Object> implements java.io.Serializable {
-        private final Kind kind;
-
-        TextOnly(Kind kind) {
-            this.kind = kind;
-        }
-
-        @Override
-        public Object apply(String text) {
-            return kind.apply(text, null);
-        }
-    }
-
-    /** The two-argument body (text, model). */
-    static final class TextAndModel extends scala.runtime.AbstractFunction2<String, String, Object>
-            implements java.io.Serializable {
-        private final Kind kind;
-
-        TextAndModel(Kind kind) {
-            this.kind = kind;
-        }
-
-        @Override
-        public Object apply(String text, String model) {
-            return kind.apply(text, model);
-        }
-    }
-
-    private static Expression build(String name, Seq<Expression> args, DataType type, Kind kind) {
+    private static Expression build(String name, Seq<Expression> args, DataType type, Body body) {
         int n = args.size();
         if (n < 1 || n > 2) {
-            throw new IllegalArgumentException(name + " takes (text) or (text, model), got " + n + " arguments");
+            // Spark's own error for a wrong argument count, so it surfaces as an AnalysisException.
+            java.util.Map<String, String> params = new java.util.LinkedHashMap<>();
+            params.put("functionName", "`" + name + "`");
+            params.put("expectedNum", "[1, 2]");
+            params.put("actualNum", String.valueOf(n));
+            params.put("docroot", "https://spark.apache.org/docs/latest");
+            throw AttuneFunctions.<RuntimeException>sneaky(new AnalysisException("WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
+                    scala.collection.immutable.Map$.MODULE$.from(CollectionConverters.asScala(params))));
         }
         List<Option<ExpressionEncoder<?>>> encoders = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             encoders.add(Option.empty());
         }
         Seq<Option<ExpressionEncoder<?>>> enc = CollectionConverters.asScala(encoders).toSeq();
-        Object fn = n == 1 ? new TextOnly(kind) : new TextAndModel(kind);
+        Object fn = n == 1
+                ? (Function1<String, Object> & java.io.Serializable) text -> body.apply(text, null)
+                : (Function2<String, String, Object> & java.io.Serializable) body::apply;
         return new ScalaUDF(fn, type, args, enc, Option.empty(), Option.apply(name), true, true);
     }
 }
