@@ -39,7 +39,11 @@ class ScoringJobTest {
 
     /** The chunk Spark assigns to a bigint id: pmod(hash(id), CHUNKS), hash = Murmur3 with seed 42. */
     private static int chunkOf(long id) {
-        return Math.floorMod(Murmur3_x86_32.hashLong(id, 42), CHUNKS);
+        return chunkOf(id, CHUNKS);
+    }
+
+    private static int chunkOf(long id, int chunks) {
+        return Math.floorMod(Murmur3_x86_32.hashLong(id, 42), chunks);
     }
 
     private List<String> sampleTexts() throws Exception {
@@ -156,18 +160,51 @@ class ScoringJobTest {
     }
 
     @Test
-    void mixedSimulatedClusterScoresEveryRowOnBothDevices(@TempDir Path dir) throws Exception {
+    void mixedSimulatedClusterFailsPartWayResumesAndUsesBothDevices(@TempDir Path dir) throws Exception {
         List<String> texts = sampleTexts().subList(0, 48);
+        long badId = -1;
+        for (long i = 0; i < texts.size() && badId < 0; i++) {
+            if (chunkOf(i, 4) == 3) {
+                badId = i;
+            }
+        }
         Path in = dir.resolve("in.jsonl");
-        writeInput(in, texts, -1);
+        writeInput(in, texts, badId);
         Path out = dir.resolve("out");
-        Result r = run("--input", in.toString(), "--output", out.toString(), "--chunks", "4", "--chunks-per-job", "4",
+        String[] args = {"--input", in.toString(), "--output", out.toString(), "--chunks", "4", "--chunks-per-job", "2",
                 "--master", "local-cluster[2,1,1024]", "--simulate-devices", "0=T4,1=A100", "--with-path-device",
-                "--conf", "spark.attune.cache.dir=" + dev.attune.model.builtin.BuiltinModels.cacheRoot());
-        assertEquals(0, r.code(), r.log());
-        assertTrue(r.log().contains("Tesla T4 (simulated) / flash-sm75"), r.log());
-        assertTrue(r.log().contains("NVIDIA A100-SXM4-40GB (simulated) / flash-sm80"), r.log());
-        assertEquals(48, readOutput(out, "local[1]").size());
+                "--conf", "spark.attune.maxTextChars=4000",
+                "--conf", "spark.attune.cache.dir=" + dev.attune.model.builtin.BuiltinModels.cacheRoot()};
+        Result first = run(args);
+        assertEquals(1, first.code(), first.log());
+        assertTrue(Files.exists(out.resolve("_attune/chunk-0.done")) && Files.exists(out.resolve("_attune/chunk-1.done"))
+                && !Files.exists(out.resolve("_attune/chunk-3.done")), "the first wave is kept, the failing one is not");
+
+        writeInput(in, texts, -1);
+        Result second = run(args);
+        assertEquals(0, second.code(), second.log());
+        assertTrue(second.log().contains("2 of 4 chunks to score (2 already committed)"), second.log());
+        assertTrue(second.log().contains("Tesla T4 (simulated) / flash-sm75"), second.log());
+        assertTrue(second.log().contains("NVIDIA A100-SXM4-40GB (simulated) / flash-sm80"), second.log());
+
+        Map<Long, float[]> got = readOutput(out, "local[1]");
+        assertEquals(48, got.size(), "every id exactly once");
+        float[][] ref;
+        try (var m = dev.attune.model.EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
+             var t = new dev.attune.kernels.cpu.CpuThreads(2)) {
+            ref = m.embed(texts, 16, 4096, new dev.attune.kernels.attention.CpuMathAttention(), t);
+        }
+        for (long id : got.keySet()) {
+            float[] a = got.get(id);
+            float[] b = ref[(int) id];
+            double dot = 0, na = 0, nb = 0;
+            for (int c = 0; c < a.length; c++) {
+                dot += a[c] * b[c];
+                na += a[c] * a[c];
+                nb += b[c] * b[c];
+            }
+            assertTrue(dot / Math.sqrt(na * nb) >= 0.999, "id " + id + " matches the CPU reference within fp16 tolerance");
+        }
     }
 
     private static Map<Path, Long> mtimes(Path dir) throws Exception {

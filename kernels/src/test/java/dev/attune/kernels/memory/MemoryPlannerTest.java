@@ -1,0 +1,59 @@
+package dev.attune.kernels.memory;
+
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.ComputeDtype;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bytes per row for each path (written out from the formula) and batch sizes from free memory. */
+class MemoryPlannerTest {
+
+    /** all-MiniLM-L6-v2's shape: 6 layers, hidden 384, 12 heads, FFN 1536, 22.7M weights. */
+    private static final EncoderShape MINILM = new EncoderShape(6, 384, 12, 1536, 22_713_216L);
+
+    @Test
+    void bytesPerRowByPath() {
+        // activations: 256 x (6 x 384 + 1536) values = 983,040; in fp16 1,966,080 bytes.
+        assertEquals(1_966_080L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM80, ComputeDtype.FP16, 256));
+        // mem-efficient adds 2 x 12 heads x 256 fp32 softmax statistics = 24,576 bytes.
+        assertEquals(1_966_080L + 24_576L,
+                MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16, 256));
+        // math adds 12 heads x 256 queries x 256 keys fp32 scores = 3,145,728 bytes; chunked to 64 queries, a quarter.
+        assertEquals(1_966_080L + 3_145_728L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 256));
+        assertEquals(1_966_080L + 786_432L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 64));
+        // the CPU computes in fp32: twice the activations.
+        assertEquals(3_932_160L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.CPU_FLASH, ComputeDtype.FP32, 256));
+    }
+
+    @Test
+    void flashIsLinearAndMathQuadraticInTheRowLength() {
+        long f1 = MemoryPlanner.bytesPerRow(MINILM, 1024, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 1024);
+        long f16 = MemoryPlanner.bytesPerRow(MINILM, 16384, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 16384);
+        long m1 = MemoryPlanner.bytesPerRow(MINILM, 1024, AttentionPath.MATH, ComputeDtype.FP16, 1024);
+        long m16 = MemoryPlanner.bytesPerRow(MINILM, 16384, AttentionPath.MATH, ComputeDtype.FP16, 16384);
+        assertEquals(16.0, f16 / (double) f1, 1e-9);
+        assertTrue(m16 / (double) m1 > 100, "math grows with N squared");
+    }
+
+    @Test
+    void batchRowsFromFreeMemory() {
+        long t4Free = (16L << 30) - (512L << 20);
+        long weights = MemoryPlanner.weightBytes(MINILM, ComputeDtype.FP16);
+        assertEquals(45_426_432L, weights);
+        long perRow = MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256);
+        long expected = (long) Math.floor((t4Free * 0.9 - weights) / perRow);
+        assertEquals(expected, MemoryPlanner.batchRows(t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
+                ComputeDtype.FP16, 256, Integer.MAX_VALUE));
+        assertEquals(256, MemoryPlanner.batchRows(t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
+                ComputeDtype.FP16, 256, 256), "capped at maxRows");
+        assertEquals(1, MemoryPlanner.batchRows(1L << 20, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
+                ComputeDtype.FP16, 256, 256), "at least one row: splitting further is the out-of-memory handler's job");
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.batchRows(t4Free, 0, weights, MINILM, 256,
+                AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.batchRows(t4Free, 1.5, weights, MINILM, 256,
+                AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+    }
+}
