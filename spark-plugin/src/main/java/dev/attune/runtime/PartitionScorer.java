@@ -81,14 +81,15 @@ public final class PartitionScorer {
             CpuThreads threads = runtime.threadsForThisTask();
             List<String> batchTexts = todo.stream().map(texts::get).toList();
             try {
-                fill(out, todo, run(model, slot, batchTexts, rows, maxTokens, threads), device);
-            } catch (RowFailure e) {
+                fill(out, todo, run(model, slot, batchTexts, rows, maxTokens, threads));
+            } catch (RowFailure | dev.attune.kernels.select.UnsupportedPathException | dev.attune.model.ModelFormatException e) {
+                // A forced path the device cannot run, or a broken model, is not a row's fault: fail the task.
                 throw e;
             } catch (RuntimeException whole) {
                 // Find the rows at fault: each row alone.
                 for (int i : todo) {
                     try {
-                        fill(out, List.of(i), run(model, slot, List.of(texts.get(i)), 1, maxTokens, threads), device);
+                        fill(out, List.of(i), run(model, slot, List.of(texts.get(i)), 1, maxTokens, threads));
                     } catch (RuntimeException e) {
                         out[i] = fail(ids.get(i), e.getMessage(), e, device);
                     }
@@ -132,7 +133,7 @@ public final class PartitionScorer {
         return result;
     }
 
-    private static void fill(ScoredRow[] out, List<Integer> idx, List<ScoredRow> rows, String device) {
+    private static void fill(ScoredRow[] out, List<Integer> idx, List<ScoredRow> rows) {
         for (int j = 0; j < idx.size(); j++) {
             out[idx.get(j)] = rows.get(j);
         }

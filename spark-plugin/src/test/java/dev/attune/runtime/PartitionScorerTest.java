@@ -44,6 +44,20 @@ class PartitionScorerTest {
     }
 
     @Test
+    void aForcedPathTheDeviceCannotRunFailsTheTaskEvenWithOnErrorNull() {
+        AttuneRuntime forced = AttuneRuntime.start("unit-forced", Map.of("spark.attune.simulate.devices", "*=T4",
+                "spark.attune.attention.path", "flash-sm80"), List.of(), AttuneMetrics.detached());
+        try {
+            PartitionScorer s = new PartitionScorer(forced, MODEL, PartitionScorer.Task.EMBED, 0, AttuneConf.OnError.NULL, 0);
+            var e = assertThrows(dev.attune.kernels.select.UnsupportedPathException.class,
+                    () -> s.score(List.of("one", "two"), List.of("1", "2"), null));
+            assertTrue(e.getMessage().contains("Tesla T4") && e.getMessage().contains("flash-sm80"), e.getMessage());
+        } finally {
+            rt = AttuneRuntime.start("unit", Map.of(), List.of(), metrics); // restore the runtime the other tests use
+        }
+    }
+
+    @Test
     void textOverTheLimitIsARowError() {
         assertNull(PartitionScorer.check("x".repeat(10), 10));
         assertTrue(PartitionScorer.check("x".repeat(11), 10).contains("11 characters, more than spark.attune.maxTextChars=10"));
