@@ -44,6 +44,7 @@ public final class AttuneRuntime implements AutoCloseable {
     private final List<DeviceSlot> slots;
     private final String probeNote;
     private final ModelCache models;
+    private final Map<String, DeviceSlot> slotsByAddress = new java.util.concurrent.ConcurrentHashMap<>();
     private final AttuneMetrics metrics;
     private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
@@ -188,11 +189,9 @@ public final class AttuneRuntime implements AutoCloseable {
             String resource = AttuneConf.GPU_RESOURCE.get(conf);
             scala.Option<org.apache.spark.resource.ResourceInformation> info = tc.resources().get(resource);
             if (info.isDefined() && info.get().addresses().length > 0) {
-                String addr = info.get().addresses()[0];
-                for (DeviceSlot s : slots) {
-                    if (String.valueOf(s.device().ordinal()).equals(addr) || s.device().pciBusId().equalsIgnoreCase(addr)) {
-                        return s;
-                    }
+                DeviceSlot s = slotForAddress(info.get().addresses()[0]);
+                if (s != null) {
+                    return s;
                 }
             }
             return slots.get(Math.floorMod(tc.partitionId(), slots.size()));
@@ -206,6 +205,22 @@ public final class AttuneRuntime implements AutoCloseable {
      */
     public CpuThreads threadsForThisTask() {
         return taskThreads.get();
+    }
+
+    /**
+     * The slot of the GPU Spark assigned to a task, by the same address rules the executor's probe
+     * used (an nvidia-smi index counts GPUs in PCI bus order, or a PCI bus id, or a UUID), or null.
+     */
+    DeviceSlot slotForAddress(String address) {
+        return slotsByAddress.computeIfAbsent(address, a -> {
+            List<DeviceInfo> devices = slots.stream().map(DeviceSlot::device).toList();
+            var chosen = dev.attune.kernels.device.DeviceSelection.selectDevices(devices, List.of(a), System.getenv());
+            if (chosen.devices().isEmpty()) {
+                return null;
+            }
+            DeviceInfo d = chosen.devices().get(0);
+            return slots.stream().filter(s -> s.device().equals(d)).findFirst().orElse(null);
+        });
     }
 
     /** Threads a task may use on the CPU: spark.attune.cpu.threads, else spark.task.cpus. */

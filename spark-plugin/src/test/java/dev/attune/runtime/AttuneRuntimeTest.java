@@ -1,0 +1,56 @@
+package dev.attune.runtime;
+
+import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.metrics.AttuneMetrics;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The runtime's devices: simulated per executor id, the CPU otherwise, and a task's GPU address to its slot. */
+class AttuneRuntimeTest {
+
+    @AfterEach
+    void stop() {
+        AttuneRuntime.stop();
+    }
+
+    @Test
+    void simulatedDevicesPerExecutorAndAddressesToSlots() {
+        AttuneRuntime rt = AttuneRuntime.start("7", Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100"), List.of(),
+                AttuneMetrics.detached());
+        assertEquals(2, rt.slots().size());
+        assertEquals("Tesla T4 (simulated)", rt.slotForAddress("0").device().label());
+        assertEquals("NVIDIA A100-SXM4-40GB (simulated)", rt.slotForAddress("1").device().label());
+        assertNull(rt.slotForAddress("5"), "an address that matches no device of this executor");
+        AttuneRuntime other = AttuneRuntime.start("8", Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100"),
+                List.of(), AttuneMetrics.detached());
+        assertEquals(List.of("Tesla V100-SXM2-16GB (simulated)"),
+                other.slots().stream().map(s -> s.device().label()).toList(), "the * entry serves other executors");
+    }
+
+    @Test
+    void withoutGpusTheCpuAndTheProbesReason() {
+        AttuneRuntime rt = AttuneRuntime.start("1", Map.of(), List.of(), AttuneMetrics.detached());
+        assertEquals(1, rt.slots().size());
+        assertEquals("cpu", rt.slots().get(0).device().label());
+        if (!rt.inventory().probeNote().isEmpty()) {
+            assertTrue(rt.inventory().probeNote().startsWith("no GPU") || rt.inventory().probeNote().contains("cuda"));
+        }
+        assertEquals(1, rt.cpuThreads(), "spark.task.cpus defaults to 1");
+        AttuneRuntime two = AttuneRuntime.start("1", Map.of("spark.task.cpus", "2"), List.of(), AttuneMetrics.detached());
+        assertEquals(2, two.cpuThreads(), "a task uses the cores Spark gave it");
+    }
+
+    @Test
+    void badConfigurationIsRefusedAtStart() {
+        assertThrows(dev.attune.spark.conf.AttuneConfigException.class, () -> AttuneRuntime.start("1",
+                Map.of(AttuneConf.SIMULATE_DEVICES.key(), "1=Z80"), List.of(), AttuneMetrics.detached()));
+    }
+}
