@@ -37,6 +37,11 @@ public final class AttuneFunctions {
     private AttuneFunctions() {
     }
 
+    /** Which of the functions a call is. */
+    enum Kind {
+        EMBED, CLASSIFY
+    }
+
     /** (name, description, builder) for every function, as {@code SparkSessionExtensions.injectFunction} takes them. */
     public static List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>> definitions() {
         List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>> defs = new ArrayList<>();

@@ -1,0 +1,131 @@
+package dev.attune.spark.sql;
+
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.PartitionScorer;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.conf.AttuneConf;
+import org.apache.spark.TaskContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.collection.Iterator;
+import scala.jdk.javaapi.CollectionConverters;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The partition function {@link BatchSqlScoring} puts in place of row-at-a-time SQL calls: reads
+ * a partition in chunks, scores each call's text column for the whole chunk in length-grouped
+ * batches, and appends one result column per call to every row. A row that cannot be scored gives
+ * NULL under {@code spark.attune.onError=null} (logged, naming the row) and fails the task
+ * otherwise, as the row-at-a-time function does.
+ */
+final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterator<Row>, Iterator<Row>>
+        implements Serializable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchScoringFunction.class);
+    static final int CHUNK = 1024;
+
+    /** One SQL call: its function, model (null = spark.attune.model) and the input column holding its text. */
+    record Call(AttuneFunctions.Kind kind, String model, int textIndex) implements Serializable {
+    }
+
+    private final List<Call> calls;
+
+    BatchScoringFunction(List<Call> calls) {
+        this.calls = List.copyOf(calls);
+    }
+
+    @Override
+    public Iterator<Row> apply(Iterator<Row> input) {
+        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneConf.OnError onError = AttuneConf.ON_ERROR.get(rt.conf());
+        TaskContext tc = TaskContext.get();
+        java.util.Iterator<Row> in = CollectionConverters.asJava(input);
+        java.util.Iterator<Row> out = new java.util.Iterator<>() {
+            private final List<Row> buffer = new ArrayList<>();
+            private int next;
+            private long position;
+
+            @Override
+            public boolean hasNext() {
+                if (next < buffer.size()) {
+                    return true;
+                }
+                buffer.clear();
+                next = 0;
+                List<Row> chunk = new ArrayList<>(CHUNK);
+                while (chunk.size() < CHUNK && in.hasNext()) {
+                    chunk.add(in.next());
+                }
+                if (chunk.isEmpty()) {
+                    return false;
+                }
+                List<List<Object>> results = new ArrayList<>();
+                for (Call c : calls) {
+                    results.add(score(rt, c, chunk, onError, tc));
+                }
+                for (int r = 0; r < chunk.size(); r++) {
+                    Row row = chunk.get(r);
+                    Object[] v = new Object[row.size() + calls.size()];
+                    for (int i = 0; i < row.size(); i++) {
+                        v[i] = row.get(i);
+                    }
+                    for (int c = 0; c < calls.size(); c++) {
+                        v[row.size() + c] = results.get(c).get(r);
+                    }
+                    buffer.add(RowFactory.create(v));
+                }
+                position += chunk.size();
+                return true;
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                return buffer.get(next++);
+            }
+
+            private List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, AttuneConf.OnError onError, TaskContext tc) {
+                List<String> texts = new ArrayList<>(chunk.size());
+                List<String> ids = new ArrayList<>(chunk.size());
+                String fn = c.kind() == AttuneFunctions.Kind.EMBED ? AttuneFunctions.EMBED : AttuneFunctions.CLASSIFY;
+                for (int r = 0; r < chunk.size(); r++) {
+                    Row row = chunk.get(r);
+                    texts.add(row.isNullAt(c.textIndex()) ? null : row.getString(c.textIndex()));
+                    ids.add("#" + (position + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
+                }
+                String model = c.model() != null ? c.model() : AttuneConf.MODEL.get(rt.conf());
+                PartitionScorer.Task task = c.kind() == AttuneFunctions.Kind.EMBED ? PartitionScorer.Task.EMBED
+                        : PartitionScorer.Task.CLASSIFY;
+                List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
+                List<Object> out = new ArrayList<>(scored.size());
+                for (ScoredRow s : scored) {
+                    if (s.error() != null) {
+                        LOG.warn("Attune: {}", s.error());
+                    }
+                    if (task == PartitionScorer.Task.EMBED) {
+                        out.add(s.vector() == null ? null : seq(s.vector()));
+                    } else {
+                        out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));
+                    }
+                }
+                return out;
+            }
+        };
+        return CollectionConverters.asScala(out);
+    }
+
+    private static scala.collection.immutable.Seq<Float> seq(float[] a) {
+        List<Float> l = new ArrayList<>(a.length);
+        for (float f : a) {
+            l.add(f);
+        }
+        return CollectionConverters.asScala(l).toSeq();
+    }
+}

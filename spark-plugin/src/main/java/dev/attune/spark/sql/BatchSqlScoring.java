@@ -1,0 +1,215 @@
+package dev.attune.spark.sql;
+
+import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
+import org.apache.spark.sql.catalyst.expressions.Alias;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.expressions.AttributeReference;
+import org.apache.spark.sql.catalyst.expressions.ExprId;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.NamedExpression;
+import org.apache.spark.sql.catalyst.expressions.ScalaUDF;
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.catalyst.plans.logical.Project;
+import org.apache.spark.sql.catalyst.rules.Rule;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.Option;
+import scala.jdk.javaapi.CollectionConverters;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Optimizer rule that makes the SQL functions score rows in batches: a projection that calls
+ * {@code attune_embed} or {@code attune_classify} (with a literal model, or none) becomes
+ * <pre>
+ *   Project(the same columns, the calls replaced by new columns)
+ *     MapPartitions(BatchScoringFunction)          -- chunks of rows, length-grouped batches
+ *       Project(child columns, the calls' text expressions)
+ *         child
+ * </pre>
+ * so each partition is scored like the DataFrame transformers score it, not one row per call.
+ * The columns the projection produced keep their expression ids, so nothing above it changes.
+ * Calls elsewhere (a filter, an aggregate, a model that is not a literal) stay row-at-a-time UDFs,
+ * which give the same results. If anything in the rewrite fails, the plan is left as it was.
+ */
+public final class BatchSqlScoring extends Rule<LogicalPlan> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchSqlScoring.class);
+
+    @Override
+    public LogicalPlan apply(LogicalPlan plan) {
+        try {
+            return rewrite(plan);
+        } catch (RuntimeException | LinkageError e) {
+            LOG.warn("Attune: SQL calls left row-at-a-time, the batching rewrite failed: {}", e.toString());
+            return plan;
+        }
+    }
+
+    private LogicalPlan rewrite(LogicalPlan p) {
+        List<LogicalPlan> kids = CollectionConverters.asJava(p.children());
+        List<LogicalPlan> rewritten = new ArrayList<>(kids.size());
+        boolean changed = false;
+        for (LogicalPlan k : kids) {
+            LogicalPlan r = rewrite(k);
+            changed |= r != k;
+            rewritten.add(r);
+        }
+        LogicalPlan q = changed ? p.withNewChildren(CollectionConverters.asScala(rewritten).toSeq()) : p;
+        return q instanceof Project proj ? rewriteProject(proj) : q;
+    }
+
+    /** Whether {@code e} is one of our calls that can be batched. */
+    private static boolean batchable(Expression e) {
+        if (!(e instanceof ScalaUDF u) || u.udfName().isEmpty()) {
+            return false;
+        }
+        String n = u.udfName().get();
+        if (!n.equals(AttuneFunctions.EMBED) && !n.equals(AttuneFunctions.CLASSIFY)) {
+            return false;
+        }
+        List<Expression> args = CollectionConverters.asJava(u.children());
+        return args.size() == 1 || (args.size() == 2 && args.get(1).foldable());
+    }
+
+    private LogicalPlan rewriteProject(Project proj) {
+        List<ScalaUDF> calls = new ArrayList<>();
+        for (NamedExpression ne : CollectionConverters.asJava(proj.projectList())) {
+            collect((Expression) ne, calls);
+        }
+        if (calls.isEmpty()) {
+            return proj;
+        }
+        LogicalPlan child = proj.child();
+        List<Attribute> childOut = CollectionConverters.asJava(child.output());
+
+        // 1. Evaluate each call's text expression next to the child's columns.
+        List<NamedExpression> pre = new ArrayList<>(childOut);
+        List<BatchScoringFunction.Call> specs = new ArrayList<>();
+        for (int i = 0; i < calls.size(); i++) {
+            ScalaUDF u = calls.get(i);
+            List<Expression> args = CollectionConverters.asJava(u.children());
+            pre.add(alias(args.get(0), "__attune_text_" + i, org.apache.spark.sql.catalyst.expressions.NamedExpression$.MODULE$.newExprId()));
+            String model = null;
+            if (args.size() == 2) {
+                Object v = args.get(1).eval(null);
+                model = v == null ? null : v.toString();
+            }
+            AttuneFunctions.Kind kind = u.udfName().get().equals(AttuneFunctions.EMBED) ? AttuneFunctions.Kind.EMBED
+                    : AttuneFunctions.Kind.CLASSIFY;
+            specs.add(new BatchScoringFunction.Call(kind, model, childOut.size() + i));
+        }
+        Project texts = new Project(CollectionConverters.asScala(pre).toSeq(), child);
+
+        // 2. Score the partitions in batches; one result column per call.
+        StructType inSchema = texts.schema();
+        StructType outSchema = inSchema;
+        for (int i = 0; i < calls.size(); i++) {
+            outSchema = outSchema.add("__attune_out_" + i, calls.get(i).dataType(), true);
+        }
+        // The analyzer has run already, so the nodes Dataset.mapPartitions would leave for it to
+        // resolve are built resolved: the input encoder's deserializer is bound to the text projection.
+        ExpressionEncoder<org.apache.spark.sql.Row> inEnc = ExpressionEncoder.apply(inSchema)
+                .resolveAndBind(texts.output(), org.apache.spark.sql.catalyst.analysis.SimpleAnalyzer$.MODULE$);
+        ExpressionEncoder<org.apache.spark.sql.Row> outEnc = ExpressionEncoder.apply(outSchema);
+        var serde = org.apache.spark.sql.catalyst.plans.logical.CatalystSerde$.MODULE$;
+        // Ordinals become the text projection's attributes again, so column pruning sees what is read.
+        Expression deserializer = unbind(inEnc.deserializer(), CollectionConverters.asJava(texts.output()));
+        LogicalPlan rows = new org.apache.spark.sql.catalyst.plans.logical.DeserializeToObject(deserializer,
+                serde.generateObjAttr(inEnc), texts);
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        scala.Function1<scala.collection.Iterator<Object>, scala.collection.Iterator<Object>> fn =
+                (scala.Function1) new BatchScoringFunction(specs);
+        LogicalPlan scored = new org.apache.spark.sql.catalyst.plans.logical.MapPartitions(fn, serde.generateObjAttr(outEnc),
+                rows);
+        LogicalPlan mapped = new org.apache.spark.sql.catalyst.plans.logical.SerializeFromObject(outEnc.namedExpressions(),
+                scored);
+        List<Attribute> mappedOut = CollectionConverters.asJava(mapped.output());
+
+        // 3. The original projection over the new columns: old attributes map to the new ones by position.
+        Map<ExprId, Attribute> byId = new HashMap<>();
+        for (int j = 0; j < childOut.size(); j++) {
+            byId.put(childOut.get(j).exprId(), mappedOut.get(j));
+        }
+        List<NamedExpression> list = new ArrayList<>();
+        for (NamedExpression ne : CollectionConverters.asJava(proj.projectList())) {
+            Expression replaced = replace((Expression) ne, calls, byId, mappedOut, pre.size());
+            if (ne instanceof Alias a) {
+                list.add(alias(((Alias) replaced).child(), a.name(), a.exprId()));
+            } else {
+                // A bare column keeps its expression id, so what reads this projection is unchanged.
+                list.add(alias(replaced, ne.name(), ne.exprId()));
+            }
+        }
+        Project result = new Project(CollectionConverters.asScala(list).toSeq(), mapped);
+        return result;
+    }
+
+    private static void collect(Expression e, List<ScalaUDF> out) {
+        if (batchable(e)) {
+            for (ScalaUDF u : out) {
+                if (u.semanticEquals(e)) {
+                    return;
+                }
+            }
+            out.add((ScalaUDF) e);
+            return;
+        }
+        for (Expression c : CollectionConverters.asJava(e.children())) {
+            collect(c, out);
+        }
+    }
+
+    private static Expression replace(Expression e, List<ScalaUDF> calls, Map<ExprId, Attribute> byId,
+                                      List<Attribute> mappedOut, int resultsStart) {
+        if (batchable(e)) {
+            for (int i = 0; i < calls.size(); i++) {
+                if (calls.get(i).semanticEquals(e)) {
+                    return mappedOut.get(resultsStart + i);
+                }
+            }
+        }
+        if (e instanceof AttributeReference a && byId.containsKey(a.exprId())) {
+            return byId.get(a.exprId());
+        }
+        List<Expression> kids = CollectionConverters.asJava(e.children());
+        if (kids.isEmpty()) {
+            return e;
+        }
+        List<Expression> nk = new ArrayList<>(kids.size());
+        boolean changed = false;
+        for (Expression k : kids) {
+            Expression r = replace(k, calls, byId, mappedOut, resultsStart);
+            changed |= r != k;
+            nk.add(r);
+        }
+        return changed ? e.withNewChildren(CollectionConverters.asScala(nk).toSeq()) : e;
+    }
+
+    private static Expression unbind(Expression e, List<Attribute> attrs) {
+        if (e instanceof org.apache.spark.sql.catalyst.expressions.BoundReference b) {
+            return attrs.get(b.ordinal());
+        }
+        List<Expression> kids = CollectionConverters.asJava(e.children());
+        if (kids.isEmpty()) {
+            return e;
+        }
+        List<Expression> nk = new ArrayList<>(kids.size());
+        boolean changed = false;
+        for (Expression k : kids) {
+            Expression r = unbind(k, attrs);
+            changed |= r != k;
+            nk.add(r);
+        }
+        return changed ? e.withNewChildren(CollectionConverters.asScala(nk).toSeq()) : e;
+    }
+
+    private static Alias alias(Expression child, String name, ExprId id) {
+        return new Alias(child, name, id, CollectionConverters.asScala(List.<String>of()).toSeq(), Option.empty(),
+                CollectionConverters.asScala(List.<String>of()).toSeq());
+    }
+}
