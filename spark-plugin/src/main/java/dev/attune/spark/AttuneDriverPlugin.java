@@ -54,7 +54,7 @@ public final class AttuneDriverPlugin implements DriverPlugin {
             LOG.info("Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
                     inv.executorId(), inv.devices().size(), inv.model(), inv.modelLoads(), inv.modelLoadMillis(),
                     inv.probeNote(), ClusterInventory.table());
-            return "ok";
+            return null; // executors send one-way messages: there is nobody to reply to
         }
         throw new IllegalArgumentException("Attune's driver plugin does not handle " + message);
     }
