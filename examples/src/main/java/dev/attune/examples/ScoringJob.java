@@ -222,7 +222,6 @@ public final class ScoringJob {
                 }
             }
             scored.select(cols.toArray(new Column[0])).write().partitionBy("attune_chunk").parquet(staging.toString());
-            long waveRows = 0;
             for (int k : wave) {
                 Path src = new Path(staging, "attune_chunk=" + k);
                 Path dst = new Path(out, "chunk=" + k);
@@ -247,7 +246,7 @@ public final class ScoringJob {
             fs.delete(staging, true);
             String[] waveDirs = wave.stream().map(k -> new Path(out, "chunk=" + k).toString())
                     .filter(d -> hasParquet(fs, d)).toArray(String[]::new);
-            waveRows = waveDirs.length == 0 ? 0 : spark.read().parquet(waveDirs).count();
+            long waveRows = waveDirs.length == 0 ? 0 : spark.read().parquet(waveDirs).count();
             rowsThisRun += waveRows;
             log.printf("attune score: wave %d/%d (chunks %s) committed: %d rows in %.1f s%n", w + 1, waves, wave, waveRows,
                     (System.nanoTime() - tw) / 1e9);

@@ -70,11 +70,7 @@ final class ProbeCommand {
         Path dir = ModelLocator.resolve(modelSpec);
         BertConfig config = BertConfig.read(dir);
         WeightStore store = WeightStore.open(dir);
-        ComputeDtype stored = switch (store.storedDtype()) {
-            case F32 -> ComputeDtype.FP32;
-            case F16 -> ComputeDtype.FP16;
-            case BF16 -> ComputeDtype.BF16;
-        };
+        ComputeDtype stored = store.storedDtype().computeDtype();
         long params = store.names().stream().mapToLong(n -> store.info(n).elements()).sum();
         EncoderShape shape = new EncoderShape(config.layers(), config.hiddenSize(), config.heads(), config.intermediateSize(),
                 params);

@@ -69,11 +69,7 @@ public final class EncoderModel implements AutoCloseable {
         SentenceConfig sentence = SentenceConfig.read(dir);
         WeightStore store = WeightStore.open(dir);
         BertWeights weights = BertWeights.load(store, config);
-        ComputeDtype stored = switch (store.storedDtype()) {
-            case F32 -> ComputeDtype.FP32;
-            case F16 -> ComputeDtype.FP16;
-            case BF16 -> ComputeDtype.BF16;
-        };
+        ComputeDtype stored = store.storedDtype().computeDtype();
         int maxLen = maxLength(dir, config, sentence);
         TextTokenizer tokenizer = TextTokenizer.load(dir, maxLen);
         return new EncoderModel(dir, config, sentence, tokenizer, new BertEncoder(config, weights), stored);

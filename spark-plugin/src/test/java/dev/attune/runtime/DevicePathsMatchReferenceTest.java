@@ -11,6 +11,7 @@ import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.testing.TestTexts;
+import dev.attune.testing.Vectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -126,13 +127,7 @@ class DevicePathsMatchReferenceTest {
                             + " component " + c + " differs by " + Math.abs(a[c] - b[c]));
                 }
             } else {
-                double dot = 0, na = 0, nb = 0;
-                for (int c = 0; c < a.length; c++) {
-                    dot += (double) a[c] * b[c];
-                    na += (double) a[c] * a[c];
-                    nb += (double) b[c] * b[c];
-                }
-                double cos = dot / Math.sqrt(na * nb);
+                double cos = Vectors.cosine(a, b);
                 assertTrue(cos >= 0.999, device.label() + " " + got[i].path() + " " + got[i].dtype() + ": text " + i
                         + " cosine " + cos);
             }

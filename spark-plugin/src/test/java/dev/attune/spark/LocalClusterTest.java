@@ -8,6 +8,7 @@ import dev.attune.spark.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
+import dev.attune.testing.Vectors;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
@@ -51,14 +52,7 @@ class LocalClusterTest {
             for (Row r : rows) {
                 int id = (int) r.getLong(0);
                 perDevicePath.merge(r.getString(4) + " " + r.getString(3), 1, Integer::sum);
-                List<Float> v = r.getList(2);
-                double dot = 0, na = 0, nb = 0;
-                for (int c = 0; c < v.size(); c++) {
-                    dot += v.get(c) * reference[id][c];
-                    na += v.get(c) * v.get(c);
-                    nb += reference[id][c] * reference[id][c];
-                }
-                assertTrue(dot / Math.sqrt(na * nb) >= 0.999, "row " + id);
+                assertTrue(Vectors.cosine(Vectors.toArray(r.getList(2)), reference[id]) >= 0.999, "row " + id);
             }
             assertEquals(2, perDevicePath.size(), perDevicePath.toString());
             assertTrue(perDevicePath.containsKey("Tesla T4 (simulated) flash-sm75"), perDevicePath.toString());

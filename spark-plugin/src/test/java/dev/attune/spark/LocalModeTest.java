@@ -8,6 +8,7 @@ import dev.attune.spark.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
+import dev.attune.testing.Vectors;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -77,14 +78,8 @@ class LocalModeTest {
             String path = r.getString(3);
             String device = r.getString(4);
             pairs.add(device + " " + path);
-            List<Float> v = r.getList(2);
-            double dot = 0, na = 0, nb = 0;
-            for (int c = 0; c < v.size(); c++) {
-                dot += v.get(c) * reference[id][c];
-                na += v.get(c) * v.get(c);
-                nb += reference[id][c] * reference[id][c];
-            }
-            assertTrue(dot / Math.sqrt(na * nb) >= 0.999, "row " + id + " on " + device + " " + path);
+            assertTrue(Vectors.cosine(Vectors.toArray(r.getList(2)), reference[id]) >= 0.999,
+                    "row " + id + " on " + device + " " + path);
         }
         assertEquals(Set.of("Tesla T4 (simulated) flash-sm75", "NVIDIA A100-SXM4-40GB (simulated) flash-sm80"), pairs);
         ExecutorInventory inv = ClusterInventory.executors().get("driver");

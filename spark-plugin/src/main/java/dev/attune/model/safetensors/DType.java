@@ -19,6 +19,15 @@ public enum DType {
         return bytes;
     }
 
+    /** The dtype the precision policy reads for weights stored in this type. */
+    public dev.attune.kernels.select.ComputeDtype computeDtype() {
+        return switch (this) {
+            case F32 -> dev.attune.kernels.select.ComputeDtype.FP32;
+            case F16 -> dev.attune.kernels.select.ComputeDtype.FP16;
+            case BF16 -> dev.attune.kernels.select.ComputeDtype.BF16;
+        };
+    }
+
     /** The dtype for a header's {@code dtype} string, or empty for one Attune does not read. */
     public static Optional<DType> parse(String name) {
         if (name == null) {

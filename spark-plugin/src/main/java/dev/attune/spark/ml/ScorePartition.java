@@ -1,8 +1,10 @@
 package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.ChunkedIterator;
 import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.SparkValues;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
@@ -11,7 +13,6 @@ import org.apache.spark.sql.RowFactory;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
  * The task side of the transformers: reads a partition in chunks of {@link #CHUNK} rows, scores
@@ -33,48 +34,22 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         AttuneRuntime rt = AttuneRuntime.get();
         PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
-        return new Iterator<>() {
-            private final List<Row> out = new ArrayList<>();
-            private int next;
-            private long position;
-
-            @Override
-            public boolean hasNext() {
-                if (next < out.size()) {
-                    return true;
-                }
-                out.clear();
-                next = 0;
-                List<Row> in = new ArrayList<>(CHUNK);
-                while (in.size() < CHUNK && input.hasNext()) {
-                    in.add(input.next());
-                }
-                if (in.isEmpty()) {
-                    return false;
-                }
-                List<String> texts = new ArrayList<>(in.size());
-                List<String> ids = new ArrayList<>(in.size());
-                for (Row r : in) {
-                    texts.add(r.isNullAt(s.textIndex()) ? null : r.getString(s.textIndex()));
-                    ids.add(s.idIndex() >= 0 ? String.valueOf(r.get(s.idIndex()))
-                            : "#" + position + " of partition " + (tc == null ? "?" : tc.partitionId()));
-                    position++;
-                }
-                List<ScoredRow> scored = scorer.score(texts, ids, tc);
-                for (int i = 0; i < in.size(); i++) {
-                    out.add(append(in.get(i), scored.get(i)));
-                }
-                return true;
+        return new ChunkedIterator<Row, Row>(input, CHUNK, (in, first) -> {
+            List<String> texts = new ArrayList<>(in.size());
+            List<String> ids = new ArrayList<>(in.size());
+            for (int i = 0; i < in.size(); i++) {
+                Row r = in.get(i);
+                texts.add(r.isNullAt(s.textIndex()) ? null : r.getString(s.textIndex()));
+                ids.add(s.idIndex() >= 0 ? String.valueOf(r.get(s.idIndex()))
+                        : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
             }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return out.get(next++);
+            List<ScoredRow> scored = scorer.score(texts, ids, tc);
+            List<Row> out = new ArrayList<>(in.size());
+            for (int i = 0; i < in.size(); i++) {
+                out.add(append(in.get(i), scored.get(i)));
             }
-        };
+            return out;
+        });
     }
 
     private Row append(Row in, ScoredRow r) {
@@ -83,12 +58,12 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             v.add(in.get(i));
         }
         if (s.task() == PartitionScorer.Task.EMBED) {
-            v.add(r.vector() == null ? null : boxed(r.vector()));
+            v.add(r.vector() == null ? null : SparkValues.floatSeq(r.vector()));
         } else {
             v.add(r.label());
             v.add(r.label() == null ? null : r.score());
             if (s.withProbabilities()) {
-                v.add(r.vector() == null ? null : boxed(r.vector()));
+                v.add(r.vector() == null ? null : SparkValues.floatSeq(r.vector()));
             }
         }
         if (s.withPath()) {
@@ -101,14 +76,5 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             v.add(r.error());
         }
         return RowFactory.create(v.toArray());
-    }
-
-    /** An array column's value as Spark's row encoder takes it: a Scala sequence. */
-    private static scala.collection.immutable.Seq<Float> boxed(float[] a) {
-        List<Float> l = new ArrayList<>(a.length);
-        for (float f : a) {
-            l.add(f);
-        }
-        return scala.jdk.javaapi.CollectionConverters.asScala(l).toSeq();
     }
 }

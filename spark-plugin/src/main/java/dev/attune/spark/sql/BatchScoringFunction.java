@@ -1,8 +1,10 @@
 package dev.attune.spark.sql;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.ChunkedIterator;
 import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.SparkValues;
 import dev.attune.spark.conf.AttuneConf;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
@@ -44,88 +46,55 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
         AttuneRuntime rt = AttuneRuntime.get();
         AttuneConf.OnError onError = AttuneConf.ON_ERROR.get(rt.conf());
         TaskContext tc = TaskContext.get();
-        java.util.Iterator<Row> in = CollectionConverters.asJava(input);
-        java.util.Iterator<Row> out = new java.util.Iterator<>() {
-            private final List<Row> buffer = new ArrayList<>();
-            private int next;
-            private long position;
-
-            @Override
-            public boolean hasNext() {
-                if (next < buffer.size()) {
-                    return true;
-                }
-                buffer.clear();
-                next = 0;
-                List<Row> chunk = new ArrayList<>(CHUNK);
-                while (chunk.size() < CHUNK && in.hasNext()) {
-                    chunk.add(in.next());
-                }
-                if (chunk.isEmpty()) {
-                    return false;
-                }
-                List<List<Object>> results = new ArrayList<>();
-                for (Call c : calls) {
-                    results.add(score(rt, c, chunk, onError, tc));
-                }
-                for (int r = 0; r < chunk.size(); r++) {
-                    Row row = chunk.get(r);
-                    Object[] v = new Object[row.size() + calls.size()];
-                    for (int i = 0; i < row.size(); i++) {
-                        v[i] = row.get(i);
+        java.util.Iterator<Row> out = new ChunkedIterator<Row, Row>(CollectionConverters.asJava(input), CHUNK,
+                (chunk, first) -> {
+                    List<List<Object>> results = new ArrayList<>();
+                    for (Call c : calls) {
+                        results.add(score(rt, c, chunk, first, onError, tc));
                     }
-                    for (int c = 0; c < calls.size(); c++) {
-                        v[row.size() + c] = results.get(c).get(r);
+                    List<Row> rows = new ArrayList<>(chunk.size());
+                    for (int r = 0; r < chunk.size(); r++) {
+                        Row row = chunk.get(r);
+                        Object[] v = new Object[row.size() + calls.size()];
+                        for (int i = 0; i < row.size(); i++) {
+                            v[i] = row.get(i);
+                        }
+                        for (int c = 0; c < calls.size(); c++) {
+                            v[row.size() + c] = results.get(c).get(r);
+                        }
+                        rows.add(RowFactory.create(v));
                     }
-                    buffer.add(RowFactory.create(v));
-                }
-                position += chunk.size();
-                return true;
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new java.util.NoSuchElementException();
-                }
-                return buffer.get(next++);
-            }
-
-            private List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, AttuneConf.OnError onError, TaskContext tc) {
-                List<String> texts = new ArrayList<>(chunk.size());
-                List<String> ids = new ArrayList<>(chunk.size());
-                String fn = c.kind() == AttuneFunctions.Kind.EMBED ? AttuneFunctions.EMBED : AttuneFunctions.CLASSIFY;
-                for (int r = 0; r < chunk.size(); r++) {
-                    Row row = chunk.get(r);
-                    texts.add(row.isNullAt(c.textIndex()) ? null : row.getString(c.textIndex()));
-                    ids.add("#" + (position + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
-                }
-                String model = c.model() != null ? c.model() : AttuneConf.MODEL.get(rt.conf());
-                PartitionScorer.Task task = c.kind() == AttuneFunctions.Kind.EMBED ? PartitionScorer.Task.EMBED
-                        : PartitionScorer.Task.CLASSIFY;
-                List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
-                List<Object> out = new ArrayList<>(scored.size());
-                for (ScoredRow s : scored) {
-                    if (s.error() != null) {
-                        LOG.warn("Attune: {}", s.error());
-                    }
-                    if (task == PartitionScorer.Task.EMBED) {
-                        out.add(s.vector() == null ? null : seq(s.vector()));
-                    } else {
-                        out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));
-                    }
-                }
-                return out;
-            }
-        };
+                    return rows;
+                });
         return CollectionConverters.asScala(out);
     }
 
-    private static scala.collection.immutable.Seq<Float> seq(float[] a) {
-        List<Float> l = new ArrayList<>(a.length);
-        for (float f : a) {
-            l.add(f);
+    /** One call's results for a chunk, in row order. */
+    private static List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, long first, AttuneConf.OnError onError,
+                                      TaskContext tc) {
+        List<String> texts = new ArrayList<>(chunk.size());
+        List<String> ids = new ArrayList<>(chunk.size());
+        String fn = c.kind() == AttuneFunctions.Kind.EMBED ? AttuneFunctions.EMBED : AttuneFunctions.CLASSIFY;
+        for (int r = 0; r < chunk.size(); r++) {
+            Row row = chunk.get(r);
+            texts.add(row.isNullAt(c.textIndex()) ? null : row.getString(c.textIndex()));
+            ids.add("#" + (first + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
         }
-        return CollectionConverters.asScala(l).toSeq();
+        String model = c.model() != null ? c.model() : AttuneConf.MODEL.get(rt.conf());
+        PartitionScorer.Task task = c.kind() == AttuneFunctions.Kind.EMBED ? PartitionScorer.Task.EMBED
+                : PartitionScorer.Task.CLASSIFY;
+        List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
+        List<Object> out = new ArrayList<>(scored.size());
+        for (ScoredRow s : scored) {
+            if (s.error() != null) {
+                LOG.warn("Attune: {}", s.error());
+            }
+            if (task == PartitionScorer.Task.EMBED) {
+                out.add(s.vector() == null ? null : SparkValues.floatSeq(s.vector()));
+            } else {
+                out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));
+            }
+        }
+        return out;
     }
 }

@@ -164,46 +164,43 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
         }
     }
 
+    /** The calls replaced by their result columns, and the child's attributes by the new ones. */
     private static Expression replace(Expression e, List<ScalaUDF> calls, Map<ExprId, Attribute> byId,
                                       List<Attribute> mappedOut, int resultsStart) {
-        if (batchable(e)) {
-            for (int i = 0; i < calls.size(); i++) {
-                if (calls.get(i).semanticEquals(e)) {
-                    return mappedOut.get(resultsStart + i);
+        return mapTree(e, x -> {
+            if (batchable(x)) {
+                for (int i = 0; i < calls.size(); i++) {
+                    if (calls.get(i).semanticEquals(x)) {
+                        return mappedOut.get(resultsStart + i);
+                    }
                 }
             }
-        }
-        if (e instanceof AttributeReference a && byId.containsKey(a.exprId())) {
-            return byId.get(a.exprId());
-        }
-        List<Expression> kids = CollectionConverters.asJava(e.children());
-        if (kids.isEmpty()) {
-            return e;
-        }
-        List<Expression> nk = new ArrayList<>(kids.size());
-        boolean changed = false;
-        for (Expression k : kids) {
-            Expression r = replace(k, calls, byId, mappedOut, resultsStart);
-            changed |= r != k;
-            nk.add(r);
-        }
-        return changed ? e.withNewChildren(CollectionConverters.asScala(nk).toSeq()) : e;
+            return x instanceof AttributeReference a && byId.containsKey(a.exprId()) ? byId.get(a.exprId()) : x;
+        });
     }
 
+    /** Bound ordinals replaced by the attributes they stand for. */
     private static Expression unbind(Expression e, List<Attribute> attrs) {
-        if (e instanceof org.apache.spark.sql.catalyst.expressions.BoundReference b) {
-            return attrs.get(b.ordinal());
+        return mapTree(e, x -> x instanceof org.apache.spark.sql.catalyst.expressions.BoundReference b
+                ? attrs.get(b.ordinal()) : x);
+    }
+
+    /**
+     * Rewrites a tree top-down: where {@code f} replaces a node the replacement is kept as it is,
+     * elsewhere the children are rewritten (a node is copied only when one of them changed).
+     */
+    private static Expression mapTree(Expression e, java.util.function.UnaryOperator<Expression> f) {
+        Expression r = f.apply(e);
+        if (r != e) {
+            return r;
         }
         List<Expression> kids = CollectionConverters.asJava(e.children());
-        if (kids.isEmpty()) {
-            return e;
-        }
         List<Expression> nk = new ArrayList<>(kids.size());
         boolean changed = false;
         for (Expression k : kids) {
-            Expression r = unbind(k, attrs);
-            changed |= r != k;
-            nk.add(r);
+            Expression m = mapTree(k, f);
+            changed |= m != k;
+            nk.add(m);
         }
         return changed ? e.withNewChildren(CollectionConverters.asScala(nk).toSeq()) : e;
     }
