@@ -1,0 +1,35 @@
+package dev.attune.kernels.cuda.launch;
+
+import dev.attune.kernels.select.ComputeDtype;
+
+/**
+ * Launch shapes of one fused attention path (flash-sm80, flash-sm75, mem-efficient). Each
+ * implementation lives next to its kernel's tile traits and must agree with the CUDA source:
+ * the threads per block with {@code __launch_bounds__}, the shared memory with what the kernel
+ * body indexes. A test reads {@code .maxntid} from the shipped PTX to hold the first.
+ *
+ * <p>Every fused attention kernel takes the same arguments, in this order:
+ * <pre>
+ *   const T* q, const T* k, const T* v, T* o,   // packed tokens; element (token, head, d) at
+ *                                               //   base + token·stride + head·head_dim + d
+ *   const int* cu_seqlens,                      // (batch + 1) prefix sums of row lengths
+ *   int heads, int head_dim,
+ *   int q_stride, int kv_stride, int o_stride,  // elements between consecutive tokens
+ *   float scale, int causal                     // softmax scale; 1 = key j ≤ query i only
+ * </pre>
+ * and runs on the grid {@code (ceil(max_seqlen / BLOCK_M), heads, batch)}; a block whose query
+ * tile starts past its row's length returns at once.
+ *
+ * <p>Threading: implementations are immutable and shared.
+ */
+public interface AttentionLaunch {
+
+    /** The PTX module (resource {@code dev/attune/kernels/ptx/<module>.ptx}) holding the kernels. */
+    String module();
+
+    /** Whether a kernel exists for this dtype and head dimension; {@link #shape} throws otherwise. */
+    boolean supports(ComputeDtype dtype, int headDim);
+
+    /** The launch for one attention call over a packed batch. */
+    LaunchShape shape(ComputeDtype dtype, int headDim, int heads, int batch, int maxSeqlen);
+}
