@@ -315,6 +315,7 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
     using Tr = FlashSm80Traits<D>;
     constexpr int kBlockM = Tr::kBlockM;
     constexpr int kBlockN = Tr::kBlockN;
+    (void)heads;  // part of the shared ABI; the head is blockIdx.y
 
     const int m_block = blockIdx.x;
     const int head = blockIdx.y;
