@@ -9,7 +9,7 @@ public enum GemmVariant {
     SM80("gemm_sm80"),
     /** Tensor cores, mma m16n8k8 and ldmatrix; fp16; sm75 and newer. */
     SM75("gemm_sm75"),
-    /** CUDA cores, fp32 accumulation; every dtype; every GPU the shipped PTX runs on. */
+    /** CUDA cores, fp32 accumulation; every dtype; every GPU the shipped PTX runs on (sm60 and newer). */
     SIMT("gemm_simt");
 
     private final String module;
@@ -30,8 +30,17 @@ public enum GemmVariant {
         };
     }
 
-    /** The fastest variant a device of this capability runs for the dtype. */
+    /**
+     * The fastest variant a device of this capability runs for the dtype.
+     *
+     * @throws IllegalArgumentException for a capability below 6.0 (or the CPU's NONE): the shipped
+     *                                  PTX targets sm_60 and newer
+     */
     public static GemmVariant best(ComputeCapability cc, ComputeDtype dtype) {
+        if (!cc.atLeast(ComputeCapability.SM60)) {
+            throw new IllegalArgumentException("no GEMM kernel runs on compute capability " + cc
+                    + ": the shipped PTX targets sm_60 and newer");
+        }
         if (cc.atLeast(ComputeCapability.SM80) && SM80.supports(dtype)) {
             return SM80;
         }
