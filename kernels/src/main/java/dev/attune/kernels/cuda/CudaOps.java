@@ -55,7 +55,7 @@ public final class CudaOps {
         OpChecks.gemm(a, w, biasOrNull, c, m, n, k, epilogue);
         ComputeDtype dt = a.dtype();
         GemmVariant v = GemmVariant.best(capability(), dt);
-        if (v != GemmVariant.SIMT && GemmLaunch.supports(v, dt, n, k)) {
+        if (v != GemmVariant.SIMT && GemmLaunch.supports(v, dt, n, k) && aligned16(a, w, c)) {
             try {
                 launchGemm(v, a, w, biasOrNull, c, m, n, k, epilogue);
                 return;
@@ -75,9 +75,9 @@ public final class CudaOps {
     public void gemm(GemmVariant variant, GpuArray a, GpuArray w, GpuArray biasOrNull, GpuArray c, int m, int n, int k,
                      int epilogue) {
         OpChecks.gemm(a, w, biasOrNull, c, m, n, k, epilogue);
-        if (!runs(variant, a.dtype(), n, k)) {
+        if (!runs(variant, a.dtype(), n, k) || (variant != GemmVariant.SIMT && !aligned16(a, w, c))) {
             throw new KernelUnavailableException(variant.module() + " cannot multiply " + a.dtype() + " with n=" + n
-                    + ", k=" + k + " on " + session.label() + " (" + capability().smName() + ")", variant.module(),
+                    + ", k=" + k + (aligned16(a, w, c) ? "" : " from operands not on 16-byte boundaries") + " on " + session.label() + " (" + capability().smName() + ")", variant.module(),
                     CudaException.NO_RESULT, "", session.label(), null);
         }
         launchGemm(variant, a, w, biasOrNull, c, m, n, k, epilogue);
@@ -128,10 +128,25 @@ public final class CudaOps {
             return;
         }
         AttentionLaunch launch = fusedLaunch(path, dt, headDim);
+        if (path != AttentionPath.MEM_EFFICIENT && !(aligned16(q, k, v, o) && qStride % 8 == 0 && kvStride % 8 == 0
+                && oStride % 8 == 0)) {
+            throw new KernelUnavailableException(path.id() + " loads and stores 16-byte rows: Q, K, V and O must start on "
+                    + "16-byte boundaries and their strides (" + qStride + ", " + kvStride + ", " + oStride
+                    + ") be multiples of 8 elements", launch.module(), CudaException.NO_RESULT, "", session.label(), null);
+        }
         session.enter();
         session.launch(launch.module(), launch.shape(dt, headDim, heads, batch, maxSeqlen),
                 new KernelArgs().ptr(q).ptr(k).ptr(v).ptr(o).ptr(cuSeqlens).i32(heads).i32(headDim)
                         .i32(qStride).i32(kvStride).i32(oStride).f32(scale).i32(causal ? 1 : 0));
+    }
+
+    private static boolean aligned16(GpuArray... arrays) {
+        for (GpuArray a : arrays) {
+            if (!a.aligned16()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The fused kernel family of a path, if this device and the dtype and head_dim allow it. */

@@ -15,13 +15,24 @@ import jcuda.driver.CUdeviceptr;
  * <p>Threading: immutable; the memory it names is accessed in stream order of the session that
  * uses it.
  *
- * @param ptr      device address of element 0
- * @param dtype    element type; null for int32
- * @param elements number of elements
+ * @param ptr        device address of element 0
+ * @param dtype      element type; null for int32
+ * @param elements   number of elements
+ * @param byteOffset bytes from the start of the allocation the view lies in; allocations start
+ *                   on at least 256-byte boundaries, so this decides the view's alignment, which
+ *                   the tensor-core kernels' 16-byte loads need
  */
-public record GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements) {
+public record GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements, long byteOffset) {
+
+    /** A view of a whole allocation. */
+    public GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements) {
+        this(ptr, dtype, elements, 0);
+    }
 
     public GpuArray {
+        if (byteOffset < 0) {
+            throw new IllegalArgumentException("a GPU array cannot start " + byteOffset + " bytes before its allocation");
+        }
         if (ptr == null) {
             throw new IllegalArgumentException("a GPU array needs a device pointer");
         }
@@ -51,7 +62,13 @@ public record GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements) {
             throw new IndexOutOfBoundsException("slice [" + offset + ", " + offset + " + " + length
                     + ") of an array of " + elements + " elements");
         }
-        return new GpuArray(ptr.withByteOffset(offset * elementBytes()), dtype, length);
+        return new GpuArray(ptr.withByteOffset(offset * elementBytes()), dtype, length,
+                byteOffset + offset * elementBytes());
+    }
+
+    /** Whether element 0 lies on a 16-byte boundary, as 16-byte vector loads and cp.async need. */
+    public boolean aligned16() {
+        return byteOffset % 16 == 0;
     }
 
     /** "fp16[4096]", "int32[17]". */
