@@ -1,0 +1,38 @@
+package dev.attune.kernels.cuda;
+
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * {@link DeviceAllocator} on {@code cuMemAlloc}/{@code cuMemFree} in one primary context. Binds
+ * the context on the calling thread before each call, so the pool may allocate or trim from any
+ * thread. Thread-safe.
+ */
+final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
+
+    private final PrimaryContext context;
+    private final String device;
+
+    DriverAllocator(PrimaryContext context, String device) {
+        this.context = context;
+        this.device = device;
+    }
+
+    @Override
+    public CUdeviceptr allocate(long bytes) {
+        context.bind();
+        CUdeviceptr p = new CUdeviceptr();
+        int r = DriverCalls.result(() -> JCudaDriver.cuMemAlloc(p, bytes));
+        if (r != CudaResults.SUCCESS) {
+            throw CudaResults.exception(r, "cuMemAlloc(" + bytes + ")", CudaResults.Phase.ALLOCATE, device, bytes,
+                    null, null);
+        }
+        return p;
+    }
+
+    @Override
+    public void free(CUdeviceptr block) {
+        context.bind();
+        DriverCalls.check("cuMemFree", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuMemFree(block));
+    }
+}
