@@ -24,15 +24,8 @@ public interface BatchRunner extends AutoCloseable {
 
     /** As {@link #choose(EncoderModel, int, int, MaskKind)} for this batch's rows and lengths. */
     default AttentionChoice choose(EncoderModel model, TokenBatch batch) {
-        int[] cu = batch.cuSeqlens();
-        int maxLen = 0;
-        boolean ragged = false;
-        for (int b = 0; b < batch.rows(); b++) {
-            int len = cu[b + 1] - cu[b];
-            ragged |= b > 0 && len != maxLen;
-            maxLen = Math.max(maxLen, len);
-        }
-        return choose(model, batch.rows(), maxLen, ragged ? MaskKind.PADDING : MaskKind.NONE);
+        BatchShape s = BatchShape.of(batch);
+        return choose(model, s.rows(), s.maxLen(), s.mask());
     }
 
     /**

@@ -160,15 +160,8 @@ public final class GpuDeviceRunner implements BatchRunner {
     }
 
     private AttentionChoice choose(EncoderModel model, TokenBatch batch, UserOverrides o) {
-        int[] cu = batch.cuSeqlens();
-        int maxLen = 0;
-        boolean ragged = false;
-        for (int b = 0; b < batch.rows(); b++) {
-            int len = cu[b + 1] - cu[b];
-            ragged |= b > 0 && len != maxLen;
-            maxLen = Math.max(maxLen, len);
-        }
-        return choose(model, batch.rows(), maxLen, ragged ? MaskKind.PADDING : MaskKind.NONE, o);
+        BatchShape s = BatchShape.of(batch);
+        return choose(model, s.rows(), s.maxLen(), s.mask(), o);
     }
 
     private void onKernelFailure(AttentionPath path, boolean contextLost, RuntimeException e) {
