@@ -128,13 +128,15 @@ public final class GpuDeviceRunner implements BatchRunner {
                 BatchOutcome c = cpu.run(model, batch, threads);
                 return overflow == null ? c : new BatchOutcome(c.hidden(), c.choice(), true, c.rowChoices());
             }
+            // Entered before the usability check, so a lost device is released only once nobody can still call it.
             inFlight.incrementAndGet();
+            if (!paths.deviceUsable()) {
+                // Lost by another thread since this batch started.
+                leaveDevice();
+                BatchOutcome c = cpu.run(model, batch, threads);
+                return overflow == null ? c : new BatchOutcome(c.hidden(), c.choice(), true, c.rowChoices());
+            }
             try {
-                if (!paths.deviceUsable()) {
-                    // Lost by another thread since this batch started.
-                    BatchOutcome c = cpu.run(model, batch, threads);
-                    return overflow == null ? c : new BatchOutcome(c.hidden(), c.choice(), true, c.rowChoices());
-                }
                 float[] hidden = gpu.forward(model, batch, choice);
                 if (overflow == null) {
                     return new BatchOutcome(hidden, choice, false);
@@ -147,8 +149,8 @@ public final class GpuDeviceRunner implements BatchRunner {
                 }
                 overflow = e.getMessage();
                 precisionFallbacks.increment();
-                LOG.info("{}: {} overflowed {} on {}: re-running the batch of {} rows in fp32", device.label(),
-                        choice.dtype(), e.getMessage(), choice.path(), batch.rows());
+                LOG.info("{}: {} ({}, {}): re-running the batch of {} rows in fp32", device.label(), e.getMessage(),
+                        choice.path(), choice.dtype(), batch.rows());
             } catch (KernelFailureException e) {
                 onKernelFailure(choice.path(), e.contextLost(), e);
             } catch (KernelUnavailableException e) {
