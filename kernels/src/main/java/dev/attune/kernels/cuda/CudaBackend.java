@@ -185,6 +185,11 @@ public final class CudaBackend implements AutoCloseable {
         }
     }
 
+    /** Whether {@link #close} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
     /** Whether a sticky failure has made the context unusable. */
     public boolean contextLost() {
         return lost != null;

@@ -254,7 +254,7 @@ public final class CudaOps {
                 new KernelArgs().ptr(x).ptr(r).i64(n));
     }
 
-    /** Mean of each row's tokens, (batch, hidden) fp32; an empty row gives zeros. */
+    /** Mean of each row's tokens, (batch, hidden) fp32; rows must not be empty. */
     public void poolMean(GpuArray x, GpuArray cuSeqlens, int batch, int hidden, GpuArray outF32) {
         pool("pool_mean", x, cuSeqlens, batch, hidden, outF32);
     }

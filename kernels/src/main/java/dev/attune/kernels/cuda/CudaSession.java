@@ -266,7 +266,7 @@ public final class CudaSession implements AutoCloseable {
         closed = true;
         RuntimeException failure = null;
         boolean idle = false;
-        if (!backend.contextLost()) {
+        if (!backend.contextLost() && !backend.isClosed()) {
             try {
                 backend.context().bind();
                 stream.synchronize();
