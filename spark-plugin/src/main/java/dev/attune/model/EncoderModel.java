@@ -17,7 +17,7 @@ import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.model.tokenizer.TokenizedText;
 import dev.attune.runtime.BatchOutcome;
-import dev.attune.runtime.DeviceRunner;
+import dev.attune.runtime.BatchRunner;
 import dev.attune.runtime.LengthBucketedBatcher;
 
 import java.io.IOException;
@@ -139,7 +139,7 @@ public final class EncoderModel implements AutoCloseable {
      * Embeds texts on a device: each length-grouped batch gets the path the device's selector
      * picks for its shape. Results are in input order; a null text gives a null vector and no path.
      */
-    public Embedding[] embed(List<String> texts, int batchSize, int maxTokens, DeviceRunner runner, CpuThreads threads) {
+    public Embedding[] embed(List<String> texts, int batchSize, int maxTokens, BatchRunner runner, CpuThreads threads) {
         return embed(texts, 0, batchSize, maxTokens, runner, threads);
     }
 
@@ -155,14 +155,14 @@ public final class EncoderModel implements AutoCloseable {
         void batch(int rows, int tokens, String path, long nanos, boolean precisionFallback);
     }
 
-    /** As {@link #embed(List, int, int, DeviceRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
-    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+    /** As {@link #embed(List, int, int, BatchRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
+    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
                              CpuThreads threads) {
         return embed(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
     }
 
-    /** As {@link #embed(List, int, int, int, DeviceRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+    /** As {@link #embed(List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
+    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
                              CpuThreads threads, BatchListener listener) {
         List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
         Embedding[] out = new Embedding[texts.size()];
@@ -171,7 +171,7 @@ public final class EncoderModel implements AutoCloseable {
             BatchOutcome o = runner.run(this, packed, threads);
             float[][] vectors = SentencePooler.pool(o.hidden(), config.hiddenSize(), packed.cuSeqlens(), sentence);
             for (int r = 0; r < rows.length; r++) {
-                out[rows[r]] = new Embedding(vectors[r], o.choice().path().id(), o.choice().dtype().id());
+                out[rows[r]] = new Embedding(vectors[r], o.choiceOf(r).path().id(), o.choiceOf(r).dtype().id());
             }
             listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
                     o.precisionFallback());
@@ -215,13 +215,13 @@ public final class EncoderModel implements AutoCloseable {
      * Classifies texts with the checkpoint's sequence-classification head on a device; input
      * order; a null text gives a null result.
      */
-    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
                                      CpuThreads threads) {
         return classify(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
     }
 
-    /** As {@link #classify(List, int, int, int, DeviceRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, DeviceRunner runner,
+    /** As {@link #classify(List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
+    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
                                      CpuThreads threads, BatchListener listener) {
         requireClassifier();
         List<String> labels = labels();
@@ -239,7 +239,7 @@ public final class EncoderModel implements AutoCloseable {
                         best = l;
                     }
                 }
-                out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choice().path().id());
+                out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choiceOf(r).path().id());
             }
             listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
                     o.precisionFallback());

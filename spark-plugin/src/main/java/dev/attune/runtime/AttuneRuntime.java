@@ -30,8 +30,10 @@ import java.util.concurrent.Semaphore;
  * <p>Devices: an executor given simulated devices ({@code spark.attune.simulate.devices}) uses
  * those; otherwise the GPUs Spark assigned to it (resource {@code spark.attune.gpu.resourceName}),
  * or every visible GPU when none were assigned; the CPU when there is no GPU. Each device is
- * planned on its own. A real GPU is served by the CPU until a CUDA backend is part of the build,
- * and the inventory says so.
+ * planned on its own. A real GPU computes on the CUDA backend ({@link GpuDeviceRunner}) when the
+ * shipped kernels run on it and its backend opens; otherwise it is served by the host CPU and the
+ * inventory says why ({@link GpuRunners}). The runners' fallback counters are exposed as the
+ * gauges {@code oomSplits} and {@code pathFallbacks} next to the other metrics.
  *
  * <p>Threading: all methods are safe to call from concurrent task threads.
  */
@@ -55,6 +57,8 @@ public final class AttuneRuntime implements AutoCloseable {
         this.slots = List.copyOf(slots);
         this.probeNote = probeNote;
         this.metrics = metrics;
+        registerGauge(metrics, "oomSplits", RunnerCounters::oomSplits);
+        registerGauge(metrics, "pathFallbacks", RunnerCounters::pathFallbacks);
         Map<String, String> hadoop = new HashMap<>();
         conf.forEach((k, v) -> {
             if (k.startsWith("spark.hadoop.")) {
@@ -62,6 +66,17 @@ public final class AttuneRuntime implements AutoCloseable {
             }
         });
         this.models = new ModelCache(hadoop);
+    }
+
+    /** A gauge summing one counter over this runtime's runners; replaces a previous runtime's. */
+    private void registerGauge(AttuneMetrics m, String name, java.util.function.ToLongFunction<RunnerCounters> counter) {
+        m.registry().remove(name);
+        m.registry().register(name, (com.codahale.metrics.Gauge<Long>) () -> counters().stream().mapToLong(counter).sum());
+    }
+
+    /** The fallback counters of each slot's runner, in slot order. */
+    public List<RunnerCounters> counters() {
+        return slots.stream().map(s -> s.runner().counters()).toList();
     }
 
     /**
@@ -96,9 +111,8 @@ public final class AttuneRuntime implements AutoCloseable {
             ProbeResult probe = GpuProbe.probe(gpuAddresses);
             note = probe.devices().isEmpty() ? "no GPU: " + probe.reason() : probe.reason();
             for (DeviceInfo gpu : probe.devices()) {
-                // The CUDA backend plugs in here; until then the device's work runs on the host CPU.
-                slots.add(new DeviceSlot(gpu, new DeviceRunner(DeviceInfo.cpu(), overrides, fraction),
-                        new Semaphore(concurrent, true), "CUDA backend not in this build: served by the CPU"));
+                GpuRunners.Served served = GpuRunners.serve(gpu, overrides, fraction);
+                slots.add(new DeviceSlot(gpu, served.runner(), new Semaphore(concurrent, true), served.note()));
             }
             if (slots.isEmpty()) {
                 DeviceInfo cpu = DeviceInfo.cpu();
@@ -249,16 +263,23 @@ public final class AttuneRuntime implements AutoCloseable {
             String reason = s.note();
             if (m != null) {
                 try {
-                    DevicePlan plan = DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(),
-                            AttuneConf.overrides(conf), AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
+                    // A GPU's plan leaves out the paths whose kernels failed there.
+                    UserOverrides o = s.runner() instanceof GpuDeviceRunner g ? g.currentOverrides() : AttuneConf.overrides(conf);
+                    DevicePlan plan = DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), o,
+                            AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
                     path = plan.choice().path().id();
                     dtype = plan.choice().dtype().id();
                     rows = plan.batchRows();
-                    reason = s.note().equals("cpu") || s.note().equals("simulated") ? plan.choice().reason()
-                            : s.note() + "; " + plan.choice().reason();
+                    reason = s.note().equals("cpu") || s.note().equals("simulated") || s.note().equals(GpuRunners.CUDA)
+                            ? plan.choice().reason() : s.note() + "; " + plan.choice().reason();
                 } catch (UnsupportedPathException e) {
                     reason = e.getMessage();
                 }
+            }
+            if (s.runner() instanceof GpuDeviceRunner g && g.lostReason().isPresent()) {
+                reason = "device lost, served by the CPU: " + g.lostReason().get();
+                path = "";
+                dtype = "";
             }
             entries.add(new DeviceEntry(d.label(), d.isGpu() ? d.capability().toString() : "", d.simulated(),
                     d.totalMemory(), d.freeMemory(), path, dtype, rows, reason));
@@ -279,8 +300,17 @@ public final class AttuneRuntime implements AutoCloseable {
         }
     }
 
+    /** Releases the devices (resident weights, CUDA contexts), then the models. */
     @Override
     public void close() {
+        for (DeviceSlot s : slots) {
+            try {
+                s.runner().close();
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("{}: closing its runner failed: {}",
+                        s.device().label(), e.getMessage(), e);
+            }
+        }
         models.close();
     }
 }

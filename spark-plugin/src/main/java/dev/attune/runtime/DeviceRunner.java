@@ -23,14 +23,14 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Runs batches of one model on one device: for each batch it asks the selector for the path
  * and dtype this device runs for the batch's shape, and carries it out. The CPU and simulated
- * devices compute here; real GPUs use the CUDA backend.
+ * devices compute here; real GPUs use the CUDA backend ({@link GpuDeviceRunner}).
  *
  * <p>An fp16 overflow on a device whose policy chose fp16 for a bf16 or fp32 model re-runs that
  * batch in fp32 and is counted ({@link #precisionFallbacks()}), never silently.
  *
  * <p>Threading: safe for concurrent use; the rounded weights for a dtype are made once.
  */
-public final class DeviceRunner {
+public final class DeviceRunner implements BatchRunner {
 
     private final DeviceInfo device;
     private final UserOverrides overrides;
@@ -51,11 +51,13 @@ public final class DeviceRunner {
         this.memoryFraction = memoryFraction;
     }
 
+    @Override
     public DeviceInfo device() {
         return device;
     }
 
     /** The selector's choice for a batch of this shape (also used to report the plan). */
+    @Override
     public AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask) {
         AttentionRequest req = new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
                 Math.max(1, rows), Math.max(1, maxSeqLen), mask);
@@ -63,15 +65,9 @@ public final class DeviceRunner {
                 memoryFraction);
     }
 
+    @Override
     public BatchOutcome run(EncoderModel model, TokenBatch batch, CpuThreads threads) {
-        int maxLen = 0;
-        boolean ragged = false;
-        for (int b = 0; b < batch.rows(); b++) {
-            int len = batch.cuSeqlens()[b + 1] - batch.cuSeqlens()[b];
-            ragged |= b > 0 && len != maxLen;
-            maxLen = Math.max(maxLen, len);
-        }
-        AttentionChoice choice = choose(model, batch.rows(), maxLen, ragged ? MaskKind.PADDING : MaskKind.NONE);
+        AttentionChoice choice = choose(model, batch);
         try {
             return new BatchOutcome(forward(model, batch, choice, threads), choice, false);
         } catch (PrecisionOverflowException e) {
@@ -95,5 +91,10 @@ public final class DeviceRunner {
 
     public long precisionFallbacks() {
         return precisionFallbacks.get();
+    }
+
+    @Override
+    public RunnerCounters counters() {
+        return new RunnerCounters(0, 0, precisionFallbacks.get());
     }
 }

@@ -49,6 +49,16 @@ class AttuneRuntimeTest {
     }
 
     @Test
+    void fallbackCountersAreGaugesNextToTheOtherMetrics() {
+        AttuneMetrics metrics = AttuneMetrics.detached();
+        AttuneRuntime.start("1", Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4+A100"), List.of(), metrics);
+        AttuneRuntime rt = AttuneRuntime.start("1", Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4"), List.of(), metrics);
+        assertEquals(List.of(RunnerCounters.NONE), rt.counters());
+        assertEquals(0L, metrics.registry().getGauges().get("oomSplits").getValue());
+        assertEquals(0L, metrics.registry().getGauges().get("pathFallbacks").getValue());
+    }
+
+    @Test
     void badConfigurationIsRefusedAtStart() {
         assertThrows(dev.attune.spark.conf.AttuneConfigException.class, () -> AttuneRuntime.start("1",
                 Map.of(AttuneConf.SIMULATE_DEVICES.key(), "1=Z80"), List.of(), AttuneMetrics.detached()));

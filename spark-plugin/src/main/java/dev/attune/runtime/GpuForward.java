@@ -1,0 +1,32 @@
+package dev.attune.runtime;
+
+import dev.attune.kernels.select.AttentionChoice;
+import dev.attune.model.EncoderModel;
+import dev.attune.model.bert.TokenBatch;
+
+/**
+ * The GPU work a {@link GpuDeviceRunner} drives: one encoder forward pass on one device, and the
+ * device's memory pool. The CUDA implementation is {@link CudaGpuForward}; tests give the runner
+ * functions that throw the backend's real exceptions, so its control flow is tested without a GPU.
+ *
+ * <p>Failures are the CUDA backend's unchecked exceptions ({@code GpuOutOfMemoryException},
+ * {@code KernelFailureException}, {@code KernelUnavailableException}) and
+ * {@code PrecisionOverflowException} for an fp16 store that left fp16's range.
+ *
+ * <p>Threading: {@link #forward} is called concurrently by the device's task threads.
+ */
+public interface GpuForward extends AutoCloseable {
+
+    /**
+     * Runs the encoder on {@code batch} with the path, dtype and query chunking of {@code choice}
+     * (a GPU path) and returns the last hidden state as fp32, (tokens, hidden), packed order.
+     */
+    float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice);
+
+    /** Frees device memory cached for reuse (not the resident weights). */
+    void trimPool();
+
+    /** Releases everything on the device; called once, when no forward is running. */
+    @Override
+    void close();
+}
