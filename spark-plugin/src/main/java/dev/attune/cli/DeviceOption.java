@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * {@code --device cpu|auto|simulate:NAME}: the device a command computes on. {@code auto} probes
- * the GPUs; until a CUDA backend is on the classpath a real GPU is reported and the CPU is used.
+ * the GPUs and takes the first one visible (the CPU when there is none).
  */
 final class DeviceOption {
 
@@ -33,11 +33,9 @@ final class DeviceOption {
             ProbeResult probe = GpuProbe.probe(List.of());
             if (probe.devices().isEmpty()) {
                 err.println("attune: no GPU (" + probe.reason() + "): using the CPU");
-            } else {
-                err.println("attune: found " + probe.devices().get(0).label() + "; the CUDA backend is not in this build, "
-                        + "using the CPU");
+                return DeviceInfo.cpu();
             }
-            return DeviceInfo.cpu();
+            return probe.devices().get(0);
         }
         throw new CliArgs.UsageException("--device must be cpu, auto or simulate:NAME (NAME one of "
                 + String.join(", ", SimulatedDevices.names()) + "), got '" + spec + "'");

@@ -10,7 +10,11 @@ import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.io.ModelLocator;
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.runtime.BatchRunner;
 import dev.attune.runtime.DeviceRunner;
+import dev.attune.runtime.GpuRunners;
+import dev.attune.runtime.RunnerCounters;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -72,6 +76,7 @@ final class EmbedCommand {
         Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
         try (EncoderModel model = EncoderModel.load(dir);
              CpuThreads pool = new CpuThreads(threads);
+             BatchRunner runner = runnerFor(device, overrides, err);
              BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
              OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
              JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
@@ -79,7 +84,6 @@ final class EmbedCommand {
             err.printf("attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
                     modelSpec, model.config().layers(), model.dimension(), model.maxLength(),
                     (loaded - t0) / 1e9, threads);
-            DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
             // Fail before reading any row if the device cannot run what was forced.
             AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
             err.printf("attune embed: device %s: %s%n", device.label(), planned);
@@ -119,13 +123,38 @@ final class EmbedCommand {
             gen.flush();
             double secs = (System.nanoTime() - loaded) / 1e9;
             err.printf("attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%n", rows, secs,
-                    rows / secs, output, perPath, runner.precisionFallbacks() == 0 ? ""
-                            : "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow");
+                    rows / secs, output, perPath, describe(runner.counters()));
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
             throw e;
         }
         Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return 0;
+    }
+
+    /** A real GPU runs on the CUDA backend (or, when it cannot, the CPU with the reason); others here. */
+    private static BatchRunner runnerFor(DeviceInfo device, UserOverrides overrides, PrintStream err) {
+        if (device.isGpu() && !device.simulated()) {
+            GpuRunners.Served served = GpuRunners.serve(device, overrides, 0.9);
+            if (!served.note().equals(GpuRunners.CUDA)) {
+                err.printf("attune embed: %s: %s%n", device.label(), served.note());
+            }
+            return served.runner();
+        }
+        return new DeviceRunner(device, overrides, 0.9);
+    }
+
+    private static String describe(RunnerCounters c) {
+        StringBuilder s = new StringBuilder();
+        if (c.precisionFallbacks() > 0) {
+            s.append("; ").append(c.precisionFallbacks()).append(" batches re-run in fp32 after fp16 overflow");
+        }
+        if (c.oomSplits() > 0) {
+            s.append("; ").append(c.oomSplits()).append(" batches split after running out of GPU memory");
+        }
+        if (c.pathFallbacks() > 0) {
+            s.append("; ").append(c.pathFallbacks()).append(" batches re-run on another path after a kernel failure");
+        }
+        return s.toString();
     }
 }
