@@ -7,7 +7,9 @@ import dev.attune.kernels.select.ComputeDtype;
  * {@code [q_begin, q_begin + q_count)} of every row it writes the scores, softmaxes them in place
  * and multiplies by V. The score buffer is fp32, {@code (batch, heads, q_count, max_seqlen)};
  * entries for keys past a row's length, or masked by causality, hold -inf before the softmax and
- * 0 after; rows of queries past a row's length are left as they are and never read.
+ * 0 after; rows of queries past a row's length are left as they are and never read. Scores are
+ * logits, {@code scale · q·k}; the softmax evaluates {@code exp(x - max)} in fp32 as
+ * {@code exp2f((x - max) · log2 e)}.
  *
  * <pre>
  * math_scores_&lt;dt&gt;(const T* q, const T* k, float* s, const int* cu_seqlens, int batch, int heads,
