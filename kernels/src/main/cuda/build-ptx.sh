@@ -243,6 +243,7 @@ modules=()
 
 # Everything built and assembled: replace the output directory's PTX and manifest.
 mkdir -p "$out_dir"
+out_dir="$(cd "$out_dir" && pwd)"
 rm -f "$out_dir"/*.ptx
 for m in "${modules[@]}"; do
     cp "$work/$m.ptx" "$out_dir/$m.ptx"
