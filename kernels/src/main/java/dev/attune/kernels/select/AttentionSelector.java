@@ -16,9 +16,12 @@ import java.util.Optional;
  *
  * <p>Preference on a GPU: {@code flash-sm80}, then {@code flash-sm75}, then {@code math} for
  * short rows (at most {@link #MATH_SHORT_ROWS} tokens, where one GEMM-shaped pass beats the
- * tiled loop) else {@code mem-efficient}, then the other of those two; when the shipped code
- * cannot run on the GPU at all (too old a driver or architecture) the CPU paths follow, with
- * the reason. On the CPU: {@code cpu-flash}, then {@code cpu-math}.
+ * tiled loop) else {@code mem-efficient}, then the other of those two, then the CPU paths. A GPU
+ * path is runnable only where the shipped PTX of every module it launches loads
+ * ({@link KernelSupport#whyNot}: the GPU at least the module's {@code .target}, the driver at
+ * least the CUDA version of its PTX ISA), so an old driver drops an A100 from flash-sm80 to the
+ * first path whose PTX it accepts, with the driver, module and needed version in the reason. On
+ * the CPU: {@code cpu-flash}, then {@code cpu-math}.
  *
  * <p>Rules (from FlashAttention, PyTorch SDPA, xformers): flash needs head_dim a multiple of 8 and
  * at most 256 (128 on the Turing kernel, whose tiles must fit 64 KB of shared memory) and fp16 or
@@ -98,36 +101,26 @@ public final class AttentionSelector {
         if (!device.isGpu()) {
             return Optional.of("it is a GPU path and " + device.label() + " is not a GPU");
         }
-        if (device.driverVersion() > 0 && device.driverVersion() < support.minDriverVersion()) {
-            return Optional.of("driver " + device.driverVersionString() + " is older than CUDA "
-                    + KernelSupport.driverString(support.minDriverVersion()) + ", which the shipped PTX needs");
+        // What the algorithm needs of the hardware, then whether the path's shipped PTX loads on
+        // this GPU and driver, then what the kernels accept.
+        if (p == AttentionPath.FLASH_SM80 && !cc.atLeast(ComputeCapability.SM80)) {
+            return Optional.of("needs sm_80 or newer (tensor-core mma m16n8k16, cp.async); " + device.name() + " is "
+                    + cc.smName());
         }
-        if (!cc.atLeast(support.simtMinCapability())) {
-            return Optional.of("the shipped kernels target " + support.simtMinCapability().smName() + " and newer; "
-                    + device.name() + " is " + cc.smName());
+        if (p == AttentionPath.FLASH_SM75 && !cc.atLeast(ComputeCapability.SM75)) {
+            return Optional.of("needs sm_75 or newer (mma m16n8k8, ldmatrix); " + device.name() + " is " + cc.smName());
         }
-        switch (p) {
-            case FLASH_SM80 -> {
-                if (!cc.atLeast(ComputeCapability.SM80)) {
-                    return Optional.of("needs sm_80 or newer (tensor-core mma m16n8k16, cp.async); " + device.name() + " is "
-                            + cc.smName());
-                }
-                return flashShape(dtype, req, 256);
-            }
-            case FLASH_SM75 -> {
-                if (!cc.atLeast(ComputeCapability.SM75)) {
-                    return Optional.of("needs sm_75 or newer (mma m16n8k8, ldmatrix); " + device.name() + " is " + cc.smName());
-                }
-                if (dtype == ComputeDtype.BF16) {
-                    return Optional.of("Turing instructions have no bf16");
-                }
-                return flashShape(dtype, req, 128);
-            }
-            case MEM_EFFICIENT, MATH -> {
-                return Optional.empty();
-            }
+        Optional<String> ptx = support.whyNot(p, device);
+        if (ptx.isPresent()) {
+            return ptx;
+        }
+        return switch (p) {
+            case FLASH_SM80 -> flashShape(dtype, req, 256);
+            case FLASH_SM75 -> dtype == ComputeDtype.BF16 ? Optional.of("Turing instructions have no bf16")
+                    : flashShape(dtype, req, 128);
+            case MEM_EFFICIENT, MATH -> Optional.empty();
             default -> throw new IllegalStateException("unhandled path " + p);
-        }
+        };
     }
 
     private static Optional<String> flashShape(ComputeDtype dtype, AttentionRequest req, int maxHeadDim) {

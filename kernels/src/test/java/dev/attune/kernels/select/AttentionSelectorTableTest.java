@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 /**
  * The selector over every simulated device (and the CPU) x model dtype x head_dim x mask kind,
  * against the decisions written out in {@code selector-table.txt} (rows of 512 tokens, so the
- * short-row math rule stays out of it; that rule has its own test).
+ * short-row math rule stays out of it; that rule has its own test). Simulated devices report a
+ * CUDA 13.0 driver; the module requirements are the README table's ({@link KernelSupportFixture}).
  */
 class AttentionSelectorTableTest {
 
@@ -48,7 +49,7 @@ class AttentionSelectorTableTest {
         DeviceInfo device = in[0].equals("cpu") ? DeviceInfo.cpu() : SimulatedDevices.get(in[0], 0);
         AttentionRequest req = new AttentionRequest(ComputeDtype.parse(in[1]), 12, Integer.parseInt(in[2]), 8, 512,
                 MaskKind.valueOf(in[3].toUpperCase(Locale.ROOT)));
-        AttentionChoice c = AttentionSelector.select(device, req, UserOverrides.NONE);
+        AttentionChoice c = AttentionSelector.select(device, req, UserOverrides.NONE, KernelSupportFixture.README_TABLE, 0.9);
         assertEquals(out[0], c.path().id(), "path for " + row + " (reason: " + c.reason() + ")");
         assertEquals(out[1], c.dtype().id(), "dtype for " + row);
         assertFalse(c.reason().isBlank(), "every choice has a reason");
