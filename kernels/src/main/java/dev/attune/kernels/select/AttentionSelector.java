@@ -1,5 +1,9 @@
 package dev.attune.kernels.select;
 
+import dev.attune.kernels.cuda.launch.AttentionLaunch;
+import dev.attune.kernels.cuda.launch.FlashSm75Launch;
+import dev.attune.kernels.cuda.launch.FlashSm80Launch;
+import dev.attune.kernels.cuda.launch.MemEfficientLaunch;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
 
@@ -114,13 +118,34 @@ public final class AttentionSelector {
         if (ptx.isPresent()) {
             return ptx;
         }
-        return switch (p) {
+        Optional<String> shape = switch (p) {
             case FLASH_SM80 -> flashShape(dtype, req, 256);
             case FLASH_SM75 -> dtype == ComputeDtype.BF16 ? Optional.of("Turing instructions have no bf16")
                     : flashShape(dtype, req, 128);
             case MEM_EFFICIENT, MATH -> Optional.empty();
             default -> throw new IllegalStateException("unhandled path " + p);
         };
+        return shape.isPresent() ? shape : sharedMemory(p, device, dtype, req);
+    }
+
+    /** Whether one block of the path's kernel fits the shared memory a block may use on this GPU. */
+    private static Optional<String> sharedMemory(AttentionPath p, DeviceInfo device, ComputeDtype dtype,
+                                                 AttentionRequest req) {
+        AttentionLaunch launch = switch (p) {
+            case FLASH_SM80 -> FlashSm80Launch.INSTANCE;
+            case FLASH_SM75 -> FlashSm75Launch.INSTANCE;
+            case MEM_EFFICIENT -> MemEfficientLaunch.INSTANCE;
+            default -> null;
+        };
+        if (launch == null || device.sharedMemoryPerBlock() <= 0 || !launch.supports(dtype, req.headDim())) {
+            return Optional.empty();
+        }
+        int needs = launch.shape(dtype, req.headDim(), 1, 1, 1).sharedBytes();
+        if (needs > device.sharedMemoryPerBlock()) {
+            return Optional.of("its tile for head_dim " + req.headDim() + " needs " + needs + " bytes of shared memory; "
+                    + device.name() + " gives a block " + device.sharedMemoryPerBlock());
+        }
+        return Optional.empty();
     }
 
     private static Optional<String> flashShape(ComputeDtype dtype, AttentionRequest req, int maxHeadDim) {

@@ -54,6 +54,17 @@ class AttentionSelectorTest {
     }
 
     @Test
+    void aTileThatDoesNotFitTheBlocksSharedMemoryFallsToTheNextPath() {
+        // P100 blocks get 48 KiB: mem-efficient's fp32 tiles for head_dim 256 need more.
+        AttentionChoice p100 = select(P100, req(ComputeDtype.FP32, 256, 4096), UserOverrides.NONE);
+        assertEquals(AttentionPath.MATH, p100.path());
+        assertTrue(p100.reason().contains("mem-efficient: its tile for head_dim 256 needs")
+                && p100.reason().contains("gives a block 49152"), p100.reason());
+        // V100 blocks may opt in to 96 KiB, which holds them.
+        assertEquals(AttentionPath.MEM_EFFICIENT, select(V100, req(ComputeDtype.FP32, 256, 4096), UserOverrides.NONE).path());
+    }
+
+    @Test
     void shortRowsUseMathWhereNoFlashKernelRuns() {
         assertEquals(AttentionPath.MATH, select(V100, req(ComputeDtype.FP32, 64, 64), UserOverrides.NONE).path());
         assertEquals(AttentionPath.MEM_EFFICIENT,
