@@ -28,8 +28,8 @@ import java.util.Optional;
  * the CPU: {@code cpu-flash}, then {@code cpu-math}.
  *
  * <p>Rules (from FlashAttention, PyTorch SDPA, xformers): flash needs head_dim a multiple of 8 and
- * at most 256 (128 on the Turing kernel, whose tiles must fit 64 KB of shared memory) and fp16 or
- * bf16; bf16 only on sm80+; a padding mask travels as row lengths, so every path takes every
+ * at most 256 and fp16 or bf16; bf16 only on sm80+; a path whose tile for the head_dim does not
+ * fit the GPU's shared memory per block is passed over; a padding mask travels as row lengths, so every path takes every
  * mask kind. A forced path the device cannot run is an {@link UnsupportedPathException} naming
  * device, path and reason; excluded paths are skipped.
  */
@@ -121,7 +121,7 @@ public final class AttentionSelector {
         Optional<String> shape = switch (p) {
             case FLASH_SM80 -> flashShape(dtype, req, 256);
             case FLASH_SM75 -> dtype == ComputeDtype.BF16 ? Optional.of("Turing instructions have no bf16")
-                    : flashShape(dtype, req, 128);
+                    : flashShape(dtype, req, 256);
             case MEM_EFFICIENT, MATH -> Optional.empty();
             default -> throw new IllegalStateException("unhandled path " + p);
         };
@@ -156,8 +156,7 @@ public final class AttentionSelector {
             return Optional.of("head_dim " + req.headDim() + " is not a multiple of 8");
         }
         if (req.headDim() > maxHeadDim) {
-            return Optional.of("head_dim " + req.headDim() + " is above " + maxHeadDim
-                    + (maxHeadDim == 128 ? " (its tiles must fit 64 KB of shared memory)" : ""));
+            return Optional.of("head_dim " + req.headDim() + " is above " + maxHeadDim);
         }
         return Optional.empty();
     }
