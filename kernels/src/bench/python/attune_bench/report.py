@@ -90,6 +90,13 @@ def _numerics_cell(rec) -> str:
     return f"{rec['max_abs_diff']:.1e} / {rec['rel_err']:.1e}{mark}"
 
 
+def _fill_not_run(by: dict, impls) -> dict:
+    """A case the time budget cut off has one record for all implementations (impl "*")."""
+    if "*" not in by:
+        return by
+    return {i: by.get(i, by["*"]) for i in impls}
+
+
 def _table(header, rows) -> list:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -139,7 +146,7 @@ def _attention_section(results) -> list:
     speed_rows, numerics_rows = [], []
     for key in sorted(groups):
         g = groups[key]
-        c, by = g["case"], g["by"]
+        c, by = g["case"], _fill_not_run(g["by"], ours + theirs)
         lead = [c["head_dim"], c["seqlen"], f"{c['batch']} × {c['heads']}", c["dtype"], "yes" if c["causal"] else "no"]
         speed_rows.append(lead + [_speed_cell(by.get(i)) for i in ours + theirs]
                           + [_ratio_cell(by.get(a), by.get("torch:" + b)) for a, b in ratios])
@@ -177,7 +184,7 @@ def _gemm_section(results) -> list:
               + [f"{i} max abs diff / rel" for i in ours])
     rows = []
     for key in order:
-        by = groups[key]
+        by = _fill_not_run(groups[key], ours + [TORCH_MATMUL])
         rows.append(list(key) + [_speed_cell(by.get(i)) for i in ours + [TORCH_MATMUL]]
                     + [_ratio_cell(by.get(i), by.get(TORCH_MATMUL)) for i in ours]
                     + [_numerics_cell(by.get(i)) for i in ours])

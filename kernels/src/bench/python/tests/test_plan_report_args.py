@@ -111,6 +111,14 @@ class Report(unittest.TestCase):
         self.assertIn("CUDA_ERROR_INVALID_VALUE", md)
         self.assertIn("disagree with PyTorch", md)
 
+    def test_cases_cut_off_by_the_time_budget_read_not_run(self):
+        results = self.results() + [rec("attention", "*", "not-run", reason="time budget", **dict(ATT, seqlen=2048)),
+                                    rec("gemm", "*", "not-run", reason="time budget", **dict(GEMM, n=384))]
+        md = render_markdown(ENV, {}, results, stopped_early="time budget of 150 s spent; 2 case(s) not run")
+        self.assertIn("| 64 | 2048 | 16 × 32 | fp16 | no | not run | not run | not run | not run | not run |", md)
+        self.assertIn("| 16384 | 384 | 384 | fp16 | not run | not run | not run |", md)
+        self.assertIn("**Stopped early:** time budget of 150 s spent", md)
+
     def test_recorder_writes_strict_json_after_every_record(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "sub", "r.json")
