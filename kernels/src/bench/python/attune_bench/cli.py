@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gemm-variants", help=f"our GEMM variants (default {FULL['gemm_variants']})")
     p.add_argument("--math-max-n", type=int, help="largest N for the math paths, ours and PyTorch's "
                    f"(default {FULL['math_max_n']}, quick {QUICK['math_max_n']})")
-    p.add_argument("--math-score-gib", type=float, help="fp32 score buffer of our math path, GiB (default: a "
-                   f"quarter of free memory, as AttentionSelector.mathQueryChunk with SCORE_SHARE {ls.MATH_SCORE_SHARE})")
+    p.add_argument("--math-score-gib", type=float,
+                   help="fp32 score buffer of our math path, GiB (default: a quarter of free memory, as "
+                        f"AttentionSelector.mathQueryChunk with SCORE_SHARE {ls.MATH_SCORE_SHARE})")
     p.add_argument("--target-s", type=float, help="GPU seconds of samples per measurement (default 0.3, quick 0.1)")
     p.add_argument("--min-samples", type=int, default=3)
     p.add_argument("--max-samples", type=int, help="default 30, quick 10")
@@ -210,7 +211,10 @@ def dry_run(cfg: dict, ptx_dir: str, allow_no_manifest: bool, out=sys.stdout) ->
         w(f"\n{case.label}  ({case.flops / 1e9:.1f} GFLOP)\n")
         for plan in C.plan_gemm(case, cfg["gemm_variants"]):
             problems += _print_plan(w, bundle, plan)
-    w(f"\n{problems} problem(s) found in the plan\n" if bundle is not None else "\nPTX not found: plan not checked\n")
+    if bundle is not None:
+        w(f"\n{problems} problem(s) found in the plan\n")
+    else:
+        w("\nPTX not read (see above): plan not checked\n")
     return 1 if problems else 0
 
 

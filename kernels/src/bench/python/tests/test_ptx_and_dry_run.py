@@ -109,7 +109,7 @@ class DryRun(unittest.TestCase):
         self.assertEqual(0, rc)
         self.assertIn("has not been built", err)
         self.assertIn("flash_sm80_fwd_f16_d64 grid(16,32,16) block(128) smem 73728 B", out)
-        self.assertIn("PTX not found", out)
+        self.assertIn("PTX not read", out)
 
     def test_gemm_plan_checked_against_the_manifest(self):
         with tempfile.TemporaryDirectory() as d:
