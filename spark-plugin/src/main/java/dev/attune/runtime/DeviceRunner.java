@@ -7,10 +7,10 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
-import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.AttentionRequest;
 import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
+import dev.attune.kernels.select.KernelSupport;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.BertEncoder;
@@ -61,8 +61,7 @@ public final class DeviceRunner implements BatchRunner {
     public AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask) {
         AttentionRequest req = new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
                 Math.max(1, rows), Math.max(1, maxSeqLen), mask);
-        return AttentionSelector.select(device, req, overrides, dev.attune.kernels.select.KernelSupport.SHIPPED,
-                memoryFraction);
+        return AttentionSelector.select(device, req, overrides, KernelSupport.SHIPPED, memoryFraction);
     }
 
     @Override
@@ -75,9 +74,12 @@ public final class DeviceRunner implements BatchRunner {
                 throw e;
             }
             precisionFallbacks.incrementAndGet();
-            AttentionChoice fp32 = new AttentionChoice(choice.path() == AttentionPath.FLASH_SM80
-                    || choice.path() == AttentionPath.FLASH_SM75 ? AttentionPath.MEM_EFFICIENT : choice.path(),
-                    ComputeDtype.FP32, choice.queryChunk(), "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32");
+            BatchShape s = BatchShape.of(batch);
+            AttentionChoice again = AttentionSelector.select(device, new AttentionRequest(model.storedDtype(),
+                            model.config().heads(), model.config().headDim(), s.rows(), s.maxLen(), s.mask()),
+                    overrides.forFp32Rerun(), KernelSupport.SHIPPED, memoryFraction);
+            AttentionChoice fp32 = new AttentionChoice(again.path(), again.dtype(), again.queryChunk(),
+                    "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32; " + again.reason());
             return new BatchOutcome(forward(model, batch, fp32, threads), fp32, true);
         }
     }

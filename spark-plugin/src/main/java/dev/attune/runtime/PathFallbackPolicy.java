@@ -1,7 +1,6 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.select.AttentionPath;
-import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.kernels.select.UserOverrides;
 
@@ -73,9 +72,7 @@ public final class PathFallbackPolicy {
      * infinities.
      */
     public UserOverrides fp32Overrides() {
-        UserOverrides o = overrides();
-        Optional<AttentionPath> forced = o.forced().filter(p -> p != AttentionPath.FLASH_SM80 && p != AttentionPath.FLASH_SM75);
-        return new UserOverrides(forced, o.excluded(), Optional.of(ComputeDtype.FP32));
+        return overrides().forFp32Rerun();
     }
 
     /** Whether an fp16 overflow may be re-run in fp32: not when the user set the dtype. */

@@ -86,7 +86,8 @@ class PrecisionFallbackTest {
             assertEquals(1, t4.precisionFallbacks());
             for (int i = 0; i < texts.size(); i++) {
                 assertEquals("fp32", got[i].dtype());
-                assertEquals("mem-efficient", got[i].path(), "flash needs fp16, so the fp32 re-run takes mem-efficient");
+                // Flash has no fp32 kernel: the selector, asked again for fp32, gives these short rows math.
+                assertEquals("math", got[i].path(), "the fp32 re-run takes the selector's fp32 choice");
                 for (int c = 0; c < ref[i].length; c++) {
                     assertTrue(Math.abs(got[i].vector()[c] - ref[i][c]) <= 1e-4);
                 }

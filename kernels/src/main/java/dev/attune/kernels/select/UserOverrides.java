@@ -31,4 +31,14 @@ public record UserOverrides(Optional<AttentionPath> forced, Set<AttentionPath> e
     public UserOverrides withDtype(ComputeDtype d) {
         return new UserOverrides(forced, excluded, Optional.of(d));
     }
+
+    /**
+     * The overrides a batch is re-run with after fp16 overflowed: fp32, the same exclusions, and
+     * the forced path unless it is a tensor-core flash path (which has no fp32 kernel: the selector
+     * then picks the best fp32 path itself).
+     */
+    public UserOverrides forFp32Rerun() {
+        Optional<AttentionPath> keep = forced.filter(p -> p != AttentionPath.FLASH_SM80 && p != AttentionPath.FLASH_SM75);
+        return new UserOverrides(keep, excluded, Optional.of(ComputeDtype.FP32));
+    }
 }
