@@ -108,21 +108,14 @@ __device__ __forceinline__ void gemm_body(const __half* __restrict__ a, const __
     using Tr = Traits;
     extern __shared__ __align__(128) unsigned char smem[];
 
-    const int m0 = blockIdx.y * Tr::BLOCK_M;
-    const int n0 = blockIdx.x * Tr::BLOCK_N;
-    if (m0 >= m || n0 >= n) {
-        return;  // uniform across the block, before any barrier
+    const gemm_tile::BlockCoords bc;
+    if (!bc.has_work(m, n)) {
+        return;
     }
-    const int tid = threadIdx.x;
-    const int lane = tid & 31;
-    const int warp = tid >> 5;
-    const int warp_m = warp / Tr::WARPS_N;
-    const int warp_n = warp % Tr::WARPS_N;
-
     const uint32_t smem_base = smem_address(smem);
-    const TileLoader loader(a, w, m, n, k, m0, n0, tid);
+    const TileLoader loader(a, w, m, n, k, bc.m0, bc.n0, bc.tid);
 
-    const gemm_tile::LdmatrixOffsets ld(lane, warp_m, warp_n);
+    const gemm_tile::LdmatrixOffsets ld(bc);
     float acc[Tr::M_TILES][Tr::N_TILES][4];
     clear_fragments(acc);
 
@@ -170,7 +163,7 @@ __device__ __forceinline__ void gemm_body(const __half* __restrict__ a, const __
 
     // The barrier ending the last iteration (or the prologue's when ktiles = 0) guarantees no warp
     // still reads the stages the c tile now overwrites.
-    gemm_tile::store_c_tile<__half>(acc, smem, bias, c, m, n, m0, n0, warp_m, warp_n, tid, epilogue);
+    gemm_tile::store_c_tile<__half>(acc, smem, bias, c, m, n, bc, epilogue);
 }
 
 }  // namespace gemm_sm75

@@ -97,21 +97,14 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ a, const T* __re
     using Tr = Traits;
     extern __shared__ __align__(128) unsigned char smem[];
 
-    const int m0 = blockIdx.y * Tr::BLOCK_M;
-    const int n0 = blockIdx.x * Tr::BLOCK_N;
-    if (m0 >= m || n0 >= n) {
-        return;  // uniform across the block, before any barrier
+    const gemm_tile::BlockCoords bc;
+    if (!bc.has_work(m, n)) {
+        return;
     }
-    const int tid = threadIdx.x;
-    const int lane = tid & 31;
-    const int warp = tid >> 5;
-    const int warp_m = warp / Tr::WARPS_N;
-    const int warp_n = warp % Tr::WARPS_N;
-
     const uint32_t smem_base = smem_address(smem);
-    TileLoader<T> loader(a, w, m, n, k, m0, n0, tid);
+    TileLoader<T> loader(a, w, m, n, k, bc.m0, bc.n0, bc.tid);
 
-    const gemm_tile::LdmatrixOffsets ld(lane, warp_m, warp_n);
+    const gemm_tile::LdmatrixOffsets ld(bc);
     float acc[Tr::M_TILES][Tr::N_TILES][4];
     clear_fragments(acc);
 
@@ -164,7 +157,7 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ a, const T* __re
     cp_async_wait<0>();
     __syncthreads();
 
-    gemm_tile::store_c_tile<T>(acc, smem, bias, c, m, n, m0, n0, warp_m, warp_n, tid, epilogue);
+    gemm_tile::store_c_tile<T>(acc, smem, bias, c, m, n, bc, epilogue);
 }
 
 }  // namespace gemm_sm80

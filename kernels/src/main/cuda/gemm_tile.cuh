@@ -88,6 +88,28 @@ struct TileTraits {
 
 using Tr = TileTraits;
 
+// What this block and this thread's warp own, for the grid (ceil(n / BLOCK_N), ceil(m / BLOCK_M))
+// of 256-thread blocks that GemmLaunch launches.
+struct BlockCoords {
+    int m0;      // first row of c (and of a) of the block's tile
+    int n0;      // first column of c (row of w)
+    int tid;
+    int lane;
+    int warp_m;  // the warp's place in the WARPS_M x WARPS_N grid
+    int warp_n;
+
+    __device__ __forceinline__ BlockCoords()
+        : m0(blockIdx.y * Tr::BLOCK_M),
+          n0(blockIdx.x * Tr::BLOCK_N),
+          tid(threadIdx.x),
+          lane(tid & 31),
+          warp_m((tid >> 5) / Tr::WARPS_N),
+          warp_n((tid >> 5) % Tr::WARPS_N) {}
+
+    // Uniform across the block: a block past m or n returns before any barrier.
+    __device__ __forceinline__ bool has_work(int m, int n) const { return m0 < m && n0 < n; }
+};
+
 // Byte offset of 16-byte chunk `chunk` of row `row` in an a or w tile (64-byte rows).
 __device__ __forceinline__ uint32_t tile_offset(int row, int chunk) {
     return static_cast<uint32_t>(row * Tr::ROW_BYTES + ((chunk ^ ((row >> 1) & 3)) << 4));
@@ -105,14 +127,15 @@ struct LdmatrixOffsets {
     uint32_t a[Tr::K_STEPS];
     uint32_t w[Tr::K_STEPS];
 
-    __device__ __forceinline__ LdmatrixOffsets(int lane, int warp_m, int warp_n) {
+    __device__ __forceinline__ explicit LdmatrixOffsets(const BlockCoords& bc) {
+        const int lane = bc.lane;
         const int swz = (lane >> 1) & 3;
 #pragma unroll
         for (int ks = 0; ks < Tr::K_STEPS; ++ks) {
-            const int a_row = warp_m * Tr::WARP_M + (lane & 15);
+            const int a_row = bc.warp_m * Tr::WARP_M + (lane & 15);
             const int a_chunk = ks * 2 + (lane >> 4);
             a[ks] = static_cast<uint32_t>(a_row * Tr::ROW_BYTES + ((a_chunk ^ swz) << 4));
-            const int w_row = warp_n * Tr::WARP_N + (lane & 7) + ((lane >> 4) << 3);
+            const int w_row = bc.warp_n * Tr::WARP_N + (lane & 7) + ((lane >> 4) << 3);
             const int w_chunk = ks * 2 + ((lane >> 3) & 1);
             w[ks] = static_cast<uint32_t>(Tr::A_BYTES + w_row * Tr::ROW_BYTES + ((w_chunk ^ swz) << 4));
         }
@@ -140,15 +163,16 @@ __device__ __forceinline__ void load_fragments(uint32_t stage, const LdmatrixOff
 // still reads the memory it reuses. n is a multiple of 8 and c 16-byte aligned.
 template <typename T>
 __device__ __forceinline__ void store_c_tile(const float (&acc)[Tr::M_TILES][Tr::N_TILES][4], unsigned char* smem,
-                                             const T* __restrict__ bias, T* __restrict__ c, int m, int n, int m0,
-                                             int n0, int warp_m, int warp_n, int tid, int epilogue) {
-    const int lane = tid & 31;
-    const int g = lane >> 2;
-    const int q = lane & 3;
+                                             const T* __restrict__ bias, T* __restrict__ c, int m, int n,
+                                             const BlockCoords& bc, int epilogue) {
+    const int m0 = bc.m0;
+    const int n0 = bc.n0;
+    const int g = bc.lane >> 2;
+    const int q = bc.lane & 3;
     const bool gelu = epilogue == 1;
 #pragma unroll
     for (int j = 0; j < Tr::N_TILES; ++j) {
-        const int col = warp_n * Tr::WARP_N + j * Tr::MMA_N + 2 * q;  // within the tile; n0 + col is even
+        const int col = bc.warp_n * Tr::WARP_N + j * Tr::MMA_N + 2 * q;  // within the tile; n0 + col is even
         float b0 = 0.0f;
         float b1 = 0.0f;
         if (bias != nullptr && n0 + col < n) {  // n is a multiple of 8, so col + 1 is in range too
@@ -159,7 +183,7 @@ __device__ __forceinline__ void store_c_tile(const float (&acc)[Tr::M_TILES][Tr:
         for (int i = 0; i < Tr::M_TILES; ++i) {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                const int row = warp_m * Tr::WARP_M + i * Tr::MMA_M + g + 8 * h;
+                const int row = bc.warp_m * Tr::WARP_M + i * Tr::MMA_M + g + 8 * h;
                 float v0 = acc[i][j][2 * h] + b0;
                 float v1 = acc[i][j][2 * h + 1] + b1;
                 if (gelu) {
@@ -175,7 +199,7 @@ __device__ __forceinline__ void store_c_tile(const float (&acc)[Tr::M_TILES][Tr:
 
 #pragma unroll
     for (int p = 0; p < Tr::C_PASSES; ++p) {
-        const int idx = tid + p * Tr::THREADS;
+        const int idx = bc.tid + p * Tr::THREADS;
         const int row = idx / Tr::C_CHUNKS_PER_ROW;
         const int chunk = idx % Tr::C_CHUNKS_PER_ROW;
         const int gm = m0 + row;
