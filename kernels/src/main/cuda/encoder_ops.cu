@@ -15,6 +15,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "activation.cuh"
 #include "attune_dtypes.cuh"
 
 namespace attune {
@@ -32,10 +33,6 @@ struct RowTraits {
 struct ElementwiseTraits {
     static constexpr int THREADS = 256;
 };
-
-__device__ __forceinline__ float gelu_erf(float x) {
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
 
 __device__ __forceinline__ bool is_finite(float x) {
     return (__float_as_uint(x) & 0x7f800000u) != 0x7f800000u;

@@ -23,24 +23,10 @@
 //   padding.
 //
 // ------------------------------------------------------------------------------------------------
-// m16n8k8 fragments (PTX ISA, "Matrix fragments for mma.m16n8k8", .f16 inputs). In a warp,
-// lane = 4·g + t with g = lane/4 ("groupID", 0..7) and t = lane%4 (0..3):
-//   A (16×8, row-major), 2 registers of half2:
-//       a0 = { A[g  ][2t], A[g  ][2t+1] }      (low half first)
-//       a1 = { A[g+8][2t], A[g+8][2t+1] }
-//   B (8×8, "col": B[k][n]), 1 register of half2:
-//       b0 = { B[2t][g], B[2t+1][g] }
-//   C/D (16×8, fp32), 4 floats:
-//       c0 = C[g][2t], c1 = C[g][2t+1], c2 = C[g+8][2t], c3 = C[g+8][2t+1]
-//   So a thread owns rows g and g+8 of every C tile, columns 2t and 2t+1; the 4 lanes of a quad
-//   (same g) together own one whole row of 8 columns.
-//
-// ldmatrix.m8n8 (b16): lanes 8i..8i+7 give the shared addresses of rows 0..7 of matrix i (each
-// row 16 contiguous bytes); register i of every lane receives from matrix i the pair
-//   { M[g][2t], M[g][2t+1] }              without .trans
-//   { M[2t][g], M[2t+1][g] }              with .trans
-// which is exactly an A row-half, a B fragment of a row-major Bᵀ, or (with .trans) a B fragment of
-// a row-major B:
+// m16n8k8 and ldmatrix fragment layouts (lane = 4·g + t) are in tensor_core.cuh: a thread owns
+// rows g and g+8 of every C tile, columns 2t and 2t+1, and the 4 lanes of a quad (same g)
+// together own one whole row of 8 columns. An ldmatrix register is an A row-half, a B fragment of
+// a row-major Bᵀ, or (with .trans) a B fragment of a row-major B:
 //
 //   S = Q Kᵀ (A = Q tile, B[k][n] = K[n][k]):
 //     Q, one ldmatrix.x4 per 16 columns d0..d0+15 of the warp's 16 rows: lane l addresses row
@@ -121,6 +107,8 @@
 #include <cuda_fp16.h>
 #include <math_constants.h>
 
+#include "tensor_core.cuh"
+
 namespace attune {
 namespace flash_sm75 {
 
@@ -178,42 +166,6 @@ struct Swizzle {
         return (row * kChunks + (chunk ^ key(row))) * 8;
     }
 };
-
-// ------------------------------------------------------------------------------------------------
-// Turing instructions
-
-__device__ __forceinline__ uint32_t smem_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// volatile: ldmatrix reads shared memory the compiler cannot see; the barriers and __syncwarp
-// around every shared-memory write are side-effecting too, so no load moves across them.
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-// c (16×8, f32) += a (16×8, f16, row) · b (8×8, f16, col)
-__device__ __forceinline__ void mma_m16n8k8(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t b) {
-    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
-        "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(b));
-}
-
-// {lo, hi} as one half2 register, lo in bits 0-15 (the fragment order above).
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-    const __half2 h = __floats2half2_rn(lo, hi);
-    return static_cast<uint32_t>(__half_as_ushort(__low2half(h))) |
-           (static_cast<uint32_t>(__half_as_ushort(__high2half(h))) << 16);
-}
 
 // ------------------------------------------------------------------------------------------------
 // Global -> registers -> shared copy of one (kRows, D) tile, 16 bytes per chunk. Thread `tid`
@@ -350,13 +302,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
 
     // ---- per-thread state: rows g and g + 8 of this warp's 16
     float o_acc[kOTiles][4];
-#pragma unroll
-    for (int n = 0; n < kOTiles; ++n) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            o_acc[n][i] = 0.f;
-        }
-    }
+    clear_fragments(o_acc);
     float row_max[2] = {-CUDART_INF_F, -CUDART_INF_F};  // log2 domain
     float row_sum[2] = {0.f, 0.f};                        // this thread's columns only
     const float scale_log2 = scale * 1.44269504088896340736f;
@@ -381,13 +327,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
         if (warp_active) {
             // ---- S = Q K_tileᵀ, (16, BLOCK_N) per warp
             float s[kSTiles][4];
-#pragma unroll
-            for (int n = 0; n < kSTiles; ++n) {
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    s[n][i] = 0.f;
-                }
-            }
+            clear_fragments(s);
 #pragma unroll
             for (int grp = 0; grp < kGroups32; ++grp) {
                 uint32_t a[4][2];  // k-steps 4grp .. 4grp+3
@@ -414,7 +354,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
                     ldmatrix_x4(b, kv_ld_addr(sK_addr, n, grp));
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
-                        mma_m16n8k8(s[n], a[i][0], a[i][1], b[i]);
+                        mma_m16n8k8_f16(s[n], a[i][0], a[i][1], b[i]);
                     }
                 }
             }
@@ -450,9 +390,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
             float m_use[2];
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
-                // The quad (lanes 4g..4g+3) holds the row's BLOCK_N columns.
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+                tile_max[r] = quad_max(tile_max[r]);  // the quad holds the row's BLOCK_N columns
                 const float m_new = fmaxf(row_max[r], tile_max[r]);
                 m_use[r] = m_new == -CUDART_INF_F ? 0.f : m_new;
                 const float alpha = exp2f(row_max[r] - m_use[r]);
@@ -473,8 +411,8 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
                 row_sum[0] += p0 + p1;
                 row_sum[1] += p2 + p3;
                 // C fragment of S n-tile n == A fragment of P·V k-step n (see the header).
-                p_frag[n][0] = pack_half2(p0, p1);
-                p_frag[n][1] = pack_half2(p2, p3);
+                p_frag[n][0] = pack2<__half>(p0, p1);
+                p_frag[n][1] = pack2<__half>(p2, p3);
             }
         }
 
@@ -494,7 +432,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
                     ldmatrix_x4_trans(b, kv_ld_addr(sV_addr, ks, grp));
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
-                        mma_m16n8k8(o_acc[4 * grp + i], p_frag[ks][0], p_frag[ks][1], b[i]);
+                        mma_m16n8k8_f16(o_acc[4 * grp + i], p_frag[ks][0], p_frag[ks][1], b[i]);
                     }
                 }
             }
@@ -510,9 +448,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
     float inv_sum[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-        float l = row_sum[r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float l = quad_sum(row_sum[r]);
         inv_sum[r] = l > 0.f ? 1.f / l : 0.f;
     }
 
@@ -523,7 +459,7 @@ __device__ __forceinline__ void forward(const __half* __restrict__ q, const __ha
         for (int r = 0; r < 2; ++r) {
             const int row = kRowsPerWarp * warp + g + 8 * r;
             *reinterpret_cast<uint32_t*>(sQ + Swz::offset(row, n) + 2 * t) =
-                pack_half2(o_acc[n][2 * r] * inv_sum[r], o_acc[n][2 * r + 1] * inv_sum[r]);
+                pack2<__half>(o_acc[n][2 * r] * inv_sum[r], o_acc[n][2 * r + 1] * inv_sum[r]);
         }
     }
     __syncwarp();  // staged rows complete before lanes read each other's pieces

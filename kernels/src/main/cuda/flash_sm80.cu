@@ -27,23 +27,11 @@
 // walks the key/value rows in tiles of BLOCK_N; per tile, each warp computes its 16 × BLOCK_N
 // scores, updates its running softmax, and accumulates P V into its 16 × D output.
 //
-// ─── mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16} fragments ──────────────────────────────
-// Let lane ∈ [0, 32), g = lane / 4 (the "group", 0..7) and t = lane % 4 (0..3). Each .b32
-// register of A or B packs two 16-bit elements, the lower column/k index in the low half.
-//
-//   A (16 × 16, row-major, rows = m, cols = k)        a0: (g,     2t..2t+1)   a1: (g + 8, 2t..2t+1)
-//                                                     a2: (g,   2t+8..2t+9)   a3: (g + 8, 2t+8..2t+9)
-//   B (16 × 8, "col": k-contiguous per column n)      b0: (k = 2t..2t+1,   n = g)
-//                                                     b1: (k = 2t+8..2t+9, n = g)
-//   C, D (16 × 8, fp32)                               c0, c1: (g,     2t, 2t+1)
-//                                                     c2, c3: (g + 8, 2t, 2t+1)
-//
-// ldmatrix.x4 loads four 8 × 8 b16 matrices; lanes 8i..8i+7 give the row addresses of matrix i
-// (16 contiguous bytes each) and register ri of every lane receives, of matrix i, row g, columns
-// 2t..2t+1. With .trans a lane receives rows 2t..2t+1 of column g instead. Every ldmatrix here
-// uses one addressing rule: lane gives tile row (lane % 16) of 16-byte chunk (lane / 16), i.e.
-// matrices 0..3 are (rows 0-7, chunk 0), (rows 8-15, chunk 0), (rows 0-7, chunk 1), (rows 8-15,
-// chunk 1) of a 16 × 16 sub-tile. What the four registers then are:
+// ─── Fragments ───────────────────────────────────────────────────────────────────────────────
+// mma.m16n8k16 and ldmatrix.x4 fragment layouts, with g = lane / 4 and t = lane % 4, are in
+// tensor_core.cuh. Every ldmatrix here uses one addressing rule: lane gives tile row (lane % 16)
+// of 16-byte chunk (lane / 16), i.e. matrices 0..3 are (rows 0-7, chunk 0), (rows 8-15, chunk 0),
+// (rows 0-7, chunk 1), (rows 8-15, chunk 1) of a 16 × 16 sub-tile. What the four registers then are:
 //
 //   Q (rows = queries, chunks = d)          r0..r3 = a0..a3 of the A fragment for one k-step.
 //   K (rows = keys,    chunks = d)          B[k = d][n = key] = K[key][d] is "col" layout, so no
@@ -114,6 +102,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "tensor_core.cuh"
 
 namespace attune {
 namespace flash_sm80 {
@@ -193,82 +183,6 @@ struct Swizzle {
     static __host__ __device__ __forceinline__ uint32_t ldmatrix_offset(const uint32_t (&lane_offsets)[kPatterns],
                                                                        int i, int ks) {
         return lane_offsets[ks % kPatterns] + static_cast<uint32_t>(16 * i * kRowBytes + (ks - ks % kPatterns) * 32);
-    }
-};
-
-// ─── PTX wrappers ─────────────────────────────────────────────────────────────────────────────
-// Asm touching shared memory is volatile with a "memory" clobber: the compiler must neither
-// hoist a loop-invariant ldmatrix (the Q fragments) above the barrier that publishes its data,
-// nor sink a cp.async or wait past one.
-
-__device__ __forceinline__ uint32_t smem_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte global → shared copy, bypassing L1; src_bytes = 0 reads nothing and writes zeros.
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
-                 : "memory");
-}
-
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
-}
-
-// Element type T: the MMA that consumes it and the packing of two fp32 values into one .b32
-// (round to nearest even; `lo` lands in the low half, the lower column index).
-template <typename T>
-struct Mma;
-
-template <>
-struct Mma<__half> {
-    static __device__ __forceinline__ void m16n8k16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                    uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-            "{%0, %1, %2, %3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        uint32_t r;
-        asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-        return r;
-    }
-};
-
-template <>
-struct Mma<__nv_bfloat16> {
-    static __device__ __forceinline__ void m16n8k16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                    uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-            "{%0, %1, %2, %3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        uint32_t r;
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-        return r;
     }
 };
 
@@ -360,13 +274,7 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
     // (16 rows of this warp, D) fp32 accumulator: acc_o[n][0..1] row g, [2..3] row g + 8,
     // columns 8n + 2t, 8n + 2t + 1.
     float acc_o[Tr::kOutTiles][4];
-#pragma unroll
-    for (int n = 0; n < Tr::kOutTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            acc_o[n][e] = 0.f;
-        }
-    }
+    clear_fragments(acc_o);
     // Running softmax state of rows g ([0]) and g + 8 ([1]): max of scaled scores (quad-uniform)
     // and this lane's partial sum of exponentials.
     float row_max[2] = {-INFINITY, -INFINITY};
@@ -410,13 +318,7 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
 
         // 4a. S = Q Kᵀ: (16 rows of this warp, kBlockN keys) in kScoreTiles C fragments.
         float acc_s[Tr::kScoreTiles][4];
-#pragma unroll
-        for (int n = 0; n < Tr::kScoreTiles; ++n) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                acc_s[n][e] = 0.f;
-            }
-        }
+        clear_fragments(acc_s);
 #pragma unroll
         for (int ks = 0; ks < Tr::kKSteps; ++ks) {
             uint32_t a[4];  // Q rows warp_row..+15, d 16ks..16ks+15
@@ -425,8 +327,8 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
             for (int np = 0; np < Tr::kKeyPairs; ++np) {
                 uint32_t b[4];  // K keys 16np..16np+15, d 16ks..16ks+15
                 ldmatrix_x4(b, s_k_stage + Sw::ldmatrix_offset(ld_offsets, np, ks));
-                Mma<T>::m16n8k16(acc_s[2 * np], a, b[0], b[2]);
-                Mma<T>::m16n8k16(acc_s[2 * np + 1], a, b[1], b[3]);
+                mma_m16n8k16<T>(acc_s[2 * np], a, b[0], b[2]);
+                mma_m16n8k16<T>(acc_s[2 * np + 1], a, b[1], b[3]);
             }
         }
 
@@ -463,9 +365,7 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
             for (int n = 0; n < Tr::kScoreTiles; ++n) {
                 mx = fmaxf(mx, fmaxf(acc_s[n][2 * h], acc_s[n][2 * h + 1]));
             }
-            // The 4 lanes of a quad (same g) hold the rest of rows g and g + 8.
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            mx = quad_max(mx);  // the 4 lanes of a quad (same g) hold the rest of rows g and g + 8
             // No visible key yet: subtract 0, so exp2(−∞ − 0) = 0 rather than NaN.
             const float m_sub = mx == -INFINITY ? 0.f : mx;
             alpha[h] = exp2f(row_max[h] - m_sub);
@@ -491,16 +391,16 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
 #pragma unroll
         for (int kk = 0; kk < Tr::kKeyPairs; ++kk) {
             uint32_t p[4];
-            p[0] = Mma<T>::pack(acc_s[2 * kk][0], acc_s[2 * kk][1]);
-            p[1] = Mma<T>::pack(acc_s[2 * kk][2], acc_s[2 * kk][3]);
-            p[2] = Mma<T>::pack(acc_s[2 * kk + 1][0], acc_s[2 * kk + 1][1]);
-            p[3] = Mma<T>::pack(acc_s[2 * kk + 1][2], acc_s[2 * kk + 1][3]);
+            p[0] = pack2<T>(acc_s[2 * kk][0], acc_s[2 * kk][1]);
+            p[1] = pack2<T>(acc_s[2 * kk][2], acc_s[2 * kk][3]);
+            p[2] = pack2<T>(acc_s[2 * kk + 1][0], acc_s[2 * kk + 1][1]);
+            p[3] = pack2<T>(acc_s[2 * kk + 1][2], acc_s[2 * kk + 1][3]);
 #pragma unroll
             for (int dp = 0; dp < Tr::kKSteps; ++dp) {
                 uint32_t b[4];  // V keys 16kk..16kk+15, d 16dp..16dp+15, transposed
                 ldmatrix_x4_trans(b, s_v_stage + Sw::ldmatrix_offset(ld_offsets, kk, dp));
-                Mma<T>::m16n8k16(acc_o[2 * dp], p, b[0], b[1]);
-                Mma<T>::m16n8k16(acc_o[2 * dp + 1], p, b[2], b[3]);
+                mma_m16n8k16<T>(acc_o[2 * dp], p, b[0], b[1]);
+                mma_m16n8k16<T>(acc_o[2 * dp + 1], p, b[2], b[3]);
             }
         }
 
@@ -513,15 +413,13 @@ __device__ __forceinline__ void flash_fwd(const T* q, const T* k, const T* v, T*
     float inv_sum[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float l = row_sum[h];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float l = quad_sum(row_sum[h]);
         inv_sum[h] = l > 0.f ? 1.f / l : 0.f;
     }
 #pragma unroll
     for (int n = 0; n < Tr::kOutTiles; ++n) {
-        const uint32_t lo = Mma<T>::pack(acc_o[n][0] * inv_sum[0], acc_o[n][1] * inv_sum[0]);
-        const uint32_t hi = Mma<T>::pack(acc_o[n][2] * inv_sum[1], acc_o[n][3] * inv_sum[1]);
+        const uint32_t lo = pack2<T>(acc_o[n][0] * inv_sum[0], acc_o[n][1] * inv_sum[0]);
+        const uint32_t hi = pack2<T>(acc_o[n][2] * inv_sum[1], acc_o[n][3] * inv_sum[1]);
         // Row g / g + 8 of the warp, columns 8n + 2t, 8n + 2t + 1: chunk n, bytes 4t..4t+3.
         const uint32_t off_lo = Sw::offset(warp_row + g, n) + 4 * t;
         const uint32_t off_hi = Sw::offset(warp_row + g + 8, n) + 4 * t;
