@@ -11,7 +11,7 @@
 //                                       NaN in fp32, fp16 and bf16). out and inout are written
 //                                       back to PATH after the last launch.
 //   launch KERNEL GX GY GZ BLOCK SHARED starts a launch; its arguments follow, in order:
-//   arg ptr N | arg ptr null | arg i32 V | arg u32 V | arg i64 V | arg f32 BITS(hex)
+//   arg ptr N | arg ptr N+BYTES | arg ptr null | arg i32 V | arg u32 V | arg i64 V | arg f32 BITS(hex)
 //   end                                 ends the launch (launches run in file order)
 //
 // Exit status: 0 when every launch ran, 2 for a malformed request, 3 for a kernel error (the
@@ -96,10 +96,14 @@ int main(int argc, char** argv) {
             attune_emu::Arg a{};
             if (kind == "ptr") {
                 a.kind = attune_emu::Arg::Kind::Pointer;
-                if (value != "null") {
-                    const size_t index = std::stoul(value);
-                    if (index >= buffers.size()) malformed(line, "no buffer #" + value);
-                    a.pointer = buffers[index].data;
+                if (value != "null") {  // N or N+BYTES: buffer N, at a byte offset
+                    const size_t plus = value.find('+');
+                    const size_t index = std::stoul(value.substr(0, plus));
+                    const size_t offset = plus == std::string::npos ? 0 : std::stoul(value.substr(plus + 1));
+                    if (index >= buffers.size() || offset > buffers[index].bytes) {
+                        malformed(line, "no buffer #" + value);
+                    }
+                    a.pointer = buffers[index].data + offset;
                 }
             } else if (kind == "i32") {
                 a.kind = attune_emu::Arg::Kind::I32;
