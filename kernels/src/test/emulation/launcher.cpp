@@ -6,6 +6,7 @@
 // A request is text, one directive a line, tokens separated by spaces:
 //
 //   seed 7                              warp order seed (default 1)
+//   cp_async issue|wait                 where cp.async copies land (default wait; launch.h)
 //   buffer in|out|inout BYTES PATH      declares buffer #0, #1, ... in order. in and inout read
 //                                       their BYTES from PATH; out starts as poison (0xFF bytes:
 //                                       NaN in fp32, fp16 and bf16). out and inout are written
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
         if (!(tokens >> word) || word[0] == '#') continue;
         if (word == "seed") {
             if (!(tokens >> seed)) malformed(line, "seed needs a number");
+        } else if (word == "cp_async") {
+            std::string landing;
+            if (!(tokens >> landing) || (landing != "issue" && landing != "wait")) {
+                malformed(line, "cp_async issue|wait");
+            }
+            attune_emu::set_cp_async_landing(landing == "issue");
         } else if (word == "buffer") {
             HostBuffer b;
             if (!(tokens >> b.mode >> b.bytes >> b.path) || (b.mode != "in" && b.mode != "out" && b.mode != "inout")) {

@@ -5,14 +5,15 @@
 // a scheduling point — __syncthreads, a warp collective (__syncwarp, shuffles, ldmatrix, mma) — or
 // exits. When no fiber can run, the scheduler completes every warp whose 32 lanes wait at the same
 // collective (computing it from all lanes' operands, as the hardware does), and releases the block
-// barrier once every thread waits there. Anything else is a kernel error and is reported: a warp
+// barrier once every thread waits there (run_block says in which order). Anything else is a kernel error and is reported: a warp
 // split between different collectives, a barrier some threads reach after others exited, a
 // collective missing exited lanes.
 //
-// Warps are visited in a seeded random order every round, so a missing barrier between one warp's
-// writes and another's reads of shared memory shows up as poison (0xFF bytes: NaN in every float
-// format) for some seeds. This exposes ordering bugs between scheduling points; it cannot model
-// real concurrency inside one interval (hardware warps interleave instruction by instruction).
+// Between two block barriers, warps run one after another in a seeded random order, each through
+// the whole interval, so a missing barrier between one warp's shared-memory writes and another
+// warp's reads shows up (as stale data or poison: 0xFF bytes, NaN in every float format) for some
+// seeds. This exposes ordering bugs at barrier granularity; it cannot model real concurrency
+// inside an interval (hardware warps interleave instruction by instruction).
 #include "attune_emulation/runtime.h"
 
 #include <cuda_bf16.h>
@@ -107,6 +108,7 @@ ucontext_t g_scheduler;
 std::function<void()> g_body;
 std::vector<Buffer> g_buffers;
 bool g_in_block = false;
+bool g_cp_async_at_issue = false;  // where cp.async copies land: at issue, or at the retiring wait
 
 const char* op_name(const Collective& c) {
     switch (c.op) {
@@ -296,15 +298,40 @@ void run_block(int threads, std::mt19937_64& rng) {
     for (int w = 0; w < warps; ++w) order[w] = w;
     g_in_block = true;
     for (;;) {
+        // Each warp in turn runs as far as it can on its own: its lanes up to their next
+        // scheduling point, its collectives completed as soon as all 32 lanes arrive, until it
+        // waits at the block barrier or has exited. A warp thus runs a whole barrier interval
+        // ahead of the warps after it in this round's order.
         std::shuffle(order.begin(), order.end(), rng);
         for (int w : order) {
-            for (int l = 0; l < 32; ++l) {
-                Fiber& f = g_fibers[w * 32 + l];
-                if (f.state == State::Ready) {
-                    g_current = &f;
-                    threadIdx = uint3{static_cast<unsigned>(f.tid), 0, 0};
-                    swapcontext(&g_scheduler, &f.context);
+            Fiber* lanes = &g_fibers[w * 32];
+            for (;;) {
+                for (int l = 0; l < 32; ++l) {
+                    Fiber& f = lanes[l];
+                    if (f.state == State::Ready) {
+                        g_current = &f;
+                        threadIdx = uint3{static_cast<unsigned>(f.tid), 0, 0};
+                        swapcontext(&g_scheduler, &f.context);
+                    }
                 }
+                int waiting = 0;
+                int exited = 0;
+                for (int l = 0; l < 32; ++l) {
+                    waiting += lanes[l].state == State::AtCollective;
+                    exited += lanes[l].state == State::Done;
+                }
+                if (waiting == 32) {
+                    execute(lanes, w);
+                    for (int l = 0; l < 32; ++l) lanes[l].state = State::Ready;
+                    continue;
+                }
+                if (waiting > 0 && waiting + exited == 32) {
+                    for (int l = 0; l < 32; ++l) {
+                        if (lanes[l].state == State::AtCollective) g_current = &lanes[l];
+                    }
+                    fail("%s in warp %d waits for %d lanes that exited", op_name(g_current->collective), w, exited);
+                }
+                break;
             }
         }
         int done = 0;
@@ -315,30 +342,6 @@ void run_block(int threads, std::mt19937_64& rng) {
         }
         if (done == threads) {
             break;
-        }
-        bool progress = false;
-        for (int w = 0; w < warps; ++w) {
-            Fiber* lanes = &g_fibers[w * 32];
-            int waiting = 0;
-            int exited = 0;
-            for (int l = 0; l < 32; ++l) {
-                waiting += lanes[l].state == State::AtCollective;
-                exited += lanes[l].state == State::Done;
-            }
-            if (waiting == 32) {
-                execute(lanes, w);
-                for (int l = 0; l < 32; ++l) lanes[l].state = State::Ready;
-                progress = true;
-            } else if (waiting > 0 && waiting + exited == 32) {
-                g_current = &lanes[0];
-                for (int l = 0; l < 32; ++l) {
-                    if (lanes[l].state == State::AtCollective) g_current = &lanes[l];
-                }
-                fail("%s in warp %d waits for %d lanes that exited", op_name(g_current->collective), w, exited);
-            }
-        }
-        if (progress) {
-            continue;
         }
         if (at_barrier == threads - done) {
             if (done > 0) {
@@ -507,7 +510,12 @@ void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
         if (!inside) fail("cp.async reads %d bytes at %p, outside every buffer", src_bytes, src);
     }
     g_current->pending.push_back({dst, src, src_bytes, g_current->committed});
+    if (g_cp_async_at_issue) {
+        land(*g_current, g_current->committed + 1);
+    }
 }
+
+void set_cp_async_landing(bool at_issue) { g_cp_async_at_issue = at_issue; }
 
 void cp_async_commit() { ++g_current->committed; }
 

@@ -29,4 +29,9 @@ void check_buffers();
 
 std::vector<std::string> kernel_names();
 
+// Where cp.async copies land: at issue (exposes a prefetch overwriting a stage other warps still
+// read) or, the default, at the cp.async.wait_group that retires their group (exposes a read
+// before the wait). Hardware lands them anywhere in between.
+void set_cp_async_landing(bool at_issue);
+
 }  // namespace attune_emu

@@ -41,7 +41,7 @@ uint32_t shared_offset(const void* p);
 unsigned char* shared_bytes(uint32_t address, size_t bytes, size_t align, const char* what);
 
 // cp.async: the copy is queued on the issuing thread and lands when a wait retires its group
-// (or when the thread exits), never earlier.
+// (or when the thread exits), or at once where the request says `cp_async issue` (launch.h).
 void cp_async_16(uint32_t dst, const void* src, int src_bytes);
 void cp_async_commit();
 void cp_async_wait(int newest_groups_left);
