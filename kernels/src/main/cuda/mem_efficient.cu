@@ -117,6 +117,9 @@ __device__ __forceinline__ float group_sum(float x) {
 // vector loads tagged `.pragma "used_bytes_mask"`, which needs PTX ISA 8.3 and would break the
 // shipped ISA 6.0. The "memory" clobber keeps it between the barriers that order it.
 __device__ __forceinline__ float4 lds_f32x4(const float* ptr) {
+#ifdef ATTUNE_HOST_EMULATION
+    return attune_emu::lds_f32x4(ptr);  // range- and alignment-checked (kernels/src/test/emulation)
+#else
     const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(ptr));
     float4 r;
     asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];"
@@ -124,6 +127,7 @@ __device__ __forceinline__ float4 lds_f32x4(const float* ptr) {
                  : "r"(addr)
                  : "memory");
     return r;
+#endif
 }
 
 // Element (token, head, d) of a packed activation: base + token * stride + head * head_dim + d,

@@ -44,6 +44,11 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
+// The host emulator (kernels/src/test/emulation) replaces the instruction wrappers below with
+// implementations of the same PTX semantics; the fragment helpers after them are plain CUDA C.
+#ifdef ATTUNE_HOST_EMULATION
+#include <attune_emulation/tensor_core_host.h>
+#else
 namespace attune {
 
 // 32-bit shared-window address of a generic pointer into shared memory, as ldmatrix and cp.async
@@ -152,6 +157,11 @@ __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
     return r;
 }
+
+}  // namespace attune
+#endif  // ATTUNE_HOST_EMULATION
+
+namespace attune {
 
 // Max and sum over the quad that shares this lane's C-fragment rows (lanes 4g..4g+3); every lane
 // of the quad gets the result. All 32 lanes must call them together (full-mask shuffles).

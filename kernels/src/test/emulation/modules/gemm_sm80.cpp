@@ -1,0 +1,12 @@
+// Emulator build of gemm_sm80.cu: the source as is (prelude force-included), its dynamic shared
+// memory (defined before the source, whose extern __shared__ declaration then refers to it),
+// and every entry point; KernelEmulationModulesTest holds this list to the manifest.
+
+#include <attune_emulation/registry.h>
+
+ATTUNE_EMU_DYNAMIC_SHARED(attune::gemm_sm80, unsigned char, smem)
+
+#include "gemm_sm80.cu"
+
+ATTUNE_EMU_KERNEL(gemm_sm80_f16)
+ATTUNE_EMU_KERNEL(gemm_sm80_bf16)
