@@ -39,6 +39,15 @@ public final class StoredPrecision {
         });
     }
 
+    /** The value a buffer of {@code dtype} holds for {@code v} (round to nearest even). */
+    public static float round(float v, ComputeDtype dtype) {
+        return switch (dtype) {
+            case FP32 -> v;
+            case FP16 -> HalfFloats.roundToFp16(v);
+            case BF16 -> HalfFloats.roundToBf16(v);
+        };
+    }
+
     /** A rounded copy (weights are rounded once per dtype and kept). */
     public static float[] roundedCopy(float[] x, ComputeDtype dtype) {
         if (x == null || dtype == ComputeDtype.FP32) {
@@ -46,7 +55,7 @@ public final class StoredPrecision {
         }
         float[] y = x.clone();
         for (int i = 0; i < y.length; i++) {
-            y[i] = dtype == ComputeDtype.BF16 ? HalfFloats.roundToBf16(y[i]) : HalfFloats.roundToFp16(y[i]);
+            y[i] = round(y[i], dtype);
         }
         return y;
     }

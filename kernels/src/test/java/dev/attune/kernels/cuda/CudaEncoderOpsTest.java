@@ -2,6 +2,7 @@ package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -67,7 +68,7 @@ class CudaEncoderOpsTest {
                 s.ops().fromF32(f32, narrow, raw.length);
                 float[] got = s.download(narrow);
                 for (int i = 0; i < raw.length; i++) {
-                    assertEquals(GpuFixture.round(raw[i], dt), got[i], dt + " from_f32 of " + raw[i]);
+                    assertEquals(StoredPrecision.round(raw[i], dt), got[i], dt + " from_f32 of " + raw[i]);
                 }
             }
             int[] ids = rnd.ints(5000, -1000, 1000).toArray();
@@ -245,7 +246,7 @@ class CudaEncoderOpsTest {
             x[1234] = 1e6f; // infinite in fp16 only
             long want = 0;
             for (float v : x) {
-                if (!Float.isFinite(GpuFixture.round(v, dt))) {
+                if (!Float.isFinite(StoredPrecision.round(v, dt))) {
                     want++;
                 }
             }

@@ -3,7 +3,7 @@ package dev.attune.kernels.cuda;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.GpuProbe;
 import dev.attune.kernels.device.ProbeResult;
-import dev.attune.kernels.precision.HalfFloats;
+import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 
 import java.util.List;
@@ -24,20 +24,11 @@ final class GpuFixture {
         return r.devices().get(0);
     }
 
-    /** The nearest value the dtype holds. */
-    static float round(float v, ComputeDtype dt) {
-        return switch (dt) {
-            case FP32 -> v;
-            case FP16 -> HalfFloats.roundToFp16(v);
-            case BF16 -> HalfFloats.roundToBf16(v);
-        };
-    }
-
     /** Uniform values in [-scale, scale), already rounded to the dtype. */
     static float[] random(Random rnd, int n, float scale, ComputeDtype dt) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
-            a[i] = round((rnd.nextFloat() * 2 - 1) * scale, dt);
+            a[i] = StoredPrecision.round((rnd.nextFloat() * 2 - 1) * scale, dt);
         }
         return a;
     }

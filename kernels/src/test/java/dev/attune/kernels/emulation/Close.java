@@ -2,7 +2,7 @@ package dev.attune.kernels.emulation;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.attune.kernels.precision.HalfFloats;
+import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 import java.util.SplittableRandom;
 
@@ -12,21 +12,12 @@ final class Close {
     private Close() {
     }
 
-    /** The value a device buffer of this dtype holds for x. */
-    static float round(ComputeDtype dtype, float x) {
-        return switch (dtype) {
-            case FP32 -> x;
-            case FP16 -> HalfFloats.roundToFp16(x);
-            case BF16 -> HalfFloats.roundToBf16(x);
-        };
-    }
-
     /** Uniform values in [-range, range), already rounded to the dtype. */
     static float[] random(ComputeDtype dtype, int n, float range, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
-            v[i] = round(dtype, (float) ((r.nextDouble() * 2 - 1) * range));
+            v[i] = StoredPrecision.round((float) ((r.nextDouble() * 2 - 1) * range), dtype);
         }
         return v;
     }

@@ -5,6 +5,7 @@ import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.launch.GemmLaunch;
 import dev.attune.kernels.cuda.launch.GemmVariant;
+import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -56,7 +57,7 @@ class KernelEmulationGemmTest {
             CpuOps.geluErf(expected, m, n, CpuThreads.single());
         }
         for (int i = 0; i < expected.length; i++) {
-            expected[i] = Close.round(dtype, expected[i]);
+            expected[i] = StoredPrecision.round(expected[i], dtype);
         }
 
         for (boolean atIssue : variant == GemmVariant.SM80 ? new boolean[] {false, true} : new boolean[] {false}) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
+import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -28,7 +29,7 @@ class KernelEmulationOpsTest {
     private static float[] rounded(ComputeDtype dtype, float[] x) {
         float[] r = x.clone();
         for (int i = 0; i < r.length; i++) {
-            r[i] = Close.round(dtype, r[i]);
+            r[i] = StoredPrecision.round(r[i], dtype);
         }
         return r;
     }
@@ -83,7 +84,7 @@ class KernelEmulationOpsTest {
                     if (withType) {
                         v += type[typeIds[t] * hidden + h];
                     }
-                    expected[t * hidden + h] = Close.round(dtype, v);
+                    expected[t * hidden + h] = StoredPrecision.round(v, dtype);
                 }
             }
             EmulatedRun run = new EmulatedRun(EncoderOpsLaunch.MODULE);
@@ -159,7 +160,7 @@ class KernelEmulationOpsTest {
         CpuOps.geluErf(gelu, 1, n, CpuThreads.single());
         float[] sum = new float[n];
         for (int i = 0; i < n; i++) {
-            sum[i] = Close.round(dtype, x[i] + r[i]);
+            sum[i] = StoredPrecision.round(x[i] + r[i], dtype);
         }
         float[] wide = Close.random(ComputeDtype.FP32, n, 4f, 13);
 
