@@ -2,12 +2,9 @@ package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.cuda.launch.AttentionLaunch;
 import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
-import dev.attune.kernels.cuda.launch.FlashSm75Launch;
-import dev.attune.kernels.cuda.launch.FlashSm80Launch;
 import dev.attune.kernels.cuda.launch.GemmLaunch;
 import dev.attune.kernels.cuda.launch.GemmVariant;
 import dev.attune.kernels.cuda.launch.MathAttentionLaunch;
-import dev.attune.kernels.cuda.launch.MemEfficientLaunch;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
@@ -151,23 +148,13 @@ public final class CudaOps {
 
     /** The fused kernel family of a path, if this device and the dtype and head_dim allow it. */
     private AttentionLaunch fusedLaunch(AttentionPath path, ComputeDtype dt, int headDim) {
-        AttentionLaunch launch;
-        ComputeCapability needs;
-        switch (path) {
-            case FLASH_SM80 -> {
-                launch = FlashSm80Launch.INSTANCE;
-                needs = ComputeCapability.SM80;
-            }
-            case FLASH_SM75 -> {
-                launch = FlashSm75Launch.INSTANCE;
-                needs = ComputeCapability.SM75;
-            }
-            case MEM_EFFICIENT -> {
-                launch = MemEfficientLaunch.INSTANCE;
-                needs = ComputeCapability.NONE;
-            }
-            default -> throw new IllegalArgumentException("not a fused attention path: " + path);
-        }
+        AttentionLaunch launch = AttentionLaunch.of(path)
+                .orElseThrow(() -> new IllegalArgumentException("not a fused attention path: " + path));
+        ComputeCapability needs = switch (path) {
+            case FLASH_SM80 -> ComputeCapability.SM80;
+            case FLASH_SM75 -> ComputeCapability.SM75;
+            default -> ComputeCapability.NONE;
+        };
         if (!capability().atLeast(needs)) {
             throw new KernelUnavailableException(path.id() + " needs compute capability " + needs + " or newer; "
                     + session.label() + " has " + capability(), launch.module(), CudaException.NO_RESULT, "",

@@ -1,9 +1,6 @@
 package dev.attune.kernels.select;
 
 import dev.attune.kernels.cuda.launch.AttentionLaunch;
-import dev.attune.kernels.cuda.launch.FlashSm75Launch;
-import dev.attune.kernels.cuda.launch.FlashSm80Launch;
-import dev.attune.kernels.cuda.launch.MemEfficientLaunch;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
 
@@ -131,12 +128,7 @@ public final class AttentionSelector {
     /** Whether one block of the path's kernel fits the shared memory a block may use on this GPU. */
     private static Optional<String> sharedMemory(AttentionPath p, DeviceInfo device, ComputeDtype dtype,
                                                  AttentionRequest req) {
-        AttentionLaunch launch = switch (p) {
-            case FLASH_SM80 -> FlashSm80Launch.INSTANCE;
-            case FLASH_SM75 -> FlashSm75Launch.INSTANCE;
-            case MEM_EFFICIENT -> MemEfficientLaunch.INSTANCE;
-            default -> null;
-        };
+        AttentionLaunch launch = AttentionLaunch.of(p).orElse(null);
         if (launch == null || device.sharedMemoryPerBlock() <= 0 || !launch.supports(dtype, req.headDim())) {
             return Optional.empty();
         }

@@ -1,6 +1,9 @@
 package dev.attune.kernels.cuda.launch;
 
+import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
+
+import java.util.Optional;
 
 /**
  * Launch shapes of one fused attention path (flash-sm80, flash-sm75, mem-efficient). Each
@@ -23,6 +26,16 @@ import dev.attune.kernels.select.ComputeDtype;
  * <p>Threading: implementations are immutable and shared.
  */
 public interface AttentionLaunch {
+
+    /** The fused kernel family of a GPU path; empty for {@code math} (three kernels) and the CPU paths. */
+    static Optional<AttentionLaunch> of(AttentionPath path) {
+        return switch (path) {
+            case FLASH_SM80 -> Optional.of(FlashSm80Launch.INSTANCE);
+            case FLASH_SM75 -> Optional.of(FlashSm75Launch.INSTANCE);
+            case MEM_EFFICIENT -> Optional.of(MemEfficientLaunch.INSTANCE);
+            case MATH, CPU_FLASH, CPU_MATH -> Optional.empty();
+        };
+    }
 
     /** The PTX module (resource {@code dev/attune/kernels/ptx/<module>.ptx}) holding the kernels. */
     String module();
