@@ -1,6 +1,8 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.attention.MaskKind;
+import dev.attune.kernels.select.AttentionRequest;
+import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
 
 /**
@@ -22,5 +24,11 @@ public record BatchShape(int rows, int maxLen, MaskKind mask) {
             maxLen = Math.max(maxLen, len);
         }
         return new BatchShape(batch.rows(), maxLen, ragged ? MaskKind.PADDING : MaskKind.NONE);
+    }
+
+    /** The selector's request for a batch of this shape of {@code model} (at least one row of one token). */
+    public AttentionRequest request(EncoderModel model) {
+        return new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
+                Math.max(1, rows), Math.max(1, maxLen), mask);
     }
 }

@@ -59,9 +59,11 @@ public final class DeviceRunner implements BatchRunner {
     /** The selector's choice for a batch of this shape (also used to report the plan). */
     @Override
     public AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask) {
-        AttentionRequest req = new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
-                Math.max(1, rows), Math.max(1, maxSeqLen), mask);
-        return AttentionSelector.select(device, req, overrides, KernelSupport.SHIPPED, memoryFraction);
+        return select(new BatchShape(rows, maxSeqLen, mask).request(model), overrides);
+    }
+
+    private AttentionChoice select(AttentionRequest req, UserOverrides o) {
+        return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction);
     }
 
     @Override
@@ -74,10 +76,7 @@ public final class DeviceRunner implements BatchRunner {
                 throw e;
             }
             precisionFallbacks.incrementAndGet();
-            BatchShape s = BatchShape.of(batch);
-            AttentionChoice again = AttentionSelector.select(device, new AttentionRequest(model.storedDtype(),
-                            model.config().heads(), model.config().headDim(), s.rows(), s.maxLen(), s.mask()),
-                    overrides.forFp32Rerun(), KernelSupport.SHIPPED, memoryFraction);
+            AttentionChoice again = select(BatchShape.of(batch).request(model), overrides.forFp32Rerun());
             AttentionChoice fp32 = new AttentionChoice(again.path(), again.dtype(), again.queryChunk(),
                     "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32; " + again.reason());
             return new BatchOutcome(forward(model, batch, fp32, threads), fp32, true);

@@ -97,12 +97,10 @@ public final class GpuDeviceRunner implements BatchRunner {
 
     @Override
     public AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask) {
-        return choose(model, rows, maxSeqLen, mask, paths.overrides());
+        return select(new BatchShape(rows, maxSeqLen, mask).request(model), paths.overrides());
     }
 
-    private AttentionChoice choose(EncoderModel model, int rows, int maxSeqLen, MaskKind mask, UserOverrides o) {
-        AttentionRequest req = new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
-                Math.max(1, rows), Math.max(1, maxSeqLen), mask);
+    private AttentionChoice select(AttentionRequest req, UserOverrides o) {
         return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction);
     }
 
@@ -123,7 +121,7 @@ public final class GpuDeviceRunner implements BatchRunner {
         String overflow = null; // set once fp16 overflowed: the batch runs in fp32 from then on
         while (true) {
             UserOverrides o = overflow == null ? paths.overrides() : paths.fp32Overrides();
-            AttentionChoice choice = choose(model, batch, o);
+            AttentionChoice choice = select(BatchShape.of(batch).request(model), o);
             if (!choice.path().isGpu()) {
                 BatchOutcome c = cpu.run(model, batch, threads);
                 return overflow == null ? c : new BatchOutcome(c.hidden(), c.choice(), true, c.rowChoices());
@@ -159,11 +157,6 @@ public final class GpuDeviceRunner implements BatchRunner {
                 leaveDevice();
             }
         }
-    }
-
-    private AttentionChoice choose(EncoderModel model, TokenBatch batch, UserOverrides o) {
-        BatchShape s = BatchShape.of(batch);
-        return choose(model, s.rows(), s.maxLen(), s.mask(), o);
     }
 
     private void onKernelFailure(AttentionPath path, boolean contextLost, RuntimeException e) {
