@@ -108,29 +108,16 @@ public final class BertEncoder {
     /** word + position + token-type embeddings, (tokens, hidden). */
     private float[] embed(TokenBatch batch) {
         int h = config.hiddenSize();
+        int[] positions = batch.positionIds(config);
         float[] x = new float[batch.tokens() * h];
-        int[] cu = batch.cuSeqlens();
-        int offset = config.positionOffset();
-        for (int b = 0; b < batch.rows(); b++) {
-            for (int tok = cu[b]; tok < cu[b + 1]; tok++) {
-                int id = batch.ids()[tok];
-                int type = batch.typeIds()[tok];
-                int pos = offset + tok - cu[b];
-                if (id < 0 || id >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
-                }
-                if (type < 0 || type >= config.typeVocabSize()) {
-                    throw new IllegalArgumentException("token type " + type + " is outside 0.." + (config.typeVocabSize() - 1));
-                }
-                if (pos >= config.maxPositions()) {
-                    throw new IllegalArgumentException("row " + b + " has " + (cu[b + 1] - cu[b])
-                            + " tokens, more than the model's " + config.maxInputTokens() + " positions");
-                }
-                int xo = tok * h;
-                for (int i = 0; i < h; i++) {
-                    x[xo + i] = weights.wordEmbeddings()[id * h + i] + weights.positionEmbeddings()[pos * h + i]
-                            + weights.typeEmbeddings()[type * h + i];
-                }
+        for (int tok = 0; tok < batch.tokens(); tok++) {
+            int id = batch.ids()[tok];
+            int type = batch.typeIds()[tok];
+            int pos = positions[tok];
+            int xo = tok * h;
+            for (int i = 0; i < h; i++) {
+                x[xo + i] = weights.wordEmbeddings()[id * h + i] + weights.positionEmbeddings()[pos * h + i]
+                        + weights.typeEmbeddings()[type * h + i];
             }
         }
         return x;

@@ -166,8 +166,8 @@ public final class GpuBertEncoder implements AutoCloseable {
         for (int b = 0; b < rows; b++) {
             maxLen = Math.max(maxLen, batch.cuSeqlens()[b + 1] - batch.cuSeqlens()[b]);
         }
-        // The embedding kernel gathers rows by id without bounds checks: check here, as the CPU encoder does.
-        int[] positions = positionIds(batch);
+        // The embedding kernel gathers rows by id without bounds checks: positionIds checks them.
+        int[] positions = batch.positionIds(config);
         CudaOps ops = session.ops();
 
         GpuArray ids = session.upload(batch.ids());           // (tokens)
@@ -223,32 +223,6 @@ public final class GpuBertEncoder implements AutoCloseable {
         if (bad > 0) {
             throw new PrecisionOverflowException(what + " holds " + bad + " non-finite values, beyond fp16's range (65504)");
         }
-    }
-
-    /** Position ids of a packed batch, each row from the model's offset; ids and types checked. */
-    private int[] positionIds(TokenBatch batch) {
-        int[] cu = batch.cuSeqlens();
-        int[] pos = new int[batch.tokens()];
-        int offset = config.positionOffset();
-        for (int b = 0; b < batch.rows(); b++) {
-            int len = cu[b + 1] - cu[b];
-            if (offset + len > config.maxPositions()) {
-                throw new IllegalArgumentException("row " + b + " has " + len + " tokens, more than the model's "
-                        + config.maxInputTokens() + " positions");
-            }
-            for (int tok = cu[b]; tok < cu[b + 1]; tok++) {
-                int id = batch.ids()[tok];
-                int type = batch.typeIds()[tok];
-                if (id < 0 || id >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
-                }
-                if (type < 0 || type >= config.typeVocabSize()) {
-                    throw new IllegalArgumentException("token type " + type + " is outside 0.." + (config.typeVocabSize() - 1));
-                }
-                pos[tok] = offset + tok - cu[b];
-            }
-        }
-        return pos;
     }
 
     /** Releases the resident weights. */

@@ -1,5 +1,6 @@
 package dev.attune.model.bert;
 
+import dev.attune.model.config.BertConfig;
 import dev.attune.model.tokenizer.TokenizedText;
 
 import java.util.List;
@@ -35,5 +36,36 @@ public record TokenBatch(int[] ids, int[] typeIds, int[] cuSeqlens) {
 
     public int tokens() {
         return ids.length;
+    }
+
+    /**
+     * The position id of every token, each row counting from the model's offset, after checking
+     * that every token id, token type and position lies inside the model's embedding tables (the
+     * embedding gathers, on the CPU and on the GPU, index them unchecked).
+     *
+     * @throws IllegalArgumentException naming the id, type or row that does not fit
+     */
+    public int[] positionIds(BertConfig config) {
+        int[] pos = new int[tokens()];
+        int offset = config.positionOffset();
+        for (int b = 0; b < rows(); b++) {
+            int len = cuSeqlens[b + 1] - cuSeqlens[b];
+            if (offset + len > config.maxPositions()) {
+                throw new IllegalArgumentException("row " + b + " has " + len + " tokens, more than the model's "
+                        + config.maxInputTokens() + " positions");
+            }
+            for (int tok = cuSeqlens[b]; tok < cuSeqlens[b + 1]; tok++) {
+                if (ids[tok] < 0 || ids[tok] >= config.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + ids[tok] + " is outside the vocabulary of "
+                            + config.vocabSize());
+                }
+                if (typeIds[tok] < 0 || typeIds[tok] >= config.typeVocabSize()) {
+                    throw new IllegalArgumentException("token type " + typeIds[tok] + " is outside 0.."
+                            + (config.typeVocabSize() - 1));
+                }
+                pos[tok] = offset + tok - cuSeqlens[b];
+            }
+        }
+        return pos;
     }
 }
