@@ -82,12 +82,7 @@ public final class CudaOps {
 
     /** Whether this device has the instructions of the variant and the variant takes the dtype and shape. */
     public boolean runs(GemmVariant variant, ComputeDtype dtype, int n, int k) {
-        ComputeCapability needs = switch (variant) {
-            case SM80 -> ComputeCapability.SM80;
-            case SM75 -> ComputeCapability.SM75;
-            case SIMT -> ComputeCapability.NONE;
-        };
-        return capability().atLeast(needs) && GemmLaunch.supports(variant, dtype, n, k);
+        return capability().atLeast(variant.minCapability()) && GemmLaunch.supports(variant, dtype, n, k);
     }
 
     private void launchGemm(GemmVariant v, GpuArray a, GpuArray w, GpuArray bias, GpuArray c, int m, int n, int k,

@@ -30,6 +30,15 @@ public enum GemmVariant {
         };
     }
 
+    /** The oldest GPU whose instructions the variant uses. */
+    public ComputeCapability minCapability() {
+        return switch (this) {
+            case SM80 -> ComputeCapability.SM80;
+            case SM75 -> ComputeCapability.SM75;
+            case SIMT -> ComputeCapability.SM60;
+        };
+    }
+
     /**
      * The fastest variant a device of this capability runs for the dtype.
      *
@@ -37,15 +46,14 @@ public enum GemmVariant {
      *                                  PTX targets sm_60 and newer
      */
     public static GemmVariant best(ComputeCapability cc, ComputeDtype dtype) {
-        if (!cc.atLeast(ComputeCapability.SM60)) {
+        if (!cc.atLeast(SIMT.minCapability())) {
             throw new IllegalArgumentException("no GEMM kernel runs on compute capability " + cc
                     + ": the shipped PTX targets sm_60 and newer");
         }
-        if (cc.atLeast(ComputeCapability.SM80) && SM80.supports(dtype)) {
-            return SM80;
-        }
-        if (cc.atLeast(ComputeCapability.SM75) && SM75.supports(dtype)) {
-            return SM75;
+        for (GemmVariant v : values()) {
+            if (cc.atLeast(v.minCapability()) && v.supports(dtype)) {
+                return v;
+            }
         }
         return SIMT;
     }
