@@ -5,6 +5,9 @@ import dev.attune.kernels.attention.AttentionKernels;
 import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.ops.CpuTensorOps;
+import dev.attune.kernels.ops.CpuWeights;
+import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionRequest;
@@ -35,7 +38,7 @@ public final class DeviceRunner implements BatchRunner {
     private final DeviceInfo device;
     private final UserOverrides overrides;
     private final double memoryFraction;
-    private final Map<EncoderKey, BertEncoder> encoders = new ConcurrentHashMap<>();
+    private final Map<EncoderKey, BertEncoder.Resident> encoders = new ConcurrentHashMap<>();
 
     /** One model (by identity) in one dtype. */
     private record EncoderKey(EncoderModel model, ComputeDtype dtype) {
@@ -85,9 +88,10 @@ public final class DeviceRunner implements BatchRunner {
 
     private float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice, CpuThreads threads) {
         AttentionKernel kernel = AttentionKernels.onCpuMemory(device, choice);
-        BertEncoder encoder = encoders.computeIfAbsent(new EncoderKey(model, choice.dtype()),
-                k -> model.encoder().in(k.dtype()));
-        return encoder.forward(batch, kernel, threads);
+        BertEncoder.Resident weights = encoders.computeIfAbsent(new EncoderKey(model, choice.dtype()),
+                k -> model.encoder().residentOn(new CpuWeights(k.dtype())));
+        TensorOps ops = new CpuTensorOps(choice.dtype(), kernel, threads);
+        return ops.download(model.encoder().forward(weights, batch, ops));
     }
 
     public long precisionFallbacks() {

@@ -12,18 +12,31 @@ import java.util.Arrays;
  * {@code t * rowStride + qOffset + h * headDim} (likewise K and V). The output is
  * (tokens, heads * headDim), row-major.
  *
- * @param cuSeqlens  prefix sums of the row lengths, {@code batch + 1} entries starting at 0
- * @param heads      number of heads (query and key/value heads are equal in encoder models)
- * @param headDim    width of one head
- * @param causal     whether query i may only see keys up to i of its row
+ * <p>Grouped-query attention: K and V have {@code kvHeads} heads, and query head {@code h} reads
+ * key/value head {@code h / (heads / kvHeads)} in place, so K and V are never copied per query
+ * head (multi-head attention is {@code kvHeads == heads}, multi-query {@code kvHeads == 1}).
+ *
+ * @param cuSeqlens     prefix sums of the row lengths, {@code batch + 1} entries starting at 0
+ * @param heads         number of query heads
+ * @param kvHeads       number of key/value heads; divides {@code heads}
+ * @param headDim       width of one head
+ * @param causal        whether query i may only see keys up to i of its row
+ * @param slidingWindow with {@code causal}, query i sees only keys j with {@code i - j < slidingWindow}
+ *                      (Mistral's local attention); 0 for no window
  * @param scale      factor applied to q·k before the softmax, usually 1/sqrt(headDim)
  * @param rowStride  floats per token in the Q/K/V buffers
  * @param qOffset    offset of Q within a token's row
  * @param kOffset    offset of K within a token's row
  * @param vOffset    offset of V within a token's row
  */
-public record AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean causal, float scale,
-                               int rowStride, int qOffset, int kOffset, int vOffset) {
+public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int headDim, boolean causal,
+                               int slidingWindow, float scale, int rowStride, int qOffset, int kOffset, int vOffset) {
+
+    /** Multi-head attention without a window: as many key/value heads as query heads. */
+    public AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean causal, float scale, int rowStride,
+                            int qOffset, int kOffset, int vOffset) {
+        this(cuSeqlens, heads, heads, headDim, causal, 0, scale, rowStride, qOffset, kOffset, vOffset);
+    }
 
     public AttentionProblem {
         if (cuSeqlens == null || cuSeqlens.length < 2 || cuSeqlens[0] != 0) {
@@ -37,9 +50,18 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean 
         if (heads < 1 || headDim < 1) {
             throw new IllegalArgumentException("heads and headDim must be positive: " + heads + ", " + headDim);
         }
+        if (kvHeads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("key/value heads (" + kvHeads + ") must divide the query heads (" + heads
+                    + ")");
+        }
+        if (slidingWindow < 0 || (slidingWindow > 0 && !causal)) {
+            throw new IllegalArgumentException("a sliding window (" + slidingWindow + ") needs a causal mask and must "
+                    + "not be negative");
+        }
         int width = heads * headDim;
+        int kvWidth = kvHeads * headDim;
         if (qOffset < 0 || kOffset < 0 || vOffset < 0 || qOffset + width > rowStride
-                || kOffset + width > rowStride || vOffset + width > rowStride) {
+                || kOffset + kvWidth > rowStride || vOffset + kvWidth > rowStride) {
             throw new IllegalArgumentException("Q/K/V offsets do not fit a row of " + rowStride + " floats");
         }
         cuSeqlens = cuSeqlens.clone();
@@ -50,6 +72,27 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean 
         int w = heads * headDim;
         return new AttentionProblem(cuSeqlens, heads, headDim, causal, (float) (1.0 / Math.sqrt(headDim)),
                 3 * w, 0, w, 2 * w);
+    }
+
+    /**
+     * Q, K and V fused in one (tokens, (heads + 2 * kvHeads) * headDim) buffer, q | k | v per
+     * token, as a decoder's fused projection writes them.
+     */
+    public static AttentionProblem fusedGqa(int[] cuSeqlens, int heads, int kvHeads, int headDim, int slidingWindow) {
+        int qw = heads * headDim;
+        int kvw = kvHeads * headDim;
+        return new AttentionProblem(cuSeqlens, heads, kvHeads, headDim, true, slidingWindow,
+                (float) (1.0 / Math.sqrt(headDim)), qw + 2 * kvw, 0, qw, qw + kvw);
+    }
+
+    /** The key/value head that query head {@code h} reads. */
+    public int kvHeadOf(int h) {
+        return h / (heads / kvHeads);
+    }
+
+    /** The first key query {@code i} (0-based within its row) may see. */
+    public int firstKey(int i) {
+        return slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
     }
 
     public int batch() {
@@ -80,19 +123,21 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean 
     @Override
     public boolean equals(Object o) {
         return o instanceof AttentionProblem p && Arrays.equals(cuSeqlens, p.cuSeqlens) && heads == p.heads
-                && headDim == p.headDim && causal == p.causal && scale == p.scale && rowStride == p.rowStride
+                && kvHeads == p.kvHeads && headDim == p.headDim && causal == p.causal
+                && slidingWindow == p.slidingWindow && scale == p.scale && rowStride == p.rowStride
                 && qOffset == p.qOffset && kOffset == p.kOffset && vOffset == p.vOffset;
     }
 
     @Override
     public int hashCode() {
-        return 31 * Arrays.hashCode(cuSeqlens) + java.util.Objects.hash(heads, headDim, causal, scale, rowStride,
+        return 31 * Arrays.hashCode(cuSeqlens) + java.util.Objects.hash(heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride,
                 qOffset, kOffset, vOffset);
     }
 
     @Override
     public String toString() {
         return "AttentionProblem[batch=" + batch() + ", tokens=" + totalTokens() + ", heads=" + heads
-                + ", headDim=" + headDim + ", causal=" + causal + "]";
+                + ", kvHeads=" + kvHeads + ", headDim=" + headDim + ", causal=" + causal
+                + (slidingWindow > 0 ? ", window=" + slidingWindow : "") + "]";
     }
 }

@@ -66,10 +66,12 @@ public final class CpuFlashAttention implements AttentionKernel {
                 int perHead = blocks(p.seqLen(row));
                 int h = local / perHead;
                 int block = local % perHead;
-                if (row != cachedRow || h != cachedHead) {
-                    ws.loadKv(p, k, v, row, h);
+                // Query heads of one group read the same K/V head: consecutive units share the tile.
+                int kvh = p.kvHeadOf(h);
+                if (row != cachedRow || kvh != cachedHead) {
+                    ws.loadKv(p, k, v, row, kvh);
                     cachedRow = row;
-                    cachedHead = h;
+                    cachedHead = kvh;
                 }
                 queryBlock(p, q, out, row, h, block, ws);
             }
@@ -96,20 +98,22 @@ public final class CpuFlashAttention implements AttentionKernel {
             ws.sum[i] = 0f;
         }
         int keyEnd = p.causal() ? q1 : n;
-        for (int k0 = 0; k0 < keyEnd; k0 += KEY_BLOCK) {
+        // With a sliding window the block's first query sees the oldest key any of them sees.
+        for (int k0 = p.firstKey(q0); k0 < keyEnd; k0 += KEY_BLOCK) {
             int k1 = Math.min(keyEnd, k0 + KEY_BLOCK);
             for (int i = 0; i < rows; i++) {
                 int qi = q0 + i;
-                int visible = (p.causal() ? Math.min(k1, qi + 1) : k1) - k0;
+                int j0 = Math.max(k0, p.firstKey(qi));
+                int visible = (p.causal() ? Math.min(k1, qi + 1) : k1) - j0;
                 if (visible <= 0) {
                     continue;
                 }
-                // Scores of query i against keys [k0, k0 + visible): with K held transposed in the
+                // Scores of query i against keys [j0, j0 + visible): with K held transposed in the
                 // tile, each of the head_dim steps is one axpy across keys, so no horizontal sums.
                 int qo = (start + qi) * p.rowStride() + p.qOffset() + h * d;
                 java.util.Arrays.fill(s, 0, visible, 0f);
                 for (int c = 0; c < d; c++) {
-                    simd.axpy(q[qo + c] * scale, ws.kt, c * ws.n + k0, s, 0, visible);
+                    simd.axpy(q[qo + c] * scale, ws.kt, c * ws.n + j0, s, 0, visible);
                 }
                 float blockMax = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < visible; j++) {
@@ -124,7 +128,7 @@ public final class CpuFlashAttention implements AttentionKernel {
                 }
                 float sum = ws.sum[i] * correction + simd.expShiftSum(s, 0, visible, newMax);
                 for (int j = 0; j < visible; j++) {
-                    simd.axpy(s[j], ws.v, (k0 + j) * d, acc, i * d, d);
+                    simd.axpy(s[j], ws.v, (j0 + j) * d, acc, i * d, d);
                 }
                 ws.max[i] = newMax;
                 ws.sum[i] = sum;
@@ -170,7 +174,7 @@ public final class CpuFlashAttention implements AttentionKernel {
             acc = new float[QUERY_BLOCK * d];
         }
 
-        /** K as (head_dim, N) so that scores vectorise across keys; V as (N, head_dim). */
+        /** K/V head {@code h} of a row: K as (head_dim, N) so that scores vectorise across keys; V as (N, head_dim). */
         void loadKv(AttentionProblem p, float[] kSrc, float[] vSrc, int row, int h) {
             int d = p.headDim();
             int start = p.cuSeqlens()[row];

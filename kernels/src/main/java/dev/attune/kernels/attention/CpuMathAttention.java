@@ -41,13 +41,14 @@ public final class CpuMathAttention implements AttentionKernel {
             for (int u = u0; u < u1; u++) {
                 int b = u / heads;
                 int h = u % heads;
+                int kvh = p.kvHeadOf(h);
                 int start = p.cuSeqlens()[b];
                 int n = p.seqLen(b);
                 for (int i = 0; i < n; i++) {
                     int qo = (start + i) * stride + p.qOffset() + h * d;
                     int keys = p.causal() ? i + 1 : n;
-                    for (int j = 0; j < keys; j++) {
-                        int ko = (start + j) * stride + p.kOffset() + h * d;
+                    for (int j = p.firstKey(i); j < keys; j++) {
+                        int ko = (start + j) * stride + p.kOffset() + kvh * d;
                         double dot = 0;
                         for (int c = 0; c < d; c++) {
                             dot += (double) q[qo + c] * k[ko + c];
@@ -57,20 +58,21 @@ public final class CpuMathAttention implements AttentionKernel {
                 }
                 for (int i = 0; i < n; i++) {
                     int keys = p.causal() ? i + 1 : n;
+                    int first = p.firstKey(i);
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j < keys; j++) {
+                    for (int j = first; j < keys; j++) {
                         max = Math.max(max, s[i * maxN + j]);
                     }
                     double sum = 0;
-                    for (int j = 0; j < keys; j++) {
+                    for (int j = first; j < keys; j++) {
                         double e = Math.exp(s[i * maxN + j] - max);
                         s[i * maxN + j] = e;
                         sum += e;
                     }
                     java.util.Arrays.fill(acc, 0);
-                    for (int j = 0; j < keys; j++) {
+                    for (int j = first; j < keys; j++) {
                         double pj = s[i * maxN + j] / sum;
-                        int vo = (start + j) * stride + p.vOffset() + h * d;
+                        int vo = (start + j) * stride + p.vOffset() + kvh * d;
                         for (int c = 0; c < d; c++) {
                             acc[c] += pj * v[vo + c];
                         }

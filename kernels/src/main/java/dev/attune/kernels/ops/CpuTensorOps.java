@@ -1,0 +1,284 @@
+package dev.attune.kernels.ops;
+
+import dev.attune.kernels.attention.AttentionKernel;
+import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.cpu.CpuGemm;
+import dev.attune.kernels.cpu.CpuOps;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.cpu.VectorPrimitives;
+import dev.attune.kernels.precision.StoredPrecision;
+import dev.attune.kernels.select.ComputeDtype;
+
+/**
+ * The op contract on the CPU: fp32 arithmetic with fp32 accumulation, split over the task's
+ * {@link CpuThreads}; attention through the {@link AttentionKernel} the selector chose.
+ *
+ * <p>With a compute dtype of fp16 or bf16 it stands for a simulated GPU: weights come rounded
+ * from {@link CpuWeights}, and {@link #store} rounds each activation the device would store, as
+ * the device would, raising on fp16 overflow. In fp32 {@link #store} does nothing.
+ *
+ * <p>Threading: one instance per forward pass; the pass's calls come from one thread.
+ */
+public final class CpuTensorOps implements TensorOps {
+
+    /** Rows of hidden state whose logits are held at once: (rows, vocab) fp32 of scratch. */
+    static final int LOGIT_ROWS = 16;
+
+    private final ComputeDtype dtype;
+    private final AttentionKernel attention;
+    private final CpuThreads threads;
+    private final VectorPrimitives simd = VectorPrimitives.get();
+
+    public CpuTensorOps(ComputeDtype dtype, AttentionKernel attention, CpuThreads threads) {
+        this.dtype = dtype;
+        this.attention = attention;
+        this.threads = threads;
+    }
+
+    @Override
+    public ComputeDtype dtype() {
+        return dtype;
+    }
+
+    @Override
+    public String attentionPath() {
+        return attention.path();
+    }
+
+    @Override
+    public Tensor allocate(int rows, int cols) {
+        return new CpuTensor(new float[Math.multiplyExact(rows, cols)], rows, cols);
+    }
+
+    @Override
+    public float[] download(Tensor t) {
+        CpuTensor c = CpuTensor.of(t);
+        return java.util.Arrays.copyOf(c.data(), Math.toIntExact(c.elements()));
+    }
+
+    private static float[] d(Tensor t) {
+        return CpuTensor.of(t).data();
+    }
+
+    private static void sameShape(Tensor a, Tensor b, String op) {
+        if (a.rows() != b.rows() || a.cols() != b.cols()) {
+            throw new IllegalArgumentException(op + ": shapes differ, (" + a.rows() + ", " + a.cols() + ") and ("
+                    + b.rows() + ", " + b.cols() + ")");
+        }
+    }
+
+    @Override
+    public void gatherRows(Tensor table, int[] ids, Tensor out, boolean accumulate) {
+        int w = table.cols();
+        if (out.cols() != w || out.rows() != ids.length) {
+            throw new IllegalArgumentException("gather: " + ids.length + " rows of width " + w + " do not fit " + out);
+        }
+        float[] t = d(table);
+        float[] o = d(out);
+        for (int r = 0; r < ids.length; r++) {
+            int id = ids[r];
+            if (id < 0 || id >= table.rows()) {
+                throw new IllegalArgumentException("gather: id " + id + " at row " + r + " is outside a table of "
+                        + table.rows() + " rows");
+            }
+            if (accumulate) {
+                for (int i = 0; i < w; i++) {
+                    o[r * w + i] += t[id * w + i];
+                }
+            } else {
+                System.arraycopy(t, id * w, o, r * w, w);
+            }
+        }
+    }
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Epilogue epilogue) {
+        int m = x.rows();
+        int k = x.cols();
+        int n = w.cols();
+        if (w.rows() != k || y.rows() != m || y.cols() != n || (bias != null && bias.elements() != n)) {
+            throw new IllegalArgumentException("linear: x " + x + ", w " + w + ", y " + y + " do not fit");
+        }
+        CpuGemm.matmul(d(x), m, k, d(w), n, bias == null ? null : d(bias), d(y), threads);
+        if (epilogue == Epilogue.GELU_ERF) {
+            CpuOps.geluErf(d(y), m, n, threads);
+        }
+    }
+
+    @Override
+    public void addLayerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps) {
+        if (residual != null) {
+            sameShape(x, residual, "addLayerNorm");
+        }
+        CpuOps.addLayerNorm(d(x), residual == null ? null : d(residual), x.rows(), x.cols(), d(gamma), d(beta), eps,
+                threads);
+    }
+
+    @Override
+    public void addRmsNorm(Tensor stream, Tensor delta, Tensor gamma, float eps, Tensor out) {
+        sameShape(stream, out, "addRmsNorm");
+        if (delta != null) {
+            sameShape(stream, delta, "addRmsNorm");
+        }
+        int w = stream.cols();
+        float[] s = d(stream);
+        float[] dl = delta == null ? null : d(delta);
+        float[] g = d(gamma);
+        float[] o = d(out);
+        threads.parallelFor(stream.rows(), 16, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * w;
+                if (dl != null) {
+                    for (int i = 0; i < w; i++) {
+                        s[off + i] += dl[off + i];
+                    }
+                }
+                rmsNorm(s, off, o, off, w, g, eps);
+            }
+        });
+    }
+
+    /** {@code out[oo..] = x[xo..] / sqrt(mean(x²) + eps) · gamma} over {@code w} values; the mean in double. */
+    private static void rmsNorm(float[] x, int xo, float[] out, int oo, int w, float[] gamma, float eps) {
+        double sq = 0;
+        for (int i = 0; i < w; i++) {
+            double v = x[xo + i];
+            sq += v * v;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / w + eps));
+        for (int i = 0; i < w; i++) {
+            out[oo + i] = x[xo + i] * inv * gamma[i];
+        }
+    }
+
+    @Override
+    public void headRmsNorm(Tensor x, int colOffset, int heads, int headDim, Tensor gamma, float eps) {
+        checkHeads(x, colOffset, heads, headDim, "headRmsNorm");
+        float[] a = d(x);
+        float[] g = d(gamma);
+        int w = x.cols();
+        threads.parallelFor(x.rows(), 16, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                for (int h = 0; h < heads; h++) {
+                    int o = r * w + colOffset + h * headDim;
+                    rmsNorm(a, o, a, o, headDim, g, eps);
+                }
+            }
+        });
+    }
+
+    private static void checkHeads(Tensor x, int colOffset, int heads, int headDim, String op) {
+        if (colOffset < 0 || colOffset + (long) heads * headDim > x.cols()) {
+            throw new IllegalArgumentException(op + ": " + heads + " heads of " + headDim + " at column " + colOffset
+                    + " do not fit " + x);
+        }
+    }
+
+    @Override
+    public void rope(Tensor x, int colOffset, int heads, int headDim, int[] positions, double[] invFreq) {
+        checkHeads(x, colOffset, heads, headDim, "rope");
+        int half = headDim / 2;
+        if (headDim % 2 != 0 || invFreq.length != half || positions.length != x.rows()) {
+            throw new IllegalArgumentException("rope: head_dim " + headDim + ", " + invFreq.length + " frequencies, "
+                    + positions.length + " positions for " + x);
+        }
+        float[] a = d(x);
+        int w = x.cols();
+        threads.parallelFor(x.rows(), 8, (r0, r1) -> {
+            float[] cos = new float[half];
+            float[] sin = new float[half];
+            for (int r = r0; r < r1; r++) {
+                for (int i = 0; i < half; i++) {
+                    // The angle in double: positions reach 10^5 and more, where fp32 angles lose digits.
+                    double angle = positions[r] * invFreq[i];
+                    cos[i] = (float) Math.cos(angle);
+                    sin[i] = (float) Math.sin(angle);
+                }
+                for (int h = 0; h < heads; h++) {
+                    int o = r * w + colOffset + h * headDim;
+                    for (int i = 0; i < half; i++) {
+                        float lo = a[o + i];
+                        float hi = a[o + half + i];
+                        a[o + i] = lo * cos[i] - hi * sin[i];
+                        a[o + half + i] = hi * cos[i] + lo * sin[i];
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void siluMul(Tensor gateUp, Tensor out) {
+        int n = out.cols();
+        if (gateUp.cols() != 2 * n || gateUp.rows() != out.rows()) {
+            throw new IllegalArgumentException("siluMul: gate|up " + gateUp + " does not fit " + out);
+        }
+        float[] gu = d(gateUp);
+        float[] o = d(out);
+        threads.parallelFor(out.rows(), 8, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int g = r * 2 * n;
+                for (int i = 0; i < n; i++) {
+                    float z = gu[g + i];
+                    o[r * n + i] = z / (1f + (float) Math.exp(-z)) * gu[g + n + i];
+                }
+            }
+        });
+    }
+
+    @Override
+    public void attention(AttentionProblem problem, Tensor q, Tensor k, Tensor v, Tensor out) {
+        attention.forward(problem, d(q), d(k), d(v), d(out), threads);
+    }
+
+    @Override
+    public float[] tokenLogProbs(Tensor hidden, int[] rows, Tensor table, int[] targets) {
+        int w = hidden.cols();
+        int vocab = table.rows();
+        if (table.cols() != w || rows.length != targets.length) {
+            throw new IllegalArgumentException("tokenLogProbs: hidden " + hidden + ", table " + table + ", "
+                    + rows.length + " rows for " + targets.length + " targets");
+        }
+        float[] h = d(hidden);
+        float[] t = d(table);
+        float[] out = new float[rows.length];
+        float[] logits = new float[LOGIT_ROWS * vocab];
+        for (int j0 = 0; j0 < rows.length; j0 += LOGIT_ROWS) {
+            int n = Math.min(LOGIT_ROWS, rows.length - j0);
+            for (int j = j0; j < j0 + n; j++) {
+                if (rows[j] < 0 || rows[j] >= hidden.rows() || targets[j] < 0 || targets[j] >= vocab) {
+                    throw new IllegalArgumentException("tokenLogProbs: row " + rows[j] + " / target " + targets[j]
+                            + " outside hidden " + hidden + " / vocabulary " + vocab);
+                }
+            }
+            int first = j0;
+            // Each table row is read once for the whole group of hidden rows: the table (vocab ·
+            // hidden) is the big operand, the group's rows stay in cache.
+            threads.parallelFor(vocab, 256, (v0, v1) -> {
+                for (int v = v0; v < v1; v++) {
+                    for (int j = 0; j < n; j++) {
+                        logits[j * vocab + v] = simd.dot(h, rows[first + j] * w, t, v * w, w);
+                    }
+                }
+            });
+            for (int j = 0; j < n; j++) {
+                int o = j * vocab;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int v = 0; v < vocab; v++) {
+                    max = Math.max(max, logits[o + v]);
+                }
+                double sum = 0;
+                for (int v = 0; v < vocab; v++) {
+                    sum += Math.exp(logits[o + v] - max);
+                }
+                out[j0 + j] = (float) (logits[o + targets[j0 + j]] - max - Math.log(sum));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void store(Tensor x, String what) {
+        StoredPrecision.round(d(x), Math.toIntExact(x.elements()), dtype, what, threads);
+    }
+}

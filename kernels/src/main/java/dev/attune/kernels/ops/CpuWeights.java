@@ -1,0 +1,34 @@
+package dev.attune.kernels.ops;
+
+import dev.attune.kernels.precision.StoredPrecision;
+import dev.attune.kernels.select.ComputeDtype;
+
+/**
+ * Weights resident in the JVM heap for {@link CpuTensorOps}: in fp32 the model's own arrays are
+ * wrapped without a copy; in fp16 or bf16 (a simulated device) each weight is a rounded copy made
+ * once, so the device's stored precision applies to every product.
+ *
+ * <p>Threading: stateless apart from its dtype; safe for concurrent use.
+ */
+public final class CpuWeights implements WeightUploader {
+
+    private final ComputeDtype dtype;
+
+    public CpuWeights(ComputeDtype dtype) {
+        this.dtype = dtype;
+    }
+
+    @Override
+    public ComputeDtype dtype() {
+        return dtype;
+    }
+
+    @Override
+    public Tensor upload(String name, float[] data, int rows, int cols) {
+        if (data.length != (long) rows * cols) {
+            throw new IllegalArgumentException(name + ": " + data.length + " values for a (" + rows + ", " + cols
+                    + ") weight");
+        }
+        return new CpuTensor(StoredPrecision.roundedCopy(data, dtype), rows, cols);
+    }
+}

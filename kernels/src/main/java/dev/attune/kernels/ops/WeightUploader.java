@@ -1,0 +1,30 @@
+package dev.attune.kernels.ops;
+
+import dev.attune.kernels.select.ComputeDtype;
+
+/**
+ * Makes a model's weights resident on one device in one compute dtype, once, for all the
+ * forward passes that will read them.
+ *
+ * <p>Layouts are logical: a Linear weight is given input-major, (in, out), so that
+ * {@code y = x · W}; a table read by rows (embeddings, a vocabulary projection) is given
+ * (entries, width). A backend may store either in whatever layout its kernels read (the CUDA
+ * backend transposes Linear weights to (out, in)), and rounds values to {@link #dtype()}.
+ *
+ * <p>Threading: implementations may be called from one thread at a time per model being loaded.
+ * Failure: a weight that does not fit the device raises the backend's out-of-memory exception,
+ * and what this uploader made before stays owned by the caller.
+ */
+public interface WeightUploader {
+
+    /** The dtype weights are stored and computed in. */
+    ComputeDtype dtype();
+
+    /** A resident copy of {@code data} as a (rows, cols) matrix; {@code name} is for errors and logs. */
+    Tensor upload(String name, float[] data, int rows, int cols);
+
+    /** A resident vector (a norm's gain, a bias) of {@code data.length} entries, or null for null. */
+    default Tensor vector(String name, float[] data) {
+        return data == null ? null : upload(name, data, 1, data.length);
+    }
+}
