@@ -16,8 +16,21 @@ import java.util.List;
  */
 final class JsonlInput {
 
-    /** One input row. */
-    record Row(long line, JsonNode id, String text) {
+    /** One input row: its line number, id, text and the whole object (for other fields). */
+    record Row(long line, JsonNode id, String text, JsonNode object) {
+
+        /** A string-or-null field other than "text"; another type is an {@link InputException} naming the line. */
+        String string(String source, String field) {
+            JsonNode v = object.get(field);
+            if (v == null) {
+                throw new InputException(source + ":" + line + ": missing \"" + field + "\"");
+            }
+            if (!v.isTextual() && !v.isNull()) {
+                throw new InputException(source + ":" + line + ": \"" + field + "\" must be a string or null, got "
+                        + v.getNodeType());
+            }
+            return v.isNull() ? null : v.asText();
+        }
     }
 
     /** A malformed input line. */
@@ -71,6 +84,6 @@ final class JsonlInput {
         if (!text.isTextual() && !text.isNull()) {
             throw new InputException(source + ":" + line + ": \"text\" must be a string or null, got " + text.getNodeType());
         }
-        return new Row(line, n.get("id"), text.isNull() ? null : text.asText());
+        return new Row(line, n.get("id"), text.isNull() ? null : text.asText(), n);
     }
 }

@@ -8,6 +8,7 @@ import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.ops.CpuTensorOps;
 import dev.attune.kernels.ops.CpuWeights;
 import dev.attune.kernels.ops.TensorOps;
+import dev.attune.kernels.ops.WeightUploader;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionRequest;
@@ -22,11 +23,14 @@ import dev.attune.model.bert.TokenBatch;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
- * Runs batches of one model on one device: for each batch it asks the selector for the path
- * and dtype this device runs for the batch's shape, and carries it out. The CPU and simulated
- * devices compute here; real GPUs use the CUDA backend ({@link GpuDeviceRunner}).
+ * Runs forward passes on one device, the host CPU or a simulated GPU: for each pass it asks the
+ * selector for the path and dtype this device runs for the batch's shape, and carries it out on
+ * the CPU implementation of the op contract ({@link CpuTensorOps}), in the device's precision.
+ * Any model graph runs here ({@link #run(AttentionRequest, CpuThreads, Pass)}); encoders also
+ * through the {@link BatchRunner} interface. Real GPUs use the CUDA backend ({@link GpuDeviceRunner}).
  *
  * <p>An fp16 overflow on a device whose policy chose fp16 for a bf16 or fp32 model re-runs that
  * batch in fp32 and is counted ({@link #precisionFallbacks()}), never silently.
@@ -38,10 +42,10 @@ public final class DeviceRunner implements BatchRunner {
     private final DeviceInfo device;
     private final UserOverrides overrides;
     private final double memoryFraction;
-    private final Map<EncoderKey, BertEncoder.Resident> encoders = new ConcurrentHashMap<>();
+    private final Map<ResidentKey, Object> resident = new ConcurrentHashMap<>();
 
-    /** One model (by identity) in one dtype. */
-    private record EncoderKey(EncoderModel model, ComputeDtype dtype) {
+    /** One model (compared by identity: model classes keep Object.equals) in one dtype. */
+    private record ResidentKey(Object model, ComputeDtype dtype) {
     }
     private final AtomicLong precisionFallbacks = new AtomicLong();
 
@@ -69,29 +73,62 @@ public final class DeviceRunner implements BatchRunner {
         return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction);
     }
 
+    /**
+     * One forward pass of any model graph, written against the op contract: given the ops of
+     * the choice made for it, it returns what the caller needs from the pass.
+     */
+    @FunctionalInterface
+    public interface Pass<R> {
+        R run(TensorOps ops, AttentionChoice choice);
+    }
+
     @Override
     public BatchOutcome run(EncoderModel model, TokenBatch batch, CpuThreads threads) {
-        AttentionChoice choice = choose(model, batch);
+        PassOutcome<float[]> o = run(BatchShape.of(batch).request(model), threads, (ops, choice) -> {
+            BertEncoder.Resident weights = resident(model, choice.dtype(), model.encoder()::residentOn);
+            return ops.download(model.encoder().forward(weights, batch, ops));
+        });
+        return new BatchOutcome(o.value(), o.choice(), o.precisionFallback());
+    }
+
+    /**
+     * Runs {@code pass} on this device with the selector's choice for {@code request}. An fp16
+     * overflow where the policy (not the user) chose fp16 re-runs the pass in fp32, asking the
+     * selector again, and is counted; any other failure of the pass propagates.
+     */
+    public <R> PassOutcome<R> run(AttentionRequest request, CpuThreads threads, Pass<R> pass) {
+        AttentionChoice choice = select(request, overrides);
         try {
-            return new BatchOutcome(forward(model, batch, choice, threads), choice, false);
+            return new PassOutcome<>(pass.run(ops(choice, threads), choice), choice, false);
         } catch (PrecisionOverflowException e) {
             if (choice.dtype() == ComputeDtype.FP32 || overrides.dtype().isPresent()) {
                 throw e;
             }
             precisionFallbacks.incrementAndGet();
-            AttentionChoice again = select(BatchShape.of(batch).request(model), overrides.forFp32Rerun());
+            AttentionChoice again = select(request, overrides.forFp32Rerun());
             AttentionChoice fp32 = new AttentionChoice(again.path(), again.dtype(), again.queryChunk(),
                     "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32; " + again.reason());
-            return new BatchOutcome(forward(model, batch, fp32, threads), fp32, true);
+            return new PassOutcome<>(pass.run(ops(fp32, threads), fp32), fp32, true);
         }
     }
 
-    private float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice, CpuThreads threads) {
+    /** The selector's choice for {@code request} on this device, with the user's overrides. */
+    public AttentionChoice choose(AttentionRequest request) {
+        return select(request, overrides);
+    }
+
+    private TensorOps ops(AttentionChoice choice, CpuThreads threads) {
         AttentionKernel kernel = AttentionKernels.onCpuMemory(device, choice);
-        BertEncoder.Resident weights = encoders.computeIfAbsent(new EncoderKey(model, choice.dtype()),
-                k -> model.encoder().residentOn(new CpuWeights(k.dtype())));
-        TensorOps ops = new CpuTensorOps(choice.dtype(), kernel, threads);
-        return ops.download(model.encoder().forward(weights, batch, ops));
+        return new CpuTensorOps(choice.dtype(), kernel, threads);
+    }
+
+    /**
+     * A model's weights resident on this device in {@code dtype}, made once by {@code upload} and
+     * kept for the runner's life (keyed by the model's identity and the dtype).
+     */
+    @SuppressWarnings("unchecked")
+    public <W> W resident(Object model, ComputeDtype dtype, Function<WeightUploader, W> upload) {
+        return (W) resident.computeIfAbsent(new ResidentKey(model, dtype), k -> upload.apply(new CpuWeights(dtype)));
     }
 
     public long precisionFallbacks() {

@@ -67,6 +67,38 @@ public final class TextTokenizer implements AutoCloseable {
         }
     }
 
+    /**
+     * Loads {@code dir/tokenizer.json} for a decoder: special tokens as the file's post-processor
+     * adds them, no truncation and no padding whatever the file says (the caller checks lengths
+     * against the model's context and decides per row).
+     */
+    public static TextTokenizer loadUntruncated(Path dir) {
+        Path f = dir.resolve(FILE);
+        if (!Files.isRegularFile(f)) {
+            throw new ModelFormatException(dir + ": no " + FILE + " in the model directory");
+        }
+        try {
+            HuggingFaceTokenizer t = HuggingFaceTokenizer.builder()
+                    .optTokenizerPath(f)
+                    .optAddSpecialTokens(true)
+                    .optPadding(false)
+                    .optTruncation(false)
+                    .build();
+            return new TextTokenizer(t, Integer.MAX_VALUE);
+        } catch (IOException | RuntimeException e) {
+            throw new ModelFormatException(f + ": not a usable tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    /** Token ids back to text, special tokens skipped or kept; byte-fallback pieces become their bytes. */
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            l[i] = ids[i];
+        }
+        return tokenizer.decode(l, skipSpecialTokens);
+    }
+
     public int maxLength() {
         return maxLength;
     }
