@@ -1,4 +1,4 @@
-package dev.attune.cli;
+package dev.attune.app.cli;
 
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;

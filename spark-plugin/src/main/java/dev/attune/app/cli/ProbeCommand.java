@@ -1,4 +1,4 @@
-package dev.attune.cli;
+package dev.attune.app.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

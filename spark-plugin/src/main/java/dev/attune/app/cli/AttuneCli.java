@@ -1,5 +1,7 @@
-package dev.attune.cli;
+package dev.attune.app.cli;
 
+import dev.attune.app.job.DemoCommand;
+import dev.attune.app.job.ScoreCommand;
 import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.model.ModelFormatException;
 
@@ -38,7 +40,7 @@ public final class AttuneCli {
         return run(args, System.out, err);
     }
 
-    /** Commands that live in the examples module, found by name so the plugin does not depend on it. */
+    /** Commands that live in the examples module (bench), found by name so the plugin does not depend on it. */
     private static int runOptional(String className, String[] args) throws Exception {
         Class<?> c;
         try {
@@ -64,8 +66,8 @@ public final class AttuneCli {
                     yield 0;
                 }
                 case "bench" -> runOptional("dev.attune.examples.bench.BenchCommand", args);
-                case "score" -> runOptional("dev.attune.examples.ScoreCommand", args);
-                case "demo" -> runOptional("dev.attune.examples.DemoCommand", args);
+                case "score" -> ScoreCommand.run(args);
+                case "demo" -> DemoCommand.run(args);
                 default -> throw new CliArgs.UsageException("unknown command '" + args[0] + "'");
             };
         } catch (CliArgs.UsageException e) {

@@ -1,4 +1,4 @@
-package dev.attune.cli;
+package dev.attune.app.cli;
 
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;

@@ -1,4 +1,4 @@
-package dev.attune.examples;
+package dev.attune.app.job;
 
 /** {@code bin/attune demo}: see {@link Demo}. */
 public final class DemoCommand {

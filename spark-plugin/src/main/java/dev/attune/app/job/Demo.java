@@ -1,4 +1,4 @@
-package dev.attune.examples;
+package dev.attune.app.job;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

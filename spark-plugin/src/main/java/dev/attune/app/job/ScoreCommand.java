@@ -1,4 +1,4 @@
-package dev.attune.examples;
+package dev.attune.app.job;
 
 /** {@code bin/attune score ...}: the scoring job from the command line (see {@link ScoringJob}). */
 public final class ScoreCommand {

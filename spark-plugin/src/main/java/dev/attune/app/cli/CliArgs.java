@@ -1,4 +1,4 @@
-package dev.attune.cli;
+package dev.attune.app.cli;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

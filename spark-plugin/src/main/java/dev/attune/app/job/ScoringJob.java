@@ -1,4 +1,4 @@
-package dev.attune.examples;
+package dev.attune.app.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -29,7 +29,7 @@ import java.util.UUID;
 
 /**
  * The scheduled offline scoring job: input table, score a text column, output table keyed by
- * the input id. Runnable with spark-submit ({@code --class dev.attune.examples.ScoringJob}) and as
+ * the input id. Runnable with spark-submit ({@code --class dev.attune.app.job.ScoringJob}) and as
  * {@code bin/attune score}.
  *
  * <p>Resumable and idempotent: the input is split into {@code --chunks} chunks by a hash of the

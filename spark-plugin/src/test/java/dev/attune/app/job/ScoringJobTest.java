@@ -1,4 +1,4 @@
-package dev.attune.examples;
+package dev.attune.app.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -47,7 +47,8 @@ class ScoringJobTest {
     }
 
     private List<String> sampleTexts() throws Exception {
-        Path sample = Path.of(System.getProperty("spark.test.home")).resolve("data/sample.jsonl");
+        // The sample stays with the examples; spark.test.home is this module's directory.
+        Path sample = Path.of(System.getProperty("spark.test.home")).getParent().resolve("examples/data/sample.jsonl");
         List<String> texts = new ArrayList<>();
         for (String line : Files.readAllLines(sample).subList(0, ROWS)) {
             texts.add(json.readTree(line).get("text").asText());
