@@ -247,7 +247,11 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
     // ---------------------------------------------------------------------------------------------
     // Presets and builder
 
-    /** A builder with tiny defaults (hidden 64, 2 layers, 4 heads, 2 KV heads, head_dim 16, F32, one file). */
+    /**
+     * A builder with tiny defaults: hidden 64, 2 layers, 4 heads, 2 KV heads, head_dim
+     * hidden/heads (qwen3: must be set), FFN 128, vocab 32000, 2048 positions, theta 10000, eps
+     * 1e-5, untied, bos 1, eos 2, F32, one file, seed 42, initStd 1/sqrt(hidden), normStd 0.1.
+     */
     public static Builder builder(ModelType type) {
         return new Builder(type);
     }
@@ -297,7 +301,7 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
         private int numLayers = 2;
         private int numHeads = 4;
         private int numKvHeads = 2;
-        private int headDim = 16;
+        private Integer headDim; // null: hiddenSize / numHeads, except for qwen3
         private int intermediateSize = 128;
         private int vocabSize = 32000;
         private int maxPositionEmbeddings = 2048;
@@ -429,8 +433,20 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
         }
 
         public RandomDecoderCheckpoint build() {
+            int hd;
+            if (headDim != null) {
+                hd = headDim;
+            } else if (modelType == ModelType.QWEN3) {
+                // Qwen3's head_dim is its own key (128 in the real models, whatever the width).
+                throw new IllegalArgumentException("headDim: qwen3 checkpoints need an explicit head_dim");
+            } else if (numHeads > 0 && hiddenSize % numHeads == 0) {
+                hd = hiddenSize / numHeads;
+            } else {
+                throw new IllegalArgumentException("headDim: hiddenSize " + hiddenSize + " is not a multiple of numHeads "
+                        + numHeads + "; give headDim explicitly");
+            }
             double std = initStd != null ? initStd : hiddenSize > 0 ? 1 / Math.sqrt(hiddenSize) : Double.NaN;
-            return new RandomDecoderCheckpoint(modelType, hiddenSize, numLayers, numHeads, numKvHeads, headDim,
+            return new RandomDecoderCheckpoint(modelType, hiddenSize, numLayers, numHeads, numKvHeads, hd,
                     intermediateSize, vocabSize, maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps,
                     tieWordEmbeddings, slidingWindow, bosTokenId, eosTokenIds, dtype, shards, seed, std, normStd);
         }
