@@ -268,6 +268,26 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
                 .initStd(0.02).build();
     }
 
+    /**
+     * Writes the {@link #tinyLlamaShape()} benchmark checkpoint (2.2 GB in BF16):
+     * {@code RandomDecoderCheckpoint <outDir> [tokenizerDir] [seed]}. Needs a heap of about 1 GB
+     * (the largest tensor's fp32 values, 262 MB, plus the JVM's working set).
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1 || args.length > 3) {
+            System.err.println("usage: RandomDecoderCheckpoint <outDir> [tokenizerDir] [seed]");
+            System.exit(2);
+        }
+        RandomDecoderCheckpoint spec = tinyLlamaShape();
+        if (args.length == 3) {
+            spec = spec.toBuilder().seed(Long.parseLong(args[2])).build();
+        }
+        long start = System.nanoTime();
+        spec.write(Path.of(args[0]), args.length >= 2 ? Path.of(args[1]) : null);
+        System.out.printf(Locale.ROOT, "wrote %,d parameters to %s in %.1f s%n", spec.parameterCount(), args[0],
+                (System.nanoTime() - start) / 1e9);
+    }
+
     /** A builder holding this spec's values, to derive a variant (another dtype, shard count, ...). */
     public Builder toBuilder() {
         Builder b = new Builder(modelType);
