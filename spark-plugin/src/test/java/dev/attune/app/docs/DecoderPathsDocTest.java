@@ -1,0 +1,39 @@
+package dev.attune.app.docs;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * docs/decoders.md's table of prefill paths is what the selector answers today, so the page
+ * cannot drift from the code; regenerate it with
+ * {@code java -cp <classpath> dev.attune.app.docs.DecoderPathsDoc docs/decoders.md}.
+ */
+class DecoderPathsDocTest {
+
+    private static Path page() {
+        String home = System.getProperty("spark.test.home");
+        Path base = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
+        return base.getParent().resolve("docs/decoders.md");
+    }
+
+    @Test
+    void checkedInTableMatchesTheSelector() throws Exception {
+        String page = Files.readString(page());
+        assertEquals(DecoderPathsDoc.render(page), page, "docs/decoders.md is stale: regenerate it with "
+                + "java -cp <classpath> dev.attune.app.docs.DecoderPathsDoc docs/decoders.md");
+    }
+
+    @Test
+    void theTableTellsTuringFromAmpere() {
+        String t = DecoderPathsDoc.table();
+        assertTrue(t.lines().anyMatch(l -> l.startsWith("| Tesla T4 ") && l.contains("`flash-sm75`")
+                && l.contains("| fp16 |")), t);
+        assertTrue(t.lines().anyMatch(l -> l.contains("A100") && l.contains("`flash-sm80`") && l.contains("| bf16 |")), t);
+        assertTrue(t.lines().anyMatch(l -> l.startsWith("| CPU ") && l.contains("`cpu-flash`")), t);
+    }
+}
