@@ -81,6 +81,26 @@ PYISH_TEMPLATE = (
 )
 
 
+# More str and dict methods, each compared with Python's own.
+METHODS_TEMPLATE = (
+    "{%- for m in messages %}\n"
+    "{%- set c = m.content %}\n"
+    "<{{ c.rsplit(' ', 1)|tojson }}{{ c.split(' ', 2)|tojson }}{{ c.split('o')|tojson }}"
+    "{{ c.splitlines()|tojson }}{{ c.title() }}|{{ c.capitalize() }}|{{ c.lower() }}|"
+    "{{ c.find('o') }}|{{ c.rfind('o') }}|{{ c.count('e') }}|{{ '-'.join(c.split()) }}|"
+    "{{ c.removeprefix('Hel') }}|{{ c.removesuffix('?') }}|{{ c.strip('.!? ') }}|"
+    "{{ c.replace('l', 'L', 1) }}|{{ c.startswith('He', 0) }}|{{ c.isspace() }}|{{ c[1:-1:2] }}|"
+    "{{ c[-100:100] }}|{{ c[5:2] }}|{{ c[::-3] }}>\n"
+    "{%- endfor %}\n"
+    "{%- set d = {'role': 'x', 'n': 2} %}\n"
+    "{{ d.get('role') }},{{ d.get('missing', 'dflt') }},{{ d.get('missing') is none }},"
+    "{%- for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}"
+    "{{ d.keys()|list|tojson }}{{ messages[-1].role }}{{ messages[:-1]|length }}"
+    "{{ (messages|map(attribute='role')|list)[::2]|tojson }}{{ [3, 1, 2]|sort|tojson }}"
+    "{{ messages|selectattr('role', 'equalto', 'user')|list|length }}\n"
+)
+
+
 def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
     # transformers.utils.chat_template_utils._compile_jinja_template
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
@@ -182,8 +202,9 @@ add("dated", "system_user", False, {"date_string": "01 Jan 2030"})
 for conv in ["multi_turn", "special_chars", "empty_content"]:
     add("pyish", conv, True)
     add("pyish", conv, False)
+    add("methods", conv, True)
 
-TEMPLATES = {"dated": DATED_TEMPLATE, "pyish": PYISH_TEMPLATE}
+TEMPLATES = {"dated": DATED_TEMPLATE, "pyish": PYISH_TEMPLATE, "methods": METHODS_TEMPLATE}
 # Inline templates render with the Llama 3 tokenizer's special tokens.
 INLINE_CONFIG_MODEL = "llama3"
 

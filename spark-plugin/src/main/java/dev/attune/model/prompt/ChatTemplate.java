@@ -7,6 +7,7 @@ import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.interpret.MacroTagCycleException;
 import com.hubspot.jinjava.interpret.OutputTooBigException;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -379,7 +380,7 @@ public final class ChatTemplate {
             Node root = in.parse(prepared);
             Objects.requireNonNull(root);
             for (TemplateError e : in.getErrorsCopy()) {
-                if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
+                if (isFatal(e)) {
                     throw new ModelFormatException(sourceName + ": chat template does not parse: " + describe(e));
                 }
             }
@@ -401,7 +402,7 @@ public final class ChatTemplate {
                 throw new ChatTemplateException(sourceName + ": the chat template raised an error: "
                         + raised.getMessage(), true);
             }
-            if (first == null && e.getSeverity() == TemplateError.ErrorType.FATAL) {
+            if (first == null && isFatal(e)) {
                 first = e;
             }
         }
@@ -410,11 +411,21 @@ public final class ChatTemplate {
         }
         if (first != null) {
             if (cause(first.getException(), OutputTooBigException.class) != null) {
-                throw new ChatTemplateException(sourceName + ": chat template stopped: output longer than "
+                throw new ChatTemplateException(sourceName + ": chat template stopped: the output or a string grew longer than "
                         + limits.maxOutputChars() + " characters", false);
             }
             throw new ChatTemplateException(sourceName + ": chat template failed: " + describe(first), false);
         }
+    }
+
+    /**
+     * Jinja2 fails where jinjava goes on with a warning: a stray end tag, a macro recursing without
+     * end. Unknown properties stay warnings (Jinja2's Undefined).
+     */
+    private static boolean isFatal(TemplateError e) {
+        return e.getSeverity() == TemplateError.ErrorType.FATAL
+                || e.getReason() == TemplateError.ErrorReason.SYNTAX_ERROR
+                || cause(e.getException(), MacroTagCycleException.class) != null;
     }
 
     private static String describe(TemplateError e) {

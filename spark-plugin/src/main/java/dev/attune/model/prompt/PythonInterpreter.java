@@ -76,6 +76,15 @@ final class PythonInterpreter extends JinjavaInterpreter {
         return v;
     }
 
+    /** Every loop iteration wraps its next item: one step of the budget, so empty loops count too. */
+    @Override
+    public Object wrap(Object object) {
+        if (budget != null) {
+            budget.tick();
+        }
+        return super.wrap(object);
+    }
+
     @Override
     public String getAsString(Object object) {
         return PythonRepr.str(object);

@@ -253,8 +253,7 @@ final class PythonMethodsResolver extends ELResolver {
                 }
                 int first = s.codePointAt(0);
                 int w = Character.charCount(first);
-                return new StringBuilder().appendCodePoint(Character.toTitleCase(first))
-                        .append(s.substring(w).toLowerCase(Locale.ROOT)).toString();
+                return titleOf(first) + s.substring(w).toLowerCase(Locale.ROOT);
             }
             case "title": {
                 argCount(name, a, 0, 0);
@@ -263,7 +262,11 @@ final class PythonMethodsResolver extends ELResolver {
                 for (int i = 0; i < s.length(); ) {
                     int cp = s.codePointAt(i);
                     i += Character.charCount(cp);
-                    sb.appendCodePoint(prevCased ? Character.toLowerCase(cp) : Character.toTitleCase(cp));
+                    if (prevCased) {
+                        sb.append(new String(Character.toChars(cp)).toLowerCase(Locale.ROOT));
+                    } else {
+                        sb.append(titleOf(cp));
+                    }
                     prevCased = Character.isLetter(cp) && (Character.isUpperCase(cp) || Character.isLowerCase(cp)
                             || Character.isTitleCase(cp));
                 }
@@ -329,6 +332,16 @@ final class PythonMethodsResolver extends ELResolver {
             default:
                 return NOT_HANDLED;
         }
+    }
+
+    /** Python's title case of one code point, full mapping included: {@code ß} is {@code Ss}. */
+    private static String titleOf(int cp) {
+        String upper = new String(Character.toChars(cp)).toUpperCase(Locale.ROOT);
+        if (upper.codePointCount(0, upper.length()) <= 1) {
+            return new String(Character.toChars(Character.toTitleCase(cp)));
+        }
+        int w = Character.charCount(upper.codePointAt(0));
+        return upper.substring(0, w) + upper.substring(w).toLowerCase(Locale.ROOT);
     }
 
     private static Object plain(Object o) {
