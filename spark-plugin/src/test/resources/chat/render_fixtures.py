@@ -101,6 +101,25 @@ METHODS_TEMPLATE = (
 )
 
 
+# Two well-known published templates that raise_exception on conversations they refuse
+# (Mistral 7B Instruct v0.1 and Gemma's), rendered with the Llama 2 tokenizer's <s> and </s>.
+MISTRAL_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
+    "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"
+)
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+    "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}"
+)
+
+
 def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
     # transformers.utils.chat_template_utils._compile_jinja_template
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
@@ -174,6 +193,8 @@ CONVERSATIONS = {
                              ("assistant", "<think>\n3 times 4 is 12.\n</think>\n\nIt is 12."),
                              ("user", "And 5*6?"),
                              ("assistant", "<think>\nFive sixes: 30.\n</think>\n\n30.")),
+    "alternating": msgs(("user", "Hi"), ("assistant", "Hello"), ("user", "How are you?")),
+    "not_alternating": msgs(("user", "Hi"), ("user", "Anyone there?")),
     "thinking_last": msgs(("user", "What is 3*4?"),
                           ("assistant", "<think>\n3 times 4 is 12.\n</think>\n\nIt is 12.")),
 }
@@ -199,33 +220,41 @@ for conv in ["single_user", "multi_turn", "thinking_history"]:
 for conv in ["system_user", "multi_turn", "special_chars"]:
     add("dated", conv, True)
 add("dated", "system_user", False, {"date_string": "01 Jan 2030"})
+for t in ["mistral", "gemma"]:
+    for conv in ["single_user", "system_user", "multi_turn", "alternating", "not_alternating", "special_chars"]:
+        add(t, conv, True)
 for conv in ["multi_turn", "special_chars", "empty_content"]:
     add("pyish", conv, True)
     add("pyish", conv, False)
     add("methods", conv, True)
 
-TEMPLATES = {"dated": DATED_TEMPLATE, "pyish": PYISH_TEMPLATE, "methods": METHODS_TEMPLATE}
-# Inline templates render with the Llama 3 tokenizer's special tokens.
-INLINE_CONFIG_MODEL = "llama3"
+# Inline templates: name -> (the tokenizer whose special tokens they render with, source)
+TEMPLATES = {"dated": ("llama3", DATED_TEMPLATE), "pyish": ("llama3", PYISH_TEMPLATE),
+             "methods": ("llama3", METHODS_TEMPLATE), "mistral": ("llama2", MISTRAL_TEMPLATE),
+             "gemma": ("llama2", GEMMA_TEMPLATE)}
 
 
 def main():
     out = []
     for c in CASES:
         if c["template"] in TEMPLATES:
-            config = load_config(INLINE_CONFIG_MODEL)
-            source = TEMPLATES[c["template"]]
+            config = load_config(TEMPLATES[c["template"]][0])
+            source = TEMPLATES[c["template"]][1]
         else:
             config = load_config(c["template"])
             source = model_template(config)
         messages = CONVERSATIONS[c["conversation"]]
-        expected = render(source, config, messages, c["add_generation_prompt"], c["extra"])
-        out.append({**c, "messages": messages, "expected": expected})
+        case = {**c, "messages": messages}
+        try:
+            case["expected"] = render(source, config, messages, c["add_generation_prompt"], c["extra"])
+        except jinja2.exceptions.TemplateError as e:
+            # raise_exception: the Java side must fail with this message
+            case["expected_error"] = str(e)
+        out.append(case)
     doc = {
         "generator": "render_fixtures.py, jinja2 " + jinja2.__version__,
         "fixed_now_millis": FIXED_NOW_MILLIS,
-        "inline_templates_model": INLINE_CONFIG_MODEL,
-        "templates": TEMPLATES,
+        "templates": {k: {"model": m, "source": src} for k, (m, src) in TEMPLATES.items()},
         "cases": out,
     }
     with open(os.path.join(HERE, "fixtures.json"), "w", encoding="utf-8") as f:

@@ -125,18 +125,7 @@ public final class ChatTemplate {
      */
     public static Optional<ChatTemplate> load(Path dir, Clock clock, Limits limits) {
         Path f = dir.resolve(CONFIG_FILE);
-        if (!Files.isRegularFile(f)) {
-            throw new ModelFormatException(dir + ": no " + CONFIG_FILE + " in the model directory");
-        }
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new ModelFormatException(f + ": not valid JSON: " + oneLine(e.getMessage()), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFormatException(f + ": not a JSON object");
-        }
+        JsonNode root = readConfig(dir);
         Map<String, Object> tokens = specialTokens(f, root);
         Path jinja = dir.resolve(JINJA_FILE);
         if (Files.isRegularFile(jinja)) {
@@ -181,6 +170,32 @@ public final class ChatTemplate {
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(limits, "limits");
         return new ChatTemplate(sourceName, source, new LinkedHashMap<>(specialTokens), clock, limits);
+    }
+
+    /**
+     * The special tokens of the model in {@code dir} as a template sees them (those of
+     * {@code bos_token}, {@code eos_token}, ... that are set; added-token objects as their text),
+     * also for models without a chat template, whose prompts are plain strings.
+     */
+    public static Map<String, Object> specialTokens(Path dir) {
+        return Collections.unmodifiableMap(specialTokens(dir.resolve(CONFIG_FILE), readConfig(dir)));
+    }
+
+    private static JsonNode readConfig(Path dir) {
+        Path f = dir.resolve(CONFIG_FILE);
+        if (!Files.isRegularFile(f)) {
+            throw new ModelFormatException(dir + ": no " + CONFIG_FILE + " in the model directory");
+        }
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(f.toFile());
+        } catch (IOException e) {
+            throw new ModelFormatException(f + ": not valid JSON: " + oneLine(e.getMessage()), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelFormatException(f + ": not a JSON object");
+        }
+        return root;
     }
 
     private static Map<String, Object> specialTokens(Path f, JsonNode root) {

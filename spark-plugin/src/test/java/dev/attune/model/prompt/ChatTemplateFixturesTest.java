@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -25,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * jinja2 the way Hugging Face's apply_chat_template renders, renders byte-identical through
  * {@link ChatTemplate}: the real Llama 3 and Qwen3 templates (Qwen3's reasoning stripping uses
  * reverse slices and str methods), a dated template reading strftime_now, and a template of
- * Python-isms (steps, str methods, tojson with indent, loop controls, printed booleans).
+ * Python-isms (steps, str methods, tojson with indent, loop controls, printed booleans), and
+ * Mistral's and Gemma's templates, whose raise_exception must fail with Python's message.
  */
 class ChatTemplateFixturesTest {
 
@@ -49,6 +51,7 @@ class ChatTemplateFixturesTest {
         return out;
     }
 
+
     @TestFactory
     List<DynamicTest> fixturesRenderAsInPython() throws IOException {
         ObjectMapper json = new ObjectMapper();
@@ -59,10 +62,9 @@ class ChatTemplateFixturesTest {
             templates.put(model, ChatTemplate.load(resource("tokenizers/" + model), clock, ChatTemplate.Limits.DEFAULT)
                     .orElseThrow());
         }
-        ChatTemplate inlineModel = templates.get(doc.get("inline_templates_model").asText());
         doc.get("templates").fields().forEachRemaining(e -> templates.put(e.getKey(),
-                ChatTemplate.of(e.getValue().asText(), "fixtures.json#" + e.getKey(), inlineModel.specialTokens(),
-                        clock, ChatTemplate.Limits.DEFAULT)));
+                ChatTemplate.of(e.getValue().get("source").asText(), "fixtures.json#" + e.getKey(),
+                        ChatTemplate.specialTokens(resource("tokenizers/" + e.getValue().get("model").asText())), clock, ChatTemplate.Limits.DEFAULT)));
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode c : doc.get("cases")) {
             String name = c.get("template").asText() + " " + c.get("conversation").asText()
@@ -70,8 +72,16 @@ class ChatTemplateFixturesTest {
             tests.add(DynamicTest.dynamicTest(name, () -> {
                 ChatTemplate t = templates.get(c.get("template").asText());
                 Map<String, Object> extra = json.convertValue(c.get("extra"), new TypeReference<Map<String, Object>>() { });
-                String got = t.render(messages(c.get("messages")), c.get("add_generation_prompt").asBoolean(), extra);
-                assertEquals(c.get("expected").asText(), got);
+                List<ChatMessage> msgs = messages(c.get("messages"));
+                boolean gen = c.get("add_generation_prompt").asBoolean();
+                if (c.has("expected_error")) {
+                    ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> t.render(msgs, gen, extra));
+                    assertTrue(e.raisedByTemplate(), e.getMessage());
+                    assertEquals("fixtures.json#" + c.get("template").asText() + ": the chat template raised an error: "
+                            + c.get("expected_error").asText(), e.getMessage());
+                } else {
+                    assertEquals(c.get("expected").asText(), t.render(msgs, gen, extra));
+                }
             }));
         }
         assertTrue(tests.size() >= 30, "fixture file has " + tests.size() + " cases");
