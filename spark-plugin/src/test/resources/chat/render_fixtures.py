@@ -170,8 +170,13 @@ def model_template(config):
 
 
 def render(source, config, messages, add_generation_prompt, extra):
+    # apply_chat_template(conversation, tools=None, documents=None, add_generation_prompt, **kwargs):
+    # tools and documents are its own parameters, the rest joins the special tokens
+    extra = dict(extra)
+    tools = extra.pop("tools", None)
+    documents = extra.pop("documents", None)
     kwargs = {**special_tokens(config), **extra}
-    return compile_template(source).render(messages=messages, tools=None, documents=None,
+    return compile_template(source).render(messages=messages, tools=tools, documents=documents,
                                            add_generation_prompt=add_generation_prompt, **kwargs)
 
 
@@ -217,6 +222,12 @@ for conv in ["thinking_history", "thinking_last"]:
 for conv in ["single_user", "multi_turn", "thinking_history"]:
     add("qwen3", conv, True, {"enable_thinking": False})
     add("qwen3", conv, True, {"enable_thinking": True})
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city, in °C — «now».",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer",
+                   "minimum": 1, "maximum": 7.5}}, "required": ["city"], "additionalProperties": False}}}]
+add("qwen3", "system_user", True, {"tools": TOOLS})
+add("qwen3", "single_user", True, {"tools": TOOLS, "enable_thinking": False})
 for conv in ["system_user", "multi_turn", "special_chars"]:
     add("dated", conv, True)
 add("dated", "system_user", False, {"date_string": "01 Jan 2030"})
