@@ -47,9 +47,11 @@ import java.util.Optional;
  * the tokenizer's special tokens that are set ({@code bos_token}, {@code eos_token},
  * {@code unk_token}, {@code pad_token}, ..., {@code additional_special_tokens}) and any extra
  * variables, which win over the special tokens (Qwen3's {@code enable_thinking}, a
- * {@code date_string}). {@code include}/{@code import} load nothing, as in HF. Known difference:
- * an explicit None prints as nothing rather than {@code None} (jinjava cannot tell it from
- * undefined), and {@code x is defined} is false for a variable bound to None.
+ * {@code date_string}). {@code include}/{@code import} load nothing, as in HF. Known differences
+ * from Jinja2, none of them used by the templates tested: an explicit None prints as nothing
+ * rather than {@code None} and {@code x is defined} is false for it (jinjava cannot tell None
+ * from undefined); an attribute of an undefined value is undefined rather than an error;
+ * {@code 'ab' * 3} is an error; {@code range(n)} stops at the item limit.
  *
  * <p>Lifecycle: {@link #load} reads and checks the template once (per model load); the object
  * holds no native or closeable resources. Threading: immutable and safe for concurrent
