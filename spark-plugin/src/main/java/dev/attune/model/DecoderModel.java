@@ -4,11 +4,15 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.llama.DecoderConfig;
 import dev.attune.model.llama.DecoderWeights;
 import dev.attune.model.llama.LlamaGraph;
+import dev.attune.model.prompt.ChatMessage;
+import dev.attune.model.prompt.ChatTemplate;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * A Llama-family decoder loaded from a Hugging Face model directory: its config, its weights as
@@ -26,14 +30,16 @@ public final class DecoderModel implements AutoCloseable {
     private final LlamaGraph graph;
     private final TextTokenizer tokenizer;
     private final ComputeDtype storedDtype;
+    private final Optional<ChatTemplate> chatTemplate;
 
     private DecoderModel(Path directory, DecoderConfig config, LlamaGraph graph, TextTokenizer tokenizer,
-                         ComputeDtype storedDtype) {
+                         ComputeDtype storedDtype, Optional<ChatTemplate> chatTemplate) {
         this.directory = directory;
         this.config = config;
         this.graph = graph;
         this.tokenizer = tokenizer;
         this.storedDtype = storedDtype;
+        this.chatTemplate = chatTemplate;
     }
 
     public static DecoderModel load(Path dir) {
@@ -41,12 +47,13 @@ public final class DecoderModel implements AutoCloseable {
             throw new ModelFormatException(dir + ": model directory does not exist");
         }
         DecoderConfig config = DecoderConfig.read(dir);
+        Optional<ChatTemplate> chat = ChatTemplate.load(dir);
         TextTokenizer tokenizer = TextTokenizer.loadUntruncated(dir);
         try {
             WeightStore store = WeightStore.open(dir);
             DecoderWeights weights = DecoderWeights.load(store, config);
             return new DecoderModel(dir, config, new LlamaGraph(config, weights), tokenizer,
-                    store.storedDtype().computeDtype());
+                    store.storedDtype().computeDtype(), chat);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -72,6 +79,22 @@ public final class DecoderModel implements AutoCloseable {
     /** How the weights are stored in the files, for the precision policy. */
     public ComputeDtype storedDtype() {
         return storedDtype;
+    }
+
+    /** The chat template of tokenizer_config.json (or chat_template.jinja), when the model has one. */
+    public Optional<ChatTemplate> chatTemplate() {
+        return chatTemplate;
+    }
+
+    /**
+     * A chat rendered as the model's template renders it, with the assistant's turn opened
+     * ({@code add_generation_prompt}), ready to be a prompt; a model without a template is a
+     * {@link ModelFormatException} naming the model directory.
+     */
+    public String chatPrompt(List<ChatMessage> messages) {
+        return chatTemplate.orElseThrow(() -> new ModelFormatException(directory + ": the model has no chat template "
+                + "(chat_template in tokenizer_config.json), so rows cannot carry chat messages"))
+                .render(messages, true);
     }
 
     /**

@@ -10,6 +10,7 @@ import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.DecoderModel;
 import dev.attune.model.ModelFamily;
 import dev.attune.model.io.ModelLocator;
+import dev.attune.model.prompt.ChatMessage;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.LogLikelihood;
@@ -51,7 +52,9 @@ final class LoglikCommand {
                          the text's token ids (special tokens included), each token's natural-log
                          probability given those before it (null for the first and for prompt
                          tokens) and their sum
-              --prompt-field F  score "text" as a completion of the prompt in field F
+              --prompt-field F  score "text" as a completion of the prompt in field F: a string,
+                                or chat messages [{"role", "content"}, ...] rendered by the
+                                model's chat template with the assistant's turn opened
               --choices F       field F holds candidate labels for the prompt in "text": writes
                                 {"id", "choice", "choice_index", "scores", "device", "path"}""";
 
@@ -130,8 +133,8 @@ final class LoglikCommand {
                     } else {
                         List<ScoreRequest> req = new ArrayList<>(chunk.size());
                         for (JsonlInput.Row r : chunk) {
-                            req.add(new ScoreRequest(promptField == null ? null : r.string(input.toString(), promptField),
-                                    r.text()));
+                            req.add(new ScoreRequest(promptField == null ? null
+                                    : prompt(model, r, promptField, input.toString()), r.text()));
                         }
                         writeScores(gen, chunk, scorer.score(req, listener));
                     }
@@ -157,6 +160,30 @@ final class LoglikCommand {
         }
         Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
         return 0;
+    }
+
+    /**
+     * The prompt of a row: a string, or a list of chat messages ({"role", "content"}) rendered by
+     * the model's chat template with the assistant's turn opened.
+     */
+    private static String prompt(DecoderModel model, JsonlInput.Row r, String field, String source) {
+        JsonNode v = r.object().get(field);
+        if (v == null || !v.isArray()) {
+            return r.string(source, field);
+        }
+        List<ChatMessage> messages = new ArrayList<>();
+        for (JsonNode m : v) {
+            if (!m.isObject() || !m.path("role").isTextual() || !m.path("content").isTextual()) {
+                throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field + "\" message "
+                        + messages.size() + " must be {\"role\": string, \"content\": string}, got " + m);
+            }
+            messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+        }
+        try {
+            return model.chatPrompt(messages);
+        } catch (RuntimeException e) {
+            throw new JsonlInput.InputException(source + ":" + r.line() + ": " + e.getMessage());
+        }
     }
 
     private static void writeScores(JsonGenerator gen, List<JsonlInput.Row> chunk, SequenceScore[] scores)

@@ -154,6 +154,44 @@ class LoglikCommandTest {
     }
 
     @Test
+    void chatMessagePromptsAreRenderedByTheModelsTemplate() throws Exception {
+        Path qwen = tmp.resolve("qwen3");
+        RandomDecoderCheckpoint.builder(ModelType.QWEN3).numHeads(4).numKvHeads(2).headDim(16).vocabSize(151936)
+                .bosTokenId(151643).eosTokenIds(151645).build().write(qwen, TestTokenizers.dir("qwen3"));
+        Path in = input("chat.jsonl", "{\"id\": 1, \"text\": \"Paris.\", \"messages\": ["
+                + "{\"role\": \"system\", \"content\": \"Answer in one word.\"},"
+                + "{\"role\": \"user\", \"content\": \"Capital of France?\"}]}",
+                "{\"id\": 2, \"text\": \"x\", \"messages\": [{\"role\": \"user\"}]}");
+        Path out = tmp.resolve("chat-out.jsonl");
+        Run r = run("loglik", "--model", qwen.toString(), "--input", in.toString(), "--output", out.toString(),
+                "--prompt-field", "messages");
+        assertEquals(1, r.code(), "the second row's message has no content: " + r.err());
+        assertTrue(r.err().contains("chat.jsonl:2") && r.err().contains("message 0"), r.err());
+        assertFalse(Files.exists(out));
+
+        Files.write(in, List.of(Files.readAllLines(in).get(0)));
+        r = run("loglik", "--model", qwen.toString(), "--input", in.toString(), "--output", out.toString(),
+                "--prompt-field", "messages");
+        assertEquals(0, r.code(), r.err());
+        JsonNode row = JSON.readTree(Files.readAllLines(out).get(0));
+        String prompt = dev.attune.model.prompt.ChatTemplate.load(qwen).orElseThrow().render(List.of(
+                dev.attune.model.prompt.ChatMessage.system("Answer in one word."),
+                dev.attune.model.prompt.ChatMessage.user("Capital of France?")), true);
+        assertTrue(prompt.endsWith("<|im_start|>assistant\n"), prompt);
+        try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(qwen.resolve("tokenizer.json"))) {
+            long[] whole = hf.encode(prompt + "Paris.").getIds();
+            int context = hf.encode(prompt).getIds().length;
+            assertEquals(whole.length, row.get("tokens").size());
+            assertEquals(151644, row.get("tokens").get(0).asInt(), "<|im_start|> is one special token");
+            JsonNode lp = row.get("token_logprobs");
+            for (int t = 0; t < whole.length; t++) {
+                assertEquals(whole[t], row.get("tokens").get(t).asLong());
+                assertEquals(t < context, lp.get(t).isNull(), "token " + t);
+            }
+        }
+    }
+
+    @Test
     void refusesToOverwriteAndNamesBadRows() throws Exception {
         Path in = input("ok.jsonl", "{\"id\": 1, \"text\": \"fine\"}");
         Path existing = input("existing.jsonl", "keep me");
