@@ -23,6 +23,11 @@ import java.util.Arrays;
  * @param causal        whether query i may only see keys up to i of its row
  * @param slidingWindow with {@code causal}, query i sees only keys j with {@code i - j < slidingWindow}
  *                      (Mistral's local attention); 0 for no window
+ * @param prefixRows    null, or per row the index of an earlier row of the batch whose tokens are
+ *                      this row's context (a prompt shared by several continuations: its K and V
+ *                      are computed once and read by each of them), or -1; a continuation's keys
+ *                      are the prefix row's tokens, then its own (causal), and positions and the
+ *                      window count over that concatenation
  * @param scale      factor applied to q·k before the softmax, usually 1/sqrt(headDim)
  * @param rowStride  floats per token in the Q/K/V buffers
  * @param qOffset    offset of Q within a token's row
@@ -30,7 +35,15 @@ import java.util.Arrays;
  * @param vOffset    offset of V within a token's row
  */
 public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int headDim, boolean causal,
-                               int slidingWindow, float scale, int rowStride, int qOffset, int kOffset, int vOffset) {
+                               int slidingWindow, float scale, int rowStride, int qOffset, int kOffset, int vOffset,
+                               int[] prefixRows) {
+
+    /** Rows that share no prefix. */
+    public AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int headDim, boolean causal, int slidingWindow,
+                            float scale, int rowStride, int qOffset, int kOffset, int vOffset) {
+        this(cuSeqlens, heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride, qOffset, kOffset, vOffset,
+                null);
+    }
 
     /** Multi-head attention without a window: as many key/value heads as query heads. */
     public AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean causal, float scale, int rowStride,
@@ -65,6 +78,19 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
             throw new IllegalArgumentException("Q/K/V offsets do not fit a row of " + rowStride + " floats");
         }
         cuSeqlens = cuSeqlens.clone();
+        if (prefixRows != null) {
+            if (prefixRows.length != cuSeqlens.length - 1 || !causal) {
+                throw new IllegalArgumentException("prefix rows need a causal mask and one entry per row");
+            }
+            for (int b = 0; b < prefixRows.length; b++) {
+                int p = prefixRows[b];
+                if (p >= b || p < -1 || (p >= 0 && prefixRows[p] != -1)) {
+                    throw new IllegalArgumentException("row " + b + ": prefix row " + p + " must be an earlier row "
+                            + "that has no prefix itself");
+                }
+            }
+            prefixRows = prefixRows.clone();
+        }
     }
 
     /** Q, K and V fused in one (tokens, 3 * heads * headDim) buffer, in that order. */
@@ -79,10 +105,41 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
      * token, as a decoder's fused projection writes them.
      */
     public static AttentionProblem fusedGqa(int[] cuSeqlens, int heads, int kvHeads, int headDim, int slidingWindow) {
+        return fusedGqa(cuSeqlens, heads, kvHeads, headDim, slidingWindow, null);
+    }
+
+    /** As {@link #fusedGqa(int[], int, int, int, int)}, with rows that continue a shared prefix row. */
+    public static AttentionProblem fusedGqa(int[] cuSeqlens, int heads, int kvHeads, int headDim, int slidingWindow,
+                                            int[] prefixRows) {
         int qw = heads * headDim;
         int kvw = kvHeads * headDim;
         return new AttentionProblem(cuSeqlens, heads, kvHeads, headDim, true, slidingWindow,
-                (float) (1.0 / Math.sqrt(headDim)), qw + 2 * kvw, 0, qw, qw + kvw);
+                (float) (1.0 / Math.sqrt(headDim)), qw + 2 * kvw, 0, qw, qw + kvw, prefixRows);
+    }
+
+    /** Tokens of context row {@code b} reads before its own: its prefix row's length, or 0. */
+    public int prefixLength(int b) {
+        return prefixRows == null || prefixRows[b] < 0 ? 0 : seqLen(prefixRows[b]);
+    }
+
+    /** Keys row {@code b}'s queries may read in all: its prefix's tokens and its own. */
+    public int keyLength(int b) {
+        return prefixLength(b) + seqLen(b);
+    }
+
+    /** The packed token index of key {@code k} of row {@code b} (its prefix's tokens come first). */
+    public int keyToken(int b, int k) {
+        int p = prefixLength(b);
+        return k < p ? cuSeqlens[prefixRows[b]] + k : cuSeqlens[b] + k - p;
+    }
+
+    /** The longest key sequence of any row. */
+    public int maxKeyLength() {
+        int m = 0;
+        for (int b = 0; b < batch(); b++) {
+            m = Math.max(m, keyLength(b));
+        }
+        return m;
     }
 
     /** The key/value head that query head {@code h} reads. */
@@ -90,9 +147,17 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
         return h / (heads / kvHeads);
     }
 
-    /** The first key query {@code i} (0-based within its row) may see. */
-    public int firstKey(int i) {
-        return slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+    /**
+     * The first key (an index into row {@code b}'s keys, see {@link #keyToken}) that query
+     * {@code i} (0-based within its row) may see.
+     */
+    public int firstKey(int b, int i) {
+        return slidingWindow > 0 ? Math.max(0, prefixLength(b) + i - slidingWindow + 1) : 0;
+    }
+
+    /** One past the last key of row {@code b} that query {@code i} may see. */
+    public int keyEnd(int b, int i) {
+        return causal ? prefixLength(b) + i + 1 : keyLength(b);
     }
 
     public int batch() {
@@ -124,13 +189,13 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
     public boolean equals(Object o) {
         return o instanceof AttentionProblem p && Arrays.equals(cuSeqlens, p.cuSeqlens) && heads == p.heads
                 && kvHeads == p.kvHeads && headDim == p.headDim && causal == p.causal
-                && slidingWindow == p.slidingWindow && scale == p.scale && rowStride == p.rowStride
+                && slidingWindow == p.slidingWindow && Arrays.equals(prefixRows, p.prefixRows) && scale == p.scale && rowStride == p.rowStride
                 && qOffset == p.qOffset && kOffset == p.kOffset && vOffset == p.vOffset;
     }
 
     @Override
     public int hashCode() {
-        return 31 * Arrays.hashCode(cuSeqlens) + java.util.Objects.hash(heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride,
+        return 31 * (31 * Arrays.hashCode(cuSeqlens) + Arrays.hashCode(prefixRows)) + java.util.Objects.hash(heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride,
                 qOffset, kOffset, vOffset);
     }
 

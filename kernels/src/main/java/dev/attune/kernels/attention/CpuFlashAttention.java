@@ -28,7 +28,7 @@ public final class CpuFlashAttention implements AttentionKernel {
 
     @Override
     public long workspaceBytes(AttentionProblem p, int threads) {
-        long n = p.maxSeqLen();
+        long n = p.maxKeyLength();
         long d = p.headDim();
         // K and V tiles, the accumulator and running max/sum per query, one block of scores.
         long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + 2) + KEY_BLOCK;
@@ -55,9 +55,9 @@ public final class CpuFlashAttention implements AttentionKernel {
         for (int b = 0; b < batch; b++) {
             unitStart[b + 1] = unitStart[b] + heads * blocks(p.seqLen(b));
         }
-        int maxN = p.maxSeqLen();
+        int maxKeys = p.maxKeyLength();
         threads.parallelFor(unitStart[batch], 1, (u0, u1) -> {
-            Workspace ws = new Workspace(maxN, p.headDim());
+            Workspace ws = new Workspace(maxKeys, p.headDim());
             int cachedRow = -1;
             int cachedHead = -1;
             for (int u = u0; u < u1; u++) {
@@ -97,14 +97,15 @@ public final class CpuFlashAttention implements AttentionKernel {
             ws.max[i] = Float.NEGATIVE_INFINITY;
             ws.sum[i] = 0f;
         }
-        int keyEnd = p.causal() ? q1 : n;
+        // Key indices run over the row's keys: a shared prefix's tokens first, then its own.
+        int keyEnd = p.keyEnd(row, q1 - 1);
         // With a sliding window the block's first query sees the oldest key any of them sees.
-        for (int k0 = p.firstKey(q0); k0 < keyEnd; k0 += KEY_BLOCK) {
+        for (int k0 = p.firstKey(row, q0); k0 < keyEnd; k0 += KEY_BLOCK) {
             int k1 = Math.min(keyEnd, k0 + KEY_BLOCK);
             for (int i = 0; i < rows; i++) {
                 int qi = q0 + i;
-                int j0 = Math.max(k0, p.firstKey(qi));
-                int visible = (p.causal() ? Math.min(k1, qi + 1) : k1) - j0;
+                int j0 = Math.max(k0, p.firstKey(row, qi));
+                int visible = Math.min(k1, p.keyEnd(row, qi)) - j0;
                 if (visible <= 0) {
                     continue;
                 }
@@ -177,9 +178,8 @@ public final class CpuFlashAttention implements AttentionKernel {
         /** K/V head {@code h} of a row: K as (head_dim, N) so that scores vectorise across keys; V as (N, head_dim). */
         void loadKv(AttentionProblem p, float[] kSrc, float[] vSrc, int row, int h) {
             int d = p.headDim();
-            int start = p.cuSeqlens()[row];
-            for (int j = 0; j < p.seqLen(row); j++) {
-                int base = (start + j) * p.rowStride() + h * d;
+            for (int j = 0; j < p.keyLength(row); j++) {
+                int base = p.keyToken(row, j) * p.rowStride() + h * d;
                 for (int c = 0; c < d; c++) {
                     kt[c * n + j] = kSrc[base + p.kOffset() + c];
                 }

@@ -22,7 +22,8 @@ public final class CpuMathAttention implements AttentionKernel {
     @Override
     public long workspaceBytes(AttentionProblem p, int threads) {
         long n = p.maxSeqLen();
-        return Math.min(threads, (long) p.batch() * p.heads()) * (n * n + (long) p.headDim()) * Double.BYTES;
+        return Math.min(threads, (long) p.batch() * p.heads()) * (n * p.maxKeyLength() + (long) p.headDim())
+                * Double.BYTES;
     }
 
     @Override
@@ -34,9 +35,10 @@ public final class CpuMathAttention implements AttentionKernel {
         int ow = p.outWidth();
         int units = p.batch() * heads;
         int maxN = p.maxSeqLen();
+        int maxK = p.maxKeyLength();
         threads.parallelFor(units, 1, (u0, u1) -> {
-            // (N, N) scores of one (row, head), reused across the units of this worker.
-            double[] s = new double[maxN * maxN];
+            // (N, keys) scores of one (row, head), reused across the units of this worker.
+            double[] s = new double[maxN * maxK];
             double[] acc = new double[d];
             for (int u = u0; u < u1; u++) {
                 int b = u / heads;
@@ -46,33 +48,32 @@ public final class CpuMathAttention implements AttentionKernel {
                 int n = p.seqLen(b);
                 for (int i = 0; i < n; i++) {
                     int qo = (start + i) * stride + p.qOffset() + h * d;
-                    int keys = p.causal() ? i + 1 : n;
-                    for (int j = p.firstKey(i); j < keys; j++) {
-                        int ko = (start + j) * stride + p.kOffset() + kvh * d;
+                    for (int j = p.firstKey(b, i); j < p.keyEnd(b, i); j++) {
+                        int ko = p.keyToken(b, j) * stride + p.kOffset() + kvh * d;
                         double dot = 0;
                         for (int c = 0; c < d; c++) {
                             dot += (double) q[qo + c] * k[ko + c];
                         }
-                        s[i * maxN + j] = dot * p.scale();
+                        s[i * maxK + j] = dot * p.scale();
                     }
                 }
                 for (int i = 0; i < n; i++) {
-                    int keys = p.causal() ? i + 1 : n;
-                    int first = p.firstKey(i);
+                    int first = p.firstKey(b, i);
+                    int end = p.keyEnd(b, i);
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int j = first; j < keys; j++) {
-                        max = Math.max(max, s[i * maxN + j]);
+                    for (int j = first; j < end; j++) {
+                        max = Math.max(max, s[i * maxK + j]);
                     }
                     double sum = 0;
-                    for (int j = first; j < keys; j++) {
-                        double e = Math.exp(s[i * maxN + j] - max);
-                        s[i * maxN + j] = e;
+                    for (int j = first; j < end; j++) {
+                        double e = Math.exp(s[i * maxK + j] - max);
+                        s[i * maxK + j] = e;
                         sum += e;
                     }
                     java.util.Arrays.fill(acc, 0);
-                    for (int j = first; j < keys; j++) {
-                        double pj = s[i * maxN + j] / sum;
-                        int vo = (start + j) * stride + p.vOffset() + kvh * d;
+                    for (int j = first; j < end; j++) {
+                        double pj = s[i * maxK + j] / sum;
+                        int vo = p.keyToken(b, j) * stride + p.vOffset() + kvh * d;
                         for (int c = 0; c < d; c++) {
                             acc[c] += pj * v[vo + c];
                         }

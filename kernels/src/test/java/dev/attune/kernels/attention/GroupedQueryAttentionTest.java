@@ -149,6 +149,58 @@ class GroupedQueryAttentionTest {
     }
 
     @Test
+    void continuationsOfASharedPrefixEqualTheirConcatenatedRows() {
+        int heads = 4;
+        int kv = 2;
+        int d = 16;
+        // Row 0 is a prompt of 70 tokens; rows 1..3 continue it; row 4 stands alone; row 5 continues row 4.
+        int[] lengths = {70, 3, 1, 66, 40, 5};
+        int[] prefix = {-1, 0, 0, 0, -1, 4};
+        for (int window : new int[] {0, 20}) {
+            AttentionProblem shared = AttentionProblem.fusedGqa(cu(lengths), heads, kv, d, window, prefix);
+            float[] qkv = random(shared.totalTokens() * shared.rowStride(), 77 + window);
+            // The same work without sharing: each continuation as one row, prefix tokens copied in front.
+            int[] wide = new int[lengths.length];
+            for (int b = 0; b < lengths.length; b++) {
+                wide[b] = lengths[b] + (prefix[b] >= 0 ? lengths[prefix[b]] : 0);
+            }
+            AttentionProblem plain = AttentionProblem.fusedGqa(cu(wide), heads, kv, d, window);
+            float[] flat = new float[plain.totalTokens() * plain.rowStride()];
+            int[] own = new int[lengths.length];  // where each row's own tokens start in the plain batch
+            for (int b = 0, t = 0; b < lengths.length; b++) {
+                if (prefix[b] >= 0) {
+                    int p = prefix[b];
+                    System.arraycopy(qkv, shared.cuSeqlens()[p] * shared.rowStride(), flat, t * plain.rowStride(),
+                            lengths[p] * shared.rowStride());
+                    t += lengths[p];
+                }
+                own[b] = t;
+                System.arraycopy(qkv, shared.cuSeqlens()[b] * shared.rowStride(), flat, t * plain.rowStride(),
+                        lengths[b] * shared.rowStride());
+                t += lengths[b];
+            }
+            float[] want = new float[plain.totalTokens() * plain.outWidth()];
+            new CpuMathAttention().forward(plain, flat, flat, flat, want, threads);
+            for (AttentionKernel k : new AttentionKernel[] {new CpuMathAttention(), new CpuFlashAttention()}) {
+                float[] out = new float[shared.totalTokens() * shared.outWidth()];
+                k.forward(shared, qkv, qkv, qkv, out, threads);
+                for (int b = 0; b < lengths.length; b++) {
+                    float[] w = java.util.Arrays.copyOfRange(want, own[b] * plain.outWidth(),
+                            (own[b] + lengths[b]) * plain.outWidth());
+                    float[] g = java.util.Arrays.copyOfRange(out, shared.cuSeqlens()[b] * shared.outWidth(),
+                            shared.cuSeqlens()[b + 1] * shared.outWidth());
+                    assertClose(w, g, k instanceof CpuMathAttention ? 1e-6 : 2e-5,
+                            k.path() + " window " + window + " row " + b);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> AttentionProblem.fusedGqa(cu(4, 4), 2, 2, 8, 0, new int[] {1, -1}));
+        assertThrows(IllegalArgumentException.class,
+                () -> AttentionProblem.fusedGqa(cu(4, 4, 4), 2, 2, 8, 0, new int[] {-1, 0, 1}));
+    }
+
+    @Test
     void invalidGroupingsAndWindowsAreRefused() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> AttentionProblem.fusedGqa(cu(4), 6, 4, 8, 0));
