@@ -122,9 +122,11 @@ public final class BertEncoder {
         int inter = config.intermediateSize();
         float eps = (float) config.layerNormEps();
 
+        // Checks every id, type and position against the model's tables first, naming what is out of range.
+        int[] positions = batch.positionIds(config);
         Tensor x = ops.allocate(t, h);  // (tokens, hidden)
         ops.gatherRows(w.word, batch.ids(), x, false);
-        ops.gatherRows(w.position, batch.positionIds(config), x, true);
+        ops.gatherRows(w.position, positions, x, true);
         ops.gatherRows(w.type, batch.typeIds(), x, true);
         ops.addLayerNorm(x, null, w.embNormGamma, w.embNormBeta, eps);
         ops.store(x, "embeddings");
