@@ -1,0 +1,209 @@
+package dev.attune.kernels.ops;
+
+import dev.attune.kernels.attention.CpuMathAttention;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.precision.HalfFloats;
+import dev.attune.kernels.precision.PrecisionOverflowException;
+import dev.attune.kernels.select.ComputeDtype;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The decoder ops of the CPU op contract against the formulas written out here in double:
+ * RMSNorm with the fused residual add, per-head RMSNorm, rotary embedding in the rotate-halves
+ * convention, SiLU-gated activation, row gathers, and the log-softmax gather of token
+ * log-probabilities (against explicit logits), plus the precision rules of a simulated device.
+ */
+class CpuTensorOpsTest {
+
+    private static CpuThreads threads;
+
+    @BeforeAll
+    static void start() {
+        threads = new CpuThreads(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        threads.close();
+    }
+
+    private static CpuTensorOps fp32() {
+        return new CpuTensorOps(ComputeDtype.FP32, new CpuMathAttention(), threads);
+    }
+
+    private static CpuTensor random(int rows, int cols, long seed) {
+        Random r = new Random(seed);
+        float[] a = new float[rows * cols];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return new CpuTensor(a, rows, cols);
+    }
+
+    private static void close(double want, float got, double tol, String what) {
+        assertTrue(Math.abs(want - got) <= tol * Math.max(1, Math.abs(want)), what + ": want " + want + ", got " + got);
+    }
+
+    @Test
+    void addRmsNormAddsTheDeltaThenNormalises() {
+        int rows = 5;
+        int w = 48;
+        CpuTensor stream = random(rows, w, 1);
+        CpuTensor delta = random(rows, w, 2);
+        CpuTensor gamma = random(1, w, 3);
+        float[] before = stream.data().clone();
+        CpuTensor out = new CpuTensor(new float[rows * w], rows, w);
+        fp32().addRmsNorm(stream, delta, gamma, 1e-5f, out);
+        for (int r = 0; r < rows; r++) {
+            double sq = 0;
+            double[] s = new double[w];
+            for (int i = 0; i < w; i++) {
+                s[i] = (double) before[r * w + i] + delta.data()[r * w + i];
+                sq += s[i] * s[i];
+            }
+            double inv = 1 / Math.sqrt(sq / w + 1e-5);
+            for (int i = 0; i < w; i++) {
+                close(s[i], stream.data()[r * w + i], 1e-6, "stream");
+                close(s[i] * inv * gamma.data()[i], out.data()[r * w + i], 1e-5, "normed");
+            }
+        }
+    }
+
+    @Test
+    void headRmsNormNormalisesEachHeadAlone() {
+        CpuTensor x = random(3, 40, 4);  // 8 leading columns, then 2 heads of 16
+        float[] before = x.data().clone();
+        CpuTensor gamma = random(1, 16, 5);
+        fp32().headRmsNorm(x, 8, 2, 16, gamma, 1e-6f);
+        for (int r = 0; r < 3; r++) {
+            for (int i = 0; i < 8; i++) {
+                assertEquals(before[r * 40 + i], x.data()[r * 40 + i], "columns before the heads are untouched");
+            }
+            for (int h = 0; h < 2; h++) {
+                int o = r * 40 + 8 + h * 16;
+                double sq = 0;
+                for (int i = 0; i < 16; i++) {
+                    sq += (double) before[o + i] * before[o + i];
+                }
+                for (int i = 0; i < 16; i++) {
+                    close(before[o + i] / Math.sqrt(sq / 16 + 1e-6) * gamma.data()[i], x.data()[o + i], 1e-5, "head");
+                }
+            }
+        }
+    }
+
+    @Test
+    void ropeRotatesHalvesByPositionTimesFrequency() {
+        int d = 8;
+        CpuTensor x = random(3, 2 * d, 6);
+        float[] before = x.data().clone();
+        double[] inv = {1, 0.1, 0.01, 0.001};
+        int[] pos = {0, 7, 1000};
+        fp32().rope(x, 0, 2, d, pos, inv);
+        for (int r = 0; r < 3; r++) {
+            for (int h = 0; h < 2; h++) {
+                int o = r * 2 * d + h * d;
+                for (int i = 0; i < d / 2; i++) {
+                    double a = pos[r] * inv[i];
+                    double lo = before[o + i];
+                    double hi = before[o + i + d / 2];
+                    close(lo * Math.cos(a) - hi * Math.sin(a), x.data()[o + i], 1e-5, "first half");
+                    close(hi * Math.cos(a) + lo * Math.sin(a), x.data()[o + i + d / 2], 1e-5, "second half");
+                }
+            }
+        }
+        // Position 0 is the identity.
+        for (int i = 0; i < 2 * d; i++) {
+            assertEquals(before[i], x.data()[i]);
+        }
+    }
+
+    @Test
+    void siluMulGatesTheUpProjection() {
+        CpuTensor gu = random(4, 2 * 10, 7);
+        CpuTensor out = new CpuTensor(new float[40], 4, 10);
+        fp32().siluMul(gu, out);
+        for (int r = 0; r < 4; r++) {
+            for (int i = 0; i < 10; i++) {
+                double g = gu.data()[r * 20 + i];
+                double u = gu.data()[r * 20 + 10 + i];
+                close(g / (1 + Math.exp(-g)) * u, out.data()[r * 10 + i], 1e-6, "silu·up");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> fp32().siluMul(gu, new CpuTensor(new float[44], 4, 11)));
+    }
+
+    @Test
+    void tokenLogProbsAreTheLogSoftmaxOfExplicitLogits() {
+        int hidden = 24;
+        int vocab = 1000;  // more than one group of logit rows and an uneven vocabulary split
+        CpuTensor h = random(40, hidden, 8);
+        CpuTensor table = random(vocab, hidden, 9);
+        int[] rows = new int[37];
+        int[] targets = new int[37];
+        Random r = new Random(10);
+        for (int j = 0; j < rows.length; j++) {
+            rows[j] = r.nextInt(40);
+            targets[j] = r.nextInt(vocab);
+        }
+        float[] got = fp32().tokenLogProbs(h, rows, table, targets);
+        for (int j = 0; j < rows.length; j++) {
+            double[] logits = new double[vocab];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int v = 0; v < vocab; v++) {
+                for (int i = 0; i < hidden; i++) {
+                    logits[v] += (double) h.data()[rows[j] * hidden + i] * table.data()[v * hidden + i];
+                }
+                max = Math.max(max, logits[v]);
+            }
+            double sum = 0;
+            for (double l : logits) {
+                sum += Math.exp(l - max);
+            }
+            close(logits[targets[j]] - max - Math.log(sum), got[j], 2e-5, "logprob " + j);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> fp32().tokenLogProbs(h, new int[] {0}, table, new int[] {vocab}));
+    }
+
+    @Test
+    void gatherCopiesOrAccumulatesRowsAndChecksIds() {
+        CpuTensor table = random(6, 4, 11);
+        CpuTensor out = new CpuTensor(new float[12], 3, 4);
+        CpuTensorOps ops = fp32();
+        ops.gatherRows(table, new int[] {5, 0, 5}, out, false);
+        ops.gatherRows(table, new int[] {1, 1, 2}, out, true);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(table.data()[5 * 4 + i] + table.data()[4 + i], out.data()[i]);
+            assertEquals(table.data()[i] + table.data()[4 + i], out.data()[4 + i]);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ops.gatherRows(table, new int[] {0, 6, 1}, out, false));
+        assertTrue(e.getMessage().contains("id 6 at row 1"), e.getMessage());
+    }
+
+    @Test
+    void aSimulatedDeviceStoresItsDtypeAndFp16OverflowIsNamed() {
+        CpuTensorOps fp16 = new CpuTensorOps(ComputeDtype.FP16, new CpuMathAttention(), threads);
+        CpuTensor x = new CpuTensor(new float[] {1.0001f, 3.14159f, 70000f}, 1, 3);
+        PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class, () -> fp16.store(x, "MLP down"));
+        assertTrue(e.getMessage().contains("MLP down"), e.getMessage());
+        CpuTensor y = new CpuTensor(new float[] {1.0001f, 3.14159f}, 1, 2);
+        fp16.store(y, "ok");
+        assertEquals(HalfFloats.roundToFp16(3.14159f), y.data()[1]);
+        float[] w = {1.0001f, 2.5f};
+        assertSame(w, ((CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("w", w, 1, 2)).data(),
+                "fp32 weights are wrapped, not copied");
+        assertEquals(HalfFloats.roundToBf16(1.0001f),
+                ((CpuTensor) new CpuWeights(ComputeDtype.BF16).upload("w", w, 1, 2)).data()[0]);
+    }
+}
