@@ -168,6 +168,26 @@ public class SequenceScorer extends AttuneTextTransformer {
         return dataset.toDF().mapPartitions(new SequencePartition(s), Encoders.row(out));
     }
 
+    public Param<String> promptCol() {
+        return promptCol;
+    }
+
+    public Param<String> choicesCol() {
+        return choicesCol;
+    }
+
+    public BooleanParam lengthNormalize() {
+        return lengthNormalize;
+    }
+
+    public BooleanParam truncateLeft() {
+        return truncateLeft;
+    }
+
+    public IntParam maxTokens() {
+        return maxTokens;
+    }
+
     public SequenceScorer setModel(String v) {
         set(model, v);
         return this;
