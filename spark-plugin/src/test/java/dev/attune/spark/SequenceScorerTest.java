@@ -298,6 +298,14 @@ class SequenceScorerTest {
     }
 
     @Test
+    void aDecoderGivenToAnEncoderTransformerIsRefusedWithAClearMessage() {
+        Exception e = assertThrows(Exception.class, () -> new dev.attune.spark.ml.TextEmbedder().setModel(modelDir.toString())
+                .transform(table(texts)).collectAsList());
+        String msg = dev.attune.testing.Causes.chain(e);
+        assertTrue(msg.contains("is a decoder") && msg.contains("SequenceScorer"), msg);
+    }
+
+    @Test
     void badColumnsAreRefusedOnTheDriver() {
         Dataset<Row> df = table(texts);
         assertThrows(IllegalArgumentException.class, () -> new SequenceScorer().setChoicesCol("text").transform(df));
