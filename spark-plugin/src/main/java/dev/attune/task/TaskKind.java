@@ -8,8 +8,8 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * What a row becomes: the one list of tasks shared by the transformers, the SQL functions, the
- * scoring job's {@code --task} and the CLI. Each task names the model family that runs it.
+ * What a row becomes: the one list of tasks shared by the transformers, the SQL functions and the
+ * scoring job's {@code --task}. Each task names the model family that runs it.
  *
  * <p>Encoder tasks are carried out by the runtime's {@link PartitionScorer} ({@link #encoderOp()}
  * maps to its operation, since the runtime layer does not see this one); decoder tasks by
