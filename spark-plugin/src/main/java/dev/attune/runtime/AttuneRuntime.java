@@ -47,6 +47,7 @@ public final class AttuneRuntime implements AutoCloseable {
     private final String probeNote;
     private final ModelCache models;
     private final Map<String, DeviceSlot> slotsByAddress = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, DecoderRunner> decoderRunners = new java.util.concurrent.ConcurrentHashMap<>();
     private final AttuneMetrics metrics;
     private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
@@ -191,6 +192,51 @@ public final class AttuneRuntime implements AutoCloseable {
             metrics.modelLoaded();
         }
         return m;
+    }
+
+    /** Loads a decoder into the cache (once per JVM) and counts it; an encoder directory is a clear error. */
+    public dev.attune.model.DecoderModel decoder(String spec) {
+        boolean had = models.isDecoderLoaded(spec);
+        dev.attune.model.DecoderModel m = models.getDecoder(spec);
+        if (!had && models.loads(spec) > 0) {
+            metrics.modelLoaded();
+        }
+        return m;
+    }
+
+    /**
+     * Loads the configured model at executor start, as its family needs: an encoder is loaded and
+     * every device's plan checked ({@link #checkPlans}); a decoder is loaded.
+     */
+    public void preload(String spec) {
+        if (models.family(spec) == dev.attune.model.ModelFamily.DECODER) {
+            decoder(spec);
+        } else {
+            checkPlans(model(spec));
+        }
+    }
+
+    /** A slot's runner for decoder work, and why it is that one. */
+    public record DecoderRunner(DeviceRunner runner, String note) {
+    }
+
+    /**
+     * The runner decoder passes use on a slot's device: the slot's own {@link DeviceRunner} for
+     * the CPU, a simulated device, or a GPU the CPU already serves; for a real GPU on the CUDA
+     * backend, a CPU runner (decoders have no CUDA kernels in this build), made once per slot and
+     * logged once with the reason.
+     */
+    public DecoderRunner decoderRunner(DeviceSlot slot) {
+        return decoderRunners.computeIfAbsent(slot.device().label(), k -> {
+            if (slot.runner() instanceof DeviceRunner d) {
+                return new DecoderRunner(d, slot.note());
+            }
+            String note = "decoders have no CUDA kernels in this build: decoder work on " + slot.device().label()
+                    + " computes on the CPU";
+            org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("Attune: {}", note);
+            return new DecoderRunner(new DeviceRunner(DeviceInfo.cpu(), AttuneConf.overrides(conf),
+                    AttuneConf.GPU_MEMORY_FRACTION.get(conf)), note);
+        });
     }
 
     /**

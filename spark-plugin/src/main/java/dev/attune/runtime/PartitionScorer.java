@@ -148,8 +148,8 @@ public final class PartitionScorer {
         return new ScoredRow(null, null, Double.NaN, null, device, msg);
     }
 
-    /** Why a text cannot be scored, or null. */
-    static String check(String text, int maxChars) {
+    /** Why a text cannot be scored (too many characters, an unpaired surrogate), or null. */
+    public static String check(String text, int maxChars) {
         if (text == null) {
             return null;
         }

@@ -54,7 +54,7 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
         if (AttuneConf.MODEL_PRELOAD.get(extraConf)) {
             String model = AttuneConf.MODEL.get(extraConf);
             try {
-                rt.checkPlans(rt.model(model));
+                rt.preload(model);
             } catch (RuntimeException e) {
                 AttuneRuntime.stop(); // Spark does not call shutdown() on a plugin whose init failed
                 throw new IllegalStateException("Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);

@@ -24,6 +24,7 @@ public final class AttuneKryoRegistrator implements KryoRegistrator {
         kryo.register(DeviceEntry.class, java);
         kryo.register(ScoredRow.class, java);
         kryo.register(PartitionScorer.Task.class);
+        kryo.register(dev.attune.task.TaskKind.class);
         kryo.register(AttuneConf.OnError.class);
         kryo.register(float[].class);
         kryo.register(float[][].class);

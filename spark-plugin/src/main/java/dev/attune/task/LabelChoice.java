@@ -45,6 +45,11 @@ public final class LabelChoice {
      * naming the row and the candidate.
      */
     public Choice[] choose(List<Request> rows) {
+        return choose(rows, LogLikelihood.Listener.NONE);
+    }
+
+    /** As {@link #choose(List)}, telling {@code listener} about every batch the candidates ran in. */
+    public Choice[] choose(List<Request> rows, LogLikelihood.Listener listener) {
         List<ScoreRequest> flat = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             Request r = rows.get(i);
@@ -63,7 +68,7 @@ public final class LabelChoice {
                 flat.add(new ScoreRequest(r.prompt(), l));
             }
         }
-        SequenceScore[] scores = scorer.score(flat);
+        SequenceScore[] scores = scorer.score(flat, listener);
         Choice[] out = new Choice[rows.size()];
         int k = 0;
         for (int i = 0; i < rows.size(); i++) {

@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.spark.ClusterInventory;
 import dev.attune.spark.SparkJvmFlags;
 import dev.attune.spark.ml.AttuneTextTransformer;
+import dev.attune.spark.ml.SequenceScorer;
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
+import dev.attune.task.TaskKind;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -29,7 +31,9 @@ import java.util.UUID;
 
 /**
  * The scheduled offline scoring job: input table, score a text column, output table keyed by
- * the input id. Runnable with spark-submit ({@code --class dev.attune.app.job.ScoringJob}) and as
+ * the input id. Tasks ({@code --task}, {@link TaskKind}): {@code embed} and {@code classify} with
+ * an encoder; {@code loglik} (columns logprob, mean_logprob, tokens) and {@code choose} (label,
+ * label_index, scores) with a decoder, through {@link SequenceScorer}. Runnable with spark-submit ({@code --class dev.attune.app.job.ScoringJob}) and as
  * {@code bin/attune score}.
  *
  * <p>Resumable and idempotent: the input is split into {@code --chunks} chunks by a hash of the
@@ -45,9 +49,22 @@ import java.util.UUID;
 public final class ScoringJob {
 
     /** The job's settings. */
-    record Options(String input, String format, String table, String output, String task, String model, String textCol,
+    record Options(String input, String format, String table, String output, TaskKind task, String model, String textCol,
                    String idCol, int chunks, int chunksPerJob, int partitions, boolean withPathDevice, String master,
-                   String simulateDevices, Map<String, String> conf) {
+                   String simulateDevices, Map<String, String> conf, String promptCol, String choicesCol,
+                   boolean lengthNormalize) {
+
+        /** The input columns the task reads besides the id. */
+        List<String> inputCols() {
+            List<String> c = new ArrayList<>(List.of(textCol));
+            if (promptCol != null && !promptCol.equals(textCol)) {
+                c.add(promptCol);
+            }
+            if (choicesCol != null) {
+                c.add(choicesCol);
+            }
+            return c;
+        }
     }
 
     /** What a finished run reports. */
@@ -57,9 +74,14 @@ public final class ScoringJob {
 
     static final String USAGE = """
             attune score (--input PATH [--format parquet|json|csv] | --table NAME) --output PATH
-                         [--task embed|classify] [--model MODEL] [--text-col text] [--id-col id]
+                         [--task embed|classify|loglik|choose] [--model MODEL] [--text-col text] [--id-col id]
+                         [--prompt-col COL] [--choices-col COL [--length-normalize]]
                          [--chunks 16] [--chunks-per-job 4] [--partitions N] [--with-path-device]
-                         [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...]""";
+                         [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...]
+              loglik   (a decoder) writes logprob, mean_logprob, tokens (scored token count) per id; with
+                       --prompt-col the text is scored as a completion of that column's prompt
+              choose   (a decoder) writes label, label_index, scores: the candidate of the array<string>
+                       column --choices-col most likely after the prompt (--prompt-col, else --text-col)""";
 
     private ScoringJob() {
     }
@@ -109,13 +131,16 @@ public final class ScoringJob {
         Map<String, String> v = new LinkedHashMap<>();
         Map<String, String> conf = new LinkedHashMap<>();
         boolean pathDevice = false;
+        boolean lengthNormalize = false;
         List<String> valued = List.of("input", "format", "table", "output", "task", "model", "text-col", "id-col", "chunks",
-                "chunks-per-job", "partitions", "master", "simulate-devices");
+                "chunks-per-job", "partitions", "master", "simulate-devices", "prompt-col", "choices-col");
         int start = args.length > 0 && args[0].equals("score") ? 1 : 0;
         for (int i = start; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--with-path-device")) {
                 pathDevice = true;
+            } else if (a.equals("--length-normalize")) {
+                lengthNormalize = true;
             } else if (a.equals("--conf") && i + 1 < args.length) {
                 String kv = args[++i];
                 int eq = kv.indexOf('=');
@@ -135,16 +160,28 @@ public final class ScoringJob {
         if (!v.containsKey("output")) {
             throw new IllegalArgumentException("missing --output");
         }
-        String task = v.getOrDefault("task", "embed");
-        if (!task.equals("embed") && !task.equals("classify")) {
-            throw new IllegalArgumentException("--task must be embed or classify, got '" + task + "'");
+        TaskKind task;
+        try {
+            task = TaskKind.parse(v.getOrDefault("task", "embed"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--" + e.getMessage());
+        }
+        if (task == TaskKind.CHOOSE && !v.containsKey("choices-col")) {
+            throw new IllegalArgumentException("--task choose needs --choices-col (an array<string> column of candidates)");
+        }
+        if (task != TaskKind.CHOOSE && (v.containsKey("choices-col") || lengthNormalize)) {
+            throw new IllegalArgumentException("--choices-col and --length-normalize are for --task choose");
+        }
+        if (task.family() != dev.attune.model.ModelFamily.DECODER && v.containsKey("prompt-col")) {
+            throw new IllegalArgumentException("--prompt-col is for --task loglik or choose");
         }
         int chunks = positive(v, "chunks", 16);
         int perJob = positive(v, "chunks-per-job", 4);
         return new Options(v.get("input"), v.get("format"), v.get("table"), v.get("output"), task, v.get("model"),
                 v.getOrDefault("text-col", "text"), v.getOrDefault("id-col", "id"), chunks, perJob,
                 v.containsKey("partitions") ? positive(v, "partitions", 1) : 0, pathDevice,
-                v.get("master"), v.get("simulate-devices"), conf);
+                v.get("master"), v.get("simulate-devices"), conf, v.get("prompt-col"), v.get("choices-col"),
+                lengthNormalize);
     }
 
     private static int positive(Map<String, String> v, String k, int d) {
@@ -181,7 +218,9 @@ public final class ScoringJob {
     static Summary score(SparkSession spark, Options o, PrintStream log) throws IOException {
         long t0 = System.nanoTime();
         Dataset<Row> input = read(spark, o);
-        for (String c : List.of(o.idCol(), o.textCol())) {
+        List<String> needed = new ArrayList<>(List.of(o.idCol()));
+        needed.addAll(o.inputCols());
+        for (String c : needed) {
             if (!Arrays.asList(input.columns()).contains(c)) {
                 throw new IllegalArgumentException("input has no column '" + c + "'; columns are " + Arrays.toString(input.columns()));
             }
@@ -192,8 +231,12 @@ public final class ScoringJob {
         checkSettings(fs, meta, o, spark);
 
         Column chunkOf = functions.pmod(functions.hash(functions.col(o.idCol())), functions.lit(o.chunks()));
-        Dataset<Row> chunked = input.select(functions.col(o.idCol()), functions.col(o.textCol()),
-                chunkOf.as("attune_chunk"));
+        List<Column> selected = new ArrayList<>();
+        for (String c : needed) {
+            selected.add(functions.col(c));
+        }
+        selected.add(chunkOf.as("attune_chunk"));
+        Dataset<Row> chunked = input.select(selected.toArray(new Column[0]));
         List<Integer> todo = new ArrayList<>();
         for (int k = 0; k < o.chunks(); k++) {
             if (!fs.exists(new Path(meta, "chunk-" + k + ".done"))) {
@@ -217,7 +260,18 @@ public final class ScoringJob {
             List<Column> cols = new ArrayList<>();
             cols.add(functions.col(o.idCol()));
             for (String c : scored.columns()) {
-                if (!c.equals(o.idCol()) && !c.equals(o.textCol())) {
+                if (c.equals(o.idCol()) || o.inputCols().contains(c)) {
+                    continue;
+                }
+                if (c.equals(RESULT_COL) && o.task() == TaskKind.LOGLIK) {
+                    for (String f : List.of("logprob", "mean_logprob", "tokens")) {
+                        cols.add(functions.col(RESULT_COL + "." + f).as(f));
+                    }
+                } else if (c.equals(RESULT_COL) && o.task() == TaskKind.CHOOSE) {
+                    cols.add(functions.col(RESULT_COL + ".label").as("label"));
+                    cols.add(functions.col(RESULT_COL + ".index").as("label_index"));
+                    cols.add(functions.col(RESULT_COL + ".scores").as("scores"));
+                } else {
                     cols.add(functions.col(c));
                 }
             }
@@ -344,11 +398,23 @@ public final class ScoringJob {
         return "parquet";
     }
 
+    /** The decoder tasks' result struct, flattened into the output's columns. */
+    private static final String RESULT_COL = "attune_result";
+
     private static AttuneTextTransformer transformer(Options o, SparkSession spark) {
         String model = o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2");
-        AttuneTextTransformer t = o.task().equals("embed") ? new TextEmbedder() : new TextClassifier();
+        AttuneTextTransformer t = switch (o.task()) {
+            case EMBED -> new TextEmbedder();
+            case CLASSIFY -> new TextClassifier();
+            case LOGLIK -> {
+                SequenceScorer s = new SequenceScorer().setOutputCol(RESULT_COL);
+                yield o.promptCol() == null ? s : s.setPromptCol(o.promptCol());
+            }
+            case CHOOSE -> new SequenceScorer().setOutputCol(RESULT_COL).setChoicesCol(o.choicesCol())
+                    .setLengthNormalize(o.lengthNormalize());
+        };
         t.set(t.model(), model);
-        t.set(t.inputCol(), o.textCol());
+        t.set(t.inputCol(), o.task() == TaskKind.CHOOSE && o.promptCol() != null ? o.promptCol() : o.textCol());
         t.set(t.idCol(), o.idCol());
         if (o.withPathDevice()) {
             t.set(t.pathCol(), "path");
@@ -361,12 +427,18 @@ public final class ScoringJob {
     private static void checkSettings(FileSystem fs, Path meta, Options o, SparkSession spark) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode want = json.createObjectNode();
-        want.put("task", o.task());
+        want.put("task", o.task().id());
         want.put("model", o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2"));
         want.put("textCol", o.textCol());
         want.put("idCol", o.idCol());
         want.put("chunks", o.chunks());
         want.put("withPathDevice", o.withPathDevice());
+        if (o.task().family() == dev.attune.model.ModelFamily.DECODER) {
+            // Only decoder tasks record these, so outputs written before they existed still match.
+            want.put("promptCol", o.promptCol());
+            want.put("choicesCol", o.choicesCol());
+            want.put("lengthNormalize", o.lengthNormalize());
+        }
         Path f = new Path(meta, "job.json");
         if (fs.exists(f)) {
             try (var in = fs.open(f)) {

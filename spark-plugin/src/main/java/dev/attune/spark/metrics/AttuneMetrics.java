@@ -11,7 +11,10 @@ import java.util.concurrent.TimeUnit;
  * Attune's executor metrics, registered in the plugin's metric registry so they reach Spark's
  * metrics sinks (JMX, Prometheus servlet, CSV, ...) under {@code plugin.dev.attune.spark.AttunePlugin.*}:
  * rows, tokens, batches, failed rows, model loads, precision fallbacks, a timer per attention
- * path, and the heap in use for Attune's work.
+ * path, and the heap in use for Attune's work. Decoder batches (log-likelihood, label choice)
+ * also count {@code decoder.rows}, {@code decoder.prefillTokens}, {@code decoder.prefillNanos},
+ * rows per path {@code decoder.rows.PATH}, and the gauge {@code decoder.prefillTokensPerSecond}
+ * (prefill tokens over the time spent in decoder batches, summed over this JVM's tasks).
  *
  * <p>Threading: all updates are thread-safe (Dropwizard metrics).
  */
@@ -24,6 +27,9 @@ public final class AttuneMetrics {
     private final Counter failedRows;
     private final Counter modelLoads;
     private final Counter precisionFallbacks;
+    private final Counter decoderRows;
+    private final Counter prefillTokens;
+    private final Counter prefillNanos;
 
     public AttuneMetrics(MetricRegistry registry) {
         this.registry = registry;
@@ -33,6 +39,11 @@ public final class AttuneMetrics {
         this.failedRows = registry.counter("failedRows");
         this.modelLoads = registry.counter("modelLoads");
         this.precisionFallbacks = registry.counter("precisionFallbacks");
+        this.decoderRows = registry.counter("decoder.rows");
+        this.prefillTokens = registry.counter("decoder.prefillTokens");
+        this.prefillNanos = registry.counter("decoder.prefillNanos");
+        registry.remove("decoder.prefillTokensPerSecond");
+        registry.register("decoder.prefillTokensPerSecond", (Gauge<Double>) this::prefillTokensPerSecond);
         Runtime rt = Runtime.getRuntime();
         registry.register("memoryInUseBytes", (Gauge<Long>) () -> rt.totalMemory() - rt.freeMemory());
     }
@@ -47,6 +58,29 @@ public final class AttuneMetrics {
         tokens.inc(tokenCount);
         batches.inc();
         timer(path).update(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * One decoder batch: {@code rowCount} rows of {@code tokenCount} prefill tokens on {@code path}
+     * in {@code nanos}; counted in the shared rows/tokens/batches/time too.
+     */
+    public void decoderBatch(String path, int rowCount, long tokenCount, long nanos) {
+        batch(path, rowCount, tokenCount, nanos);
+        decoderRows.inc(rowCount);
+        prefillTokens.inc(tokenCount);
+        prefillNanos.inc(nanos);
+        registry.counter("decoder.rows." + path).inc(rowCount);
+    }
+
+    /** Prefill tokens per second of decoder batch time so far (0 before the first batch). */
+    public double prefillTokensPerSecond() {
+        long n = prefillNanos.getCount();
+        return n == 0 ? 0 : prefillTokens.getCount() / (n / 1e9);
+    }
+
+    /** Decoder rows computed on {@code path} so far. */
+    public long decoderRows(String path) {
+        return registry.counter("decoder.rows." + path).getCount();
     }
 
     public void failedRow() {

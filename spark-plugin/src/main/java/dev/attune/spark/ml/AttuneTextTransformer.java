@@ -1,6 +1,6 @@
 package dev.attune.spark.ml;
 
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.TaskKind;
 import dev.attune.spark.conf.AttuneConf;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
@@ -75,8 +75,8 @@ public abstract class AttuneTextTransformer extends Transformer {
         return uid;
     }
 
-    /** Embed or classify. */
-    abstract PartitionScorer.Task task();
+    /** What a row becomes. */
+    abstract TaskKind task();
 
     /** The result columns this transformer appends after the input's, before the optional ones. */
     abstract StructField[] resultFields();

@@ -4,6 +4,7 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.ChunkedIterator;
 import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
+import dev.attune.task.TaskKind;
 import dev.attune.spark.SparkValues;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
@@ -32,7 +33,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = AttuneRuntime.get();
-        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
+        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task().encoderOp(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
         return new ChunkedIterator<Row, Row>(input, CHUNK, (in, first) -> {
             List<String> texts = new ArrayList<>(in.size());
@@ -57,7 +58,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         for (int i = 0; i < in.size(); i++) {
             v.add(in.get(i));
         }
-        if (s.task() == PartitionScorer.Task.EMBED) {
+        if (s.task() == TaskKind.EMBED) {
             v.add(r.vector() == null ? null : SparkValues.floatSeq(r.vector()));
         } else {
             v.add(r.label());

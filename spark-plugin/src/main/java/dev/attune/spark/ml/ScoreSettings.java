@@ -1,6 +1,6 @@
 package dev.attune.spark.ml;
 
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.TaskKind;
 import dev.attune.spark.conf.AttuneConf;
 
 import java.io.Serializable;
@@ -21,7 +21,7 @@ import java.io.Serializable;
  * @param withDevice   add the device column
  * @param withError    add the error column
  */
-record ScoreSettings(String model, PartitionScorer.Task task, int batchRows, int maxLength, AttuneConf.OnError onError,
+record ScoreSettings(String model, TaskKind task, int batchRows, int maxLength, AttuneConf.OnError onError,
                      int textIndex, int idIndex, boolean withProbabilities, boolean withPath, boolean withDevice,
                      boolean withError) implements Serializable {
 }

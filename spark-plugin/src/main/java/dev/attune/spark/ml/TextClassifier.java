@@ -1,6 +1,6 @@
 package dev.attune.spark.ml;
 
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.TaskKind;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.types.DataTypes;
@@ -38,8 +38,8 @@ public class TextClassifier extends AttuneTextTransformer {
     }
 
     @Override
-    PartitionScorer.Task task() {
-        return PartitionScorer.Task.CLASSIFY;
+    TaskKind task() {
+        return TaskKind.CLASSIFY;
     }
 
     @Override

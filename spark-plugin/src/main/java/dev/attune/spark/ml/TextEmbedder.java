@@ -1,6 +1,6 @@
 package dev.attune.spark.ml;
 
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.TaskKind;
 import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -27,8 +27,8 @@ public class TextEmbedder extends AttuneTextTransformer {
     }
 
     @Override
-    PartitionScorer.Task task() {
-        return PartitionScorer.Task.EMBED;
+    TaskKind task() {
+        return TaskKind.EMBED;
     }
 
     @Override

@@ -6,6 +6,10 @@ import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.SparkValues;
 import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.ml.DecoderPartitionScorer;
+import dev.attune.task.LabelChoice;
+import dev.attune.task.ScoreRequest;
+import dev.attune.task.TaskKind;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -31,8 +35,14 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
     private static final Logger LOG = LoggerFactory.getLogger(BatchScoringFunction.class);
     static final int CHUNK = 1024;
 
-    /** One SQL call: its function, model (null = spark.attune.model) and the input column holding its text. */
-    record Call(AttuneFunctions.Kind kind, String model, int textIndex) implements Serializable {
+    /**
+     * One SQL call: its task, model (null = spark.attune.model) and the input columns holding its
+     * per-row arguments (text; text and prompt; prompt and labels).
+     */
+    record Call(TaskKind kind, String model, int[] argIndexes) implements Serializable {
+        int textIndex() {
+            return argIndexes[0];
+        }
     }
 
     private final List<Call> calls;
@@ -74,15 +84,17 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
                                       TaskContext tc) {
         List<String> texts = new ArrayList<>(chunk.size());
         List<String> ids = new ArrayList<>(chunk.size());
-        String fn = c.kind() == AttuneFunctions.Kind.EMBED ? AttuneFunctions.EMBED : AttuneFunctions.CLASSIFY;
+        String fn = AttuneFunctions.nameOf(c.kind());
         for (int r = 0; r < chunk.size(); r++) {
             Row row = chunk.get(r);
-            texts.add(row.isNullAt(c.textIndex()) ? null : row.getString(c.textIndex()));
+            texts.add(string(row, c.textIndex()));
             ids.add("#" + (first + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
         }
         String model = c.model() != null ? c.model() : AttuneConf.MODEL.get(rt.conf());
-        PartitionScorer.Task task = c.kind() == AttuneFunctions.Kind.EMBED ? PartitionScorer.Task.EMBED
-                : PartitionScorer.Task.CLASSIFY;
+        if (c.kind() == TaskKind.LOGLIK || c.kind() == TaskKind.CHOOSE) {
+            return scoreDecoder(rt, c, chunk, texts, ids, model, onError, tc);
+        }
+        PartitionScorer.Task task = c.kind().encoderOp();
         List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
         List<Object> out = new ArrayList<>(scored.size());
         for (ScoredRow s : scored) {
@@ -94,6 +106,42 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             } else {
                 out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));
             }
+        }
+        return out;
+    }
+
+    private static String string(Row row, int i) {
+        return row.isNullAt(i) ? null : row.getString(i);
+    }
+
+    private static List<Object> scoreDecoder(AttuneRuntime rt, Call c, List<Row> chunk, List<String> first,
+                                             List<String> ids, String model, AttuneConf.OnError onError, TaskContext tc) {
+        DecoderPartitionScorer scorer = new DecoderPartitionScorer(rt, model, 0, 0, onError, false, false);
+        List<DecoderPartitionScorer.Result> scored;
+        if (c.kind() == TaskKind.LOGLIK) {
+            List<ScoreRequest> req = new ArrayList<>(chunk.size());
+            for (int r = 0; r < chunk.size(); r++) {
+                req.add(new ScoreRequest(c.argIndexes().length > 1 ? string(chunk.get(r), c.argIndexes()[1]) : null,
+                        first.get(r)));
+            }
+            scored = scorer.loglik(req, ids, tc);
+        } else {
+            List<LabelChoice.Request> req = new ArrayList<>(chunk.size());
+            for (int r = 0; r < chunk.size(); r++) {
+                Row row = chunk.get(r);
+                int li = c.argIndexes()[1];
+                req.add(new LabelChoice.Request(first.get(r), row.isNullAt(li) ? null
+                        : new ArrayList<>(row.<String>getList(li))));
+            }
+            scored = scorer.choose(req, ids, tc);
+        }
+        List<Object> out = new ArrayList<>(scored.size());
+        for (DecoderPartitionScorer.Result s : scored) {
+            if (s.error() != null) {
+                LOG.warn("Attune: {}", s.error());
+            }
+            out.add(c.kind() == TaskKind.LOGLIK ? DecoderPartitionScorer.loglikValue(s.score())
+                    : DecoderPartitionScorer.choiceValue(s.choice()));
         }
         return out;
     }

@@ -1,5 +1,6 @@
 package dev.attune.spark.sql;
 
+import dev.attune.task.TaskKind;
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
 import org.apache.spark.sql.catalyst.expressions.Alias;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
@@ -24,11 +25,12 @@ import java.util.Map;
 
 /**
  * Optimizer rule that makes the SQL functions score rows in batches: a projection that calls
- * {@code attune_embed} or {@code attune_classify} (with a literal model, or none) becomes
+ * {@code attune_embed}, {@code attune_classify}, {@code attune_loglik} or {@code attune_choose}
+ * (with a literal model, or none) becomes
  * <pre>
  *   Project(the same columns, the calls replaced by new columns)
  *     MapPartitions(BatchScoringFunction)          -- chunks of rows, length-grouped batches
- *       Project(child columns, the calls' text expressions)
+ *       Project(child columns, the calls' per-row argument expressions)
  *         child
  * </pre>
  * so each partition is scored like the DataFrame transformers score it, not one row per call.
@@ -68,12 +70,13 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
         if (!(e instanceof ScalaUDF u) || u.udfName().isEmpty()) {
             return false;
         }
-        String n = u.udfName().get();
-        if (!n.equals(AttuneFunctions.EMBED) && !n.equals(AttuneFunctions.CLASSIFY)) {
+        TaskKind kind = AttuneFunctions.kindOf(u.udfName().get());
+        if (kind == null) {
             return false;
         }
         List<Expression> args = CollectionConverters.asJava(u.children());
-        return args.size() == 1 || (args.size() == 2 && args.get(1).foldable());
+        int data = AttuneFunctions.dataArgs(kind, args.size());
+        return args.size() == data || (args.size() == data + 1 && args.get(data).foldable());
     }
 
     private LogicalPlan rewriteProject(Project proj) {
@@ -93,15 +96,20 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
         for (int i = 0; i < calls.size(); i++) {
             ScalaUDF u = calls.get(i);
             List<Expression> args = CollectionConverters.asJava(u.children());
-            pre.add(alias(args.get(0), "__attune_text_" + i, org.apache.spark.sql.catalyst.expressions.NamedExpression$.MODULE$.newExprId()));
+            TaskKind kind = AttuneFunctions.kindOf(u.udfName().get());
+            int data = AttuneFunctions.dataArgs(kind, args.size());
+            int[] argIndexes = new int[data];
+            for (int a = 0; a < data; a++) {
+                argIndexes[a] = pre.size();
+                pre.add(alias(args.get(a), "__attune_arg_" + i + "_" + a,
+                        org.apache.spark.sql.catalyst.expressions.NamedExpression$.MODULE$.newExprId()));
+            }
             String model = null;
-            if (args.size() == 2) {
-                Object v = args.get(1).eval(null);
+            if (args.size() > data) {
+                Object v = args.get(data).eval(null);
                 model = v == null ? null : v.toString();
             }
-            AttuneFunctions.Kind kind = u.udfName().get().equals(AttuneFunctions.EMBED) ? AttuneFunctions.Kind.EMBED
-                    : AttuneFunctions.Kind.CLASSIFY;
-            specs.add(new BatchScoringFunction.Call(kind, model, childOut.size() + i));
+            specs.add(new BatchScoringFunction.Call(kind, model, argIndexes));
         }
         Project texts = new Project(CollectionConverters.asScala(pre).toSeq(), child);
 

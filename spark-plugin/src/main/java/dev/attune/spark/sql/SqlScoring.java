@@ -4,6 +4,9 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.ml.DecoderPartitionScorer;
+import dev.attune.task.LabelChoice;
+import dev.attune.task.ScoreRequest;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -13,7 +16,8 @@ import org.slf4j.LoggerFactory;
 import java.util.List;
 
 /**
- * The bodies of the SQL functions, run on the executors. The model is the one named in the call,
+ * The bodies of the SQL functions, run on the executors (row at a time, where the batching rule
+ * did not apply: the results are the same). The model is the one named in the call,
  * else {@code spark.attune.model}; it is loaded once per executor JVM. With
  * {@code spark.attune.onError=null} a row that cannot be scored gives SQL NULL (and a warning in
  * the executor log naming it); by default the task fails naming the row.
@@ -33,6 +37,44 @@ final class SqlScoring {
     static Row classify(String text, String model) {
         ScoredRow r = score(text, model, PartitionScorer.Task.CLASSIFY, "attune_classify");
         return r == null || r.label() == null ? null : RowFactory.create(r.label(), r.score());
+    }
+
+    static Row loglik(String text, String prompt, String model) {
+        if (text == null) {
+            return null;
+        }
+        AttuneRuntime rt = AttuneRuntime.get();
+        DecoderPartitionScorer.Result r = decoder(rt, model).loglik(List.of(new ScoreRequest(prompt, text)),
+                List.of(AttuneFunctions.LOGLIK + " on text '" + shorten(text) + "'"), TaskContext.get()).get(0);
+        warn(r.error());
+        return DecoderPartitionScorer.loglikValue(r.score());
+    }
+
+    static Row choose(String prompt, scala.collection.Seq<String> labels, String model) {
+        if (prompt == null || labels == null) {
+            return null;
+        }
+        AttuneRuntime rt = AttuneRuntime.get();
+        List<String> l = new java.util.ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(labels));
+        DecoderPartitionScorer.Result r = decoder(rt, model).choose(List.of(new LabelChoice.Request(prompt, l)),
+                List.of(AttuneFunctions.CHOOSE + " on prompt '" + shorten(prompt) + "'"), TaskContext.get()).get(0);
+        warn(r.error());
+        return DecoderPartitionScorer.choiceValue(r.choice());
+    }
+
+    private static DecoderPartitionScorer decoder(AttuneRuntime rt, String model) {
+        String m = model == null ? AttuneConf.MODEL.get(rt.conf()) : model;
+        return new DecoderPartitionScorer(rt, m, 1, 0, AttuneConf.ON_ERROR.get(rt.conf()), false, false);
+    }
+
+    private static String shorten(String text) {
+        return text.length() > 40 ? text.substring(0, 40) + "..." : text;
+    }
+
+    private static void warn(String error) {
+        if (error != null) {
+            LOG.warn("Attune: {}", error);
+        }
     }
 
     private static ScoredRow score(String text, String model, PartitionScorer.Task task, String fn) {

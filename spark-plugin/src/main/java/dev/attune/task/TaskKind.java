@@ -1,0 +1,63 @@
+package dev.attune.task;
+
+import dev.attune.model.ModelFamily;
+import dev.attune.runtime.PartitionScorer;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * What a row becomes: the one list of tasks shared by the transformers, the SQL functions and the
+ * scoring job's {@code --task}. Each task names the model family that runs it.
+ *
+ * <p>Encoder tasks are carried out by the runtime's {@link PartitionScorer} ({@link #encoderOp()}
+ * maps to its operation, since the runtime layer does not see this one); decoder tasks by
+ * {@link LogLikelihood} and {@link LabelChoice}.
+ */
+public enum TaskKind {
+    /** Sentence embedding, {@code array<float>}. */
+    EMBED(ModelFamily.ENCODER),
+    /** Sequence classification: label and score. */
+    CLASSIFY(ModelFamily.ENCODER),
+    /** Log-likelihood of a text, or of a completion given a prompt. */
+    LOGLIK(ModelFamily.DECODER),
+    /** The candidate label a decoder finds most likely after a prompt. */
+    CHOOSE(ModelFamily.DECODER);
+
+    private final ModelFamily family;
+
+    TaskKind(ModelFamily family) {
+        this.family = family;
+    }
+
+    /** The model family that runs the task. */
+    public ModelFamily family() {
+        return family;
+    }
+
+    /** The lower-case name used by {@code --task} and in job settings. */
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The runtime's encoder operation for {@link #EMBED} and {@link #CLASSIFY}. */
+    public PartitionScorer.Task encoderOp() {
+        return switch (this) {
+            case EMBED -> PartitionScorer.Task.EMBED;
+            case CLASSIFY -> PartitionScorer.Task.CLASSIFY;
+            default -> throw new IllegalStateException(this + " is a decoder task; the encoder scorer cannot run it");
+        };
+    }
+
+    /** The task named {@code id} (case-insensitive); an unknown name is an error listing the tasks. */
+    public static TaskKind parse(String id) {
+        for (TaskKind k : values()) {
+            if (k.id().equalsIgnoreCase(id)) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("task must be one of " + Arrays.stream(values()).map(TaskKind::id)
+                .collect(Collectors.joining(", ")) + ", got '" + id + "'");
+    }
+}
