@@ -170,10 +170,7 @@ public final class CudaTensorOps implements TensorOps {
         if (m == 0) {
             return;
         }
-        int gemmEpilogue = switch (epilogue) {
-            case NONE -> GemmLaunch.EPILOGUE_NONE;
-            case GELU_ERF -> GemmLaunch.EPILOGUE_GELU;
-        };
+        int gemmEpilogue = epilogue == Epilogue.GELU_ERF ? GemmLaunch.EPILOGUE_GELU : GemmLaunch.EPILOGUE_NONE;
         ops.gemm(a.array(), wt.array(), b == null ? null : b.array(), c.array(), m, wt.cols(), wt.rows(), gemmEpilogue);
     }
 
