@@ -1,10 +1,11 @@
 // The element-wise and per-row kernels of an encoder forward pass, around the GEMMs and attention:
-// embedding sum, residual add + LayerNorm, GELU, residual add, mean and CLS pooling, L2
+// embedding sum, row gather (one table at a time, optionally accumulating), residual add +
+// LayerNorm, GELU, residual add, mean and CLS pooling, L2
 // normalisation, a non-finite counter and dtype conversions. EncoderOpsLaunch holds the launch
 // shapes; every kernel exists for T = float, __half, __nv_bfloat16 (suffix f32, f16, bf16) except
 // l2_normalize_f32, which works on the fp32 pooled output. All arithmetic is fp32.
 //
-// Per-row kernels (embed, add_layernorm, pool_mean, pool_cls, l2_normalize): one block of
+// Per-row kernels (embed, gather_rows, add_layernorm, pool_mean, pool_cls, l2_normalize): one block of
 // RowTraits::THREADS = 128 threads per row, grid (rows); a block past the last row returns at once.
 // Element-wise kernels (gelu, residual_add, count_nonfinite, to_f32, from_f32): 256 threads, a
 // grid-stride loop over n (64-bit), any grid.
@@ -137,6 +138,25 @@ __device__ __forceinline__ void embed(const int* __restrict__ ids, const int* __
             v += to_float(tr[h]);
         }
         o[h] = from_float<T>(v);
+    }
+}
+
+// out(r, :) = table(ids[r], :), or out(r, :) += table(ids[r], :) when accumulate is non-zero (the
+// sum in fp32, rounded once to T). The op contract's gatherRows: word embeddings, then position
+// and token-type embeddings added one table at a time. Indices are trusted: the caller checks
+// them against the table's rows. Each element is read and written by the same thread.
+template <typename T>
+__device__ __forceinline__ void gather_rows(const int* __restrict__ ids, const T* __restrict__ table,
+                                            T* __restrict__ out, int rows, int width, int accumulate) {
+    const int row = blockIdx.x;
+    if (row >= rows) {
+        return;
+    }
+    const T* src = table + static_cast<long long>(ids[row]) * width;
+    T* o = out + static_cast<long long>(row) * width;
+    for (int h = threadIdx.x; h < width; h += RowTraits::THREADS) {
+        const float v = to_float(src[h]);
+        o[h] = from_float<T>(accumulate != 0 ? to_float(o[h]) + v : v);
     }
 }
 
@@ -328,6 +348,10 @@ __device__ __forceinline__ void from_f32(const float* __restrict__ x, T* __restr
                                      const T* __restrict__ position, const T* __restrict__ type,                 \
                                      T* __restrict__ out, int tokens, int hidden) {                              \
         attune::encoder_ops::embed<T>(ids, type_ids, position_ids, word, position, type, out, tokens, hidden);   \
+    }                                                                                                              \
+    ATTUNE_ROW_KERNEL gather_rows_##SUFFIX(const int* __restrict__ ids, const T* __restrict__ table,               \
+                                           T* __restrict__ out, int rows, int width, int accumulate) {           \
+        attune::encoder_ops::gather_rows<T>(ids, table, out, rows, width, accumulate);                             \
     }                                                                                                              \
     ATTUNE_ROW_KERNEL add_layernorm_##SUFFIX(T* __restrict__ x, const T* __restrict__ residual,                   \
                                              const T* __restrict__ gamma, const T* __restrict__ beta, float eps,   \

@@ -2,11 +2,14 @@ package dev.attune.runtime;
 
 import dev.attune.kernels.cuda.CudaBackend;
 import dev.attune.kernels.cuda.CudaSession;
+import dev.attune.kernels.cuda.CudaTensorOps;
+import dev.attune.kernels.cuda.CudaWeights;
 import dev.attune.kernels.cuda.GpuOutOfMemoryException;
+import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.EncoderModel;
-import dev.attune.model.bert.GpuBertEncoder;
+import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.TokenBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,24 +18,35 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * {@link GpuForward} on the CUDA backend of one GPU: each model's weights are made resident once
- * per compute dtype ({@link GpuBertEncoder}) and kept for the executor's life; each forward pass
- * runs on a session of its own whose activations come from the backend's memory pool and go back
- * to it when the pass ends, so later batches reuse them.
+ * {@link GpuForward} on the CUDA backend of one GPU: the model's one forward pass
+ * ({@link BertEncoder#forward(BertEncoder.Resident, TokenBatch, TensorOps)}) run on
+ * {@link CudaTensorOps}. Each model's weights are made resident once per compute dtype
+ * ({@link BertEncoder#residentOn} through a {@link CudaWeights}) and kept for the executor's life;
+ * each forward pass runs on a session of its own whose activations come from the backend's
+ * memory pool and go back to it when the pass ends, so later batches reuse them.
  *
  * <p>Threading: {@link #forward} is called concurrently by the GPU's task threads; each call has
- * its own session. Lifecycle: owns the backend and closes it, with every resident model, on
- * {@link #close}.
+ * its own session and its own {@link CudaTensorOps}, and only reads the shared resident weights.
+ * Lifecycle: owns the backend and closes it, with every resident model, on {@link #close}, which
+ * must not run while a forward does.
+ *
+ * <p>Failure: as {@link GpuForward}: the backend's exceptions and, in fp16, a
+ * {@code PrecisionOverflowException} naming the first store that left fp16's range (raised when
+ * the pass downloads its result).
  */
 public final class CudaGpuForward implements GpuForward {
 
     private static final Logger LOG = LoggerFactory.getLogger(CudaGpuForward.class);
 
     private final CudaBackend backend;
-    private final Map<Key, GpuBertEncoder> encoders = new ConcurrentHashMap<>();
+    private final Map<Key, Resident> resident = new ConcurrentHashMap<>();
 
     /** One model (by identity) in one dtype. */
     private record Key(EncoderModel model, ComputeDtype dtype) {
+    }
+
+    /** A model's weights on the device, and the uploader that owns their memory. */
+    private record Resident(CudaWeights memory, BertEncoder.Resident weights) {
     }
 
     public CudaGpuForward(CudaBackend backend) {
@@ -41,26 +55,29 @@ public final class CudaGpuForward implements GpuForward {
 
     @Override
     public float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice) {
-        GpuBertEncoder encoder = encoders.computeIfAbsent(new Key(model, choice.dtype()), this::upload);
+        Resident r = resident.computeIfAbsent(new Key(model, choice.dtype()), this::upload);
         try (CudaSession session = backend.session()) {
-            return encoder.forward(session, batch, choice);
+            TensorOps ops = new CudaTensorOps(session, choice);
+            // download waits for the pass and checks its fp16 stores before the session closes.
+            return ops.download(model.encoder().forward(r.weights(), batch, ops));
         }
     }
 
     /**
      * Uploads a model's weights, trimming the pool and trying once more when they do not fit.
      * Weights that never fit are not a batch's fault, so splitting batches would not help: that
-     * is an {@link IllegalStateException} naming the model, dtype and device.
+     * is an {@link IllegalStateException} naming the model, dtype and device. What a failed
+     * attempt uploaded is released before the next attempt or the exception.
      */
-    private GpuBertEncoder upload(Key k) {
+    private Resident upload(Key k) {
         long t0 = System.nanoTime();
-        GpuBertEncoder e;
+        Resident r;
         try {
-            e = GpuBertEncoder.upload(backend, k.model().config(), k.model().encoder().weights(), k.dtype());
+            r = uploadOnce(k);
         } catch (GpuOutOfMemoryException first) {
             backend.trimPool();
             try {
-                e = GpuBertEncoder.upload(backend, k.model().config(), k.model().encoder().weights(), k.dtype());
+                r = uploadOnce(k);
             } catch (GpuOutOfMemoryException again) {
                 again.addSuppressed(first);
                 throw new IllegalStateException("the weights of " + k.model().directory() + " in " + k.dtype() + " ("
@@ -69,8 +86,22 @@ public final class CudaGpuForward implements GpuForward {
             }
         }
         LOG.info("{}: {} resident in {} ({} MiB) in {} ms", backend.device().label(), k.model().directory(), k.dtype(),
-                e.residentBytes() / (1 << 20), (System.nanoTime() - t0) / 1_000_000);
-        return e;
+                r.memory().residentBytes() / (1 << 20), (System.nanoTime() - t0) / 1_000_000);
+        return r;
+    }
+
+    private Resident uploadOnce(Key k) {
+        CudaWeights memory = new CudaWeights(backend, k.dtype());
+        try {
+            return new Resident(memory, k.model().encoder().residentOn(memory));
+        } catch (RuntimeException | Error e) {
+            try {
+                memory.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     @Override
@@ -81,14 +112,14 @@ public final class CudaGpuForward implements GpuForward {
     @Override
     public void close() {
         RuntimeException first = null;
-        for (GpuBertEncoder e : encoders.values()) {
+        for (Resident r : resident.values()) {
             try {
-                e.close();
+                r.memory().close();
             } catch (RuntimeException x) {
                 first = first == null ? x : first;
             }
         }
-        encoders.clear();
+        resident.clear();
         try {
             backend.close();
         } catch (RuntimeException x) {

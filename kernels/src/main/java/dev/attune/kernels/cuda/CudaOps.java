@@ -11,7 +11,7 @@ import dev.attune.kernels.select.ComputeDtype;
 
 /**
  * The kernels of a BERT-family encoder, enqueued on the stream of one {@link CudaSession}: GEMM,
- * attention on each GPU path, embedding, LayerNorm, GELU, residual add, pooling, L2
+ * attention on each GPU path, embedding, row gather, LayerNorm, GELU, residual add, pooling, L2
  * normalization and a non-finite check. Argument orders and launch shapes are those of the launch
  * classes in {@link dev.attune.kernels.cuda.launch}; activations are packed tokens, row-major.
  *
@@ -212,6 +212,22 @@ public final class CudaOps {
                         .i32(tokens).i32(hidden));
     }
 
+    /**
+     * {@code out[r] = table[ids[r]]}, or {@code out[r] += table[ids[r]]} when {@code accumulate}
+     * (the sum in fp32, rounded once), for {@code rows} rows of {@code width}. {@code ids} is int32
+     * and must be in {@code [0, tableRows)}: the kernel does not check (the caller does, on the host).
+     */
+    public void gatherRows(GpuArray ids, GpuArray table, int tableRows, GpuArray out, int rows, int width,
+                           boolean accumulate) {
+        OpChecks.gatherRows(ids, table, tableRows, out, rows, width);
+        if (rows == 0) {
+            return;
+        }
+        session.enter();
+        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow("gather_rows", out.dtype(), rows),
+                new KernelArgs().ptr(ids).ptr(table).ptr(out).i32(rows).i32(width).i32(accumulate ? 1 : 0));
+    }
+
     /** {@code x = LayerNorm(x + residual) · gamma + beta} per row, in place; residual may be null. */
     public void addLayerNorm(GpuArray x, GpuArray residualOrNull, GpuArray gamma, GpuArray beta, float eps, int rows,
                              int hidden) {
@@ -307,6 +323,24 @@ public final class CudaOps {
         session.enter();
         session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("from_f32", dt, n),
                 new KernelArgs().ptr(xF32).ptr(out).i64(n));
+    }
+
+    /**
+     * Adds the number of NaN and infinite values among the first {@code n} elements of {@code x}
+     * to the int32 counter {@code counter} (one element, for example a slice of a larger array of
+     * counters). Enqueued only: nothing waits, the count is read by a later download.
+     */
+    public void addNonFiniteCount(GpuArray x, long n, GpuArray counter) {
+        ComputeDtype dt = OpChecks.floating("addNonFiniteCount", "x", x);
+        OpChecks.nonNegative("addNonFiniteCount", "n", n);
+        OpChecks.holds("addNonFiniteCount", "x", x, dt, n);
+        OpChecks.holds("addNonFiniteCount", "counter", counter, null, 1);
+        if (n == 0) {
+            return;
+        }
+        session.enter();
+        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),
+                new KernelArgs().ptr(x).i64(n).ptr(counter));
     }
 
     /** How many of the first {@code n} elements are NaN or infinite. Waits for the session's work. */

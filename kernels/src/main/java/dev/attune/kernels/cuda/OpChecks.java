@@ -109,6 +109,17 @@ final class OpChecks {
         holds(op, "out", out, dt, (long) tokens * hidden);
     }
 
+    static void gatherRows(GpuArray ids, GpuArray table, int tableRows, GpuArray out, int rows, int width) {
+        String op = "gatherRows";
+        nonNegative(op, "rows", rows);
+        positive(op, "width", width);
+        positive(op, "tableRows", tableRows);
+        ComputeDtype dt = floating(op, "out", out);
+        holds(op, "ids", ids, null, rows);
+        holds(op, "table", table, dt, (long) tableRows * width);
+        holds(op, "out", out, dt, (long) rows * width);
+    }
+
     static void addLayerNorm(GpuArray x, GpuArray residual, GpuArray gamma, GpuArray beta, int rows, int hidden) {
         String op = "addLayerNorm";
         nonNegative(op, "rows", rows);

@@ -25,7 +25,10 @@ import dev.attune.kernels.select.ComputeDtype;
  *
  * <p>Failure: shapes that do not fit raise {@link IllegalArgumentException} before anything is
  * written; an fp16 overflow at a {@link #store} raises
- * {@link dev.attune.kernels.precision.PrecisionOverflowException} naming the activation.
+ * {@link dev.attune.kernels.precision.PrecisionOverflowException} naming the activation, either
+ * at the store (the CPU) or, on a backend that checks without waiting for its device (CUDA), at
+ * the next {@link #download}, naming the first store of the pass that overflowed. An op the
+ * backend has no kernel for raises {@link UnsupportedOperationException} saying so.
  */
 public interface TensorOps {
 

@@ -7,9 +7,10 @@ import dev.attune.kernels.select.ComputeDtype;
  * forward passes that will read them.
  *
  * <p>Layouts are logical: a Linear weight is given input-major, (in, out), so that
- * {@code y = x · W}; a table read by rows (embeddings, a vocabulary projection) is given
- * (entries, width). A backend may store either in whatever layout its kernels read (the CUDA
- * backend transposes Linear weights to (out, in)), and rounds values to {@link #dtype()}.
+ * {@code y = x · W}, through {@link #linear}; a table read by rows (embeddings, a vocabulary
+ * projection) is given (entries, width), through {@link #upload}. A backend may store either in
+ * whatever layout its kernels read (the CUDA backend transposes Linear weights to (out, in)), and
+ * rounds values to {@link #dtype()}; the tensor it returns has the logical shape either way.
  *
  * <p>Threading: implementations may be called from one thread at a time per model being loaded.
  * Failure: a weight that does not fit the device raises the backend's out-of-memory exception,
@@ -22,6 +23,15 @@ public interface WeightUploader {
 
     /** A resident copy of {@code data} as a (rows, cols) matrix; {@code name} is for errors and logs. */
     Tensor upload(String name, float[] data, int rows, int cols);
+
+    /**
+     * A resident Linear weight, given input-major as an (in, out) matrix, to be the {@code w} of
+     * {@link TensorOps#linear}. The tensor's shape is (in, out) whatever layout the backend keeps.
+     * By default the same as {@link #upload}: a backend whose GEMM reads (in, out) needs nothing else.
+     */
+    default Tensor linear(String name, float[] inMajor, int in, int out) {
+        return upload(name, inMajor, in, out);
+    }
 
     /** A resident vector (a norm's gain, a bias) of {@code data.length} entries, or null for null. */
     default Tensor vector(String name, float[] data) {

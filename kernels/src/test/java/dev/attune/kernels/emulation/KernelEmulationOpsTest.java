@@ -98,6 +98,48 @@ class KernelEmulationOpsTest {
         }
     }
 
+    /**
+     * gather_rows as the op contract's gatherRows: word rows, then position and token-type rows
+     * added with accumulate, as {@code CpuTensorOps} does it, with the dtype's rounding after each
+     * store of the output (the kernel sums in fp32 and rounds once per launch).
+     */
+    @ParameterizedTest
+    @EnumSource(ComputeDtype.class)
+    void gatherRowsCopiesThenAccumulates(ComputeDtype dtype) {
+        int width = 200;  // wider than one block's 128 threads: the stride loop is exercised
+        int tokens = 5;
+        float[] word = Close.random(dtype, 7 * width, 1f, 21);
+        float[] pos = Close.random(dtype, 6 * width, 1f, 22);
+        float[] type = Close.random(dtype, 2 * width, 1f, 23);
+        int[] ids = {3, 0, 6, 6, 1};
+        int[] posIds = {0, 1, 2, 3, 5};
+        int[] typeIds = {0, 1, 1, 0, 1};
+        float[] copied = new float[tokens * width];
+        float[] expected = new float[tokens * width];
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < width; h++) {
+                copied[t * width + h] = word[ids[t] * width + h];
+                float wp = StoredPrecision.round(word[ids[t] * width + h] + pos[posIds[t] * width + h], dtype);
+                expected[t * width + h] = StoredPrecision.round(wp + type[typeIds[t] * width + h], dtype);
+            }
+        }
+        EmulatedRun run = new EmulatedRun(EncoderOpsLaunch.MODULE);
+        EmulatedRun.Buf once = run.out(dtype, tokens * width);
+        EmulatedRun.Buf out = run.out(dtype, tokens * width);
+        EmulatedRun.Buf dword = run.in(dtype, word);
+        EmulatedRun.Buf dids = run.ints(ids);
+        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), dids, dword, once, tokens, width, 0);
+        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), dids, dword, out, tokens, width, 0);
+        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), run.ints(posIds), run.in(dtype, pos), out,
+                tokens, width, 1);
+        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), run.ints(typeIds), run.in(dtype, type), out,
+                tokens, width, 1);
+        run.run();
+        Close.assertClose("gather_rows " + dtype, copied, once.floats(), 0, 0);
+        Close.assertClose("gather_rows accumulate " + dtype, expected, out.floats(), 0, 0);
+        run.delete();
+    }
+
     /** Pooling over ragged rows, one of them empty (zeros), then the fp32 L2 normalisation. */
     @ParameterizedTest
     @EnumSource(ComputeDtype.class)

@@ -36,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class PtxLaunchBoundsTest {
 
     /** Encoder ops by launch kind, as EncoderOpsLaunch documents them; an (op, dtype) it refuses is not launched. */
-    private static final List<String> PER_ROW_OPS = List.of("embed", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
+    private static final List<String> PER_ROW_OPS = List.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
     private static final List<String> ELEMENTWISE_OPS = List.of("gelu", "residual_add", "count_nonfinite", "to_f32",
             "from_f32");
 

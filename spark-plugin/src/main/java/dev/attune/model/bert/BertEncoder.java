@@ -95,14 +95,14 @@ public final class BertEncoder {
         int i = 0;
         for (BertLayerWeights l : weights.layers()) {
             String p = "encoder.layer." + i++ + ".";
-            layers.add(new Layer(up.upload(p + "attention.qkv", l.qkv(), h, 3 * h), up.vector(p + "attention.qkv.bias",
-                    l.qkvBias()), up.upload(p + "attention.output.dense", l.attnOut(), h, h),
+            layers.add(new Layer(up.linear(p + "attention.qkv", l.qkv(), h, 3 * h), up.vector(p + "attention.qkv.bias",
+                    l.qkvBias()), up.linear(p + "attention.output.dense", l.attnOut(), h, h),
                     up.vector(p + "attention.output.dense.bias", l.attnOutBias()),
                     up.vector(p + "attention.output.LayerNorm.weight", l.attnNormGamma()),
                     up.vector(p + "attention.output.LayerNorm.bias", l.attnNormBeta()),
-                    up.upload(p + "intermediate.dense", l.ffnIn(), h, inter),
+                    up.linear(p + "intermediate.dense", l.ffnIn(), h, inter),
                     up.vector(p + "intermediate.dense.bias", l.ffnInBias()),
-                    up.upload(p + "output.dense", l.ffnOut(), inter, h), up.vector(p + "output.dense.bias", l.ffnOutBias()),
+                    up.linear(p + "output.dense", l.ffnOut(), inter, h), up.vector(p + "output.dense.bias", l.ffnOutBias()),
                     up.vector(p + "output.LayerNorm.weight", l.ffnNormGamma()),
                     up.vector(p + "output.LayerNorm.bias", l.ffnNormBeta())));
         }

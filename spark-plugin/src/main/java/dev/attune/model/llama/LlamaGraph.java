@@ -86,14 +86,14 @@ public final class LlamaGraph {
             DecoderLayerWeights l = weights.layers().get(i);
             String p = "model.layers." + i + ".";
             layers.add(new Layer(up.vector(p + "input_layernorm.weight", l.inputNorm()),
-                    up.upload(p + "self_attn.qkv_proj", l.qkv(), h, qkvWidth), up.vector(p + "self_attn.qkv_proj.bias",
+                    up.linear(p + "self_attn.qkv_proj", l.qkv(), h, qkvWidth), up.vector(p + "self_attn.qkv_proj.bias",
                     l.qkvBias()), up.vector(p + "self_attn.q_norm.weight", l.qNorm()),
                     up.vector(p + "self_attn.k_norm.weight", l.kNorm()),
-                    up.upload(p + "self_attn.o_proj.weight", l.o(), config.qDim(), h),
+                    up.linear(p + "self_attn.o_proj.weight", l.o(), config.qDim(), h),
                     up.vector(p + "self_attn.o_proj.bias", l.oBias()),
                     up.vector(p + "post_attention_layernorm.weight", l.postNorm()),
-                    up.upload(p + "mlp.gate_up_proj", l.gateUp(), h, 2 * inter),
-                    up.upload(p + "mlp.down_proj.weight", l.down(), inter, h)));
+                    up.linear(p + "mlp.gate_up_proj", l.gateUp(), h, 2 * inter),
+                    up.linear(p + "mlp.down_proj.weight", l.down(), inter, h)));
         }
         Tensor head = weights.lmHead() == weights.embed() ? embed
                 : up.upload("lm_head.weight", weights.lmHead(), config.vocabSize(), h);

@@ -11,6 +11,8 @@ import java.util.Set;
  * embed_&lt;dt&gt;(const int* ids, const int* type_ids, const int* position_ids, const T* word,
  *            const T* position, const T* type, T* out, int tokens, int hidden)  // grid (tokens)
  *                       // type_ids null: token type 0; type null: no token-type embedding
+ * gather_rows_&lt;dt&gt;(const int* ids, const T* table, T* out, int rows, int width,
+ *                  int accumulate)  // out[r] = table[ids[r]] (accumulate: +=); grid (rows)
  * add_layernorm_&lt;dt&gt;(T* x, const T* residual (or null), const T* gamma, const T* beta,
  *                    float eps, int rows, int hidden)    // x = LN(x + residual); grid (rows)
  * gelu_&lt;dt&gt;(T* x, long long n)                          // erf GELU in place
@@ -35,7 +37,7 @@ public final class EncoderOpsLaunch {
     static final int MAX_ELEMENTWISE_BLOCKS = 65535;
 
     /** Ops launched one block per row, for every dtype unless noted. */
-    static final Set<String> PER_ROW_OPS = Set.of("embed", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
+    static final Set<String> PER_ROW_OPS = Set.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
     /** Ops launched as a grid-stride loop over n elements. */
     static final Set<String> ELEMENTWISE_OPS = Set.of("gelu", "residual_add", "count_nonfinite", "to_f32", "from_f32");
     /** The one op that exists for fp32 only (it works on the fp32 pooled output). */
@@ -45,7 +47,7 @@ public final class EncoderOpsLaunch {
     }
 
     /**
-     * One block per row: embed, add_layernorm, pool_mean, pool_cls, l2_normalize (fp32 only).
+     * One block per row: embed, gather_rows, add_layernorm, pool_mean, pool_cls, l2_normalize (fp32 only).
      * Zero rows still launch one block, which returns at once.
      *
      * @throws IllegalArgumentException for an unknown op, l2_normalize with another dtype than
