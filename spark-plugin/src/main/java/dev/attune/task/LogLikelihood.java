@@ -14,7 +14,12 @@ import dev.attune.runtime.PassOutcome;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Log-likelihood scoring with a decoder: each row is tokenized, rows are packed by length into
@@ -27,6 +32,12 @@ import java.util.List;
  * completion: the row is tokenized whole ({@code prompt + text}) and the first
  * {@code len(tokenize(prompt))} tokens are context (as lm-evaluation-harness splits them, so
  * a token that spans the boundary belongs to the completion).
+ *
+ * <p>Rows that continue the same prompt (label choice's candidates, or completion rows sharing
+ * a prompt) share its prefill: the prompt is one row of the batch and each continuation attends
+ * to its keys and values ({@link SequenceBatch#withPrefixes}), so the prompt is computed once
+ * for all of them. A row whose tokens do not begin with the prompt's own (a token spanning the
+ * boundary) is scored alone.
  *
  * <p>Rows longer than the context ({@code max_position_embeddings}) are a
  * {@link RowTooLongException} naming the row, unless {@code truncateLeft} is set, which keeps
@@ -79,13 +90,24 @@ public final class LogLikelihood {
     public SequenceScore[] score(List<ScoreRequest> rows, Listener listener) {
         int context = model.config().maxPositions();
         Tokens[] tokens = new Tokens[rows.size()];
+        Map<String, int[]> promptTokens = new HashMap<>();
+        // Rows that continue the same prompt, whose tokens begin with the prompt's own tokens.
+        Map<String, List<Integer>> sharing = new LinkedHashMap<>();
         List<Integer> present = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             ScoreRequest r = rows.get(i);
             if (r == null || r.text() == null) {
                 continue;
             }
-            Tokens t = tokenize(r);
+            Tokens t;
+            int[] prompt = null;
+            if (r.prompt() == null) {
+                t = new Tokens(model.tokenize(r.text()), 1);
+            } else {
+                prompt = promptTokens.computeIfAbsent(r.prompt(), model::tokenize);
+                int[] whole = model.tokenize(r.prompt() + r.text());
+                t = new Tokens(whole, Math.max(1, Math.min(prompt.length, whole.length)));
+            }
             if (t.ids.length > context) {
                 if (!truncateLeft) {
                     throw new RowTooLongException(i, "row " + i + ": " + t.ids.length + " tokens, more than the model's "
@@ -93,27 +115,38 @@ public final class LogLikelihood {
                 }
                 int cut = t.ids.length - context;
                 t = new Tokens(Arrays.copyOfRange(t.ids, cut, t.ids.length), Math.max(1, t.firstScored - cut));
+            } else if (prompt != null && prompt.length > 0 && t.ids.length > prompt.length
+                    && Arrays.equals(t.ids, 0, prompt.length, prompt, 0, prompt.length)) {
+                sharing.computeIfAbsent(r.prompt(), k -> new ArrayList<>()).add(i);
             }
             tokens[i] = t;
             present.add(i);
         }
-        SequenceScore[] out = new SequenceScore[rows.size()];
-        int[] lengths = present.stream().mapToInt(i -> tokens[i].ids.length).toArray();
-        for (int[] batch : new LengthBucketedBatcher(maxRows, maxTokens).batches(lengths)) {
-            int[] inputRows = new int[batch.length];
-            List<int[]> ids = new ArrayList<>(batch.length);
-            for (int j = 0; j < batch.length; j++) {
-                inputRows[j] = present.get(batch[j]);
-                ids.add(tokens[inputRows[j]].ids);
+        // Work items: a prompt with the rows that continue it (its prefill done once for all of
+        // them), or one row alone.
+        List<Item> items = new ArrayList<>();
+        Set<Integer> shared = new HashSet<>();
+        for (Map.Entry<String, List<Integer>> e : sharing.entrySet()) {
+            if (e.getValue().size() > 1) {
+                items.add(new Item(promptTokens.get(e.getKey()), e.getValue()));
+                shared.addAll(e.getValue());
             }
+        }
+        for (int i : present) {
+            if (!shared.contains(i)) {
+                items.add(new Item(null, List.of(i)));
+            }
+        }
+        SequenceScore[] out = new SequenceScore[rows.size()];
+        int[] lengths = items.stream().mapToInt(it -> it.tokens(tokens)).toArray();
+        for (int[] batch : new LengthBucketedBatcher(maxRows, maxTokens).batches(lengths)) {
             long t0 = System.nanoTime();
-            SequenceBatch packed = SequenceBatch.prefill(ids);
-            Tokens[] batchTokens = Arrays.stream(inputRows).mapToObj(i -> tokens[i]).toArray(Tokens[]::new);
-            PassOutcome<float[]> o = runBatch(packed, batchTokens);
+            Packed packed = pack(batch, items, tokens);
+            PassOutcome<float[]> o = runBatch(packed.batch(), packed.hiddenRows(), packed.targets());
             AttentionChoice c = o.choice();
             int k = 0;
-            for (int j = 0; j < batch.length; j++) {
-                Tokens t = batchTokens[j];
+            for (int i : packed.inputRows()) {
+                Tokens t = tokens[i];
                 float[] lp = new float[t.ids.length];
                 Arrays.fill(lp, Float.NaN);
                 double sum = 0;
@@ -121,42 +154,94 @@ public final class LogLikelihood {
                     lp[p] = o.value()[k++];
                     sum += lp[p];
                 }
-                out[inputRows[j]] = new SequenceScore(t.ids, lp, t.firstScored, sum, t.scored(),
-                        runner.device().label(), c.path().id(), c.dtype().id());
+                out[i] = new SequenceScore(t.ids, lp, t.firstScored, sum, t.scored(), runner.device().label(),
+                        c.path().id(), c.dtype().id());
             }
-            listener.batch(batch.length, packed.tokens(), c, System.nanoTime() - t0);
+            listener.batch(packed.inputRows().size(), packed.batch().tokens(), c, System.nanoTime() - t0);
         }
         return out;
     }
 
-    private Tokens tokenize(ScoreRequest r) {
-        if (r.prompt() == null) {
-            return new Tokens(model.tokenize(r.text()), 1);
+    /**
+     * A unit of batching: rows continuing one shared prompt ({@code prefix}: its tokens, with which
+     * every member's tokens begin), or a single row ({@code prefix} null).
+     */
+    private record Item(int[] prefix, List<Integer> members) {
+
+        /** Leading tokens of each member that the prefix row holds. */
+        int shared() {
+            return prefix == null ? 0 : prefix.length;
         }
-        int[] whole = model.tokenize(r.prompt() + r.text());
-        int context = model.tokenize(r.prompt()).length;
-        return new Tokens(whole, Math.max(1, Math.min(context, whole.length)));
+
+        /** Tokens the item puts into a batch: the prefix once, then each member's own tokens. */
+        int tokens(Tokens[] rows) {
+            int n = shared();
+            for (int m : members) {
+                n += rows[m].ids.length - shared();
+            }
+            return n;
+        }
     }
 
-    /** One prefill of the packed rows; returns the scored tokens' log-probs, row after row. */
-    private PassOutcome<float[]> runBatch(SequenceBatch batch, Tokens[] rows) {
+    /** A packed batch, the input rows it scores (in order) and where each scored token's logits are read. */
+    private record Packed(SequenceBatch batch, List<Integer> inputRows, int[] hiddenRows, int[] targets) {
+    }
+
+    private static Packed pack(int[] batch, List<Item> items, Tokens[] tokens) {
+        List<int[]> ids = new ArrayList<>();
+        List<Integer> prefixRows = new ArrayList<>();
+        List<Integer> inputRows = new ArrayList<>();
+        List<int[]> placed = new ArrayList<>();  // per scored row: {packed row, its prefix row or -1}
+        for (int b : batch) {
+            Item it = items.get(b);
+            int prefixRow = -1;
+            if (it.prefix() != null) {
+                prefixRow = ids.size();
+                ids.add(it.prefix());
+                prefixRows.add(-1);
+            }
+            for (int m : it.members()) {
+                placed.add(new int[] {ids.size(), prefixRow});
+                ids.add(Arrays.copyOfRange(tokens[m].ids, it.shared(), tokens[m].ids.length));
+                prefixRows.add(prefixRow);
+                inputRows.add(m);
+            }
+        }
+        int[] pr = prefixRows.stream().mapToInt(Integer::intValue).toArray();
+        SequenceBatch packed = Arrays.stream(pr).anyMatch(p -> p >= 0) ? SequenceBatch.withPrefixes(ids, pr)
+                : SequenceBatch.prefill(ids);
         int scored = 0;
-        for (Tokens t : rows) {
-            scored += t.scored();
+        for (int m : inputRows) {
+            scored += tokens[m].scored();
         }
         int[] hiddenRows = new int[scored];
         int[] targets = new int[scored];
         int k = 0;
-        for (int b = 0; b < rows.length; b++) {
-            int start = batch.cuSeqlens()[b];
-            for (int p = rows[b].firstScored; p < rows[b].ids.length; p++) {
-                hiddenRows[k] = start + p - 1;  // the logits at p - 1 predict token p
-                targets[k++] = rows[b].ids[p];
+        for (int j = 0; j < inputRows.size(); j++) {
+            Tokens t = tokens[inputRows.get(j)];
+            int own = packed.cuSeqlens()[placed.get(j)[0]];
+            int prefixRow = placed.get(j)[1];
+            int n0 = prefixRow < 0 ? 0 : packed.length(prefixRow);
+            for (int p = t.firstScored; p < t.ids.length; p++) {
+                // The logits at token p - 1 predict token p; token p - 1 is the prefix's last when p == n0.
+                int prev = p - 1;
+                hiddenRows[k] = prev < n0 ? packed.cuSeqlens()[prefixRow] + prev : own + prev - n0;
+                targets[k++] = t.ids[p];
             }
         }
+        return new Packed(packed, inputRows, hiddenRows, targets);
+    }
+
+    /** One prefill of a packed batch; returns the log-probs of {@code targets} read at {@code hiddenRows}. */
+    private PassOutcome<float[]> runBatch(SequenceBatch batch, int[] hiddenRows, int[] targets) {
         LlamaGraph graph = model.graph();
+        int longest = 0;
+        for (int b = 0; b < batch.rows(); b++) {
+            int p = batch.prefixRows() == null || batch.prefixRows()[b] < 0 ? 0 : batch.length(batch.prefixRows()[b]);
+            longest = Math.max(longest, p + batch.length(b));
+        }
         AttentionRequest request = new AttentionRequest(model.storedDtype(), model.config().heads(),
-                model.config().headDim(), batch.rows(), Math.max(1, batch.maxLength()), MaskKind.CAUSAL);
+                model.config().headDim(), batch.rows(), Math.max(1, longest), MaskKind.CAUSAL);
         return runner.run(request, threads, (ops, choice) -> {
             LlamaGraph.Resident w = runner.resident(model, choice.dtype(), graph::residentOn);
             Tensor hidden = graph.forward(w, batch, ops);

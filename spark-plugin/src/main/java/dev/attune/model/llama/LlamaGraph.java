@@ -101,7 +101,8 @@ public final class LlamaGraph {
     }
 
     /**
-     * Runs the decoder over a packed batch (causal within each row) and returns the final
+     * Runs the decoder over a packed batch (causal within each row; a row that continues a shared
+     * prefix row attends to the prefix's keys and values, computed once in the same pass) and returns the final
      * normalised hidden state, (tokens, hidden), whose rows give the next-token logits against
      * {@link Resident#lmHead()}.
      */
@@ -118,7 +119,7 @@ public final class LlamaGraph {
         int kv = config.kvDim();
         float eps = (float) config.rmsNormEps();
         AttentionProblem attention = AttentionProblem.fusedGqa(batch.cuSeqlens(), heads, kvHeads, d,
-                config.slidingWindow());
+                config.slidingWindow(), batch.prefixRows());
 
         Tensor x = ops.allocate(t, hidden);              // (tokens, hidden): the residual stream
         ops.gatherRows(w.embed, batch.ids(), x, false);

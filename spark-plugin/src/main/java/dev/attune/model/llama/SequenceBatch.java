@@ -11,15 +11,45 @@ import java.util.List;
  * @param ids       (tokens) token ids
  * @param cuSeqlens (rows + 1) prefix sums of the row lengths, from 0
  * @param positions (tokens) the position of each token in its sequence
+ * @param prefixRows null, or per row the earlier row whose tokens are its context (a prompt shared
+ *                  by several continuations, prefilled once), or -1 (see
+ *                  {@link dev.attune.kernels.attention.AttentionProblem#prefixRows()})
  */
-public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions) {
+public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions, int[] prefixRows) {
 
     public SequenceBatch {
         if (cuSeqlens.length < 2 || cuSeqlens[0] != 0 || cuSeqlens[cuSeqlens.length - 1] != ids.length
-                || positions.length != ids.length) {
+                || positions.length != ids.length || (prefixRows != null && prefixRows.length != cuSeqlens.length - 1)) {
             throw new IllegalArgumentException("a batch of " + ids.length + " tokens needs cuSeqlens from 0 to "
-                    + ids.length + " and one position per token");
+                    + ids.length + ", one position per token and at most one prefix row per row");
         }
+    }
+
+    /** Rows that share no prefix. */
+    public SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions) {
+        this(ids, cuSeqlens, positions, null);
+    }
+
+    /**
+     * Rows packed, where row {@code b} continues row {@code prefixRows[b]} (an earlier row with no
+     * prefix of its own) or starts at position 0 ({@code -1}); a continuation's positions follow
+     * its prefix's.
+     */
+    public static SequenceBatch withPrefixes(List<int[]> rows, int[] prefixRows) {
+        SequenceBatch plain = prefill(rows);
+        int[] pos = plain.positions;
+        for (int b = 0; b < rows.size(); b++) {
+            int p = prefixRows[b];
+            if (p >= b || p < -1 || (p >= 0 && prefixRows[p] != -1)) {
+                throw new IllegalArgumentException("row " + b + ": prefix row " + p + " must be an earlier row "
+                        + "without a prefix");
+            }
+            int offset = p < 0 ? 0 : rows.get(p).length;
+            for (int i = 0; i < rows.get(b).length; i++) {
+                pos[plain.cuSeqlens[b] + i] = offset + i;
+            }
+        }
+        return new SequenceBatch(plain.ids, plain.cuSeqlens, pos, prefixRows.clone());
     }
 
     /** The rows packed, each a prefill from position 0. */
@@ -62,12 +92,13 @@ public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions) {
     @Override
     public boolean equals(Object o) {
         return o instanceof SequenceBatch s && Arrays.equals(ids, s.ids) && Arrays.equals(cuSeqlens, s.cuSeqlens)
-                && Arrays.equals(positions, s.positions);
+                && Arrays.equals(positions, s.positions) && Arrays.equals(prefixRows, s.prefixRows);
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * Arrays.hashCode(ids) + Arrays.hashCode(cuSeqlens)) + Arrays.hashCode(positions);
+        return 31 * (31 * (31 * Arrays.hashCode(ids) + Arrays.hashCode(cuSeqlens)) + Arrays.hashCode(positions))
+                + Arrays.hashCode(prefixRows);
     }
 
     @Override

@@ -215,8 +215,20 @@ class DecoderModelsMatchReferenceTest {
             labels.forEach(l -> rows.add(new ScoreRequest(prompt, l)));
             LogLikelihood scorer = new LogLikelihood(m, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9),
                     threads, 16, 4096, false);
-            SequenceScore[] s = scorer.score(rows);
+            long[] packedTokens = {0};
+            SequenceScore[] s = scorer.score(rows, (n, tokens, c, nanos) -> packedTokens[0] += tokens);
             int context = m.tokenize(prompt).length;
+            // The prompt's prefill is shared: the batch holds it once, and each row scores as it does alone.
+            int alone = 0;
+            for (int c = 0; c < labels.size(); c++) {
+                SequenceScore single = scorer.score(List.of(rows.get(c)))[0];
+                alone += single.tokens().length;
+                float[] a = single.tokenLogprobs();
+                for (int t = context; t < a.length; t++) {
+                    assertEquals(a[t], s[c].tokenLogprobs()[t], 1e-5, v + " shared vs alone, label " + c + " token " + t);
+                }
+            }
+            assertEquals(alone - (labels.size() - 1) * context, packedTokens[0], "the prompt is prefilled once");
             double[] sums = new double[labels.size()];
             double[] means = new double[labels.size()];
             for (int c = 0; c < labels.size(); c++) {
