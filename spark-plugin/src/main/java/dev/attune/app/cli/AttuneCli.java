@@ -26,6 +26,7 @@ public final class AttuneCli {
                          regenerate the configuration reference from the registry
               attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]
               attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]
+              attune bench decoder-prefill --model DIR [--threads N] [--tokens 128,512] [--repeat N]
                          benchmarks recorded in docs/benchmarks.md
             """;
 
