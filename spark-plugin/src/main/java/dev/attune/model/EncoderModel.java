@@ -2,7 +2,6 @@ package dev.attune.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.kernels.attention.AttentionKernel;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.memory.EncoderShape;
 import dev.attune.kernels.select.ComputeDtype;
@@ -16,9 +15,6 @@ import dev.attune.model.config.SentenceConfig;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.model.tokenizer.TokenizedText;
-import dev.attune.runtime.BatchOutcome;
-import dev.attune.runtime.BatchRunner;
-import dev.attune.runtime.LengthBucketedBatcher;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -57,9 +53,6 @@ public final class EncoderModel implements AutoCloseable {
         this.storedDtype = storedDtype;
     }
 
-    /** One embedded text: its vector (null for a null text) and the path and device that made it. */
-    public record Embedding(float[] vector, String path, String dtype) {
-    }
 
     public static EncoderModel load(Path dir) {
         if (!Files.isDirectory(dir)) {
@@ -135,59 +128,6 @@ public final class EncoderModel implements AutoCloseable {
                 encoder.weights().parameters());
     }
 
-    /**
-     * Embeds texts on a device: each length-grouped batch gets the path the device's selector
-     * picks for its shape. Results are in input order; a null text gives a null vector and no path.
-     */
-    public Embedding[] embed(List<String> texts, int batchSize, int maxTokens, BatchRunner runner, CpuThreads threads) {
-        return embed(texts, 0, batchSize, maxTokens, runner, threads);
-    }
-
-    /** Told about every batch a device ran, for metrics. */
-    @FunctionalInterface
-    public interface BatchListener {
-        BatchListener NONE = (rows, tokens, path, nanos, precisionFallback) -> { };
-
-        /**
-         * A batch of {@code rows} texts, {@code tokens} tokens in all, ran on {@code path} in
-         * {@code nanos}; {@code precisionFallback}: it overflowed fp16 and was re-run in fp32.
-         */
-        void batch(int rows, int tokens, String path, long nanos, boolean precisionFallback);
-    }
-
-    /** As {@link #embed(List, int, int, BatchRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
-    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                             CpuThreads threads) {
-        return embed(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
-    }
-
-    /** As {@link #embed(List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public Embedding[] embed(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                             CpuThreads threads, BatchListener listener) {
-        List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
-        Embedding[] out = new Embedding[texts.size()];
-        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
-            long t0 = System.nanoTime();
-            BatchOutcome o = runner.run(this, packed, threads);
-            float[][] vectors = SentencePooler.pool(o.hidden(), config.hiddenSize(), packed.cuSeqlens(), sentence);
-            for (int r = 0; r < rows.length; r++) {
-                out[rows[r]] = new Embedding(vectors[r], o.choiceOf(r).path().id(), o.choiceOf(r).dtype().id());
-            }
-            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
-                    o.precisionFallback());
-        });
-        for (int i = 0; i < out.length; i++) {
-            if (out[i] == null) {
-                out[i] = new Embedding(null, null, null);
-            }
-        }
-        return out;
-    }
-
-    /** One classified text: class probabilities, the most probable label and its probability, the path. */
-    public record Classification(float[] probabilities, String label, double score, String path) {
-    }
-
     /** Whether the checkpoint has a sequence-classification head (pooler + classifier). */
     public boolean hasClassifier() {
         return encoder.weights().classifier() != null && encoder.weights().pooler() != null;
@@ -212,47 +152,6 @@ public final class EncoderModel implements AutoCloseable {
     }
 
     /**
-     * Classifies texts with the checkpoint's sequence-classification head on a device; input
-     * order; a null text gives a null result.
-     */
-    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                                     CpuThreads threads) {
-        return classify(texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
-    }
-
-    /** As {@link #classify(List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public Classification[] classify(List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                                     CpuThreads threads, BatchListener listener) {
-        requireClassifier();
-        List<String> labels = labels();
-        List<TokenizedText> tokens = tokenizeAll(texts, maxLength);
-        Classification[] out = new Classification[texts.size()];
-        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
-            long t0 = System.nanoTime();
-            BatchOutcome o = runner.run(this, packed, threads);
-            float[][] probs = SequenceClassifierHead.probabilities(o.hidden(), config.hiddenSize(), packed.cuSeqlens(),
-                    encoder.weights());
-            for (int r = 0; r < rows.length; r++) {
-                int best = 0;
-                for (int l = 1; l < probs[r].length; l++) {
-                    if (probs[r][l] > probs[r][best]) {
-                        best = l;
-                    }
-                }
-                out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choiceOf(r).path().id());
-            }
-            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
-                    o.precisionFallback());
-        });
-        for (int i = 0; i < out.length; i++) {
-            if (out[i] == null) {
-                out[i] = new Classification(null, null, Double.NaN, null);
-            }
-        }
-        return out;
-    }
-
-    /**
      * Tokenizes texts (null stays null), truncating to {@code maxLength} tokens when that is
      * shorter than the model's own maximum; the last token (the closing special token) is kept.
      */
@@ -272,64 +171,12 @@ public final class EncoderModel implements AutoCloseable {
         return tokens;
     }
 
-    /** A batch body: the input indices of its rows and the packed tokens. */
-    private interface BatchBody {
-        void run(int[] inputRows, TokenBatch packed);
-    }
-
-    private void forEachBatch(List<TokenizedText> tokens, int batchSize, int maxTokens, BatchBody body) {
-        List<Integer> present = new ArrayList<>();
-        for (int i = 0; i < tokens.size(); i++) {
-            if (tokens.get(i) != null) {
-                present.add(i);
-            }
-        }
-        int[] lengths = present.stream().mapToInt(i -> tokens.get(i).length()).toArray();
-        for (int[] batch : new LengthBucketedBatcher(batchSize, Math.max(maxTokens, maxLength())).batches(lengths)) {
-            List<TokenizedText> rows = new ArrayList<>(batch.length);
-            int[] inputRows = new int[batch.length];
-            for (int j = 0; j < batch.length; j++) {
-                inputRows[j] = present.get(batch[j]);
-                rows.add(tokens.get(inputRows[j]));
-            }
-            body.run(inputRows, TokenBatch.pack(rows));
-        }
-    }
-
     public int maxLength() {
         return tokenizer.maxLength();
     }
 
     public int dimension() {
         return config.hiddenSize();
-    }
-
-    /**
-     * Embeds {@code texts} in fp32 with one given attention kernel (tests and benchmarks), in
-     * batches of at most {@code batchSize} rows and {@code maxTokens} tokens, grouped by length;
-     * returns one vector per text in input order (null for a null text).
-     */
-    public float[][] embed(List<String> texts, int batchSize, int maxTokens, AttentionKernel attention,
-                           CpuThreads threads) {
-        List<TokenizedText> tokens = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            tokens.add(t == null ? null : tokenizer.encode(t));
-        }
-        return embedTokens(tokens, batchSize, maxTokens, attention, threads);
-    }
-
-    /** As {@link #embed(List, int, int, AttentionKernel, CpuThreads)}, for texts already tokenized (null entries give null vectors). */
-    public float[][] embedTokens(List<TokenizedText> tokens, int batchSize, int maxTokens, AttentionKernel attention,
-                                 CpuThreads threads) {
-        float[][] out = new float[tokens.size()][];
-        forEachBatch(tokens, batchSize, maxTokens, (rows, packed) -> {
-            float[] hidden = encoder.forward(packed, attention, threads);
-            float[][] vectors = SentencePooler.pool(hidden, config.hiddenSize(), packed.cuSeqlens(), sentence);
-            for (int r = 0; r < rows.length; r++) {
-                out[rows[r]] = vectors[r];
-            }
-        });
-        return out;
     }
 
     @Override

@@ -1,8 +1,9 @@
 package dev.attune.spark;
 
+import dev.attune.task.TaskKind;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.inventory.DeviceEntry;
@@ -23,7 +24,6 @@ public final class AttuneKryoRegistrator implements KryoRegistrator {
         kryo.register(ExecutorInventory.class, java);
         kryo.register(DeviceEntry.class, java);
         kryo.register(ScoredRow.class, java);
-        kryo.register(PartitionScorer.Task.class);
         kryo.register(dev.attune.task.TaskKind.class);
         kryo.register(AttuneConf.OnError.class);
         kryo.register(float[].class);

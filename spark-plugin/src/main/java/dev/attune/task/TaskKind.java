@@ -1,7 +1,6 @@
 package dev.attune.task;
 
 import dev.attune.model.ModelFamily;
-import dev.attune.runtime.PartitionScorer;
 
 import java.util.Arrays;
 import java.util.Locale;
@@ -11,9 +10,8 @@ import java.util.stream.Collectors;
  * What a row becomes: the one list of tasks shared by the transformers, the SQL functions and the
  * scoring job's {@code --task}. Each task names the model family that runs it.
  *
- * <p>Encoder tasks are carried out by the runtime's {@link PartitionScorer} ({@link #encoderOp()}
- * maps to its operation, since the runtime layer does not see this one); decoder tasks by
- * {@link LogLikelihood} and {@link LabelChoice}.
+ * <p>Encoder tasks are carried out by {@link PartitionScorer} (through {@link EncoderScoring});
+ * decoder tasks by {@link LogLikelihood} and {@link LabelChoice}.
  */
 public enum TaskKind {
     /** Sentence embedding, {@code array<float>}. */
@@ -39,15 +37,6 @@ public enum TaskKind {
     /** The lower-case name used by {@code --task} and in job settings. */
     public String id() {
         return name().toLowerCase(Locale.ROOT);
-    }
-
-    /** The runtime's encoder operation for {@link #EMBED} and {@link #CLASSIFY}. */
-    public PartitionScorer.Task encoderOp() {
-        return switch (this) {
-            case EMBED -> PartitionScorer.Task.EMBED;
-            case CLASSIFY -> PartitionScorer.Task.CLASSIFY;
-            default -> throw new IllegalStateException(this + " is a decoder task; the encoder scorer cannot run it");
-        };
     }
 
     /** The task named {@code id} (case-insensitive); an unknown name is an error listing the tasks. */

@@ -1,5 +1,6 @@
 package dev.attune.model;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.builtin.BuiltinModels;
@@ -64,7 +65,7 @@ class EncoderModelTest {
     @Test
     void nullTextGivesNullAndEmptyTextsGiveUnitVectors() {
         List<String> texts = Arrays.asList(null, "", "   ", "\t\n", "hello", null);
-        float[][] v = miniLm.embed(texts, 8, 1024, new CpuMathAttention(), threads);
+        float[][] v = EncoderScoring.embed(miniLm, texts, 8, 1024, new CpuMathAttention(), threads);
         assertEquals(texts.size(), v.length);
         assertNull(v[0]);
         assertNull(v[5]);
@@ -87,7 +88,7 @@ class EncoderModelTest {
                 "Stock markets fell sharply after the announcement.", "Café au lait, crème brûlée et pâté — très français.",
                 "I", "Sentence embeddings are useful for semantic search and clustering."));
         texts.add(3, null);
-        float[][] batched = miniLm.embed(texts, 3, 64, new CpuMathAttention(), threads);
+        float[][] batched = EncoderScoring.embed(miniLm, texts, 3, 64, new CpuMathAttention(), threads);
         assertEquals(texts.size(), batched.length);
         assertNull(batched[3]);
         for (int i = 0; i < texts.size(); i++) {
@@ -116,7 +117,7 @@ class EncoderModelTest {
     void textsLongerThanMaxLengthAreTruncated() {
         String text = TestTexts.longParagraph();
         assertTrue(miniLm.tokenizer().encode(text).truncated());
-        float[][] v = miniLm.embed(List.of(text, text + " An entirely different ending about cooking pasta."), 2, 1024,
+        float[][] v = EncoderScoring.embed(miniLm, List.of(text, text + " An entirely different ending about cooking pasta."), 2, 1024,
                 new CpuMathAttention(), threads);
         assertClose(v[0], v[1], 1e-6);
     }
@@ -145,7 +146,7 @@ class EncoderModelTest {
     }
 
     private static float[] embed(EncoderModel model, String text) {
-        return model.embed(List.of(text), 1, 1024, new CpuMathAttention(), threads)[0];
+        return EncoderScoring.embed(model, List.of(text), 1, 1024, new CpuMathAttention(), threads)[0];
     }
 
     private static void assertClose(float[] expected, float[] actual, double tol) {

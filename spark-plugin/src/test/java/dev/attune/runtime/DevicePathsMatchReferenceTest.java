@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
@@ -46,8 +47,8 @@ class DevicePathsMatchReferenceTest {
         threads = new CpuThreads(2);
         minilm = EncoderModel.load(BuiltinModels.resolve(BuiltinModel.ALL_MINILM_L6_V2.uri()));
         bge = EncoderModel.load(BuiltinModels.resolve(BuiltinModel.BGE_SMALL_EN_V15.uri()));
-        minilmRef = minilm.embed(TEXTS, 8, 4096, new CpuMathAttention(), threads);
-        bgeRef = bge.embed(TEXTS, 8, 4096, new CpuMathAttention(), threads);
+        minilmRef = EncoderScoring.embed(minilm, TEXTS, 8, 4096, new CpuMathAttention(), threads);
+        bgeRef = EncoderScoring.embed(bge, TEXTS, 8, 4096, new CpuMathAttention(), threads);
     }
 
     @AfterAll
@@ -106,8 +107,8 @@ class DevicePathsMatchReferenceTest {
     @Test
     void theCpuPicksCpuFlash() {
         DeviceRunner r = new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9);
-        EncoderModel.Embedding[] e = minilm.embed(TEXTS, 8, 4096, r, threads);
-        for (EncoderModel.Embedding x : e) {
+        EncoderScoring.Embedding[] e = EncoderScoring.embed(minilm, TEXTS, 8, 4096, r, threads);
+        for (EncoderScoring.Embedding x : e) {
             assertEquals("cpu-flash", x.path());
         }
     }
@@ -115,7 +116,7 @@ class DevicePathsMatchReferenceTest {
     /** Embeds on the device and compares with the reference; returns the "path dtype" pairs used. */
     private static Set<String> check(DeviceInfo device, UserOverrides o, EncoderModel model, float[][] ref) {
         DeviceRunner runner = new DeviceRunner(device, o, 0.9);
-        EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, runner, threads);
+        EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, runner, threads);
         Set<String> used = new HashSet<>();
         for (int i = 0; i < TEXTS.size(); i++) {
             float[] a = got[i].vector();

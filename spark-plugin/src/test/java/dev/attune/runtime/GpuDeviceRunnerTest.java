@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.CudaException;
@@ -57,7 +58,7 @@ class GpuDeviceRunnerTest {
     static void load() throws Exception {
         model = EncoderModel.load(PrecisionFallbackTest.tinyModel(dir, 0.2f));
         threads = new CpuThreads(2);
-        reference = model.embed(TEXTS, 8, 4096, new CpuMathAttention(), threads);
+        reference = EncoderScoring.embed(model, TEXTS, 8, 4096, new CpuMathAttention(), threads);
     }
 
     @AfterAll
@@ -131,7 +132,7 @@ class GpuDeviceRunnerTest {
         return new GpuDeviceRunner(A100, o, 0.9, gpu, new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(o), 0.9));
     }
 
-    private static void assertMatchesReference(EncoderModel.Embedding[] got) {
+    private static void assertMatchesReference(EncoderScoring.Embedding[] got) {
         assertEquals(TEXTS.size(), got.length);
         for (int i = 0; i < got.length; i++) {
             for (int c = 0; c < reference[i].length; c++) {
@@ -144,12 +145,12 @@ class GpuDeviceRunnerTest {
     void outOfMemorySplitsTheBatchAndKeepsTheRowOrder() {
         FakeGpu gpu = new FakeGpu(c -> c.batch().rows() > 2 ? oom() : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
             assertTrue(r.counters().oomSplits() >= 2, "7 rows need at least two splits to get to 2-row parts");
             assertEquals(r.counters().oomSplits(), gpu.trims, "the pool is trimmed before each split");
             assertEquals(0, r.counters().pathFallbacks());
-            for (EncoderModel.Embedding e : got) {
+            for (EncoderScoring.Embedding e : got) {
                 assertTrue(AttentionPath.parse(e.path()).isGpu(), e.path());
             }
         }
@@ -174,15 +175,15 @@ class GpuDeviceRunnerTest {
         FakeGpu gpu = new FakeGpu(c -> c.choice().path() == AttentionPath.FLASH_SM80 ? failure(false) : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
             assertEquals(AttentionPath.FLASH_SM80, r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING).path());
-            EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
             assertEquals(1, gpu.callsOn(AttentionPath.FLASH_SM80));
             assertEquals(1, r.counters().pathFallbacks());
             assertTrue(r.failedPaths().containsKey(AttentionPath.FLASH_SM80));
-            for (EncoderModel.Embedding e : got) {
+            for (EncoderScoring.Embedding e : got) {
                 assertEquals("flash-sm75", e.path(), "fp16 on sm80 runs the Turing kernel next");
             }
-            model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertEquals(1, gpu.callsOn(AttentionPath.FLASH_SM80), "a failed path is not tried again");
             assertEquals(1, r.counters().pathFallbacks());
             assertNotEquals(AttentionPath.FLASH_SM80, r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING).path());
@@ -193,9 +194,9 @@ class GpuDeviceRunnerTest {
     void withNoGpuPathLeftTheCpuComputes() {
         FakeGpu gpu = new FakeGpu(c -> unavailable(c.choice().path()));
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
-            for (EncoderModel.Embedding e : got) {
+            for (EncoderScoring.Embedding e : got) {
                 assertFalse(AttentionPath.parse(e.path()).isGpu(), e.path());
                 assertEquals("fp32", e.dtype());
             }
@@ -209,16 +210,16 @@ class GpuDeviceRunnerTest {
     void aLostContextMovesThisAndLaterWorkToTheCpuAndReleasesTheBackend() {
         FakeGpu gpu = new FakeGpu(c -> failure(true));
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
             int calls = gpu.calls.size();
             assertEquals(1, calls, "the first failure loses the device");
             assertTrue(gpu.closed, "a lost context is released as soon as nothing runs on it");
             assertTrue(r.lostReason().orElseThrow().contains("CUDA_ERROR_ILLEGAL_ADDRESS"), r.lostReason().orElseThrow());
-            for (EncoderModel.Embedding e : got) {
+            for (EncoderScoring.Embedding e : got) {
                 assertFalse(AttentionPath.parse(e.path()).isGpu(), e.path());
             }
-            model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertEquals(calls, gpu.calls.size(), "a lost device gets no more work");
             assertEquals(1, r.counters().pathFallbacks());
         }
@@ -252,7 +253,7 @@ class GpuDeviceRunnerTest {
                 : c.batch().tokens() == overflowing && c.choice().dtype() == ComputeDtype.FP16
                 ? new PrecisionOverflowException("feed-forward output holds 1 value beyond fp16's range") : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            EncoderModel.Embedding[] got = model.embed(TEXTS, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
             for (int i = 0; i < TEXTS.size(); i++) {
                 int len = model.tokenizer().encode(TEXTS.get(i)).length();
@@ -266,7 +267,7 @@ class GpuDeviceRunnerTest {
         FakeGpu gpu = new FakeGpu(c -> unavailable(c.choice().path()));
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.force(AttentionPath.FLASH_SM80))) {
             UnsupportedPathException e = assertThrows(UnsupportedPathException.class,
-                    () -> model.embed(TEXTS, 8, 4096, r, threads));
+                    () -> EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads));
             assertTrue(e.getMessage().contains("flash-sm80") && e.getMessage().contains(LABEL), e.getMessage());
             assertEquals(1, gpu.calls.size());
         }

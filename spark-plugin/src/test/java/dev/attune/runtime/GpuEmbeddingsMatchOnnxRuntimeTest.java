@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.CudaBackend;
 import dev.attune.kernels.cuda.CudaSession;
@@ -145,7 +146,7 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
     private static void check(BuiltinModel b, AttentionPath p, ComputeDtype dt) {
         EncoderModel m = MODELS.get(b);
         try (GpuDeviceRunner r = runner(UserOverrides.force(p).withDtype(dt))) {
-            EncoderModel.Embedding[] got = m.embed(TEXTS, 0, 8, 4096, r, threads);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(m, TEXTS, 0, 8, 4096, r, threads);
             assertEquals(RunnerCounters.NONE, r.counters(), "no fallback of any kind: " + r.counters());
             double worst = 1;
             for (int i = 0; i < TEXTS.size(); i++) {
@@ -163,7 +164,7 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
     void theSelectorsOwnChoiceMatchesOnnxRuntime() {
         for (BuiltinModel b : MODELS.keySet()) {
             try (GpuDeviceRunner r = runner(UserOverrides.NONE)) {
-                EncoderModel.Embedding[] got = MODELS.get(b).embed(TEXTS, 0, 16, 8192, r, threads);
+                EncoderScoring.Embedding[] got = EncoderScoring.embed(MODELS.get(b), TEXTS, 0, 16, 8192, r, threads);
                 for (int i = 0; i < TEXTS.size(); i++) {
                     assertTrue(AttentionPath.parse(got[i].path()).isGpu(), got[i].path());
                     assertTrue(Vectors.cosine(got[i].vector(), REFERENCE.get(b)[i]) >= MIN_COSINE, b.id() + " text " + i);
@@ -190,7 +191,7 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
         UserOverrides memEfficient = UserOverrides.force(AttentionPath.MEM_EFFICIENT).withDtype(ComputeDtype.FP16);
         try (GpuDeviceRunner r = runner(memEfficient)) {
             // Resident weights and loaded modules first, so only activations compete for the rest.
-            m.embed(texts.subList(0, 1), 0, 1, 8192, r, threads);
+            EncoderScoring.embed(m, texts.subList(0, 1), 0, 1, 8192, r, threads);
             forward.trimPool();
             // Activations of the whole batch in fp16: about 10 hidden-sized values per token plus the FFN's 4.
             long perToken = (long) m.config().hiddenSize() * 2 * 14;
@@ -206,7 +207,7 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
                     GpuArray held = hog.alloc(ComputeDtype.FP32, chunk / Float.BYTES);
                     assertTrue(held.elements() > 0);
                 }
-                EncoderModel.Embedding[] got = m.embed(texts, 0, texts.size(), 1 << 20, r, threads);
+                EncoderScoring.Embedding[] got = EncoderScoring.embed(m, texts, 0, texts.size(), 1 << 20, r, threads);
                 assertTrue(r.counters().oomSplits() >= 1, "the batch was split: " + r.counters());
                 try (OnnxReference ort = new OnnxReference(b, 4)) {
                     for (int i = 0; i < texts.size(); i++) {

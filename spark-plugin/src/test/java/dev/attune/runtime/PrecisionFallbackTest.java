@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.SimulatedDevices;
@@ -80,9 +81,9 @@ class PrecisionFallbackTest {
     void fp16OverflowReRunsTheBatchInFp32AndCountsIt(@TempDir Path dir) throws Exception {
         List<String> texts = List.of("overflow in half precision", "a second row", "third");
         try (EncoderModel m = EncoderModel.load(tinyModel(dir, 4000f)); CpuThreads t = new CpuThreads(2)) {
-            float[][] ref = m.embed(texts, 8, 4096, new CpuMathAttention(), t);
+            float[][] ref = EncoderScoring.embed(m, texts, 8, 4096, new CpuMathAttention(), t);
             DeviceRunner t4 = new DeviceRunner(SimulatedDevices.get("T4", 0), UserOverrides.NONE, 0.9);
-            EncoderModel.Embedding[] got = m.embed(texts, 8, 4096, t4, t);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(m, texts, 8, 4096, t4, t);
             assertEquals(1, t4.precisionFallbacks());
             for (int i = 0; i < texts.size(); i++) {
                 assertEquals("fp32", got[i].dtype());
@@ -95,7 +96,7 @@ class PrecisionFallbackTest {
             DeviceRunner forced = new DeviceRunner(SimulatedDevices.get("T4", 0),
                     UserOverrides.NONE.withDtype(ComputeDtype.FP16), 0.9);
             PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class,
-                    () -> m.embed(texts, 8, 4096, forced, t));
+                    () -> EncoderScoring.embed(m, texts, 8, 4096, forced, t));
             assertTrue(e.getMessage().contains("fp16"), e.getMessage());
         }
     }
@@ -104,7 +105,7 @@ class PrecisionFallbackTest {
     void noOverflowNoFallback(@TempDir Path dir) throws Exception {
         try (EncoderModel m = EncoderModel.load(tinyModel(dir, 0.2f)); CpuThreads t = new CpuThreads(2)) {
             DeviceRunner t4 = new DeviceRunner(SimulatedDevices.get("T4", 0), UserOverrides.NONE, 0.9);
-            EncoderModel.Embedding[] got = m.embed(List.of("fine"), 8, 4096, t4, t);
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(m, List.of("fine"), 8, 4096, t4, t);
             assertEquals(0, t4.precisionFallbacks());
             assertEquals("fp16", got[0].dtype());
         }

@@ -1,5 +1,7 @@
 package dev.attune.runtime;
 
+import dev.attune.task.PartitionScorer;
+import dev.attune.task.TaskKind;
 import com.codahale.metrics.MetricRegistry;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.model.tokenizer.TextTokenizer;
@@ -67,7 +69,7 @@ class ScorerMetricsTest {
         for (int i = 0; i < texts.size(); i++) {
             ids.add("r" + i);
         }
-        List<ScoredRow> out = new PartitionScorer(rt, MINILM, PartitionScorer.Task.EMBED, 2, AttuneConf.OnError.NULL, 0)
+        List<ScoredRow> out = new PartitionScorer(rt, MINILM, TaskKind.EMBED, 2, AttuneConf.OnError.NULL, 0)
                 .score(texts, ids, null);
 
         long tokens;
@@ -98,7 +100,7 @@ class ScorerMetricsTest {
                 "embeddings.LayerNorm.weight", 1e5f);
         AttuneMetrics metrics = AttuneMetrics.detached();
         AttuneRuntime rt = t4(metrics);
-        List<ScoredRow> out = new PartitionScorer(rt, overflow.toString(), PartitionScorer.Task.EMBED, 8,
+        List<ScoredRow> out = new PartitionScorer(rt, overflow.toString(), TaskKind.EMBED, 8,
                 AttuneConf.OnError.FAIL, 0).score(Arrays.asList("hello world", "another short text", null),
                 List.of("a", "b", "c"), null);
         assertEquals(1, count(metrics.registry(), "batches"));

@@ -1,6 +1,7 @@
 package dev.attune.spark;
 
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.TaskKind;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.inventory.DeviceEntry;
@@ -155,7 +156,7 @@ class KryoRegistrationTest {
         assertEquals(Arrays.asList(row.label(), row.score(), row.path(), row.device(), row.error()),
                 Arrays.asList(row2.label(), row2.score(), row2.path(), row2.device(), row2.error()));
 
-        assertEquals(PartitionScorer.Task.CLASSIFY, roundTrip(ser, PartitionScorer.Task.CLASSIFY));
+        assertEquals(TaskKind.CLASSIFY, roundTrip(ser, TaskKind.CLASSIFY));
         assertEquals(AttuneConf.OnError.NULL, roundTrip(ser, AttuneConf.OnError.NULL));
         assertArrayEquals(new float[] {1f, 2f}, roundTrip(ser, new float[] {1f, 2f}));
         float[][] m = roundTrip(ser, new float[][] {{1f}, {2f, 3f}});

@@ -1,5 +1,6 @@
 package dev.attune.spark;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
@@ -37,7 +38,7 @@ class LocalClusterTest {
         float[][] reference;
         try (EncoderModel m = EncoderModel.load(BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
              CpuThreads t = new CpuThreads(2)) {
-            reference = m.embed(texts, 16, 4096, new CpuMathAttention(), t);
+            reference = EncoderScoring.embed(m, texts, 16, 4096, new CpuMathAttention(), t);
         }
         Map<String, String> conf = new HashMap<>();
         conf.put("spark.attune.simulate.devices", "0=T4,1=A100");

@@ -1,5 +1,6 @@
 package dev.attune.spark;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
@@ -47,7 +48,7 @@ class LocalModeTest {
         texts = new ArrayList<>(TestTexts.VARIED);
         try (EncoderModel m = EncoderModel.load(BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
              CpuThreads t = new CpuThreads(2)) {
-            reference = m.embed(texts, 16, 4096, new CpuMathAttention(), t);
+            reference = EncoderScoring.embed(m, texts, 16, 4096, new CpuMathAttention(), t);
         }
         spark = SparkSessions.start("local[2]", Map.of("spark.attune.simulate.devices", "driver=T4+A100"));
     }

@@ -1,5 +1,6 @@
 package dev.attune.spark;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
@@ -133,7 +134,7 @@ class TextClassifierTest {
             List<String> withNull = new ArrayList<>(texts);
             withNull.add(1, null);
             DeviceRunner cpu = new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9);
-            EncoderModel.Classification[] got = m.classify(withNull, 0, 4, 4096, cpu, threads);
+            EncoderScoring.Classification[] got = EncoderScoring.classify(m, withNull, 0, 4, 4096, cpu, threads);
             assertEquals(withNull.size(), got.length);
             assertNull(got[1].probabilities());
             assertNull(got[1].label());
@@ -159,7 +160,7 @@ class TextClassifierTest {
         try (EncoderModel m = EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
              CpuThreads threads = new CpuThreads(1)) {
             assertFalse(m.hasClassifier());
-            ModelFormatException e = assertThrows(ModelFormatException.class, () -> m.classify(List.of("x"), 0, 1, 1024,
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> EncoderScoring.classify(m, List.of("x"), 0, 1, 1024,
                     new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads));
             assertTrue(e.getMessage().contains("sequence-classification head"), e.getMessage());
         }

@@ -1,5 +1,6 @@
 package dev.attune.examples.bench;
 
+import dev.attune.task.EncoderScoring;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.onnxruntime.OnnxTensor;
@@ -65,14 +66,14 @@ public final class CpuEmbeddingBenchmark {
             List<String> warm = texts.subList(0, Math.min(200, texts.size()));
             AttentionKernel flash = new CpuFlashAttention();
             AttentionKernel math = new CpuMathAttention();
-            model.embed(warm, batch, Integer.MAX_VALUE, flash, pool);
-            model.embed(warm, batch, Integer.MAX_VALUE, math, pool);
+            EncoderScoring.embed(model, warm, batch, Integer.MAX_VALUE, flash, pool);
+            EncoderScoring.embed(model, warm, batch, Integer.MAX_VALUE, math, pool);
             onnxEmbed(ort, hf, warm, batch, builtin);
 
             float[][][] attuneOut = new float[1][][];
             float[][][] ortOut = new float[1][][];
-            double flashS = best(repeat, () -> attuneOut[0] = model.embed(texts, batch, Integer.MAX_VALUE, flash, pool));
-            double mathS = best(repeat, () -> model.embed(texts, batch, Integer.MAX_VALUE, math, pool));
+            double flashS = best(repeat, () -> attuneOut[0] = EncoderScoring.embed(model, texts, batch, Integer.MAX_VALUE, flash, pool));
+            double mathS = best(repeat, () -> EncoderScoring.embed(model, texts, batch, Integer.MAX_VALUE, math, pool));
             double ortS = best(repeat, () -> ortOut[0] = onnxEmbed(ort, hf, texts, batch, builtin));
             double maxDiff = 0;
             for (int i = 0; i < texts.size(); i++) {

@@ -1,5 +1,6 @@
 package dev.attune.app.cli;
 
+import dev.attune.task.EncoderScoring;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -94,9 +95,9 @@ final class EmbedCommand {
             while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
                 List<String> texts = new ArrayList<>(chunk.size());
                 chunk.forEach(r -> texts.add(r.text()));
-                EncoderModel.Embedding[] vectors = model.embed(texts, batch, maxTokens, runner, pool);
+                EncoderScoring.Embedding[] vectors = EncoderScoring.embed(model, texts, batch, maxTokens, runner, pool);
                 for (int i = 0; i < chunk.size(); i++) {
-                    EncoderModel.Embedding e = vectors[i];
+                    EncoderScoring.Embedding e = vectors[i];
                     gen.writeStartObject();
                     gen.writeFieldName("id");
                     gen.writeTree(chunk.get(i).id());

@@ -5,7 +5,7 @@ import dev.attune.model.DecoderModel;
 import dev.attune.model.ModelFormatException;
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.DeviceSlot;
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.RowFailure;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.task.LabelChoice;

@@ -2,7 +2,7 @@ package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.ChunkedIterator;
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.task.TaskKind;
 import dev.attune.spark.SparkValues;
@@ -33,7 +33,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = AttuneRuntime.get();
-        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task().encoderOp(), s.batchRows(), s.onError(), s.maxLength());
+        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
         return new ChunkedIterator<Row, Row>(input, CHUNK, (in, first) -> {
             List<String> texts = new ArrayList<>(in.size());

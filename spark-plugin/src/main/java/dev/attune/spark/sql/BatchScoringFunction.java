@@ -2,7 +2,7 @@ package dev.attune.spark.sql;
 
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.ChunkedIterator;
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.SparkValues;
 import dev.attune.spark.conf.AttuneConf;
@@ -94,14 +94,14 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
         if (c.kind() == TaskKind.LOGLIK || c.kind() == TaskKind.CHOOSE) {
             return scoreDecoder(rt, c, chunk, texts, ids, model, onError, tc);
         }
-        PartitionScorer.Task task = c.kind().encoderOp();
+        TaskKind task = c.kind();
         List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
         List<Object> out = new ArrayList<>(scored.size());
         for (ScoredRow s : scored) {
             if (s.error() != null) {
                 LOG.warn("Attune: {}", s.error());
             }
-            if (task == PartitionScorer.Task.EMBED) {
+            if (task == TaskKind.EMBED) {
                 out.add(s.vector() == null ? null : SparkValues.floatSeq(s.vector()));
             } else {
                 out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));

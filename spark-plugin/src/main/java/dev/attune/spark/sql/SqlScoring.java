@@ -1,7 +1,8 @@
 package dev.attune.spark.sql;
 
+import dev.attune.task.TaskKind;
 import dev.attune.runtime.AttuneRuntime;
-import dev.attune.runtime.PartitionScorer;
+import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.ml.DecoderPartitionScorer;
@@ -30,12 +31,12 @@ final class SqlScoring {
     }
 
     static float[] embed(String text, String model) {
-        ScoredRow r = score(text, model, PartitionScorer.Task.EMBED, "attune_embed");
+        ScoredRow r = score(text, model, TaskKind.EMBED, "attune_embed");
         return r == null ? null : r.vector();
     }
 
     static Row classify(String text, String model) {
-        ScoredRow r = score(text, model, PartitionScorer.Task.CLASSIFY, "attune_classify");
+        ScoredRow r = score(text, model, TaskKind.CLASSIFY, "attune_classify");
         return r == null || r.label() == null ? null : RowFactory.create(r.label(), r.score());
     }
 
@@ -77,7 +78,7 @@ final class SqlScoring {
         }
     }
 
-    private static ScoredRow score(String text, String model, PartitionScorer.Task task, String fn) {
+    private static ScoredRow score(String text, String model, TaskKind task, String fn) {
         if (text == null) {
             return null;
         }

@@ -1,5 +1,6 @@
 package dev.attune.app.job;
 
+import dev.attune.task.EncoderScoring;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.sql.Row;
@@ -193,7 +194,7 @@ class ScoringJobTest {
         float[][] ref;
         try (var m = dev.attune.model.EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
              var t = new dev.attune.kernels.cpu.CpuThreads(2)) {
-            ref = m.embed(texts, 16, 4096, new dev.attune.kernels.attention.CpuMathAttention(), t);
+            ref = EncoderScoring.embed(m, texts, 16, 4096, new dev.attune.kernels.attention.CpuMathAttention(), t);
         }
         for (long id : got.keySet()) {
             float[] a = got.get(id);

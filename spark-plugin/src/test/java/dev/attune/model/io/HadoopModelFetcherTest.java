@@ -1,5 +1,6 @@
 package dev.attune.model.io;
 
+import dev.attune.task.EncoderScoring;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.builtin.BuiltinModels;
@@ -47,8 +48,8 @@ class HadoopModelFetcherTest {
         try (EncoderModel a = EncoderModel.load(original); EncoderModel b = EncoderModel.load(first);
              var threads = new dev.attune.kernels.cpu.CpuThreads(1)) {
             var k = new dev.attune.kernels.attention.CpuFlashAttention();
-            assertArrayEquals(a.embed(java.util.List.of("same model"), 1, 512, k, threads)[0],
-                    b.embed(java.util.List.of("same model"), 1, 512, k, threads)[0]);
+            assertArrayEquals(EncoderScoring.embed(a, java.util.List.of("same model"), 1, 512, k, threads)[0],
+                    EncoderScoring.embed(b, java.util.List.of("same model"), 1, 512, k, threads)[0]);
         }
 
         Files.writeString(remote.resolve("README.md"), "changed");

@@ -1,5 +1,8 @@
-package dev.attune.runtime;
+package dev.attune.task;
 
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.RowFailure;
+import dev.attune.runtime.ScoredRow;
 import dev.attune.model.ModelFormatException;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.metrics.AttuneMetrics;
@@ -48,7 +51,7 @@ class PartitionScorerTest {
         AttuneRuntime forced = AttuneRuntime.start("unit-forced", Map.of("spark.attune.simulate.devices", "*=T4",
                 "spark.attune.attention.path", "flash-sm80"), List.of(), AttuneMetrics.detached());
         try {
-            PartitionScorer s = new PartitionScorer(forced, MODEL, PartitionScorer.Task.EMBED, 0, AttuneConf.OnError.NULL, 0);
+            PartitionScorer s = new PartitionScorer(forced, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
             var e = assertThrows(dev.attune.kernels.select.UnsupportedPathException.class,
                     () -> s.score(List.of("one", "two"), List.of("1", "2"), null));
             assertTrue(e.getMessage().contains("Tesla T4") && e.getMessage().contains("flash-sm80"), e.getMessage());
@@ -76,7 +79,7 @@ class PartitionScorerTest {
 
     @Test
     void failNamesTheRow() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, PartitionScorer.Task.EMBED, 0, AttuneConf.OnError.FAIL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.FAIL, 0);
         RowFailure e = assertThrows(RowFailure.class, () -> s.score(List.of("fine", "bad \uD800 text", "also fine"),
                 List.of("r-1", "r-2", "r-3"), null));
         assertTrue(e.getMessage().startsWith("row r-2: text has an unpaired UTF-16 surrogate"), e.getMessage());
@@ -85,7 +88,7 @@ class PartitionScorerTest {
     @Test
     void nullKeepsEveryOtherRow() {
         long failedBefore = metrics.registry().counter("failedRows").getCount();
-        PartitionScorer s = new PartitionScorer(rt, MODEL, PartitionScorer.Task.EMBED, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
         List<String> texts = Arrays.asList("fine", "bad \uD800 text", null, "also fine", "\uDC00");
         List<ScoredRow> out = s.score(texts, List.of("a", "b", "c", "d", "e"), null);
         assertEquals(texts.size(), out.size());
@@ -106,7 +109,7 @@ class PartitionScorerTest {
 
     @Test
     void onlyBadRowsGiveNoBatch() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, PartitionScorer.Task.EMBED, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
         long batches = metrics.registry().counter("batches").getCount();
         List<ScoredRow> out = s.score(List.of("\uD800"), List.of("x"), null);
         assertNotNull(out.get(0).error());
@@ -115,7 +118,7 @@ class PartitionScorerTest {
 
     @Test
     void modelWithoutHeadIsNotARowError() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, PartitionScorer.Task.CLASSIFY, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.CLASSIFY, 0, AttuneConf.OnError.NULL, 0);
         ModelFormatException e = assertThrows(ModelFormatException.class,
                 () -> s.score(List.of("fine", "\uD800"), List.of("a", "b"), null));
         assertTrue(e.getMessage().contains("sequence-classification head"), e.getMessage());

@@ -1,7 +1,12 @@
-package dev.attune.runtime;
+package dev.attune.task;
 
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.DevicePlan;
+import dev.attune.runtime.DeviceSlot;
+import dev.attune.runtime.RowFailure;
+import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.conf.AttuneConf;
 
 import java.util.ArrayList;
@@ -22,14 +27,9 @@ import java.util.List;
  */
 public final class PartitionScorer {
 
-    /** What the scorer does with a chunk's texts. */
-    public enum Task {
-        EMBED, CLASSIFY
-    }
-
     private final AttuneRuntime runtime;
     private final String modelSpec;
-    private final Task task;
+    private final TaskKind task;
     private final int batchRows;
     private final AttuneConf.OnError onError;
     private final int maxLength;
@@ -38,8 +38,11 @@ public final class PartitionScorer {
      * @param batchRows rows per batch, 0 = spark.attune.batch.size, and when that is 0 too, from the memory planner
      * @param maxLength truncation length, 0 = the model's
      */
-    public PartitionScorer(AttuneRuntime runtime, String modelSpec, Task task, int batchRows, AttuneConf.OnError onError,
-                           int maxLength) {
+    public PartitionScorer(AttuneRuntime runtime, String modelSpec, TaskKind task, int batchRows,
+                           AttuneConf.OnError onError, int maxLength) {
+        if (task != TaskKind.EMBED && task != TaskKind.CLASSIFY) {
+            throw new IllegalArgumentException(task.id() + " is a decoder task; PartitionScorer scores encoder rows");
+        }
         this.runtime = runtime;
         this.modelSpec = modelSpec;
         this.task = task;
@@ -54,7 +57,7 @@ public final class PartitionScorer {
      */
     public List<ScoredRow> score(List<String> texts, List<String> ids, org.apache.spark.TaskContext tc) {
         EncoderModel model = runtime.model(modelSpec);
-        if (task == Task.CLASSIFY) {
+        if (task == TaskKind.CLASSIFY) {
             model.requireClassifier(); // a model that cannot classify fails the task: it is not a row error
         }
         DeviceSlot slot = runtime.slotFor(tc);
@@ -112,21 +115,21 @@ public final class PartitionScorer {
         List<ScoredRow> result = new ArrayList<>(texts.size());
         // Metrics per batch the device ran: rows and tokens it computed (null texts are not run), time per
         // path, fp16 overflows re-run in fp32.
-        EncoderModel.BatchListener metrics = (n, tokens, path, nanos, fallback) -> {
+        EncoderScoring.BatchListener metrics = (n, tokens, path, nanos, fallback) -> {
             runtime.metrics().batch(path, n, tokens, nanos);
             if (fallback) {
                 runtime.metrics().precisionFallback();
             }
         };
-        if (task == Task.EMBED) {
-            EncoderModel.Embedding[] e = model.embed(texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
-            for (EncoderModel.Embedding x : e) {
+        if (task == TaskKind.EMBED) {
+            EncoderScoring.Embedding[] e = EncoderScoring.embed(model, texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
+            for (EncoderScoring.Embedding x : e) {
                 result.add(new ScoredRow(x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
             }
         } else {
-            EncoderModel.Classification[] c = model.classify(texts, maxLength, rows, maxTokens, slot.runner(), threads,
+            EncoderScoring.Classification[] c = EncoderScoring.classify(model, texts, maxLength, rows, maxTokens, slot.runner(), threads,
                     metrics);
-            for (EncoderModel.Classification x : c) {
+            for (EncoderScoring.Classification x : c) {
                 result.add(new ScoredRow(x.probabilities(), x.label(), x.score(), x.path(), slot.device().label(), null));
             }
         }
