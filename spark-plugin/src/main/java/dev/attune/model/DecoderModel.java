@@ -1,5 +1,6 @@
 package dev.attune.model;
 
+import dev.attune.kernels.memory.DecoderShape;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.llama.DecoderConfig;
 import dev.attune.model.llama.DecoderWeights;
@@ -79,6 +80,12 @@ public final class DecoderModel implements AutoCloseable {
     /** How the weights are stored in the files, for the precision policy. */
     public ComputeDtype storedDtype() {
         return storedDtype;
+    }
+
+    /** The decoder's sizes for memory planning. */
+    public DecoderShape shape() {
+        return new DecoderShape(config.layers(), config.hiddenSize(), config.heads(), config.kvHeads(), config.headDim(),
+                config.intermediateSize(), config.vocabSize(), graph.weights().parameters());
     }
 
     /** The chat template of tokenizer_config.json (or chat_template.jinja), when the model has one. */

@@ -131,6 +131,11 @@ public final class DeviceRunner implements BatchRunner {
         return (W) resident.computeIfAbsent(new ResidentKey(model, dtype), k -> upload.apply(new CpuWeights(dtype)));
     }
 
+    /** The share of the device's free memory this runner may plan with. */
+    public double memoryFraction() {
+        return memoryFraction;
+    }
+
     public long precisionFallbacks() {
         return precisionFallbacks.get();
     }

@@ -2,6 +2,10 @@ package dev.attune.task;
 
 import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.memory.DecoderShape;
+import dev.attune.kernels.memory.MemoryPlanner;
+import dev.attune.kernels.ops.CpuTensorOps;
 import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionRequest;
@@ -137,9 +141,10 @@ public final class LogLikelihood {
                 items.add(new Item(null, List.of(i)));
             }
         }
+        int tokenBudget = planTokens(items, tokens);
         SequenceScore[] out = new SequenceScore[rows.size()];
         int[] lengths = items.stream().mapToInt(it -> it.tokens(tokens)).toArray();
-        for (int[] batch : new LengthBucketedBatcher(maxRows, maxTokens).batches(lengths)) {
+        for (int[] batch : new LengthBucketedBatcher(maxRows, tokenBudget).batches(lengths)) {
             long t0 = System.nanoTime();
             Packed packed = pack(batch, items, tokens);
             PassOutcome<float[]> o = runBatch(packed.batch(), packed.hiddenRows(), packed.targets());
@@ -160,6 +165,43 @@ public final class LogLikelihood {
             listener.batch(packed.inputRows().size(), packed.batch().tokens(), c, System.nanoTime() - t0);
         }
         return out;
+    }
+
+    /**
+     * Tokens per batch from the device's memory: what is free within the runner's memory fraction
+     * (less the weights, on a GPU; on the CPU they are already in the heap that was measured), less
+     * the logit scratch, over the activation bytes of one token in the dtype the device computes
+     * in; at most {@code maxTokens}. A row whose own activations and attention workspace do not
+     * fit alone is that row's {@link RowTooLongException}, not an out-of-memory crash.
+     */
+    private int planTokens(List<Item> items, Tokens[] tokens) {
+        DecoderShape shape = model.shape();
+        int longest = 1;
+        for (Item it : items) {
+            for (int m : it.members()) {
+                longest = Math.max(longest, tokens[m].ids.length);
+            }
+        }
+        AttentionChoice c = runner.choose(new AttentionRequest(model.storedDtype(), shape.heads(), shape.headDim(), 1,
+                longest, MaskKind.CAUSAL));
+        DeviceInfo d = runner.device();
+        long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
+        long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES;  // scratch of the logit reduction
+        double budget = free * runner.memoryFraction() - (d.isGpu() ? MemoryPlanner.weightBytes(shape, c.dtype()) : 0)
+                - logits;
+        long perToken = MemoryPlanner.decoderBytesPerToken(shape, c.dtype());
+        for (Item it : items) {
+            for (int m : it.members()) {
+                int n = tokens[m].ids.length;
+                long need = n * perToken + MemoryPlanner.decoderAttentionBytes(shape, n, n, c.path(), c.queryChunk());
+                if (need > budget) {
+                    throw new RowTooLongException(m, "row " + m + ": " + n + " tokens need " + (need >> 20) + " MiB of "
+                            + "activations on " + d.label() + " (" + c.path().id() + ", " + c.dtype().id() + "), more "
+                            + "than the " + ((long) Math.max(0, budget) >> 20) + " MiB it has for them");
+                }
+            }
+        }
+        return (int) Math.max(1, Math.min(maxTokens, (long) (budget / perToken)));
     }
 
     /**

@@ -31,6 +31,39 @@ public final class MemoryPlanner {
         return activations + attention;
     }
 
+    /**
+     * Bytes one token of a decoder's prefill needs while it runs (weights excluded): the
+     * activations of one layer, reused layer to layer — residual stream, normalised input, fused
+     * q | k | v, attention output, the block's output, gate | up and the gated activation, i.e.
+     * {@code 3·hidden + (heads + 2·kv_heads)·head_dim + heads·head_dim + 3·intermediate} values in
+     * the compute dtype.
+     */
+    public static long decoderBytesPerToken(DecoderShape s, ComputeDtype dtype) {
+        long values = 3L * s.hidden() + (long) (s.heads() + 2 * s.kvHeads()) * s.headDim()
+                + (long) s.heads() * s.headDim() + 3L * s.intermediate();
+        return values * dtype.bytes();
+    }
+
+    /**
+     * Bytes a causal prefill of one row of {@code keys} keys ({@code queries} of them its own)
+     * needs beyond its tokens' activations, for the path: nothing for the flash paths, softmax
+     * statistics for mem-efficient, the score matrix for the math paths (the CPU oracle's in
+     * double).
+     */
+    public static long decoderAttentionBytes(DecoderShape s, int queries, int keys, AttentionPath path, int queryChunk) {
+        return switch (path) {
+            case FLASH_SM80, FLASH_SM75, CPU_FLASH -> 0;
+            case MEM_EFFICIENT -> 2L * s.heads() * queries * Float.BYTES;
+            case MATH -> (long) s.heads() * Math.min(queryChunk, queries) * keys * Float.BYTES;
+            case CPU_MATH -> (long) queries * keys * Double.BYTES;
+        };
+    }
+
+    /** Bytes of a decoder's weights in the compute dtype. */
+    public static long weightBytes(DecoderShape s, ComputeDtype dtype) {
+        return s.parameters() * dtype.bytes();
+    }
+
     /** Bytes of the weights in the compute dtype. */
     public static long weightBytes(EncoderShape s, ComputeDtype dtype) {
         return s.parameters() * dtype.bytes();

@@ -22,7 +22,7 @@ import dev.attune.kernels.select.ComputeDtype;
 public final class CpuTensorOps implements TensorOps {
 
     /** Rows of hidden state whose logits are held at once: (rows, vocab) fp32 of scratch. */
-    static final int LOGIT_ROWS = 16;
+    public static final int LOGIT_ROWS = 16;
 
     private final ComputeDtype dtype;
     private final AttentionKernel attention;

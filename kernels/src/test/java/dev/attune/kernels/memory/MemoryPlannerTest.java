@@ -56,4 +56,20 @@ class MemoryPlannerTest {
         assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.batchRows(t4Free, 1.5, weights, MINILM, 256,
                 AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
     }
+
+    @Test
+    void decoderTokenBytesCountOneLayersActivationsAndAttentionByPath() {
+        // TinyLlama's shape: hidden 2048, 32 heads, 4 KV heads, head_dim 64, FFN 5632.
+        DecoderShape s = new DecoderShape(22, 2048, 32, 4, 64, 5632, 32000, 1_100_048_384L);
+        long values = 3 * 2048 + (32 + 8) * 64 + 32 * 64 + 3 * 5632;
+        assertEquals(values * 2, MemoryPlanner.decoderBytesPerToken(s, dev.attune.kernels.select.ComputeDtype.FP16));
+        assertEquals(values * 4, MemoryPlanner.decoderBytesPerToken(s, dev.attune.kernels.select.ComputeDtype.FP32));
+        assertEquals(0, MemoryPlanner.decoderAttentionBytes(s, 512, 512,
+                dev.attune.kernels.select.AttentionPath.FLASH_SM80, 512));
+        assertEquals(32L * 64 * 512 * 4, MemoryPlanner.decoderAttentionBytes(s, 512, 512,
+                dev.attune.kernels.select.AttentionPath.MATH, 64));
+        assertEquals(512L * 600 * 8, MemoryPlanner.decoderAttentionBytes(s, 512, 600,
+                dev.attune.kernels.select.AttentionPath.CPU_MATH, 64));
+        assertEquals(1_100_048_384L * 2, MemoryPlanner.weightBytes(s, dev.attune.kernels.select.ComputeDtype.BF16));
+    }
 }

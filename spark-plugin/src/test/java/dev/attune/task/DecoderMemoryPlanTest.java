@@ -1,0 +1,102 @@
+package dev.attune.task;
+
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.device.ComputeCapability;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.memory.MemoryPlanner;
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.model.DecoderModel;
+import dev.attune.model.llama.RandomDecoderCheckpoint;
+import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
+import dev.attune.runtime.DeviceRunner;
+import dev.attune.testing.decoder.TestTokenizers;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Decoder batches are sized from the device's memory: on a simulated GPU with little memory free,
+ * batches hold no more tokens than its budget allows (weights and logit scratch taken off first),
+ * and a row whose activations cannot fit alone is that row's error, naming it, the device and
+ * the sizes, rather than an out-of-memory crash.
+ */
+class DecoderMemoryPlanTest {
+
+    @TempDir
+    static Path tmp;
+    private static DecoderModel model;
+    private static CpuThreads threads;
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = tmp.resolve("llama");
+        RandomDecoderCheckpoint.builder(ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16).build()
+                .write(dir, TestTokenizers.dir("llama2"));
+        model = DecoderModel.load(dir);
+        threads = new CpuThreads(2);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        threads.close();
+    }
+
+    /** A simulated T4-class GPU with only {@code freeMiB} free. */
+    private static DeviceInfo smallGpu(long freeBytes) {
+        return new DeviceInfo(DeviceInfo.Kind.GPU, "Tiny T4", 0, "", new ComputeCapability(7, 5), 64L << 20, freeBytes,
+                40, 64 * 1024, 13000, true);
+    }
+
+    @Test
+    void batchesStayWithinTheDevicesTokenBudgetAndARowThatCannotFitIsNamed() {
+        long perToken = MemoryPlanner.decoderBytesPerToken(model.shape(), dev.attune.kernels.select.ComputeDtype.FP16);
+        long weights = MemoryPlanner.weightBytes(model.shape(), dev.attune.kernels.select.ComputeDtype.FP16);
+        long logits = 16L * model.config().vocabSize() * Float.BYTES;
+        int budgetTokens = 120;
+        long free = (long) Math.ceil((weights + logits + budgetTokens * perToken) / 0.9);
+        DeviceRunner runner = new DeviceRunner(smallGpu(free), UserOverrides.NONE, 0.9);
+        LogLikelihood scorer = new LogLikelihood(model, runner, threads, 64, 4096, false);
+        List<ScoreRequest> rows = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            rows.add(ScoreRequest.text("Row number " + i + " is a short sentence about memory budgets."));
+        }
+        List<Integer> batchTokens = new ArrayList<>();
+        SequenceScore[] s = scorer.score(rows, (n, tokens, c, nanos) -> batchTokens.add(tokens));
+        assertEquals(30, s.length);
+        assertTrue(batchTokens.size() > 1, "30 rows do not fit one batch of " + budgetTokens + " tokens");
+        for (int t : batchTokens) {
+            assertTrue(t <= budgetTokens, "a batch of " + t + " tokens exceeds the budget of " + budgetTokens);
+        }
+        assertEquals("fp16", s[0].dtype());
+
+        List<ScoreRequest> withLong = new ArrayList<>(rows.subList(0, 3));
+        withLong.add(ScoreRequest.text("word ".repeat(400)));
+        RowTooLongException e = assertThrows(RowTooLongException.class, () -> scorer.score(withLong));
+        assertEquals(3, e.row());
+        assertTrue(e.getMessage().contains("Tiny T4") && e.getMessage().contains("MiB"), e.getMessage());
+    }
+
+    @Test
+    void onTheCpuTheBudgetIsTheHeapAndTheUsersLimitCaps() {
+        DeviceRunner runner = new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9);
+        List<Integer> batchTokens = new ArrayList<>();
+        List<ScoreRequest> rows = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            rows.add(ScoreRequest.text("Another row, number " + i + "."));
+        }
+        new LogLikelihood(model, runner, threads, 64, 40, false).score(rows, (n, t, c, nanos) -> batchTokens.add(t));
+        for (int t : batchTokens) {
+            assertTrue(t <= 40, "maxTokens caps the heap's budget: " + t);
+        }
+    }
+}
