@@ -1,11 +1,9 @@
 package dev.attune.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.llama.DecoderConfig;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -50,15 +48,7 @@ public enum ModelFamily {
         if (!Files.isRegularFile(f)) {
             throw new ModelFormatException(dir + ": no " + BertConfig.FILE + " in the model directory");
         }
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFormatException(f + ": must be a JSON object");
-        }
+        JsonNode root = JsonFiles.readObject(f);
         // Encoders exported without a model_type are BERT, as BertConfig reads them.
         String type = root.path("model_type").asText("bert");
         for (ModelFamily m : values()) {

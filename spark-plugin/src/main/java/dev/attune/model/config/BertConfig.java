@@ -3,6 +3,7 @@ package dev.attune.model.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.attune.model.JsonFiles;
 import dev.attune.model.ModelFormatException;
 
 import java.io.IOException;
@@ -67,15 +68,7 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
 
     public static BertConfig read(Path dir) {
         Path f = dir.resolve(FILE);
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFormatException(f + ": must be a JSON object");
-        }
+        JsonNode root = JsonFiles.readObject(f);
         String type = text(root, "model_type", "bert");
         if (!TYPES.contains(type)) {
             throw new ModelFormatException(f + ": model_type '" + type + "' is not a BERT-family encoder (supported: "

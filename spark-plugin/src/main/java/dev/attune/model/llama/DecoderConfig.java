@@ -1,10 +1,9 @@
 package dev.attune.model.llama;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.model.JsonFiles;
 import dev.attune.model.ModelFormatException;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,7 +75,7 @@ public record DecoderConfig(String modelType, int hiddenSize, int layers, int he
     public static DecoderConfig read(Path dir) {
         Path f = dir.resolve(FILE);
         String file = f.toString();
-        JsonNode root = readJson(f);
+        JsonNode root = JsonFiles.readObject(f);
         String type = root.path("model_type").asText("");
         if (!TYPES.contains(type)) {
             throw new ModelFormatException(file + ": model_type '" + type + "' is not a decoder this build runs "
@@ -140,7 +139,7 @@ public record DecoderConfig(String modelType, int hiddenSize, int layers, int he
         JsonNode gen = null;
         Path g = dir.resolve(GENERATION_FILE);
         if (Files.isRegularFile(g)) {
-            gen = readJson(g);
+            gen = JsonFiles.readObject(g);
         }
         JsonNode bos = gen != null && gen.hasNonNull("bos_token_id") ? gen.get("bos_token_id") : config.get("bos_token_id");
         boolean eosInGen = gen != null && gen.hasNonNull("eos_token_id");
@@ -164,19 +163,6 @@ public record DecoderConfig(String modelType, int hiddenSize, int layers, int he
                     + "of them), got " + n);
         }
         return n.asInt();
-    }
-
-    private static JsonNode readJson(Path f) {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFormatException(f + ": must be a JSON object");
-        }
-        return root;
     }
 
     private static int positive(JsonNode root, String key, String file) {
