@@ -142,6 +142,7 @@ public final class LogLikelihood {
             }
         }
         int tokenBudget = planTokens(items, tokens);
+        items = fitShared(items, tokens, tokenBudget);
         SequenceScore[] out = new SequenceScore[rows.size()];
         int[] lengths = items.stream().mapToInt(it -> it.tokens(tokens)).toArray();
         for (int[] batch : new LengthBucketedBatcher(maxRows, tokenBudget).batches(lengths)) {
@@ -202,6 +203,34 @@ public final class LogLikelihood {
             }
         }
         return (int) Math.max(1, Math.min(maxTokens, (long) (budget / perToken)));
+    }
+
+    /**
+     * Items of a shared prompt whose continuations together exceed the token budget are cut into
+     * several, each holding the prompt once and as many continuations as fit.
+     */
+    private static List<Item> fitShared(List<Item> items, Tokens[] tokens, int budget) {
+        List<Item> out = new ArrayList<>(items.size());
+        for (Item it : items) {
+            if (it.prefix() == null || it.tokens(tokens) <= budget) {
+                out.add(it);
+                continue;
+            }
+            List<Integer> cur = new ArrayList<>();
+            int used = it.shared();
+            for (int m : it.members()) {
+                int own = tokens[m].ids.length - it.shared();
+                if (!cur.isEmpty() && used + own > budget) {
+                    out.add(new Item(it.prefix(), List.copyOf(cur)));
+                    cur.clear();
+                    used = it.shared();
+                }
+                cur.add(m);
+                used += own;
+            }
+            out.add(new Item(it.prefix(), List.copyOf(cur)));
+        }
+        return out;
     }
 
     /**

@@ -79,6 +79,21 @@ class DecoderMemoryPlanTest {
         }
         assertEquals("fp16", s[0].dtype());
 
+        // A prompt shared by more continuations than one batch holds is cut into several batches,
+        // each with the prompt once; every row scores as it does alone.
+        List<ScoreRequest> labels = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            labels.add(new ScoreRequest("A prompt of some length that every candidate label continues:",
+                    " candidate label number " + i));
+        }
+        batchTokens.clear();
+        SequenceScore[] shared = scorer.score(labels, (n, tokens, c, nanos) -> batchTokens.add(tokens));
+        assertTrue(batchTokens.size() > 1 && batchTokens.stream().allMatch(t -> t <= budgetTokens), batchTokens.toString());
+        for (int i = 0; i < labels.size(); i += 7) {
+            SequenceScore alone = scorer.score(List.of(labels.get(i)))[0];
+            assertEquals(alone.logprob(), shared[i].logprob(), 1e-4, "label " + i);
+        }
+
         List<ScoreRequest> withLong = new ArrayList<>(rows.subList(0, 3));
         withLong.add(ScoreRequest.text("word ".repeat(400)));
         RowTooLongException e = assertThrows(RowTooLongException.class, () -> scorer.score(withLong));
