@@ -8,13 +8,11 @@ import dev.attune.kernels.device.SimulatedDevices;
 import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.inventory.DeviceEntry;
-import dev.attune.spark.inventory.ExecutorInventory;
-import dev.attune.spark.metrics.AttuneMetrics;
+import dev.attune.runtime.inventory.DeviceEntry;
+import dev.attune.runtime.inventory.ExecutorInventory;
+import dev.attune.runtime.metrics.AttuneMetrics;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
@@ -24,7 +22,9 @@ import java.util.concurrent.Semaphore;
  * devices and their runners, the model cache and the metrics.
  *
  * <p>Lifecycle: started by {@code AttunePlugin}'s executor part when the executor starts, or, when
- * the plugin is not configured, on first use from a task with the executor's Spark configuration.
+ * the plugin is not configured, on first use from a task with the executor's Spark configuration
+ * ({@link #startIfAbsent}, called by the Spark layer's {@code ExecutorRuntime.get()}). Either way
+ * it takes its configuration parsed once ({@link AttuneSettings}) and never reads Spark's.
  * Stopped when the executor shuts down ({@link #stop}).
  *
  * <p>Devices: an executor given simulated devices ({@code spark.attune.simulate.devices}) uses
@@ -42,7 +42,7 @@ public final class AttuneRuntime implements AutoCloseable {
     private static volatile AttuneRuntime current;
 
     private final String executorId;
-    private final Map<String, String> conf;
+    private final AttuneSettings settings;
     private final List<DeviceSlot> slots;
     private final String probeNote;
     private final ModelCache models;
@@ -51,22 +51,16 @@ public final class AttuneRuntime implements AutoCloseable {
     private final AttuneMetrics metrics;
     private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
-    private AttuneRuntime(String executorId, Map<String, String> conf, List<DeviceSlot> slots, String probeNote,
+    private AttuneRuntime(String executorId, AttuneSettings settings, List<DeviceSlot> slots, String probeNote,
                           AttuneMetrics metrics) {
         this.executorId = executorId;
-        this.conf = Map.copyOf(conf);
+        this.settings = settings;
         this.slots = List.copyOf(slots);
         this.probeNote = probeNote;
         this.metrics = metrics;
         registerGauge(metrics, "oomSplits", RunnerCounters::oomSplits);
         registerGauge(metrics, "pathFallbacks", RunnerCounters::pathFallbacks);
-        Map<String, String> hadoop = new HashMap<>();
-        conf.forEach((k, v) -> {
-            if (k.startsWith("spark.hadoop.")) {
-                hadoop.put(k.substring("spark.hadoop.".length()), v);
-            }
-        });
-        this.models = new ModelCache(hadoop);
+        this.models = new ModelCache(settings.hadoopOptions());
     }
 
     /** A gauge summing one counter over this runtime's runners; replaces a previous runtime's. */
@@ -83,21 +77,21 @@ public final class AttuneRuntime implements AutoCloseable {
     /**
      * Starts (or restarts) the runtime of this JVM.
      *
+     * @param settings     the configuration, already parsed and validated (a bad configuration fails
+     *                     there, with {@code AttuneConfigException}, before anything starts)
      * @param gpuAddresses the addresses of the GPUs Spark assigned to this executor (empty: all visible)
-     * @throws dev.attune.spark.conf.AttuneConfigException for a bad configuration
      * @throws UnsupportedPathException when a device cannot run a forced path
      */
-    public static synchronized AttuneRuntime start(String executorId, Map<String, String> conf, List<String> gpuAddresses,
+    public static synchronized AttuneRuntime start(String executorId, AttuneSettings settings, List<String> gpuAddresses,
                                                    AttuneMetrics metrics) {
-        AttuneConf.validate(conf);
-        String cacheDir = AttuneConf.CACHE_DIR.get(conf);
+        String cacheDir = settings.cacheDir();
         if (!cacheDir.isEmpty()) {
             System.setProperty("attune.cache.dir", cacheDir);
         }
-        UserOverrides overrides = AttuneConf.overrides(conf);
-        double fraction = AttuneConf.GPU_MEMORY_FRACTION.get(conf);
-        int concurrent = AttuneConf.GPU_CONCURRENT_TASKS.get(conf);
-        Map<String, List<String>> simulated = AttuneConf.SIMULATE_DEVICES.get(conf);
+        UserOverrides overrides = settings.overrides();
+        double fraction = settings.gpuMemoryFraction();
+        int concurrent = settings.gpuConcurrentTasks();
+        Map<String, List<String>> simulated = settings.simulatedDevices();
         List<String> names = simulated.getOrDefault(executorId, simulated.get("*"));
 
         List<DeviceSlot> slots = new ArrayList<>();
@@ -107,7 +101,7 @@ public final class AttuneRuntime implements AutoCloseable {
                 DeviceInfo d = SimulatedDevices.get(names.get(i), i);
                 slots.add(new DeviceSlot(d, new DeviceRunner(d, overrides, fraction), new Semaphore(concurrent, true), "simulated"));
             }
-            note = "simulated devices " + names + " from " + AttuneConf.SIMULATE_DEVICES.key();
+            note = "simulated devices " + names + " from " + AttuneSettings.SIMULATE_DEVICES_KEY;
         } else {
             ProbeResult probe = GpuProbe.probe(gpuAddresses);
             note = probe.devices().isEmpty() ? "no GPU: " + probe.reason() : probe.reason();
@@ -121,7 +115,7 @@ public final class AttuneRuntime implements AutoCloseable {
                         "cpu"));
             }
         }
-        AttuneRuntime rt = new AttuneRuntime(executorId, conf, slots, note, metrics);
+        AttuneRuntime rt = new AttuneRuntime(executorId, settings, slots, note, metrics);
         AttuneRuntime old = current;
         current = rt;
         if (old != null) {
@@ -130,26 +124,16 @@ public final class AttuneRuntime implements AutoCloseable {
         return rt;
     }
 
-    /** The running runtime, started from the executor's Spark configuration if the plugin did not start it. */
-    public static AttuneRuntime get() {
-        AttuneRuntime rt = current;
-        if (rt != null) {
-            return rt;
-        }
-        synchronized (AttuneRuntime.class) {
-            if (current == null) {
-                org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
-                if (env == null) {
-                    throw new IllegalStateException("Attune runs inside Spark: no SparkEnv in this JVM");
-                }
-                Map<String, String> conf = new HashMap<>();
-                for (scala.Tuple2<String, String> kv : env.conf().getAll()) {
-                    conf.put(kv._1(), kv._2());
-                }
-                start(env.executorId(), conf, List.of(), AttuneMetrics.detached());
-            }
-            return current;
-        }
+    /**
+     * The running runtime, or the one {@code start} makes when none runs; {@code start} is called
+     * at most once at a time (under the same lock as {@link #start}), so concurrent first uses
+     * start one runtime. The Spark layer starts it this way from the executor's configuration
+     * when the plugin did not ({@code dev.attune.spark.ExecutorRuntime}).
+     *
+     * @param start calls {@link #start} and returns its runtime; what it throws propagates
+     */
+    public static synchronized AttuneRuntime startIfAbsent(java.util.function.Supplier<AttuneRuntime> start) {
+        return current != null ? current : start.get();
     }
 
     /** The runtime if one was started, without starting one. */
@@ -168,8 +152,9 @@ public final class AttuneRuntime implements AutoCloseable {
         return executorId;
     }
 
-    public Map<String, String> conf() {
-        return conf;
+    /** The configuration this runtime was started with. */
+    public AttuneSettings settings() {
+        return settings;
     }
 
     public List<DeviceSlot> slots() {
@@ -234,27 +219,26 @@ public final class AttuneRuntime implements AutoCloseable {
             String note = "decoders have no CUDA kernels in this build: decoder work on " + slot.device().label()
                     + " computes on the CPU";
             org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("Attune: {}", note);
-            return new DecoderRunner(new DeviceRunner(DeviceInfo.cpu(), AttuneConf.overrides(conf),
-                    AttuneConf.GPU_MEMORY_FRACTION.get(conf)), note);
+            return new DecoderRunner(new DeviceRunner(DeviceInfo.cpu(), settings.overrides(),
+                    settings.gpuMemoryFraction()), note);
         });
     }
 
     /**
-     * The slot of the device a task uses: the GPU Spark assigned to the task (TaskContext
-     * resources) when there is one; otherwise tasks are spread over the executor's devices by
-     * partition.
+     * The slot of the device a task uses: the GPU Spark assigned to the task (the task's resource
+     * {@code spark.attune.gpu.resourceName}, {@link TaskPlacement#gpuAddress}) when there is one;
+     * otherwise tasks are spread over the executor's devices by partition. Outside a task
+     * ({@link TaskPlacement#NONE} or null), the first device.
      */
-    public DeviceSlot slotFor(org.apache.spark.TaskContext tc) {
-        if (tc != null && slots.size() > 1) {
-            String resource = AttuneConf.GPU_RESOURCE.get(conf);
-            scala.Option<org.apache.spark.resource.ResourceInformation> info = tc.resources().get(resource);
-            if (info.isDefined() && info.get().addresses().length > 0) {
-                DeviceSlot s = slotForAddress(info.get().addresses()[0]);
+    public DeviceSlot slotFor(TaskPlacement task) {
+        if (task != null && slots.size() > 1) {
+            if (task.gpuAddress() != null) {
+                DeviceSlot s = slotForAddress(task.gpuAddress());
                 if (s != null) {
                     return s;
                 }
             }
-            return slots.get(Math.floorMod(tc.partitionId(), slots.size()));
+            return slots.get(Math.floorMod(task.partitionId(), slots.size()));
         }
         return slots.get(0);
     }
@@ -285,20 +269,13 @@ public final class AttuneRuntime implements AutoCloseable {
 
     /** Threads a task may use on the CPU: spark.attune.cpu.threads, else spark.task.cpus. */
     public int cpuThreads() {
-        int t = AttuneConf.CPU_THREADS.get(conf);
-        if (t > 0) {
-            return t;
-        }
-        try {
-            return Math.max(1, Integer.parseInt(conf.getOrDefault("spark.task.cpus", "1")));
-        } catch (NumberFormatException e) {
-            return 1;
-        }
+        int t = settings.cpuThreads();
+        return t > 0 ? t : Math.max(1, settings.taskCpus());
     }
 
     /** The report for the driver: devices with their plans for the configured model. */
     public ExecutorInventory inventory() {
-        String model = AttuneConf.MODEL.get(conf);
+        String model = settings.model();
         List<DeviceEntry> entries = new ArrayList<>();
         EncoderModel m = models.isLoaded(model) ? models.get(model) : null;
         for (DeviceSlot s : slots) {
@@ -310,9 +287,10 @@ public final class AttuneRuntime implements AutoCloseable {
             if (m != null) {
                 try {
                     // A GPU's plan leaves out the paths whose kernels failed there.
-                    UserOverrides o = s.runner() instanceof GpuDeviceRunner g ? g.currentOverrides() : AttuneConf.overrides(conf);
+                    UserOverrides o = s.runner() instanceof GpuDeviceRunner g ? g.currentOverrides()
+                            : settings.overrides();
                     DevicePlan plan = DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), o,
-                            AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
+                            settings.gpuMemoryFraction(), 256);
                     path = plan.choice().path().id();
                     dtype = plan.choice().dtype().id();
                     rows = plan.batchRows();
@@ -341,8 +319,8 @@ public final class AttuneRuntime implements AutoCloseable {
      */
     public void checkPlans(EncoderModel m) {
         for (DeviceSlot s : slots) {
-            DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), AttuneConf.overrides(conf),
-                    AttuneConf.GPU_MEMORY_FRACTION.get(conf), 256);
+            DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), settings.overrides(),
+                    settings.gpuMemoryFraction(), 256);
         }
     }
 

@@ -3,7 +3,7 @@ package dev.attune.spark;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.conf.AttuneConfigException;
-import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.runtime.inventory.ExecutorInventory;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.PluginContext;
@@ -36,8 +36,7 @@ public final class AttuneDriverPlugin implements DriverPlugin {
                 conf.put(kv._1(), kv._2());
             }
         }
-        AttuneConf.validate(conf);
-        String model = AttuneConf.MODEL.get(conf);
+        String model = AttuneConf.parse(conf).model();
         if (model.startsWith(BuiltinModel.SCHEME) && BuiltinModel.find(model).isEmpty()) {
             throw new AttuneConfigException(AttuneConf.MODEL.key() + " = '" + model + "' is not a built-in model; built-in "
                     + "models are " + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());

@@ -1,8 +1,9 @@
 package dev.attune.spark;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.AttuneSettings;
 import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.metrics.AttuneMetrics;
+import dev.attune.runtime.metrics.AttuneMetrics;
 import org.apache.spark.api.plugin.ExecutorPlugin;
 import org.apache.spark.api.plugin.PluginContext;
 import org.apache.spark.resource.ResourceInformation;
@@ -45,14 +46,13 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
                 conf.putIfAbsent(kv._1(), kv._2());
             }
         }
-        extraConf = conf;
-        String resource = AttuneConf.GPU_RESOURCE.get(extraConf);
-        ResourceInformation gpus = ctx.resources().get(resource);
+        AttuneSettings settings = AttuneConf.parse(conf);
+        ResourceInformation gpus = ctx.resources().get(settings.gpuResource());
         List<String> addresses = gpus == null ? List.of() : Arrays.asList(gpus.addresses());
-        AttuneRuntime rt = AttuneRuntime.start(ctx.executorID(), extraConf, addresses,
+        AttuneRuntime rt = AttuneRuntime.start(ctx.executorID(), settings, addresses,
                 new AttuneMetrics(ctx.metricRegistry()));
-        if (AttuneConf.MODEL_PRELOAD.get(extraConf)) {
-            String model = AttuneConf.MODEL.get(extraConf);
+        if (settings.preload()) {
+            String model = settings.model();
             try {
                 rt.preload(model);
             } catch (RuntimeException e) {
@@ -86,7 +86,7 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
 
     private void maybeReport() {
         AttuneRuntime rt = AttuneRuntime.currentOrNull();
-        if (rt != null && ctx != null && rt.models().loads(AttuneConf.MODEL.get(rt.conf())) != reportedLoads) {
+        if (rt != null && ctx != null && rt.models().loads(rt.settings().model()) != reportedLoads) {
             report(rt);
         }
     }

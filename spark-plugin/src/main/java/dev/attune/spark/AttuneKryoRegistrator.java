@@ -5,9 +5,8 @@ import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.inventory.DeviceEntry;
-import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.runtime.inventory.DeviceEntry;
+import dev.attune.runtime.inventory.ExecutorInventory;
 import org.apache.spark.serializer.KryoRegistrator;
 
 /**
@@ -25,7 +24,7 @@ public final class AttuneKryoRegistrator implements KryoRegistrator {
         kryo.register(DeviceEntry.class, java);
         kryo.register(ScoredRow.class, java);
         kryo.register(dev.attune.task.TaskKind.class);
-        kryo.register(AttuneConf.OnError.class);
+        kryo.register(dev.attune.runtime.OnError.class);
         kryo.register(float[].class);
         kryo.register(float[][].class);
     }

@@ -1,7 +1,7 @@
 package dev.attune.spark;
 
-import dev.attune.spark.inventory.DeviceEntry;
-import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.runtime.inventory.DeviceEntry;
+import dev.attune.runtime.inventory.ExecutorInventory;
 
 import java.util.Map;
 import java.util.TreeMap;

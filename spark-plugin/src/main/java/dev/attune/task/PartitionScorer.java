@@ -3,11 +3,13 @@ package dev.attune.task;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.AttuneSettings;
 import dev.attune.runtime.DevicePlan;
 import dev.attune.runtime.DeviceSlot;
 import dev.attune.runtime.RowFailure;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
+import dev.attune.runtime.TaskPlacement;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,15 +33,15 @@ public final class PartitionScorer {
     private final String modelSpec;
     private final TaskKind task;
     private final int batchRows;
-    private final AttuneConf.OnError onError;
+    private final OnError onError;
     private final int maxLength;
 
     /**
      * @param batchRows rows per batch, 0 = spark.attune.batch.size, and when that is 0 too, from the memory planner
      * @param maxLength truncation length, 0 = the model's
      */
-    public PartitionScorer(AttuneRuntime runtime, String modelSpec, TaskKind task, int batchRows,
-                           AttuneConf.OnError onError, int maxLength) {
+    public PartitionScorer(AttuneRuntime runtime, String modelSpec, TaskKind task, int batchRows, OnError onError,
+                           int maxLength) {
         if (task != TaskKind.EMBED && task != TaskKind.CLASSIFY) {
             throw new IllegalArgumentException(task.id() + " is a decoder task; PartitionScorer scores encoder rows");
         }
@@ -53,21 +55,21 @@ public final class PartitionScorer {
 
     /**
      * Scores {@code texts}; {@code ids} name the rows in errors (the id column's value, or the
-     * row's position in the partition).
+     * row's position in the partition); {@code placement} picks the device ({@link AttuneRuntime#slotFor}).
      */
-    public List<ScoredRow> score(List<String> texts, List<String> ids, org.apache.spark.TaskContext tc) {
+    public List<ScoredRow> score(List<String> texts, List<String> ids, TaskPlacement placement) {
         EncoderModel model = runtime.model(modelSpec);
         if (task == TaskKind.CLASSIFY) {
             model.requireClassifier(); // a model that cannot classify fails the task: it is not a row error
         }
-        DeviceSlot slot = runtime.slotFor(tc);
-        int configured = AttuneConf.BATCH_SIZE.get(runtime.conf());
+        DeviceSlot slot = runtime.slotFor(placement);
+        int configured = runtime.settings().batchSize();
         int rows = batchRows > 0 ? batchRows : configured > 0 ? configured : autoBatch(model, slot);
-        int maxTokens = AttuneConf.BATCH_MAX_TOKENS.get(runtime.conf());
+        int maxTokens = runtime.settings().batchMaxTokens();
         String device = slot.device().label();
         ScoredRow[] out = new ScoredRow[texts.size()];
         List<Integer> todo = new ArrayList<>();
-        int maxChars = AttuneConf.MAX_TEXT_CHARS.get(runtime.conf());
+        int maxChars = runtime.settings().maxTextChars();
         for (int i = 0; i < texts.size(); i++) {
             String problem = check(texts.get(i), maxChars);
             if (problem != null) {
@@ -106,7 +108,7 @@ public final class PartitionScorer {
 
     private int autoBatch(EncoderModel model, DeviceSlot slot) {
         DevicePlan plan = DevicePlan.of(slot.runner().device(), model.shape(), model.storedDtype(), model.maxLength(),
-                AttuneConf.overrides(runtime.conf()), AttuneConf.GPU_MEMORY_FRACTION.get(runtime.conf()), 256);
+                runtime.settings().overrides(), runtime.settings().gpuMemoryFraction(), 256);
         return Math.max(1, Math.min(256, plan.batchRows()));
     }
 
@@ -145,7 +147,7 @@ public final class PartitionScorer {
     private ScoredRow fail(String id, String problem, Throwable cause, String device) {
         runtime.metrics().failedRow();
         String msg = "row " + id + ": " + problem;
-        if (onError == AttuneConf.OnError.FAIL) {
+        if (onError == OnError.FAIL) {
             throw new RowFailure(msg + " (set spark.attune.onError=null to keep going with a null result)", cause);
         }
         return new ScoredRow(null, null, Double.NaN, null, device, msg);
@@ -157,7 +159,8 @@ public final class PartitionScorer {
             return null;
         }
         if (text.length() > maxChars) {
-            return "text has " + text.length() + " characters, more than " + AttuneConf.MAX_TEXT_CHARS.key() + "=" + maxChars;
+            return "text has " + text.length() + " characters, more than " + AttuneSettings.MAX_TEXT_CHARS_KEY + "="
+                    + maxChars;
         }
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);

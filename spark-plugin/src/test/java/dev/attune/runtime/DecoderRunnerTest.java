@@ -2,7 +2,7 @@ package dev.attune.runtime;
 
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.metrics.AttuneMetrics;
+import dev.attune.runtime.metrics.AttuneMetrics;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +29,8 @@ class DecoderRunnerTest {
 
     @Test
     void cpuAndSimulatedSlotsUseTheirOwnRunner() {
-        AttuneRuntime rt = AttuneRuntime.start("1", Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4"), List.of(),
+        AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4")),
+                List.of(),
                 AttuneMetrics.detached());
         DeviceSlot t4 = rt.slots().get(0);
         AttuneRuntime.DecoderRunner d = rt.decoderRunner(t4);
@@ -40,7 +41,7 @@ class DecoderRunnerTest {
 
     @Test
     void aRealGpuComputesDecodersOnTheCpuAndSaysWhy() {
-        AttuneRuntime rt = AttuneRuntime.start("1", Map.of(), List.of(), AttuneMetrics.detached());
+        AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of()), List.of(), AttuneMetrics.detached());
         GpuDeviceRunnerTest.FakeGpu gpu = new GpuDeviceRunnerTest.FakeGpu(c -> null);
         DeviceSlot a100 = new DeviceSlot(GpuDeviceRunnerTest.A100, GpuDeviceRunnerTest.runner(gpu, UserOverrides.NONE),
                 new Semaphore(2), GpuRunners.CUDA);

@@ -6,7 +6,7 @@ import com.codahale.metrics.MetricRegistry;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.metrics.AttuneMetrics;
+import dev.attune.runtime.metrics.AttuneMetrics;
 import dev.attune.testing.ModelCopies;
 import dev.attune.testing.TestTexts;
 import org.junit.jupiter.api.AfterEach;
@@ -48,7 +48,8 @@ class ScorerMetricsTest {
     }
 
     static AttuneRuntime t4(AttuneMetrics metrics) {
-        return AttuneRuntime.start("unit", Map.of("spark.attune.simulate.devices", "unit=T4"), List.of(), metrics);
+        return AttuneRuntime.start("unit", AttuneConf.parse(Map.of("spark.attune.simulate.devices", "unit=T4")), List.of(),
+                metrics);
     }
 
     static long count(MetricRegistry r, String counter) {
@@ -69,7 +70,7 @@ class ScorerMetricsTest {
         for (int i = 0; i < texts.size(); i++) {
             ids.add("r" + i);
         }
-        List<ScoredRow> out = new PartitionScorer(rt, MINILM, TaskKind.EMBED, 2, AttuneConf.OnError.NULL, 0)
+        List<ScoredRow> out = new PartitionScorer(rt, MINILM, TaskKind.EMBED, 2, OnError.NULL, 0)
                 .score(texts, ids, null);
 
         long tokens;
@@ -101,7 +102,7 @@ class ScorerMetricsTest {
         AttuneMetrics metrics = AttuneMetrics.detached();
         AttuneRuntime rt = t4(metrics);
         List<ScoredRow> out = new PartitionScorer(rt, overflow.toString(), TaskKind.EMBED, 8,
-                AttuneConf.OnError.FAIL, 0).score(Arrays.asList("hello world", "another short text", null),
+                OnError.FAIL, 0).score(Arrays.asList("hello world", "another short text", null),
                 List.of("a", "b", "c"), null);
         assertEquals(1, count(metrics.registry(), "batches"));
         assertEquals(1, count(metrics.registry(), "precisionFallbacks"), "the fp16 batch overflowed and was re-run");

@@ -3,9 +3,9 @@ package dev.attune.spark;
 import dev.attune.task.TaskKind;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.inventory.DeviceEntry;
-import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.runtime.OnError;
+import dev.attune.runtime.inventory.DeviceEntry;
+import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.ClassifierCheckpoint;
@@ -157,7 +157,7 @@ class KryoRegistrationTest {
                 Arrays.asList(row2.label(), row2.score(), row2.path(), row2.device(), row2.error()));
 
         assertEquals(TaskKind.CLASSIFY, roundTrip(ser, TaskKind.CLASSIFY));
-        assertEquals(AttuneConf.OnError.NULL, roundTrip(ser, AttuneConf.OnError.NULL));
+        assertEquals(OnError.NULL, roundTrip(ser, OnError.NULL));
         assertArrayEquals(new float[] {1f, 2f}, roundTrip(ser, new float[] {1f, 2f}));
         float[][] m = roundTrip(ser, new float[][] {{1f}, {2f, 3f}});
         assertArrayEquals(new float[] {2f, 3f}, m[1]);

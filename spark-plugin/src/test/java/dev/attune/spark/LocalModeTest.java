@@ -5,7 +5,7 @@ import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModels;
-import dev.attune.spark.inventory.ExecutorInventory;
+import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;

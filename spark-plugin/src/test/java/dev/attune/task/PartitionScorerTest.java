@@ -1,11 +1,12 @@
 package dev.attune.task;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.OnError;
 import dev.attune.runtime.RowFailure;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.model.ModelFormatException;
 import dev.attune.spark.conf.AttuneConf;
-import dev.attune.spark.metrics.AttuneMetrics;
+import dev.attune.runtime.metrics.AttuneMetrics;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,7 +39,7 @@ class PartitionScorerTest {
     @BeforeAll
     static void start() {
         metrics = AttuneMetrics.detached();
-        rt = AttuneRuntime.start("unit", Map.of(), List.of(), metrics);
+        rt = AttuneRuntime.start("unit", AttuneConf.parse(Map.of()), List.of(), metrics);
     }
 
     @AfterAll
@@ -48,15 +49,17 @@ class PartitionScorerTest {
 
     @Test
     void aForcedPathTheDeviceCannotRunFailsTheTaskEvenWithOnErrorNull() {
-        AttuneRuntime forced = AttuneRuntime.start("unit-forced", Map.of("spark.attune.simulate.devices", "*=T4",
-                "spark.attune.attention.path", "flash-sm80"), List.of(), AttuneMetrics.detached());
+        AttuneRuntime forced = AttuneRuntime.start("unit-forced",
+                AttuneConf.parse(Map.of("spark.attune.simulate.devices", "*=T4",
+                        "spark.attune.attention.path", "flash-sm80")), List.of(), AttuneMetrics.detached());
         try {
-            PartitionScorer s = new PartitionScorer(forced, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
+            PartitionScorer s = new PartitionScorer(forced, MODEL, TaskKind.EMBED, 0, OnError.NULL, 0);
             var e = assertThrows(dev.attune.kernels.select.UnsupportedPathException.class,
                     () -> s.score(List.of("one", "two"), List.of("1", "2"), null));
             assertTrue(e.getMessage().contains("Tesla T4") && e.getMessage().contains("flash-sm80"), e.getMessage());
         } finally {
-            rt = AttuneRuntime.start("unit", Map.of(), List.of(), metrics); // restore the runtime the other tests use
+            // restore the runtime the other tests use
+            rt = AttuneRuntime.start("unit", AttuneConf.parse(Map.of()), List.of(), metrics);
         }
     }
 
@@ -79,7 +82,7 @@ class PartitionScorerTest {
 
     @Test
     void failNamesTheRow() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.FAIL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, OnError.FAIL, 0);
         RowFailure e = assertThrows(RowFailure.class, () -> s.score(List.of("fine", "bad \uD800 text", "also fine"),
                 List.of("r-1", "r-2", "r-3"), null));
         assertTrue(e.getMessage().startsWith("row r-2: text has an unpaired UTF-16 surrogate"), e.getMessage());
@@ -88,7 +91,7 @@ class PartitionScorerTest {
     @Test
     void nullKeepsEveryOtherRow() {
         long failedBefore = metrics.registry().counter("failedRows").getCount();
-        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, OnError.NULL, 0);
         List<String> texts = Arrays.asList("fine", "bad \uD800 text", null, "also fine", "\uDC00");
         List<ScoredRow> out = s.score(texts, List.of("a", "b", "c", "d", "e"), null);
         assertEquals(texts.size(), out.size());
@@ -109,7 +112,7 @@ class PartitionScorerTest {
 
     @Test
     void onlyBadRowsGiveNoBatch() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, OnError.NULL, 0);
         long batches = metrics.registry().counter("batches").getCount();
         List<ScoredRow> out = s.score(List.of("\uD800"), List.of("x"), null);
         assertNotNull(out.get(0).error());
@@ -118,7 +121,7 @@ class PartitionScorerTest {
 
     @Test
     void modelWithoutHeadIsNotARowError() {
-        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.CLASSIFY, 0, AttuneConf.OnError.NULL, 0);
+        PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.CLASSIFY, 0, OnError.NULL, 0);
         ModelFormatException e = assertThrows(ModelFormatException.class,
                 () -> s.score(List.of("fine", "\uD800"), List.of("a", "b"), null));
         assertTrue(e.getMessage().contains("sequence-classification head"), e.getMessage());

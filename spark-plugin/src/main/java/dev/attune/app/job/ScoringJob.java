@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.spark.ClusterInventory;
 import dev.attune.spark.SparkJvmFlags;
+import dev.attune.spark.conf.SparkSettings;
 import dev.attune.spark.ml.AttuneTextTransformer;
 import dev.attune.spark.ml.SequenceScorer;
 import dev.attune.spark.ml.TextClassifier;
@@ -402,7 +403,7 @@ public final class ScoringJob {
     private static final String RESULT_COL = "attune_result";
 
     private static AttuneTextTransformer transformer(Options o, SparkSession spark) {
-        String model = o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2");
+        String model = o.model() != null ? o.model() : SparkSettings.of(spark).model();
         AttuneTextTransformer t = switch (o.task()) {
             case EMBED -> new TextEmbedder();
             case CLASSIFY -> new TextClassifier();
@@ -428,7 +429,7 @@ public final class ScoringJob {
         ObjectMapper json = new ObjectMapper();
         ObjectNode want = json.createObjectNode();
         want.put("task", o.task().id());
-        want.put("model", o.model() != null ? o.model() : spark.conf().get("spark.attune.model", "builtin:all-MiniLM-L6-v2"));
+        want.put("model", o.model() != null ? o.model() : SparkSettings.of(spark).model());
         want.put("textCol", o.textCol());
         want.put("idCol", o.idCol());
         want.put("chunks", o.chunks());

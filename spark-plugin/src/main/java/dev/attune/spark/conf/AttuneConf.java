@@ -4,6 +4,8 @@ import dev.attune.kernels.device.SimulatedDevices;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
+import dev.attune.runtime.AttuneSettings;
+import dev.attune.runtime.OnError;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,7 +21,10 @@ import java.util.stream.Collectors;
 /**
  * The one registry of every {@code spark.attune.*} setting, from which docs/configs.md is
  * generated ({@link ConfigDocs}) and against which the driver validates the whole configuration
- * before any executor starts ({@link #validate}).
+ * before any executor starts ({@link #validate}), and the one parser of Spark's string
+ * configuration into the typed {@link AttuneSettings} the runtime and the tasks take
+ * ({@link #parse}): the Spark layer parses once where it starts the runtime or reads a session's
+ * configuration, and hands the settings down.
  */
 public final class AttuneConf {
 
@@ -60,13 +65,13 @@ public final class AttuneConf {
     public static final ConfEntry<Integer> CPU_THREADS = add("spark.attune.cpu.threads", "int", "0",
             "Threads one task uses on the CPU path; 0 means spark.task.cpus, so a task stays within the cores Spark "
                     + "gave it.", s -> intAtLeast(s, 0));
-    public static final ConfEntry<Integer> MAX_TEXT_CHARS = add("spark.attune.maxTextChars", "int", "1000000",
+    public static final ConfEntry<Integer> MAX_TEXT_CHARS = add(AttuneSettings.MAX_TEXT_CHARS_KEY, "int", "1000000",
             "Longest text, in characters, a row may hold; a longer one is a row error (see onError) instead of a "
                     + "tokenizer run over megabytes whose tokens would be truncated anyway.", s -> intAtLeast(s, 1));
     public static final ConfEntry<OnError> ON_ERROR = add("spark.attune.onError", "string", "fail",
             "What a row that cannot be scored does: fail (the task fails, naming the row) or null (the row gets null and "
                     + "an error message in the error column; every other row is kept).", OnError::parse);
-    public static final ConfEntry<Map<String, List<String>>> SIMULATE_DEVICES = add("spark.attune.simulate.devices",
+    public static final ConfEntry<Map<String, List<String>>> SIMULATE_DEVICES = add(AttuneSettings.SIMULATE_DEVICES_KEY,
             "string", "", "Give executors simulated GPUs instead of probing: EXECUTOR_ID=NAME[+NAME...] pairs, "
                     + "comma-separated, or *=NAME for every executor; for example 0=T4,1=A100 (local-cluster) or "
                     + "driver=T4 (local mode). Names: " + String.join(", ", SimulatedDevices.names()) + ".",
@@ -74,19 +79,6 @@ public final class AttuneConf {
     public static final ConfEntry<String> CACHE_DIR = add("spark.attune.cache.dir", "string", "",
             "Where built-in models are converted and remote models copied on each host; empty means $ATTUNE_CACHE_DIR or "
                     + "~/.cache/attune.", s -> s);
-
-    /** What a failing row does. */
-    public enum OnError {
-        FAIL, NULL;
-
-        static OnError parse(String s) {
-            return switch (s.toLowerCase(Locale.ROOT)) {
-                case "fail" -> FAIL;
-                case "null" -> NULL;
-                default -> throw new IllegalArgumentException("use fail or null");
-            };
-        }
-    }
 
     private AttuneConf() {
     }
@@ -133,6 +125,33 @@ public final class AttuneConf {
         if (!problems.isEmpty()) {
             throw new AttuneConfigException("invalid Attune configuration: " + String.join("; ", problems));
         }
+    }
+
+    /**
+     * Validates {@code conf} ({@link #validate}) and reads every setting the runtime and the tasks
+     * use, with the defaults for keys not set; {@code spark.task.cpus} and the
+     * {@code spark.hadoop.*} options are read from the same map.
+     *
+     * @throws AttuneConfigException naming every bad key and value at once
+     */
+    public static AttuneSettings parse(Map<String, String> conf) {
+        validate(conf);
+        Map<String, String> hadoop = new LinkedHashMap<>();
+        conf.forEach((k, v) -> {
+            if (k.startsWith("spark.hadoop.")) {
+                hadoop.put(k.substring("spark.hadoop.".length()), v);
+            }
+        });
+        int taskCpus;
+        try {
+            taskCpus = Integer.parseInt(conf.getOrDefault("spark.task.cpus", "1").trim());
+        } catch (NumberFormatException e) {
+            taskCpus = 1;
+        }
+        return new AttuneSettings(MODEL.get(conf), MODEL_PRELOAD.get(conf), overrides(conf), BATCH_SIZE.get(conf),
+                BATCH_MAX_TOKENS.get(conf), GPU_CONCURRENT_TASKS.get(conf), GPU_MEMORY_FRACTION.get(conf),
+                GPU_RESOURCE.get(conf), CPU_THREADS.get(conf), taskCpus, MAX_TEXT_CHARS.get(conf), ON_ERROR.get(conf),
+                SIMULATE_DEVICES.get(conf), CACHE_DIR.get(conf), hadoop);
     }
 
     /** The selector overrides this configuration asks for. */

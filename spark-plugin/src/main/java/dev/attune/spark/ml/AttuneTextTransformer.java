@@ -1,7 +1,8 @@
 package dev.attune.spark.ml;
 
 import dev.attune.task.TaskKind;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
+import dev.attune.spark.conf.SparkSettings;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
@@ -128,7 +129,7 @@ public abstract class AttuneTextTransformer extends Transformer {
     /** The model this transformer scores with: its {@code model} parameter, else the session's spark.attune.model. */
     public String getModel() {
         String m = $(model);
-        return m.isEmpty() ? sessionConf(AttuneConf.MODEL.key(), AttuneConf.MODEL.dflt()) : m;
+        return m.isEmpty() ? SparkSettings.ofActiveSession().model() : m;
     }
 
     public String getInputCol() {
@@ -147,16 +148,9 @@ public abstract class AttuneTextTransformer extends Transformer {
     boolean nullOnError() {
         String v = $(onError);
         if (v.isEmpty()) {
-            String conf = sessionConf(AttuneConf.ON_ERROR.key(), AttuneConf.ON_ERROR.dflt());
-            return AttuneConf.ON_ERROR.parse(conf) == AttuneConf.OnError.NULL;
+            return SparkSettings.ofActiveSession().onError() == OnError.NULL;
         }
         return v.equals("null");
-    }
-
-    /** A setting of the active session as the driver sees it now, else {@code dflt}. */
-    private static String sessionConf(String key, String dflt) {
-        org.apache.spark.sql.SparkSession s = org.apache.spark.sql.SparkSession.getActiveSession().getOrElse(() -> null);
-        return s == null ? dflt : s.conf().get(key, dflt);
     }
 
     @Override
@@ -205,7 +199,7 @@ public abstract class AttuneTextTransformer extends Transformer {
         ScoreSettings settings = new ScoreSettings(getModel(), task(), (Integer) $(batchSize), (Integer) $(maxLength),
                 // Decided here, with the schema: the session's spark.attune.onError as the driver sees it now,
                 // so the error column and what the tasks do always agree.
-                nullOnError() ? AttuneConf.OnError.NULL : AttuneConf.OnError.FAIL, in.fieldIndex($(inputCol)),
+                nullOnError() ? OnError.NULL : OnError.FAIL, in.fieldIndex($(inputCol)),
                 id.isEmpty() ? -1 : in.fieldIndex(id), withProbabilities(), !$(pathCol).isEmpty(), !$(deviceCol).isEmpty(),
                 nullOnError());
         return dataset.toDF().mapPartitions(new ScorePartition(settings), Encoders.row(out));

@@ -7,7 +7,8 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.DeviceSlot;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.RowFailure;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.LogLikelihood;
 import dev.attune.task.RowTooLongException;
@@ -76,7 +77,7 @@ public final class DecoderPartitionScorer {
     private final String modelSpec;
     private final int batchRows;
     private final int maxTokens;
-    private final AttuneConf.OnError onError;
+    private final OnError onError;
     private final boolean lengthNormalize;
     private final boolean truncateLeft;
 
@@ -87,7 +88,7 @@ public final class DecoderPartitionScorer {
      * @param truncateLeft    rows longer than the context keep their last tokens instead of failing
      */
     public DecoderPartitionScorer(AttuneRuntime runtime, String modelSpec, int batchRows, int maxTokens,
-                                  AttuneConf.OnError onError,
+                                  OnError onError,
                                   boolean lengthNormalize, boolean truncateLeft) {
         this.runtime = runtime;
         this.modelSpec = modelSpec;
@@ -100,7 +101,7 @@ public final class DecoderPartitionScorer {
 
     /** Log-likelihood of each row, in input order; a null text gives a result with a null score. */
     public List<Result> loglik(List<ScoreRequest> rows, List<String> ids, TaskContext tc) {
-        int maxChars = AttuneConf.MAX_TEXT_CHARS.get(runtime.conf());
+        int maxChars = runtime.settings().maxTextChars();
         String[] problems = new String[rows.size()];
         boolean[] skip = new boolean[rows.size()];
         for (int i = 0; i < rows.size(); i++) {
@@ -129,7 +130,7 @@ public final class DecoderPartitionScorer {
 
     /** The best candidate of each row, in input order; a null prompt or null candidates give a null choice. */
     public List<Result> choose(List<LabelChoice.Request> rows, List<String> ids, TaskContext tc) {
-        int maxChars = AttuneConf.MAX_TEXT_CHARS.get(runtime.conf());
+        int maxChars = runtime.settings().maxTextChars();
         String[] problems = new String[rows.size()];
         boolean[] skip = new boolean[rows.size()];
         for (int i = 0; i < rows.size(); i++) {
@@ -210,7 +211,7 @@ public final class DecoderPartitionScorer {
 
     private List<Result> scoreAll(int n, List<String> ids, TaskContext tc, String[] problems, boolean[] skip, Batch batch) {
         DecoderModel model = runtime.decoder(modelSpec); // an encoder, or a broken model, fails the task
-        DeviceSlot slot = runtime.slotFor(tc);
+        DeviceSlot slot = runtime.slotFor(ExecutorRuntime.placement(runtime, tc));
         AttuneRuntime.DecoderRunner dr = runtime.decoderRunner(slot);
         String device = dr.runner().device().label();
         Result[] out = new Result[n];
@@ -227,9 +228,9 @@ public final class DecoderPartitionScorer {
         if (todo.isEmpty()) {
             return List.of(out);
         }
-        int configured = AttuneConf.BATCH_SIZE.get(runtime.conf());
+        int configured = runtime.settings().batchSize();
         int rows = batchRows > 0 ? batchRows : configured > 0 ? configured : DEFAULT_BATCH_ROWS;
-        int tokens = maxTokens > 0 ? maxTokens : AttuneConf.BATCH_MAX_TOKENS.get(runtime.conf());
+        int tokens = maxTokens > 0 ? maxTokens : runtime.settings().batchMaxTokens();
         LogLikelihood.Listener metrics = (r, t, choice, nanos) ->
                 runtime.metrics().decoderBatch(choice.path().id(), r, t, nanos);
         slot.permits().acquireUninterruptibly();
@@ -274,7 +275,7 @@ public final class DecoderPartitionScorer {
     private Result fail(String id, String problem, Throwable cause, String device) {
         runtime.metrics().failedRow();
         String msg = "row " + id + ": " + problem;
-        if (onError == AttuneConf.OnError.FAIL) {
+        if (onError == OnError.FAIL) {
             throw new RowFailure(msg + " (set spark.attune.onError=null to keep going with a null result)", cause);
         }
         return new Result(null, null, device, null, msg);

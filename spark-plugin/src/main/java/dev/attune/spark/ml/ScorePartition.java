@@ -1,6 +1,8 @@
 package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.TaskPlacement;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.runtime.ChunkedIterator;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
@@ -32,9 +34,10 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
-        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneRuntime rt = ExecutorRuntime.get();
         PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
+        TaskPlacement placement = ExecutorRuntime.placement(rt, tc);
         return new ChunkedIterator<Row, Row>(input, CHUNK, (in, first) -> {
             List<String> texts = new ArrayList<>(in.size());
             List<String> ids = new ArrayList<>(in.size());
@@ -44,7 +47,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
                 ids.add(s.idIndex() >= 0 ? String.valueOf(r.get(s.idIndex()))
                         : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
             }
-            List<ScoredRow> scored = scorer.score(texts, ids, tc);
+            List<ScoredRow> scored = scorer.score(texts, ids, placement);
             List<Row> out = new ArrayList<>(in.size());
             for (int i = 0; i < in.size(); i++) {
                 out.add(append(in.get(i), scored.get(i)));

@@ -1,7 +1,7 @@
 package dev.attune.spark.ml;
 
 import dev.attune.task.TaskKind;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
 
 import java.io.Serializable;
 
@@ -21,7 +21,7 @@ import java.io.Serializable;
  * @param withDevice   add the device column
  * @param withError    add the error column
  */
-record ScoreSettings(String model, TaskKind task, int batchRows, int maxLength, AttuneConf.OnError onError,
+record ScoreSettings(String model, TaskKind task, int batchRows, int maxLength, OnError onError,
                      int textIndex, int idIndex, boolean withProbabilities, boolean withPath, boolean withDevice,
                      boolean withError) implements Serializable {
 }

@@ -1,8 +1,9 @@
 package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.runtime.ChunkedIterator;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.TaskKind;
@@ -24,7 +25,7 @@ import java.util.List;
 final class SequencePartition implements MapPartitionsFunction<Row, Row> {
 
     /** What the tasks need, captured on the driver; indices are -1 for columns not given. */
-    record Settings(String model, TaskKind task, int batchRows, int maxTokens, AttuneConf.OnError onError, int textIndex,
+    record Settings(String model, TaskKind task, int batchRows, int maxTokens, OnError onError, int textIndex,
                     int promptIndex, int choicesIndex, int idIndex, boolean lengthNormalize, boolean truncateLeft,
                     boolean withPath, boolean withDevice, boolean withError) implements Serializable {
     }
@@ -37,7 +38,7 @@ final class SequencePartition implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
-        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneRuntime rt = ExecutorRuntime.get();
         DecoderPartitionScorer scorer = new DecoderPartitionScorer(rt, s.model(), s.batchRows(), s.maxTokens(),
                 s.onError(), s.lengthNormalize(), s.truncateLeft());
         TaskContext tc = TaskContext.get();

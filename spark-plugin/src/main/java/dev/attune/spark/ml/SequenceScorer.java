@@ -1,6 +1,6 @@
 package dev.attune.spark.ml;
 
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
 import dev.attune.task.TaskKind;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.IntParam;
@@ -160,7 +160,7 @@ public class SequenceScorer extends AttuneTextTransformer {
         String id = $(idCol);
         boolean nullOnError = nullOnError();
         SequencePartition.Settings s = new SequencePartition.Settings(getModel(), task(), (Integer) $(batchSize),
-                (Integer) $(maxTokens), nullOnError ? AttuneConf.OnError.NULL : AttuneConf.OnError.FAIL,
+                (Integer) $(maxTokens), nullOnError ? OnError.NULL : OnError.FAIL,
                 in.fieldIndex(getInputCol()), $(promptCol).isEmpty() ? -1 : in.fieldIndex($(promptCol)),
                 $(choicesCol).isEmpty() ? -1 : in.fieldIndex($(choicesCol)), id.isEmpty() ? -1 : in.fieldIndex(id),
                 (Boolean) $(lengthNormalize), (Boolean) $(truncateLeft), !$(pathCol).isEmpty(), !$(deviceCol).isEmpty(),

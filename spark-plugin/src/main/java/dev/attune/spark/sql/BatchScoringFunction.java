@@ -1,11 +1,12 @@
 package dev.attune.spark.sql;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.runtime.ChunkedIterator;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.SparkValues;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.ScoreRequest;
@@ -53,8 +54,8 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
 
     @Override
     public Iterator<Row> apply(Iterator<Row> input) {
-        AttuneRuntime rt = AttuneRuntime.get();
-        AttuneConf.OnError onError = AttuneConf.ON_ERROR.get(rt.conf());
+        AttuneRuntime rt = ExecutorRuntime.get();
+        OnError onError = rt.settings().onError();
         TaskContext tc = TaskContext.get();
         java.util.Iterator<Row> out = new ChunkedIterator<Row, Row>(CollectionConverters.asJava(input), CHUNK,
                 (chunk, first) -> {
@@ -80,7 +81,7 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
     }
 
     /** One call's results for a chunk, in row order. */
-    private static List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, long first, AttuneConf.OnError onError,
+    private static List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, long first, OnError onError,
                                       TaskContext tc) {
         List<String> texts = new ArrayList<>(chunk.size());
         List<String> ids = new ArrayList<>(chunk.size());
@@ -90,12 +91,13 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             texts.add(string(row, c.textIndex()));
             ids.add("#" + (first + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
         }
-        String model = c.model() != null ? c.model() : AttuneConf.MODEL.get(rt.conf());
+        String model = c.model() != null ? c.model() : rt.settings().model();
         if (c.kind() == TaskKind.LOGLIK || c.kind() == TaskKind.CHOOSE) {
             return scoreDecoder(rt, c, chunk, texts, ids, model, onError, tc);
         }
         TaskKind task = c.kind();
-        List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids, tc);
+        List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids,
+                ExecutorRuntime.placement(rt, tc));
         List<Object> out = new ArrayList<>(scored.size());
         for (ScoredRow s : scored) {
             if (s.error() != null) {
@@ -115,7 +117,7 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
     }
 
     private static List<Object> scoreDecoder(AttuneRuntime rt, Call c, List<Row> chunk, List<String> first,
-                                             List<String> ids, String model, AttuneConf.OnError onError, TaskContext tc) {
+                                             List<String> ids, String model, OnError onError, TaskContext tc) {
         DecoderPartitionScorer scorer = new DecoderPartitionScorer(rt, model, 0, 0, onError, false, false);
         List<DecoderPartitionScorer.Result> scored;
         if (c.kind() == TaskKind.LOGLIK) {

@@ -2,9 +2,10 @@ package dev.attune.spark.sql;
 
 import dev.attune.task.TaskKind;
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.conf.AttuneConf;
+import dev.attune.runtime.OnError;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.ScoreRequest;
@@ -44,7 +45,7 @@ final class SqlScoring {
         if (text == null) {
             return null;
         }
-        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneRuntime rt = ExecutorRuntime.get();
         DecoderPartitionScorer.Result r = decoder(rt, model).loglik(List.of(new ScoreRequest(prompt, text)),
                 List.of(AttuneFunctions.LOGLIK + " on text '" + shorten(text) + "'"), TaskContext.get()).get(0);
         warn(r.error());
@@ -55,7 +56,7 @@ final class SqlScoring {
         if (prompt == null || labels == null) {
             return null;
         }
-        AttuneRuntime rt = AttuneRuntime.get();
+        AttuneRuntime rt = ExecutorRuntime.get();
         List<String> l = new java.util.ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(labels));
         DecoderPartitionScorer.Result r = decoder(rt, model).choose(List.of(new LabelChoice.Request(prompt, l)),
                 List.of(AttuneFunctions.CHOOSE + " on prompt '" + shorten(prompt) + "'"), TaskContext.get()).get(0);
@@ -64,8 +65,8 @@ final class SqlScoring {
     }
 
     private static DecoderPartitionScorer decoder(AttuneRuntime rt, String model) {
-        String m = model == null ? AttuneConf.MODEL.get(rt.conf()) : model;
-        return new DecoderPartitionScorer(rt, m, 1, 0, AttuneConf.ON_ERROR.get(rt.conf()), false, false);
+        String m = model == null ? rt.settings().model() : model;
+        return new DecoderPartitionScorer(rt, m, 1, 0, rt.settings().onError(), false, false);
     }
 
     private static String shorten(String text) {
@@ -82,11 +83,12 @@ final class SqlScoring {
         if (text == null) {
             return null;
         }
-        AttuneRuntime rt = AttuneRuntime.get();
-        String m = model == null ? AttuneConf.MODEL.get(rt.conf()) : model;
-        AttuneConf.OnError onError = AttuneConf.ON_ERROR.get(rt.conf());
+        AttuneRuntime rt = ExecutorRuntime.get();
+        String m = model == null ? rt.settings().model() : model;
+        OnError onError = rt.settings().onError();
         String id = fn + " on text '" + (text.length() > 40 ? text.substring(0, 40) + "..." : text) + "'";
-        ScoredRow r = new PartitionScorer(rt, m, task, 1, onError, 0).score(List.of(text), List.of(id), TaskContext.get()).get(0);
+        ScoredRow r = new PartitionScorer(rt, m, task, 1, onError, 0).score(List.of(text), List.of(id),
+                ExecutorRuntime.placement(rt, TaskContext.get())).get(0);
         if (r.error() != null) {
             LOG.warn("Attune: {}", r.error());
         }

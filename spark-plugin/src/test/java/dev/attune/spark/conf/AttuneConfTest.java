@@ -4,6 +4,8 @@ import dev.attune.kernels.device.SimulatedDevices;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
+import dev.attune.runtime.AttuneSettings;
+import dev.attune.runtime.OnError;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
@@ -23,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The {@code spark.attune.*} registry: every default parses, {@link AttuneConf#validate} reports
  * every problem of a configuration at once (unknown keys with the nearest known one, bad values
  * with key and value), {@link AttuneConf#overrides} maps the path, exclusion and dtype settings, and
- * {@code spark.attune.simulate.devices} parses its pairs and rejects bad ones naming the part.
+ * {@code spark.attune.simulate.devices} parses its pairs and rejects bad ones naming the part;
+ * {@link AttuneConf#parse} reads every setting into {@link AttuneSettings} after validating.
  */
 class AttuneConfTest {
 
@@ -50,16 +53,60 @@ class AttuneConfTest {
         assertEquals(Optional.empty(), AttuneConf.ATTENTION_PATH.defaultValue());
         assertEquals(Set.of(), AttuneConf.ATTENTION_EXCLUDE.defaultValue());
         assertEquals(Optional.empty(), AttuneConf.DTYPE.defaultValue());
-        assertEquals(AttuneConf.OnError.FAIL, AttuneConf.ON_ERROR.defaultValue());
+        assertEquals(OnError.FAIL, AttuneConf.ON_ERROR.defaultValue());
         assertEquals(Map.of(), AttuneConf.SIMULATE_DEVICES.defaultValue());
         assertEquals("gpu", AttuneConf.GPU_RESOURCE.defaultValue());
+    }
+
+    @Test
+    void parseReadsEverySettingWithTheDefaultsForKeysNotSet() {
+        AttuneSettings d = AttuneConf.parse(Map.of());
+        assertEquals(new AttuneSettings("builtin:all-MiniLM-L6-v2", true, UserOverrides.NONE, 0, 16384, 2, 0.9, "gpu", 0,
+                1, 1000000, OnError.FAIL, Map.of(), "", Map.of()), d);
+
+        Map<String, String> conf = new HashMap<>();
+        conf.put("spark.attune.model", "/models/m");
+        conf.put("spark.attune.model.preload", "false");
+        conf.put("spark.attune.attention.path", "math");
+        conf.put("spark.attune.attention.exclude", "cpu-flash");
+        conf.put("spark.attune.dtype", "fp16");
+        conf.put("spark.attune.batch.size", "8");
+        conf.put("spark.attune.batch.maxTokens", "512");
+        conf.put("spark.attune.gpu.concurrentTasks", "3");
+        conf.put("spark.attune.gpu.memoryFraction", "0.5");
+        conf.put("spark.attune.gpu.resourceName", "accel");
+        conf.put("spark.attune.cpu.threads", "4");
+        conf.put("spark.task.cpus", "2");
+        conf.put("spark.attune.maxTextChars", "100");
+        conf.put("spark.attune.onError", "null");
+        conf.put("spark.attune.simulate.devices", "1=T4+A100");
+        conf.put("spark.attune.cache.dir", "/tmp/c");
+        conf.put("spark.hadoop.fs.s3a.endpoint", "http://minio:9000");
+        conf.put("spark.executor.memory", "4g");
+        AttuneSettings s = AttuneConf.parse(conf);
+        assertEquals(new AttuneSettings("/models/m", false, new UserOverrides(Optional.of(AttentionPath.MATH),
+                Set.of(AttentionPath.CPU_FLASH), Optional.of(ComputeDtype.FP16)), 8, 512, 3, 0.5, "accel", 4, 2, 100,
+                OnError.NULL, Map.of("1", List.of("T4", "A100")), "/tmp/c",
+                Map.of("fs.s3a.endpoint", "http://minio:9000")), s);
+        assertEquals(1, AttuneConf.parse(Map.of("spark.task.cpus", "many")).taskCpus(),
+                "not a number: 1, as Spark's default");
+    }
+
+    @Test
+    void parseValidatesFirstAndReportsEveryProblem() {
+        AttuneConfigException e = assertThrows(AttuneConfigException.class, () -> AttuneConf.parse(Map.of(
+                "spark.attune.batch.size", "many", "spark.attune.modle", "x")));
+        assertTrue(e.getMessage().startsWith("invalid Attune configuration: "), e.getMessage());
+        assertTrue(e.getMessage().contains("spark.attune.batch.size = 'many' is not valid"), e.getMessage());
+        assertTrue(e.getMessage().contains("unknown key spark.attune.modle (did you mean spark.attune.model?)"),
+                e.getMessage());
     }
 
     @Test
     void valuesAreTrimmedAndParsed() {
         assertEquals(42, AttuneConf.BATCH_SIZE.get(Map.of("spark.attune.batch.size", " 42 ")));
         assertEquals(0.5, AttuneConf.GPU_MEMORY_FRACTION.get(Map.of("spark.attune.gpu.memoryFraction", "0.5")));
-        assertEquals(AttuneConf.OnError.NULL, AttuneConf.ON_ERROR.get(Map.of("spark.attune.onError", "NULL")));
+        assertEquals(OnError.NULL, AttuneConf.ON_ERROR.get(Map.of("spark.attune.onError", "NULL")));
         assertEquals(false, AttuneConf.MODEL_PRELOAD.get(Map.of("spark.attune.model.preload", "False")));
     }
 

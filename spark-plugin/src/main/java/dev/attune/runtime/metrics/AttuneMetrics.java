@@ -1,4 +1,4 @@
-package dev.attune.spark.metrics;
+package dev.attune.runtime.metrics;
 
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.Gauge;

@@ -1,4 +1,4 @@
-package dev.attune.spark.inventory;
+package dev.attune.runtime.inventory;
 
 import java.io.Serializable;
 
