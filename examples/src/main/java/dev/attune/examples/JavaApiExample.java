@@ -3,14 +3,13 @@ package dev.attune.examples;
 import dev.attune.spark.Attune;
 import dev.attune.spark.SparkJvmFlags;
 import dev.attune.spark.ml.TextEmbedder;
+import java.util.List;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-
-import java.util.List;
 
 /**
  * Attune from Java, without PySpark: the DataFrame transformer and the SQL function on a small
@@ -19,11 +18,11 @@ import java.util.List;
  */
 public final class JavaApiExample {
 
-    private JavaApiExample() {
-    }
+    private JavaApiExample() {}
 
     public static void main(String[] args) {
-        SparkSession spark = SparkSession.builder().appName("attune-java-example")
+        SparkSession spark = SparkSession.builder()
+                .appName("attune-java-example")
                 .master(System.getProperty("spark.master", "local[*]"))
                 .config("spark.plugins", "dev.attune.spark.AttunePlugin")
                 .config("spark.executor.extraJavaOptions", SparkJvmFlags.JDK17)
@@ -38,16 +37,20 @@ public final class JavaApiExample {
     /** Embeds a few sentences both ways and returns (id, text, dims, path, device, sql dims, same vector). */
     public static List<Row> run(SparkSession spark) {
         StructType schema = new StructType().add("id", DataTypes.LongType).add("text", DataTypes.StringType);
-        Dataset<Row> docs = spark.createDataFrame(List.of(
-                RowFactory.create(1L, "Spark executors pick an attention kernel per GPU."),
-                RowFactory.create(2L, "A T4 and an A100 can run the same job."),
-                RowFactory.create(3L, "Old GPUs keep attention memory linear in the sequence length.")), schema);
+        Dataset<Row> docs = spark.createDataFrame(
+                List.of(
+                        RowFactory.create(1L, "Spark executors pick an attention kernel per GPU."),
+                        RowFactory.create(2L, "A T4 and an A100 can run the same job."),
+                        RowFactory.create(3L, "Old GPUs keep attention memory linear in the sequence length.")),
+                schema);
 
         // 1. The DataFrame API: a Spark ML transformer.
         Dataset<Row> embedded = new TextEmbedder()
                 .setModel("builtin:all-MiniLM-L6-v2")
-                .setInputCol("text").setOutputCol("embedding")
-                .setPathCol("path").setDeviceCol("device")
+                .setInputCol("text")
+                .setOutputCol("embedding")
+                .setPathCol("path")
+                .setDeviceCol("device")
                 .transform(docs);
 
         // 2. SQL: register the functions in this session (or set spark.sql.extensions).
@@ -55,9 +58,16 @@ public final class JavaApiExample {
         docs.createOrReplaceTempView("docs");
         Dataset<Row> viaSql = spark.sql("SELECT id, attune_embed(text) AS sql_embedding FROM docs");
 
-        return embedded.join(viaSql, "id").selectExpr("id", "text", "size(embedding) AS dims", "path", "device",
-                "size(sql_embedding) AS sql_dims",
-                "aggregate(zip_with(embedding, sql_embedding, (a, b) -> abs(a - b)), 0D, (m, x) -> greatest(m, x)) < 1e-5 AS same")
-                .orderBy("id").collectAsList();
+        return embedded.join(viaSql, "id")
+                .selectExpr(
+                        "id",
+                        "text",
+                        "size(embedding) AS dims",
+                        "path",
+                        "device",
+                        "size(sql_embedding) AS sql_dims",
+                        "aggregate(zip_with(embedding, sql_embedding, (a, b) -> abs(a - b)), 0D, (m, x) -> greatest(m, x)) < 1e-5 AS same")
+                .orderBy("id")
+                .collectAsList();
     }
 }

@@ -1,16 +1,15 @@
 package dev.attune.examples;
 
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The Java API example and the SQL example run and give what they claim. */
 @Timeout(300)
@@ -18,11 +17,15 @@ class JavaApiExampleTest {
 
     @Test
     void dataFrameAndSqlAgree() throws Exception {
-        SparkSession spark = SparkSession.builder().master("local[2]").appName("example-test")
-                .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+        SparkSession spark = SparkSession.builder()
+                .master("local[2]")
+                .appName("example-test")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.host", "127.0.0.1")
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.plugins", "dev.attune.spark.AttunePlugin")
-                .config("spark.sql.extensions", "dev.attune.spark.sql.AttuneExtensions").getOrCreate();
+                .config("spark.sql.extensions", "dev.attune.spark.sql.AttuneExtensions")
+                .getOrCreate();
         try {
             List<Row> rows = JavaApiExample.run(spark);
             assertEquals(3, rows.size());
@@ -34,7 +37,8 @@ class JavaApiExampleTest {
                 assertTrue(r.getBoolean(6), "the SQL function and the transformer give the same vector");
             }
             // The SQL example file: run each statement; the last one finds the laptop document.
-            String sql = Files.readString(Path.of(System.getProperty("spark.test.home")).resolve("sql/embed_and_search.sql"));
+            String sql = Files.readString(
+                    Path.of(System.getProperty("spark.test.home")).resolve("sql/embed_and_search.sql"));
             Row last = null;
             for (String stmt : sql.replaceAll("(?m)^--.*$", "").split(";")) {
                 if (!stmt.isBlank()) {

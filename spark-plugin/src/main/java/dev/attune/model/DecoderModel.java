@@ -9,7 +9,6 @@ import dev.attune.model.prompt.ChatMessage;
 import dev.attune.model.prompt.ChatTemplate;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,8 +32,13 @@ public final class DecoderModel implements AutoCloseable {
     private final ComputeDtype storedDtype;
     private final Optional<ChatTemplate> chatTemplate;
 
-    private DecoderModel(Path directory, DecoderConfig config, LlamaGraph graph, TextTokenizer tokenizer,
-                         ComputeDtype storedDtype, Optional<ChatTemplate> chatTemplate) {
+    private DecoderModel(
+            Path directory,
+            DecoderConfig config,
+            LlamaGraph graph,
+            TextTokenizer tokenizer,
+            ComputeDtype storedDtype,
+            Optional<ChatTemplate> chatTemplate) {
         this.directory = directory;
         this.config = config;
         this.graph = graph;
@@ -53,8 +57,13 @@ public final class DecoderModel implements AutoCloseable {
         try {
             WeightStore store = WeightStore.open(dir);
             DecoderWeights weights = DecoderWeights.load(store, config);
-            return new DecoderModel(dir, config, new LlamaGraph(config, weights), tokenizer,
-                    store.storedDtype().computeDtype(), chat);
+            return new DecoderModel(
+                    dir,
+                    config,
+                    new LlamaGraph(config, weights),
+                    tokenizer,
+                    store.storedDtype().computeDtype(),
+                    chat);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -84,8 +93,15 @@ public final class DecoderModel implements AutoCloseable {
 
     /** The decoder's sizes for memory planning. */
     public DecoderShape shape() {
-        return new DecoderShape(config.layers(), config.hiddenSize(), config.heads(), config.kvHeads(), config.headDim(),
-                config.intermediateSize(), config.vocabSize(), graph.weights().parameters());
+        return new DecoderShape(
+                config.layers(),
+                config.hiddenSize(),
+                config.heads(),
+                config.kvHeads(),
+                config.headDim(),
+                config.intermediateSize(),
+                config.vocabSize(),
+                graph.weights().parameters());
     }
 
     /** The chat template of tokenizer_config.json (or chat_template.jinja), when the model has one. */
@@ -99,8 +115,9 @@ public final class DecoderModel implements AutoCloseable {
      * {@link ModelFormatException} naming the model directory.
      */
     public String chatPrompt(List<ChatMessage> messages) {
-        return chatTemplate.orElseThrow(() -> new ModelFormatException(directory + ": the model has no chat template "
-                + "(chat_template in tokenizer_config.json), so rows cannot carry chat messages"))
+        return chatTemplate
+                .orElseThrow(() -> new ModelFormatException(directory + ": the model has no chat template "
+                        + "(chat_template in tokenizer_config.json), so rows cannot carry chat messages"))
                 .render(messages, true);
     }
 

@@ -2,20 +2,15 @@ package dev.attune.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.memory.EncoderShape;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.BertWeights;
-import dev.attune.model.bert.SentencePooler;
-import dev.attune.model.bert.SequenceClassifierHead;
-import dev.attune.model.bert.TokenBatch;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.config.SentenceConfig;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.model.tokenizer.TokenizedText;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,8 +38,13 @@ public final class EncoderModel implements AutoCloseable {
     private final BertEncoder encoder;
     private final ComputeDtype storedDtype;
 
-    private EncoderModel(Path directory, BertConfig config, SentenceConfig sentence, TextTokenizer tokenizer,
-                         BertEncoder encoder, ComputeDtype storedDtype) {
+    private EncoderModel(
+            Path directory,
+            BertConfig config,
+            SentenceConfig sentence,
+            TextTokenizer tokenizer,
+            BertEncoder encoder,
+            ComputeDtype storedDtype) {
         this.directory = directory;
         this.config = config;
         this.sentence = sentence;
@@ -52,7 +52,6 @@ public final class EncoderModel implements AutoCloseable {
         this.encoder = encoder;
         this.storedDtype = storedDtype;
     }
-
 
     public static EncoderModel load(Path dir) {
         if (!Files.isDirectory(dir)) {
@@ -87,7 +86,9 @@ public final class EncoderModel implements AutoCloseable {
                     return Math.min(cap, n.asInt());
                 }
             }
-            JsonNode trunc = json.readTree(dir.resolve(TextTokenizer.FILE).toFile()).path("truncation").path("max_length");
+            JsonNode trunc = json.readTree(dir.resolve(TextTokenizer.FILE).toFile())
+                    .path("truncation")
+                    .path("max_length");
             if (trunc.canConvertToInt() && trunc.asInt() > 1) {
                 return Math.min(cap, trunc.asInt());
             }
@@ -124,7 +125,11 @@ public final class EncoderModel implements AutoCloseable {
 
     /** The encoder's shape for memory planning. */
     public EncoderShape shape() {
-        return new EncoderShape(config.layers(), config.hiddenSize(), config.heads(), config.intermediateSize(),
+        return new EncoderShape(
+                config.layers(),
+                config.hiddenSize(),
+                config.heads(),
+                config.intermediateSize(),
                 encoder.weights().parameters());
     }
 
@@ -136,14 +141,17 @@ public final class EncoderModel implements AutoCloseable {
     /** Throws, naming the model directory, when the checkpoint has no sequence-classification head. */
     public void requireClassifier() {
         if (!hasClassifier()) {
-            throw new ModelFormatException(directory + ": the model has no sequence-classification head (pooler.dense and "
-                    + "classifier weights, as BertForSequenceClassification saves them)");
+            throw new ModelFormatException(
+                    directory + ": the model has no sequence-classification head (pooler.dense and "
+                            + "classifier weights, as BertForSequenceClassification saves them)");
         }
     }
 
     /** The class labels, in id order ({@code id2label}, else LABEL_0, LABEL_1, ...). */
     public List<String> labels() {
-        int n = encoder.weights().classifierBias() == null ? 0 : encoder.weights().classifierBias().length;
+        int n = encoder.weights().classifierBias() == null
+                ? 0
+                : encoder.weights().classifierBias().length;
         List<String> l = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             l.add(config.id2label().getOrDefault(i, "LABEL_" + i));

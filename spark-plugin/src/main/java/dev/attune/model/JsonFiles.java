@@ -2,7 +2,6 @@ package dev.attune.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -11,8 +10,7 @@ public final class JsonFiles {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private JsonFiles() {
-    }
+    private JsonFiles() {}
 
     /**
      * The JSON object in {@code f}; a file that cannot be read, is not JSON, or holds something

@@ -3,7 +3,6 @@ package dev.attune.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.llama.DecoderConfig;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -57,6 +56,9 @@ public enum ModelFamily {
             }
         }
         throw new ModelFormatException(f + ": model_type '" + type + "' is not supported; supported: "
-                + Arrays.stream(values()).flatMap(m -> m.modelTypes.stream()).sorted().collect(Collectors.joining(", ")));
+                + Arrays.stream(values())
+                        .flatMap(m -> m.modelTypes.stream())
+                        .sorted()
+                        .collect(Collectors.joining(", ")));
     }
 }

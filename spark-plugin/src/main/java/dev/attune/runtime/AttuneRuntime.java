@@ -11,7 +11,6 @@ import dev.attune.model.EncoderModel;
 import dev.attune.runtime.inventory.DeviceEntry;
 import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.runtime.metrics.AttuneMetrics;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -51,8 +50,12 @@ public final class AttuneRuntime implements AutoCloseable {
     private final AttuneMetrics metrics;
     private final ThreadLocal<CpuThreads> taskThreads = ThreadLocal.withInitial(() -> new CpuThreads(cpuThreads()));
 
-    private AttuneRuntime(String executorId, AttuneSettings settings, List<DeviceSlot> slots, String probeNote,
-                          AttuneMetrics metrics) {
+    private AttuneRuntime(
+            String executorId,
+            AttuneSettings settings,
+            List<DeviceSlot> slots,
+            String probeNote,
+            AttuneMetrics metrics) {
         this.executorId = executorId;
         this.settings = settings;
         this.slots = List.copyOf(slots);
@@ -64,9 +67,11 @@ public final class AttuneRuntime implements AutoCloseable {
     }
 
     /** A gauge summing one counter over this runtime's runners; replaces a previous runtime's. */
-    private void registerGauge(AttuneMetrics m, String name, java.util.function.ToLongFunction<RunnerCounters> counter) {
+    private void registerGauge(
+            AttuneMetrics m, String name, java.util.function.ToLongFunction<RunnerCounters> counter) {
         m.registry().remove(name);
-        m.registry().register(name, (com.codahale.metrics.Gauge<Long>) () -> counters().stream().mapToLong(counter).sum());
+        m.registry().register(name, (com.codahale.metrics.Gauge<Long>)
+                () -> counters().stream().mapToLong(counter).sum());
     }
 
     /** The fallback counters of each slot's runner, in slot order. */
@@ -82,8 +87,8 @@ public final class AttuneRuntime implements AutoCloseable {
      * @param gpuAddresses the addresses of the GPUs Spark assigned to this executor (empty: all visible)
      * @throws UnsupportedPathException when a device cannot run a forced path
      */
-    public static synchronized AttuneRuntime start(String executorId, AttuneSettings settings, List<String> gpuAddresses,
-                                                   AttuneMetrics metrics) {
+    public static synchronized AttuneRuntime start(
+            String executorId, AttuneSettings settings, List<String> gpuAddresses, AttuneMetrics metrics) {
         String cacheDir = settings.cacheDir();
         if (!cacheDir.isEmpty()) {
             System.setProperty("attune.cache.dir", cacheDir);
@@ -99,7 +104,8 @@ public final class AttuneRuntime implements AutoCloseable {
         if (names != null) {
             for (int i = 0; i < names.size(); i++) {
                 DeviceInfo d = SimulatedDevices.get(names.get(i), i);
-                slots.add(new DeviceSlot(d, new DeviceRunner(d, overrides, fraction), new Semaphore(concurrent, true), "simulated"));
+                slots.add(new DeviceSlot(
+                        d, new DeviceRunner(d, overrides, fraction), new Semaphore(concurrent, true), "simulated"));
             }
             note = "simulated devices " + names + " from " + AttuneSettings.SIMULATE_DEVICES_KEY;
         } else {
@@ -111,8 +117,8 @@ public final class AttuneRuntime implements AutoCloseable {
             }
             if (slots.isEmpty()) {
                 DeviceInfo cpu = DeviceInfo.cpu();
-                slots.add(new DeviceSlot(cpu, new DeviceRunner(cpu, overrides, fraction), new Semaphore(Integer.MAX_VALUE),
-                        "cpu"));
+                slots.add(new DeviceSlot(
+                        cpu, new DeviceRunner(cpu, overrides, fraction), new Semaphore(Integer.MAX_VALUE), "cpu"));
             }
         }
         AttuneRuntime rt = new AttuneRuntime(executorId, settings, slots, note, metrics);
@@ -202,8 +208,7 @@ public final class AttuneRuntime implements AutoCloseable {
     }
 
     /** A slot's runner for decoder work, and why it is that one. */
-    public record DecoderRunner(DeviceRunner runner, String note) {
-    }
+    public record DecoderRunner(DeviceRunner runner, String note) {}
 
     /**
      * The runner decoder passes use on a slot's device: the slot's own {@link DeviceRunner} for
@@ -216,11 +221,11 @@ public final class AttuneRuntime implements AutoCloseable {
             if (slot.runner() instanceof DeviceRunner d) {
                 return new DecoderRunner(d, slot.note());
             }
-            String note = "decoders have no CUDA kernels in this build: decoder work on " + slot.device().label()
-                    + " computes on the CPU";
+            String note = "decoders have no CUDA kernels in this build: decoder work on "
+                    + slot.device().label() + " computes on the CPU";
             org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("Attune: {}", note);
-            return new DecoderRunner(new DeviceRunner(DeviceInfo.cpu(), settings.overrides(),
-                    settings.gpuMemoryFraction()), note);
+            return new DecoderRunner(
+                    new DeviceRunner(DeviceInfo.cpu(), settings.overrides(), settings.gpuMemoryFraction()), note);
         });
     }
 
@@ -287,15 +292,24 @@ public final class AttuneRuntime implements AutoCloseable {
             if (m != null) {
                 try {
                     // A GPU's plan leaves out the paths whose kernels failed there.
-                    UserOverrides o = s.runner() instanceof GpuDeviceRunner g ? g.currentOverrides()
-                            : settings.overrides();
-                    DevicePlan plan = DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), o,
-                            settings.gpuMemoryFraction(), 256);
+                    UserOverrides o =
+                            s.runner() instanceof GpuDeviceRunner g ? g.currentOverrides() : settings.overrides();
+                    DevicePlan plan = DevicePlan.of(
+                            s.runner().device(),
+                            m.shape(),
+                            m.storedDtype(),
+                            m.maxLength(),
+                            o,
+                            settings.gpuMemoryFraction(),
+                            256);
                     path = plan.choice().path().id();
                     dtype = plan.choice().dtype().id();
                     rows = plan.batchRows();
-                    reason = s.note().equals("cpu") || s.note().equals("simulated") || s.note().equals(GpuRunners.CUDA)
-                            ? plan.choice().reason() : s.note() + "; " + plan.choice().reason();
+                    reason = s.note().equals("cpu")
+                                    || s.note().equals("simulated")
+                                    || s.note().equals(GpuRunners.CUDA)
+                            ? plan.choice().reason()
+                            : s.note() + "; " + plan.choice().reason();
                 } catch (UnsupportedPathException e) {
                     reason = e.getMessage();
                 }
@@ -305,12 +319,26 @@ public final class AttuneRuntime implements AutoCloseable {
                 path = "";
                 dtype = "";
             }
-            entries.add(new DeviceEntry(d.label(), d.isGpu() ? d.capability().toString() : "", d.simulated(),
-                    d.totalMemory(), d.freeMemory(), path, dtype, rows, reason));
+            entries.add(new DeviceEntry(
+                    d.label(),
+                    d.isGpu() ? d.capability().toString() : "",
+                    d.simulated(),
+                    d.totalMemory(),
+                    d.freeMemory(),
+                    path,
+                    dtype,
+                    rows,
+                    reason));
         }
         Runtime r = Runtime.getRuntime();
-        return new ExecutorInventory(executorId, entries, model, models.loads(model), models.lastLoadMillis(),
-                r.totalMemory() - r.freeMemory(), probeNote);
+        return new ExecutorInventory(
+                executorId,
+                entries,
+                model,
+                models.loads(model),
+                models.lastLoadMillis(),
+                r.totalMemory() - r.freeMemory(),
+                probeNote);
     }
 
     /**
@@ -319,8 +347,14 @@ public final class AttuneRuntime implements AutoCloseable {
      */
     public void checkPlans(EncoderModel m) {
         for (DeviceSlot s : slots) {
-            DevicePlan.of(s.runner().device(), m.shape(), m.storedDtype(), m.maxLength(), settings.overrides(),
-                    settings.gpuMemoryFraction(), 256);
+            DevicePlan.of(
+                    s.runner().device(),
+                    m.shape(),
+                    m.storedDtype(),
+                    m.maxLength(),
+                    settings.overrides(),
+                    settings.gpuMemoryFraction(),
+                    256);
         }
     }
 
@@ -331,8 +365,8 @@ public final class AttuneRuntime implements AutoCloseable {
             try {
                 s.runner().close();
             } catch (RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("{}: closing its runner failed: {}",
-                        s.device().label(), e.getMessage(), e);
+                org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class)
+                        .warn("{}: closing its runner failed: {}", s.device().label(), e.getMessage(), e);
             }
         }
         models.close();

@@ -1,7 +1,6 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.select.UserOverrides;
-
 import java.util.List;
 import java.util.Map;
 
@@ -30,10 +29,22 @@ import java.util.Map;
  * @param cacheDir           {@code spark.attune.cache.dir}, "" for the default
  * @param hadoopOptions      the {@code spark.hadoop.*} options without that prefix, for remote models
  */
-public record AttuneSettings(String model, boolean preload, UserOverrides overrides, int batchSize, int batchMaxTokens,
-                             int gpuConcurrentTasks, double gpuMemoryFraction, String gpuResource, int cpuThreads,
-                             int taskCpus, int maxTextChars, OnError onError, Map<String, List<String>> simulatedDevices,
-                             String cacheDir, Map<String, String> hadoopOptions) {
+public record AttuneSettings(
+        String model,
+        boolean preload,
+        UserOverrides overrides,
+        int batchSize,
+        int batchMaxTokens,
+        int gpuConcurrentTasks,
+        double gpuMemoryFraction,
+        String gpuResource,
+        int cpuThreads,
+        int taskCpus,
+        int maxTextChars,
+        OnError onError,
+        Map<String, List<String>> simulatedDevices,
+        String cacheDir,
+        Map<String, String> hadoopOptions) {
 
     /** The key of {@link #maxTextChars}, for row errors. */
     public static final String MAX_TEXT_CHARS_KEY = "spark.attune.maxTextChars";
@@ -44,5 +55,4 @@ public record AttuneSettings(String model, boolean preload, UserOverrides overri
         simulatedDevices = Map.copyOf(simulatedDevices);
         hadoopOptions = Map.copyOf(hadoopOptions);
     }
-
 }

@@ -1,7 +1,6 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.select.AttentionChoice;
-
 import java.util.Arrays;
 
 /**
@@ -16,7 +15,8 @@ import java.util.Arrays;
  * @param precisionFallback the device's dtype overflowed and the batch (or part of it) was re-run in fp32
  * @param rowChoices        (rows) the choice of each row, or null when every row ran on {@code choice}
  */
-public record BatchOutcome(float[] hidden, AttentionChoice choice, boolean precisionFallback, AttentionChoice[] rowChoices) {
+public record BatchOutcome(
+        float[] hidden, AttentionChoice choice, boolean precisionFallback, AttentionChoice[] rowChoices) {
 
     public BatchOutcome(float[] hidden, AttentionChoice choice, boolean precisionFallback) {
         this(hidden, choice, precisionFallback, null);

@@ -39,6 +39,5 @@ public interface BatchRunner extends AutoCloseable {
 
     /** Releases device resources; the default holds none. */
     @Override
-    default void close() {
-    }
+    default void close() {}
 }

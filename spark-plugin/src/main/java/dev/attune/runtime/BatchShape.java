@@ -28,7 +28,12 @@ public record BatchShape(int rows, int maxLen, MaskKind mask) {
 
     /** The selector's request for a batch of this shape of {@code model} (at least one row of one token). */
     public AttentionRequest request(EncoderModel model) {
-        return new AttentionRequest(model.storedDtype(), model.config().heads(), model.config().headDim(),
-                Math.max(1, rows), Math.max(1, maxLen), mask);
+        return new AttentionRequest(
+                model.storedDtype(),
+                model.config().heads(),
+                model.config().headDim(),
+                Math.max(1, rows),
+                Math.max(1, maxLen),
+                mask);
     }
 }

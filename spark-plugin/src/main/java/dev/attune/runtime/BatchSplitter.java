@@ -2,12 +2,11 @@ package dev.attune.runtime;
 
 import dev.attune.kernels.cuda.GpuOutOfMemoryException;
 import dev.attune.model.bert.TokenBatch;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Arrays;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs a batch on a device that may run out of memory: on {@link GpuOutOfMemoryException} the
@@ -50,23 +49,34 @@ public final class BatchSplitter {
             }
             int first = rows / 2;
             splits.increment();
-            LOG.info("{}: out of memory on a batch of {} rows ({} tokens): memory pool trimmed, batch split into {} + {} rows"
-                    + " ({})", device, rows, batch.tokens(), first, rows - first, oom.getMessage());
+            LOG.info(
+                    "{}: out of memory on a batch of {} rows ({} tokens): memory pool trimmed, batch split into {} + {} rows"
+                            + " ({})",
+                    device,
+                    rows,
+                    batch.tokens(),
+                    first,
+                    rows - first,
+                    oom.getMessage());
             BatchOutcome a = run(rows(batch, 0, first), attempt);
             BatchOutcome b = run(rows(batch, first, rows), attempt);
             return BatchOutcome.concat(a, first, b, rows - first);
         }
     }
 
-    private BatchOutcome lastTry(TokenBatch row, Function<TokenBatch, BatchOutcome> attempt, GpuOutOfMemoryException first) {
+    private BatchOutcome lastTry(
+            TokenBatch row, Function<TokenBatch, BatchOutcome> attempt, GpuOutOfMemoryException first) {
         try {
             return attempt.apply(row);
         } catch (GpuOutOfMemoryException again) {
             trimPool.run();
             again.addSuppressed(first);
-            throw new RowDoesNotFitException("a row of " + row.tokens() + " tokens does not fit in the memory of " + device
-                    + " even alone (" + again.getMessage() + "); truncate rows to fewer tokens (maxLength) or free memory"
-                    + " on the device", again);
+            throw new RowDoesNotFitException(
+                    "a row of " + row.tokens() + " tokens does not fit in the memory of " + device
+                            + " even alone (" + again.getMessage()
+                            + "); truncate rows to fewer tokens (maxLength) or free memory"
+                            + " on the device",
+                    again);
         }
     }
 
@@ -87,6 +97,7 @@ public final class BatchSplitter {
         for (int r = from; r <= to; r++) {
             sub[r - from] = cu[r] - start;
         }
-        return new TokenBatch(Arrays.copyOfRange(batch.ids(), start, end), Arrays.copyOfRange(batch.typeIds(), start, end), sub);
+        return new TokenBatch(
+                Arrays.copyOfRange(batch.ids(), start, end), Arrays.copyOfRange(batch.typeIds(), start, end), sub);
     }
 }

@@ -11,11 +11,10 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.TokenBatch;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link GpuForward} on the CUDA backend of one GPU: the model's one forward pass
@@ -42,12 +41,10 @@ public final class CudaGpuForward implements GpuForward {
     private final Map<Key, Resident> resident = new ConcurrentHashMap<>();
 
     /** One model (by identity) in one dtype. */
-    private record Key(EncoderModel model, ComputeDtype dtype) {
-    }
+    private record Key(EncoderModel model, ComputeDtype dtype) {}
 
     /** A model's weights on the device, and the uploader that owns their memory. */
-    private record Resident(CudaWeights memory, BertEncoder.Resident weights) {
-    }
+    private record Resident(CudaWeights memory, BertEncoder.Resident weights) {}
 
     public CudaGpuForward(CudaBackend backend) {
         this.backend = backend;
@@ -80,13 +77,22 @@ public final class CudaGpuForward implements GpuForward {
                 r = uploadOnce(k);
             } catch (GpuOutOfMemoryException again) {
                 again.addSuppressed(first);
-                throw new IllegalStateException("the weights of " + k.model().directory() + " in " + k.dtype() + " ("
-                        + k.model().encoder().weights().parameters() * k.dtype().bytes() / (1 << 20) + " MiB) do not fit in "
-                        + backend.device().label() + ": " + again.getMessage(), again);
+                throw new IllegalStateException(
+                        "the weights of " + k.model().directory() + " in " + k.dtype() + " ("
+                                + k.model().encoder().weights().parameters()
+                                        * k.dtype().bytes()
+                                        / (1 << 20) + " MiB) do not fit in "
+                                + backend.device().label() + ": " + again.getMessage(),
+                        again);
             }
         }
-        LOG.info("{}: {} resident in {} ({} MiB) in {} ms", backend.device().label(), k.model().directory(), k.dtype(),
-                r.memory().residentBytes() / (1 << 20), (System.nanoTime() - t0) / 1_000_000);
+        LOG.info(
+                "{}: {} resident in {} ({} MiB) in {} ms",
+                backend.device().label(),
+                k.model().directory(),
+                k.dtype(),
+                r.memory().residentBytes() / (1 << 20),
+                (System.nanoTime() - t0) / 1_000_000);
         return r;
     }
 

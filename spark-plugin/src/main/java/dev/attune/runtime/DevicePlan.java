@@ -24,13 +24,29 @@ import dev.attune.kernels.select.UserOverrides;
 public record DevicePlan(DeviceInfo device, AttentionChoice choice, int seqLen, int batchRows) {
 
     /** Plans {@code device} for a model of this shape, stored dtype and maximum length. */
-    public static DevicePlan of(DeviceInfo device, EncoderShape shape, ComputeDtype stored, int maxLen,
-                                UserOverrides overrides, double memoryFraction, int maxRows) {
-        AttentionRequest req = new AttentionRequest(stored, shape.heads(), shape.headDim(), maxRows, maxLen, MaskKind.PADDING);
-        AttentionChoice choice = AttentionSelector.select(device, req, overrides, KernelSupport.SHIPPED, memoryFraction);
+    public static DevicePlan of(
+            DeviceInfo device,
+            EncoderShape shape,
+            ComputeDtype stored,
+            int maxLen,
+            UserOverrides overrides,
+            double memoryFraction,
+            int maxRows) {
+        AttentionRequest req =
+                new AttentionRequest(stored, shape.heads(), shape.headDim(), maxRows, maxLen, MaskKind.PADDING);
+        AttentionChoice choice =
+                AttentionSelector.select(device, req, overrides, KernelSupport.SHIPPED, memoryFraction);
         long weights = MemoryPlanner.weightBytes(shape, choice.dtype());
-        int rows = MemoryPlanner.batchRows(device.freeMemory(), memoryFraction, weights, shape, maxLen, choice.path(),
-                choice.dtype(), choice.queryChunk(), maxRows);
+        int rows = MemoryPlanner.batchRows(
+                device.freeMemory(),
+                memoryFraction,
+                weights,
+                shape,
+                maxLen,
+                choice.path(),
+                choice.dtype(),
+                choice.queryChunk(),
+                maxRows);
         return new DevicePlan(device, choice, maxLen, rows);
     }
 }

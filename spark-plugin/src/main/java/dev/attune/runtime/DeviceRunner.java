@@ -19,7 +19,6 @@ import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.TokenBatch;
-
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,8 +44,8 @@ public final class DeviceRunner implements BatchRunner {
     private final Map<ResidentKey, Object> resident = new ConcurrentHashMap<>();
 
     /** One model (compared by identity: model classes keep Object.equals) in one dtype. */
-    private record ResidentKey(Object model, ComputeDtype dtype) {
-    }
+    private record ResidentKey(Object model, ComputeDtype dtype) {}
+
     private final AtomicLong precisionFallbacks = new AtomicLong();
 
     public DeviceRunner(DeviceInfo device, UserOverrides overrides, double memoryFraction) {
@@ -106,7 +105,10 @@ public final class DeviceRunner implements BatchRunner {
             }
             precisionFallbacks.incrementAndGet();
             AttentionChoice again = select(request, overrides.forFp32Rerun());
-            AttentionChoice fp32 = new AttentionChoice(again.path(), again.dtype(), again.queryChunk(),
+            AttentionChoice fp32 = new AttentionChoice(
+                    again.path(),
+                    again.dtype(),
+                    again.queryChunk(),
                     "fp16 overflowed (" + e.getMessage() + "): batch re-run in fp32; " + again.reason());
             return new PassOutcome<>(pass.run(ops(fp32, threads), fp32), fp32, true);
         }

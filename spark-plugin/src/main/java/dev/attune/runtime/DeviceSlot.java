@@ -1,7 +1,6 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.device.DeviceInfo;
-
 import java.util.concurrent.Semaphore;
 
 /**
@@ -14,5 +13,4 @@ import java.util.concurrent.Semaphore;
  * @param permits  task slots
  * @param note     why this device is used as it is (for example a real GPU served by the CPU)
  */
-public record DeviceSlot(DeviceInfo device, BatchRunner runner, Semaphore permits, String note) {
-}
+public record DeviceSlot(DeviceInfo device, BatchRunner runner, Semaphore permits, String note) {}

@@ -15,13 +15,12 @@ import dev.attune.kernels.select.KernelSupport;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs batches of a model on one real GPU through the CUDA backend.
@@ -57,6 +56,7 @@ public final class GpuDeviceRunner implements BatchRunner {
     private final LongAdder precisionFallbacks = new LongAdder();
     /** Calls into {@link #gpu} under way; with {@link #gpuClosed} they decide when a lost device is released. */
     private final AtomicInteger inFlight = new AtomicInteger();
+
     private final AtomicBoolean gpuClosed = new AtomicBoolean();
 
     /**
@@ -67,8 +67,8 @@ public final class GpuDeviceRunner implements BatchRunner {
      * @param cpu            computes a batch when no GPU path is left or the device was lost
      *                       (built with {@link #hostOverrides})
      */
-    public GpuDeviceRunner(DeviceInfo device, UserOverrides overrides, double memoryFraction, GpuForward gpu,
-                           BatchRunner cpu) {
+    public GpuDeviceRunner(
+            DeviceInfo device, UserOverrides overrides, double memoryFraction, GpuForward gpu, BatchRunner cpu) {
         if (!device.isGpu() || device.simulated()) {
             throw new IllegalArgumentException(device.label() + " is not a real GPU");
         }
@@ -87,7 +87,8 @@ public final class GpuDeviceRunner implements BatchRunner {
      */
     public static UserOverrides hostOverrides(UserOverrides o) {
         return o.forced().isPresent() && o.forced().get().isGpu()
-                ? new UserOverrides(Optional.empty(), o.excluded(), o.dtype()) : o;
+                ? new UserOverrides(Optional.empty(), o.excluded(), o.dtype())
+                : o;
     }
 
     @Override
@@ -139,16 +140,27 @@ public final class GpuDeviceRunner implements BatchRunner {
                 if (overflow == null) {
                     return new BatchOutcome(hidden, choice, false);
                 }
-                return new BatchOutcome(hidden, new AttentionChoice(choice.path(), choice.dtype(), choice.queryChunk(),
-                        "fp16 overflowed (" + overflow + "): batch re-run in fp32; " + choice.reason()), true);
+                return new BatchOutcome(
+                        hidden,
+                        new AttentionChoice(
+                                choice.path(),
+                                choice.dtype(),
+                                choice.queryChunk(),
+                                "fp16 overflowed (" + overflow + "): batch re-run in fp32; " + choice.reason()),
+                        true);
             } catch (PrecisionOverflowException e) {
                 if (overflow != null || choice.dtype() == ComputeDtype.FP32 || !paths.mayRerunInFp32()) {
                     throw e;
                 }
                 overflow = e.getMessage();
                 precisionFallbacks.increment();
-                LOG.info("{}: {} ({}, {}): re-running the batch of {} rows in fp32", device.label(), e.getMessage(),
-                        choice.path(), choice.dtype(), batch.rows());
+                LOG.info(
+                        "{}: {} ({}, {}): re-running the batch of {} rows in fp32",
+                        device.label(),
+                        e.getMessage(),
+                        choice.path(),
+                        choice.dtype(),
+                        batch.rows());
             } catch (KernelFailureException e) {
                 onKernelFailure(choice.path(), e.contextLost(), e);
             } catch (KernelUnavailableException e) {
@@ -162,11 +174,18 @@ public final class GpuDeviceRunner implements BatchRunner {
     private void onKernelFailure(AttentionPath path, boolean contextLost, RuntimeException e) {
         PathFallbackPolicy.Action next = paths.onFailure(path, contextLost, e.getMessage());
         if (next == PathFallbackPolicy.Action.DEVICE_LOST) {
-            LOG.error("{}: device lost: {}; this batch and all later work of this device run on the host CPU",
-                    device.label(), paths.lostReason().orElse(e.getMessage()), e);
+            LOG.error(
+                    "{}: device lost: {}; this batch and all later work of this device run on the host CPU",
+                    device.label(),
+                    paths.lostReason().orElse(e.getMessage()),
+                    e);
         } else {
-            LOG.warn("{}: attention path {} failed ({}): excluded on this device, the batch re-runs on the next path",
-                    device.label(), path, e.getMessage(), e);
+            LOG.warn(
+                    "{}: attention path {} failed ({}): excluded on this device, the batch re-runs on the next path",
+                    device.label(),
+                    path,
+                    e.getMessage(),
+                    e);
         }
     }
 

@@ -9,12 +9,11 @@ import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.KernelSupport;
 import dev.attune.kernels.select.UserOverrides;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How a real GPU of the executor is served: by a {@link GpuDeviceRunner} when the shipped kernels
@@ -28,12 +27,10 @@ public final class GpuRunners {
     /** Note of a slot whose GPU computes on the CUDA backend. */
     public static final String CUDA = "cuda";
 
-    private GpuRunners() {
-    }
+    private GpuRunners() {}
 
     /** The runner of one GPU and a line saying how it is served ({@link #CUDA} when on the GPU). */
-    public record Served(BatchRunner runner, String note) {
-    }
+    public record Served(BatchRunner runner, String note) {}
 
     /** Serves {@code gpu} with the CUDA backend ({@link CudaBackend#open}). */
     public static Served serve(DeviceInfo gpu, UserOverrides overrides, double memoryFraction) {
@@ -44,8 +41,8 @@ public final class GpuRunners {
      * Serves {@code gpu}, opening its GPU work with {@code open}; any failure to open (a missing
      * driver library is a {@link LinkageError}) leaves the GPU to the CPU with the reason.
      */
-    public static Served serve(DeviceInfo gpu, UserOverrides overrides, double memoryFraction,
-                               Function<DeviceInfo, GpuForward> open) {
+    public static Served serve(
+            DeviceInfo gpu, UserOverrides overrides, double memoryFraction, Function<DeviceInfo, GpuForward> open) {
         Optional<String> no = whyNoGpuPath(gpu, overrides);
         if (no.isPresent()) {
             String note = no.get() + ": served by the CPU";
@@ -73,15 +70,17 @@ public final class GpuRunners {
     public static Optional<String> whyNoGpuPath(DeviceInfo gpu, UserOverrides overrides) {
         // The driver and architecture gates are common to every GPU path; mem-efficient in fp32 has no others.
         AttentionRequest any = new AttentionRequest(ComputeDtype.FP32, 1, 64, 1, 1, MaskKind.NONE);
-        Optional<String> gate = AttentionSelector.whyNot(AttentionPath.MEM_EFFICIENT, gpu, ComputeDtype.FP32, any,
-                KernelSupport.SHIPPED);
+        Optional<String> gate = AttentionSelector.whyNot(
+                AttentionPath.MEM_EFFICIENT, gpu, ComputeDtype.FP32, any, KernelSupport.SHIPPED);
         if (gate.isPresent()) {
             return gate;
         }
         if (overrides.forced().isPresent() && !overrides.forced().get().isGpu()) {
-            return Optional.of("the configuration forces the CPU path " + overrides.forced().get());
+            return Optional.of("the configuration forces the CPU path "
+                    + overrides.forced().get());
         }
-        boolean allExcluded = Arrays.stream(AttentionPath.values()).filter(AttentionPath::isGpu)
+        boolean allExcluded = Arrays.stream(AttentionPath.values())
+                .filter(AttentionPath::isGpu)
                 .allMatch(overrides.excluded()::contains);
         if (allExcluded) {
             return Optional.of("the configuration excludes every GPU attention path");

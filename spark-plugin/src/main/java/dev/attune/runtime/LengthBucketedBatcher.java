@@ -18,7 +18,8 @@ public final class LengthBucketedBatcher {
 
     public LengthBucketedBatcher(int maxRows, int maxTokens) {
         if (maxRows < 1 || maxTokens < 1) {
-            throw new IllegalArgumentException("batch limits must be positive: rows=" + maxRows + ", tokens=" + maxTokens);
+            throw new IllegalArgumentException(
+                    "batch limits must be positive: rows=" + maxRows + ", tokens=" + maxTokens);
         }
         this.maxRows = maxRows;
         this.maxTokens = maxTokens;

@@ -5,9 +5,7 @@ import dev.attune.model.EncoderModel;
 import dev.attune.model.ModelFamily;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.io.ModelLocator;
-
 import java.nio.file.Path;
-
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,7 +43,8 @@ public final class ModelCache implements AutoCloseable {
         return models.computeIfAbsent(model, m -> {
             long t0 = System.nanoTime();
             Path dir = ModelLocator.resolve(m, hadoopConf);
-            if (!m.startsWith("builtin:") && java.nio.file.Files.isRegularFile(dir.resolve("config.json"))
+            if (!m.startsWith("builtin:")
+                    && java.nio.file.Files.isRegularFile(dir.resolve("config.json"))
                     && ModelFamily.of(dir) == ModelFamily.DECODER) {
                 throw new ModelFormatException(m + " is a decoder (" + dir + "); embedding and classification need an "
                         + "encoder: score it with SequenceScorer, attune_loglik or attune_choose");

@@ -4,7 +4,8 @@ import java.util.Locale;
 
 /** What a row that cannot be scored does: fail the task, naming the row, or get null and the error. */
 public enum OnError {
-    FAIL, NULL;
+    FAIL,
+    NULL;
 
     /** "fail" or "null", any case; anything else is an IllegalArgumentException saying what is allowed. */
     public static OnError parse(String s) {

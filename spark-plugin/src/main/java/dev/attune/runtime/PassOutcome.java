@@ -10,5 +10,4 @@ import dev.attune.kernels.select.AttentionChoice;
  * @param choice            the path and dtype it ran on
  * @param precisionFallback the device's dtype overflowed and the pass was re-run in fp32
  */
-public record PassOutcome<R>(R value, AttentionChoice choice, boolean precisionFallback) {
-}
+public record PassOutcome<R>(R value, AttentionChoice choice, boolean precisionFallback) {}

@@ -3,7 +3,6 @@ package dev.attune.runtime;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.kernels.select.UserOverrides;
-
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Optional;
@@ -96,8 +95,9 @@ public final class PathFallbackPolicy {
             return Action.DEVICE_LOST;
         }
         if (user.forced().isPresent() && user.forced().get() == path) {
-            throw new UnsupportedPathException("device " + device + " cannot run the forced attention path " + path
-                    + ": its kernel failed (" + reason + "); unset spark.attune.attention.path to let Attune fall back");
+            throw new UnsupportedPathException(
+                    "device " + device + " cannot run the forced attention path " + path + ": its kernel failed ("
+                            + reason + "); unset spark.attune.attention.path to let Attune fall back");
         }
         failed.putIfAbsent(path, reason);
         fallbacks.increment();

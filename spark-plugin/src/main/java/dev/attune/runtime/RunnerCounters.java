@@ -14,7 +14,7 @@ public record RunnerCounters(long oomSplits, long pathFallbacks, long precisionF
     public static final RunnerCounters NONE = new RunnerCounters(0, 0, 0);
 
     public RunnerCounters plus(RunnerCounters o) {
-        return new RunnerCounters(oomSplits + o.oomSplits, pathFallbacks + o.pathFallbacks,
-                precisionFallbacks + o.precisionFallbacks);
+        return new RunnerCounters(
+                oomSplits + o.oomSplits, pathFallbacks + o.pathFallbacks, precisionFallbacks + o.precisionFallbacks);
     }
 }

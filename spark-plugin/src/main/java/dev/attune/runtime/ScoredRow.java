@@ -12,5 +12,4 @@ package dev.attune.runtime;
  * @param error   why the row failed (with {@code spark.attune.onError=null}), else null
  */
 public record ScoredRow(float[] vector, String label, double score, String path, String device, String error)
-        implements java.io.Serializable {
-}
+        implements java.io.Serializable {}

@@ -12,5 +12,4 @@ public record TaskPlacement(String gpuAddress, int partitionId) {
 
     /** Not in a task: the runtime's first device. */
     public static final TaskPlacement NONE = new TaskPlacement(null, 0);
-
 }

@@ -9,13 +9,13 @@ import org.apache.spark.sql.SparkSession;
  */
 public final class Attune {
 
-    private Attune() {
-    }
+    private Attune() {}
 
     public static void register(SparkSession spark) {
         if (!(spark instanceof org.apache.spark.sql.classic.SparkSession classic)) {
-            throw new IllegalArgumentException("Attune.register needs a classic SparkSession (not Spark Connect); "
-                    + "with Spark Connect set spark.sql.extensions=dev.attune.spark.sql.AttuneExtensions on the server");
+            throw new IllegalArgumentException(
+                    "Attune.register needs a classic SparkSession (not Spark Connect); "
+                            + "with Spark Connect set spark.sql.extensions=dev.attune.spark.sql.AttuneExtensions on the server");
         }
         var registry = classic.sessionState().functionRegistry();
         AttuneFunctions.definitions().forEach(d -> registry.registerFunction(d._1(), d._2(), d._3()));

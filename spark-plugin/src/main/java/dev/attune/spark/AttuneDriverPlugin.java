@@ -1,17 +1,16 @@
 package dev.attune.spark;
 
 import dev.attune.model.builtin.BuiltinModel;
+import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.conf.AttuneConfigException;
-import dev.attune.runtime.inventory.ExecutorInventory;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.PluginContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The driver part of {@link AttunePlugin}.
@@ -38,8 +37,11 @@ public final class AttuneDriverPlugin implements DriverPlugin {
         }
         String model = AttuneConf.parse(conf).model();
         if (model.startsWith(BuiltinModel.SCHEME) && BuiltinModel.find(model).isEmpty()) {
-            throw new AttuneConfigException(AttuneConf.MODEL.key() + " = '" + model + "' is not a built-in model; built-in "
-                    + "models are " + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());
+            throw new AttuneConfigException(
+                    AttuneConf.MODEL.key() + " = '" + model + "' is not a built-in model; built-in " + "models are "
+                            + java.util.Arrays.stream(BuiltinModel.values())
+                                    .map(BuiltinModel::uri)
+                                    .toList());
         }
         ClusterInventory.clear();
         LOG.info("Attune: configuration checked ({} keys set); model {}", conf.size(), model);
@@ -50,9 +52,15 @@ public final class AttuneDriverPlugin implements DriverPlugin {
     public Object receive(Object message) {
         if (message instanceof ExecutorInventory inv) {
             ClusterInventory.update(inv);
-            LOG.info("Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
-                    inv.executorId(), inv.devices().size(), inv.model(), inv.modelLoads(), inv.modelLoadMillis(),
-                    inv.probeNote(), ClusterInventory.table());
+            LOG.info(
+                    "Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
+                    inv.executorId(),
+                    inv.devices().size(),
+                    inv.model(),
+                    inv.modelLoads(),
+                    inv.modelLoadMillis(),
+                    inv.probeNote(),
+                    ClusterInventory.table());
             return null; // executors send one-way messages: there is nobody to reply to
         }
         throw new IllegalArgumentException("Attune's driver plugin does not handle " + message);

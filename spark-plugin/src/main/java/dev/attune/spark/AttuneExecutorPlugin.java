@@ -2,17 +2,16 @@ package dev.attune.spark;
 
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.AttuneSettings;
-import dev.attune.spark.conf.AttuneConf;
 import dev.attune.runtime.metrics.AttuneMetrics;
+import dev.attune.spark.conf.AttuneConf;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.api.plugin.ExecutorPlugin;
 import org.apache.spark.api.plugin.PluginContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
 
 /**
  * The executor part of {@link AttunePlugin}.
@@ -49,15 +48,16 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
         AttuneSettings settings = AttuneConf.parse(conf);
         ResourceInformation gpus = ctx.resources().get(settings.gpuResource());
         List<String> addresses = gpus == null ? List.of() : Arrays.asList(gpus.addresses());
-        AttuneRuntime rt = AttuneRuntime.start(ctx.executorID(), settings, addresses,
-                new AttuneMetrics(ctx.metricRegistry()));
+        AttuneRuntime rt =
+                AttuneRuntime.start(ctx.executorID(), settings, addresses, new AttuneMetrics(ctx.metricRegistry()));
         if (settings.preload()) {
             String model = settings.model();
             try {
                 rt.preload(model);
             } catch (RuntimeException e) {
                 AttuneRuntime.stop(); // Spark does not call shutdown() on a plugin whose init failed
-                throw new IllegalStateException("Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);
+                throw new IllegalStateException(
+                        "Attune executor " + ctx.executorID() + " cannot start: " + e.getMessage(), e);
             }
         }
         report(rt);

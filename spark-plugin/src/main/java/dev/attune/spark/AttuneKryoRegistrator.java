@@ -1,9 +1,7 @@
 package dev.attune.spark;
 
-import dev.attune.task.TaskKind;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
-import dev.attune.task.PartitionScorer;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.runtime.inventory.DeviceEntry;
 import dev.attune.runtime.inventory.ExecutorInventory;

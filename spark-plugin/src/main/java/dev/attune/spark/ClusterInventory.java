@@ -2,7 +2,6 @@ package dev.attune.spark;
 
 import dev.attune.runtime.inventory.DeviceEntry;
 import dev.attune.runtime.inventory.ExecutorInventory;
-
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -17,8 +16,7 @@ public final class ClusterInventory {
 
     private static final Map<String, ExecutorInventory> LATEST = new ConcurrentHashMap<>();
 
-    private ClusterInventory() {
-    }
+    private ClusterInventory() {}
 
     static void update(ExecutorInventory inv) {
         LATEST.put(inv.executorId(), inv);
@@ -36,12 +34,20 @@ public final class ClusterInventory {
     /** The cluster table: one line per device of every executor. */
     public static String table() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format("%-9s %-34s %-4s %-13s %-5s %-6s %-6s %s%n", "executor", "device", "cc", "path", "dtype",
-                "batch", "loads", "reason"));
+        b.append(String.format(
+                "%-9s %-34s %-4s %-13s %-5s %-6s %-6s %s%n",
+                "executor", "device", "cc", "path", "dtype", "batch", "loads", "reason"));
         for (ExecutorInventory e : executors().values()) {
             for (DeviceEntry d : e.devices()) {
-                b.append(String.format("%-9s %-34s %-4s %-13s %-5s %-6d %-6d %s%n", e.executorId(), d.label(),
-                        d.capability().isEmpty() ? "-" : d.capability(), d.path(), d.dtype(), d.batchRows(), e.modelLoads(),
+                b.append(String.format(
+                        "%-9s %-34s %-4s %-13s %-5s %-6d %-6d %s%n",
+                        e.executorId(),
+                        d.label(),
+                        d.capability().isEmpty() ? "-" : d.capability(),
+                        d.path(),
+                        d.dtype(),
+                        d.batchRows(),
+                        e.modelLoads(),
                         d.reason()));
             }
         }

@@ -4,11 +4,10 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.TaskPlacement;
 import dev.attune.runtime.metrics.AttuneMetrics;
 import dev.attune.spark.conf.SparkSettings;
+import java.util.List;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
-
-import java.util.List;
 
 /**
  * The {@link AttuneRuntime} of this JVM as Spark code reaches it: the one {@link AttunePlugin}'s
@@ -19,8 +18,7 @@ import java.util.List;
  */
 public final class ExecutorRuntime {
 
-    private ExecutorRuntime() {
-    }
+    private ExecutorRuntime() {}
 
     /**
      * The running runtime, started from the executor's Spark configuration if the plugin did not start it.
@@ -38,8 +36,8 @@ public final class ExecutorRuntime {
             if (env == null) {
                 throw new IllegalStateException("Attune runs inside Spark: no SparkEnv in this JVM");
             }
-            return AttuneRuntime.start(env.executorId(), SparkSettings.of(env.conf()), List.of(),
-                    AttuneMetrics.detached());
+            return AttuneRuntime.start(
+                    env.executorId(), SparkSettings.of(env.conf()), List.of(), AttuneMetrics.detached());
         });
     }
 
@@ -52,8 +50,11 @@ public final class ExecutorRuntime {
         if (tc == null) {
             return TaskPlacement.NONE;
         }
-        scala.Option<ResourceInformation> info = tc.resources().get(rt.settings().gpuResource());
-        String address = info.isDefined() && info.get().addresses().length > 0 ? info.get().addresses()[0] : null;
+        scala.Option<ResourceInformation> info =
+                tc.resources().get(rt.settings().gpuResource());
+        String address = info.isDefined() && info.get().addresses().length > 0
+                ? info.get().addresses()[0]
+                : null;
         return new TaskPlacement(address, tc.partitionId());
     }
 }

@@ -6,8 +6,7 @@ import java.util.List;
 /** Values in the form Spark's row encoders take them. */
 public final class SparkValues {
 
-    private SparkValues() {
-    }
+    private SparkValues() {}
 
     /** An {@code array<float>} column's value: a Scala sequence. */
     public static scala.collection.immutable.Seq<Float> floatSeq(float[] a) {

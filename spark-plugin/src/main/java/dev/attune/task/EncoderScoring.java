@@ -10,7 +10,6 @@ import dev.attune.model.tokenizer.TokenizedText;
 import dev.attune.runtime.BatchOutcome;
 import dev.attune.runtime.BatchRunner;
 import dev.attune.runtime.LengthBucketedBatcher;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -30,25 +29,29 @@ import java.util.List;
  */
 public final class EncoderScoring {
 
-    private EncoderScoring() {
-    }
+    private EncoderScoring() {}
 
     /** One embedded text: its vector (null for a null text) and the path and device that made it. */
-    public record Embedding(float[] vector, String path, String dtype) {
-    }
+    public record Embedding(float[] vector, String path, String dtype) {}
 
     /**
      * Embeds texts on a device: each length-grouped batch gets the path the device's selector
      * picks for its shape. Results are in input order; a null text gives a null vector and no path.
      */
-    public static Embedding[] embed(EncoderModel model, List<String> texts, int batchSize, int maxTokens, BatchRunner runner, CpuThreads threads) {
+    public static Embedding[] embed(
+            EncoderModel model,
+            List<String> texts,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads) {
         return embed(model, texts, 0, batchSize, maxTokens, runner, threads);
     }
 
     /** Told about every batch a device ran, for metrics. */
     @FunctionalInterface
     public interface BatchListener {
-        BatchListener NONE = (rows, tokens, path, nanos, precisionFallback) -> { };
+        BatchListener NONE = (rows, tokens, path, nanos, precisionFallback) -> {};
 
         /**
          * A batch of {@code rows} texts, {@code tokens} tokens in all, ran on {@code path} in
@@ -58,24 +61,45 @@ public final class EncoderScoring {
     }
 
     /** As {@link #embed(EncoderModel, List, int, int, BatchRunner, CpuThreads)}, truncating to {@code maxLength} tokens (0: the model's). */
-    public static Embedding[] embed(EncoderModel model, List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                             CpuThreads threads) {
+    public static Embedding[] embed(
+            EncoderModel model,
+            List<String> texts,
+            int maxLength,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads) {
         return embed(model, texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
     }
 
     /** As {@link #embed(EncoderModel, List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public static Embedding[] embed(EncoderModel model, List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                             CpuThreads threads, BatchListener listener) {
+    public static Embedding[] embed(
+            EncoderModel model,
+            List<String> texts,
+            int maxLength,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads,
+            BatchListener listener) {
         List<TokenizedText> tokens = model.tokenizeAll(texts, maxLength);
         Embedding[] out = new Embedding[texts.size()];
         forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
             long t0 = System.nanoTime();
             BatchOutcome o = runner.run(model, packed, threads);
-            float[][] vectors = SentencePooler.pool(o.hidden(), model.config().hiddenSize(), packed.cuSeqlens(), model.sentence());
+            float[][] vectors =
+                    SentencePooler.pool(o.hidden(), model.config().hiddenSize(), packed.cuSeqlens(), model.sentence());
             for (int r = 0; r < rows.length; r++) {
-                out[rows[r]] = new Embedding(vectors[r], o.choiceOf(r).path().id(), o.choiceOf(r).dtype().id());
+                out[rows[r]] = new Embedding(
+                        vectors[r],
+                        o.choiceOf(r).path().id(),
+                        o.choiceOf(r).dtype().id());
             }
-            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
+            listener.batch(
+                    rows.length,
+                    packed.tokens(),
+                    o.choice().path().id(),
+                    System.nanoTime() - t0,
                     o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
@@ -87,21 +111,33 @@ public final class EncoderScoring {
     }
 
     /** One classified text: class probabilities, the most probable label and its probability, the path. */
-    public record Classification(float[] probabilities, String label, double score, String path) {
-    }
+    public record Classification(float[] probabilities, String label, double score, String path) {}
 
     /**
      * Classifies texts with the checkpoint's sequence-classification head on a device; input
      * order; a null text gives a null result.
      */
-    public static Classification[] classify(EncoderModel model, List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                                     CpuThreads threads) {
+    public static Classification[] classify(
+            EncoderModel model,
+            List<String> texts,
+            int maxLength,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads) {
         return classify(model, texts, maxLength, batchSize, maxTokens, runner, threads, BatchListener.NONE);
     }
 
     /** As {@link #classify(EncoderModel, List, int, int, int, BatchRunner, CpuThreads)}, telling {@code listener} about each batch. */
-    public static Classification[] classify(EncoderModel model, List<String> texts, int maxLength, int batchSize, int maxTokens, BatchRunner runner,
-                                     CpuThreads threads, BatchListener listener) {
+    public static Classification[] classify(
+            EncoderModel model,
+            List<String> texts,
+            int maxLength,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads,
+            BatchListener listener) {
         model.requireClassifier();
         List<String> labels = model.labels();
         List<TokenizedText> tokens = model.tokenizeAll(texts, maxLength);
@@ -109,7 +145,10 @@ public final class EncoderScoring {
         forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
             long t0 = System.nanoTime();
             BatchOutcome o = runner.run(model, packed, threads);
-            float[][] probs = SequenceClassifierHead.probabilities(o.hidden(), model.config().hiddenSize(), packed.cuSeqlens(),
+            float[][] probs = SequenceClassifierHead.probabilities(
+                    o.hidden(),
+                    model.config().hiddenSize(),
+                    packed.cuSeqlens(),
                     model.encoder().weights());
             for (int r = 0; r < rows.length; r++) {
                 int best = 0;
@@ -118,9 +157,17 @@ public final class EncoderScoring {
                         best = l;
                     }
                 }
-                out[rows[r]] = new Classification(probs[r], labels.get(best), probs[r][best], o.choiceOf(r).path().id());
+                out[rows[r]] = new Classification(
+                        probs[r],
+                        labels.get(best),
+                        probs[r][best],
+                        o.choiceOf(r).path().id());
             }
-            listener.batch(rows.length, packed.tokens(), o.choice().path().id(), System.nanoTime() - t0,
+            listener.batch(
+                    rows.length,
+                    packed.tokens(),
+                    o.choice().path().id(),
+                    System.nanoTime() - t0,
                     o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
@@ -136,8 +183,13 @@ public final class EncoderScoring {
      * batches of at most {@code batchSize} rows and {@code maxTokens} tokens, grouped by length;
      * returns one vector per text in input order (null for a null text).
      */
-    public static float[][] embed(EncoderModel model, List<String> texts, int batchSize, int maxTokens, AttentionKernel attention,
-                           CpuThreads threads) {
+    public static float[][] embed(
+            EncoderModel model,
+            List<String> texts,
+            int batchSize,
+            int maxTokens,
+            AttentionKernel attention,
+            CpuThreads threads) {
         List<TokenizedText> tokens = new ArrayList<>(texts.size());
         for (String t : texts) {
             tokens.add(t == null ? null : model.tokenizer().encode(t));
@@ -146,12 +198,18 @@ public final class EncoderScoring {
     }
 
     /** As {@link #embed(EncoderModel, List, int, int, AttentionKernel, CpuThreads)}, for texts already tokenized (null entries give null vectors). */
-    public static float[][] embedTokens(EncoderModel model, List<TokenizedText> tokens, int batchSize, int maxTokens, AttentionKernel attention,
-                                 CpuThreads threads) {
+    public static float[][] embedTokens(
+            EncoderModel model,
+            List<TokenizedText> tokens,
+            int batchSize,
+            int maxTokens,
+            AttentionKernel attention,
+            CpuThreads threads) {
         float[][] out = new float[tokens.size()][];
         forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
             float[] hidden = model.encoder().forward(packed, attention, threads);
-            float[][] vectors = SentencePooler.pool(hidden, model.config().hiddenSize(), packed.cuSeqlens(), model.sentence());
+            float[][] vectors =
+                    SentencePooler.pool(hidden, model.config().hiddenSize(), packed.cuSeqlens(), model.sentence());
             for (int r = 0; r < rows.length; r++) {
                 out[rows[r]] = vectors[r];
             }
@@ -164,8 +222,8 @@ public final class EncoderScoring {
         void run(int[] inputRows, TokenBatch packed);
     }
 
-    private static void forEachBatch(EncoderModel model, List<TokenizedText> tokens, int batchSize, int maxTokens,
-                                     BatchBody body) {
+    private static void forEachBatch(
+            EncoderModel model, List<TokenizedText> tokens, int batchSize, int maxTokens, BatchBody body) {
         List<Integer> present = new ArrayList<>();
         for (int i = 0; i < tokens.size(); i++) {
             if (tokens.get(i) != null) {
@@ -173,7 +231,8 @@ public final class EncoderScoring {
             }
         }
         int[] lengths = present.stream().mapToInt(i -> tokens.get(i).length()).toArray();
-        for (int[] batch : new LengthBucketedBatcher(batchSize, Math.max(maxTokens, model.maxLength())).batches(lengths)) {
+        for (int[] batch :
+                new LengthBucketedBatcher(batchSize, Math.max(maxTokens, model.maxLength())).batches(lengths)) {
             List<TokenizedText> rows = new ArrayList<>(batch.length);
             int[] inputRows = new int[batch.length];
             for (int j = 0; j < batch.length; j++) {
@@ -183,5 +242,4 @@ public final class EncoderScoring {
             body.run(inputRows, TokenBatch.pack(rows));
         }
     }
-
 }

@@ -24,12 +24,10 @@ public final class LabelChoice {
      * @param device the device that computed it
      * @param path   the attention path that computed it
      */
-    public record Choice(int index, String label, double[] scores, String device, String path) {
-    }
+    public record Choice(int index, String label, double[] scores, String device, String path) {}
 
     /** One row to choose for: a prompt and its candidates. */
-    public record Request(String prompt, List<String> labels) {
-    }
+    public record Request(String prompt, List<String> labels) {}
 
     private final LogLikelihood scorer;
     private final boolean lengthNormalized;
@@ -62,8 +60,8 @@ public final class LabelChoice {
             for (int c = 0; c < r.labels().size(); c++) {
                 String l = r.labels().get(c);
                 if (l == null || l.isEmpty()) {
-                    throw new IllegalArgumentException("row " + i + ": candidate " + c + " is " + (l == null ? "null"
-                            : "empty"));
+                    throw new IllegalArgumentException(
+                            "row " + i + ": candidate " + c + " is " + (l == null ? "null" : "empty"));
                 }
                 flat.add(new ScoreRequest(r.prompt(), l));
             }

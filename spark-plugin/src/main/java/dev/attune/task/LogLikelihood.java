@@ -15,7 +15,6 @@ import dev.attune.model.llama.SequenceBatch;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.runtime.LengthBucketedBatcher;
 import dev.attune.runtime.PassOutcome;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -54,7 +53,7 @@ public final class LogLikelihood {
     /** Told about every batch, for progress and metrics. */
     @FunctionalInterface
     public interface Listener {
-        Listener NONE = (rows, tokens, choice, nanos) -> { };
+        Listener NONE = (rows, tokens, choice, nanos) -> {};
 
         void batch(int rows, int tokens, AttentionChoice choice, long nanos);
     }
@@ -66,10 +65,16 @@ public final class LogLikelihood {
     private final int maxTokens;
     private final boolean truncateLeft;
 
-    public LogLikelihood(DecoderModel model, DeviceRunner runner, CpuThreads threads, int maxRows, int maxTokens,
-                         boolean truncateLeft) {
+    public LogLikelihood(
+            DecoderModel model,
+            DeviceRunner runner,
+            CpuThreads threads,
+            int maxRows,
+            int maxTokens,
+            boolean truncateLeft) {
         if (maxRows < 1 || maxTokens < 1) {
-            throw new IllegalArgumentException("batch limits must be positive: rows=" + maxRows + ", tokens=" + maxTokens);
+            throw new IllegalArgumentException(
+                    "batch limits must be positive: rows=" + maxRows + ", tokens=" + maxTokens);
         }
         this.model = model;
         this.runner = runner;
@@ -114,12 +119,16 @@ public final class LogLikelihood {
             }
             if (t.ids.length > context) {
                 if (!truncateLeft) {
-                    throw new RowTooLongException(i, "row " + i + ": " + t.ids.length + " tokens, more than the model's "
-                            + "context of " + context + " (max_position_embeddings of " + model.directory() + ")");
+                    throw new RowTooLongException(
+                            i,
+                            "row " + i + ": " + t.ids.length + " tokens, more than the model's " + "context of "
+                                    + context + " (max_position_embeddings of " + model.directory() + ")");
                 }
                 int cut = t.ids.length - context;
                 t = new Tokens(Arrays.copyOfRange(t.ids, cut, t.ids.length), Math.max(1, t.firstScored - cut));
-            } else if (prompt != null && prompt.length > 0 && t.ids.length > prompt.length
+            } else if (prompt != null
+                    && prompt.length > 0
+                    && t.ids.length > prompt.length
                     && Arrays.equals(t.ids, 0, prompt.length, prompt, 0, prompt.length)) {
                 sharing.computeIfAbsent(r.prompt(), k -> new ArrayList<>()).add(i);
             }
@@ -160,8 +169,15 @@ public final class LogLikelihood {
                     lp[p] = o.value()[k++];
                     sum += lp[p];
                 }
-                out[i] = new SequenceScore(t.ids, lp, t.firstScored, sum, t.scored(), runner.device().label(),
-                        c.path().id(), c.dtype().id());
+                out[i] = new SequenceScore(
+                        t.ids,
+                        lp,
+                        t.firstScored,
+                        sum,
+                        t.scored(),
+                        runner.device().label(),
+                        c.path().id(),
+                        c.dtype().id());
             }
             listener.batch(packed.inputRows().size(), packed.batch().tokens(), c, System.nanoTime() - t0);
         }
@@ -183,22 +199,25 @@ public final class LogLikelihood {
                 longest = Math.max(longest, tokens[m].ids.length);
             }
         }
-        AttentionChoice c = runner.choose(new AttentionRequest(model.storedDtype(), shape.heads(), shape.headDim(), 1,
-                longest, MaskKind.CAUSAL));
+        AttentionChoice c = runner.choose(
+                new AttentionRequest(model.storedDtype(), shape.heads(), shape.headDim(), 1, longest, MaskKind.CAUSAL));
         DeviceInfo d = runner.device();
         long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
-        long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES;  // scratch of the logit reduction
-        double budget = free * runner.memoryFraction() - (d.isGpu() ? MemoryPlanner.weightBytes(shape, c.dtype()) : 0)
-                - logits;
+        long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES; // scratch of the logit reduction
+        double budget =
+                free * runner.memoryFraction() - (d.isGpu() ? MemoryPlanner.weightBytes(shape, c.dtype()) : 0) - logits;
         long perToken = MemoryPlanner.decoderBytesPerToken(shape, c.dtype());
         for (Item it : items) {
             for (int m : it.members()) {
                 int n = tokens[m].ids.length;
                 long need = n * perToken + MemoryPlanner.decoderAttentionBytes(shape, n, n, c.path(), c.queryChunk());
                 if (need > budget) {
-                    throw new RowTooLongException(m, "row " + m + ": " + n + " tokens need " + (need >> 20) + " MiB of "
-                            + "activations on " + d.label() + " (" + c.path().id() + ", " + c.dtype().id() + "), more "
-                            + "than the " + ((long) Math.max(0, budget) >> 20) + " MiB it has for them");
+                    throw new RowTooLongException(
+                            m,
+                            "row " + m + ": " + n + " tokens need " + (need >> 20) + " MiB of "
+                                    + "activations on " + d.label() + " ("
+                                    + c.path().id() + ", " + c.dtype().id() + "), more "
+                                    + "than the " + ((long) Math.max(0, budget) >> 20) + " MiB it has for them");
                 }
             }
         }
@@ -255,14 +274,13 @@ public final class LogLikelihood {
     }
 
     /** A packed batch, the input rows it scores (in order) and where each scored token's logits are read. */
-    private record Packed(SequenceBatch batch, List<Integer> inputRows, int[] hiddenRows, int[] targets) {
-    }
+    private record Packed(SequenceBatch batch, List<Integer> inputRows, int[] hiddenRows, int[] targets) {}
 
     private static Packed pack(int[] batch, List<Item> items, Tokens[] tokens) {
         List<int[]> ids = new ArrayList<>();
         List<Integer> prefixRows = new ArrayList<>();
         List<Integer> inputRows = new ArrayList<>();
-        List<int[]> placed = new ArrayList<>();  // per scored row: {packed row, its prefix row or -1}
+        List<int[]> placed = new ArrayList<>(); // per scored row: {packed row, its prefix row or -1}
         for (int b : batch) {
             Item it = items.get(b);
             int prefixRow = -1;
@@ -279,7 +297,8 @@ public final class LogLikelihood {
             }
         }
         int[] pr = prefixRows.stream().mapToInt(Integer::intValue).toArray();
-        SequenceBatch packed = Arrays.stream(pr).anyMatch(p -> p >= 0) ? SequenceBatch.withPrefixes(ids, pr)
+        SequenceBatch packed = Arrays.stream(pr).anyMatch(p -> p >= 0)
+                ? SequenceBatch.withPrefixes(ids, pr)
                 : SequenceBatch.prefill(ids);
         int scored = 0;
         for (int m : inputRows) {
@@ -311,8 +330,13 @@ public final class LogLikelihood {
             int p = batch.prefixRows() == null || batch.prefixRows()[b] < 0 ? 0 : batch.length(batch.prefixRows()[b]);
             longest = Math.max(longest, p + batch.length(b));
         }
-        AttentionRequest request = new AttentionRequest(model.storedDtype(), model.config().heads(),
-                model.config().headDim(), batch.rows(), Math.max(1, longest), MaskKind.CAUSAL);
+        AttentionRequest request = new AttentionRequest(
+                model.storedDtype(),
+                model.config().heads(),
+                model.config().headDim(),
+                batch.rows(),
+                Math.max(1, longest),
+                MaskKind.CAUSAL);
         return runner.run(request, threads, (ops, choice) -> {
             LlamaGraph.Resident w = runner.resident(model, choice.dtype(), graph::residentOn);
             Tensor hidden = graph.forward(w, batch, ops);

@@ -6,11 +6,10 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.AttuneSettings;
 import dev.attune.runtime.DevicePlan;
 import dev.attune.runtime.DeviceSlot;
+import dev.attune.runtime.OnError;
 import dev.attune.runtime.RowFailure;
 import dev.attune.runtime.ScoredRow;
-import dev.attune.runtime.OnError;
 import dev.attune.runtime.TaskPlacement;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -40,8 +39,8 @@ public final class PartitionScorer {
      * @param batchRows rows per batch, 0 = spark.attune.batch.size, and when that is 0 too, from the memory planner
      * @param maxLength truncation length, 0 = the model's
      */
-    public PartitionScorer(AttuneRuntime runtime, String modelSpec, TaskKind task, int batchRows, OnError onError,
-                           int maxLength) {
+    public PartitionScorer(
+            AttuneRuntime runtime, String modelSpec, TaskKind task, int batchRows, OnError onError, int maxLength) {
         if (task != TaskKind.EMBED && task != TaskKind.CLASSIFY) {
             throw new IllegalArgumentException(task.id() + " is a decoder task; PartitionScorer scores encoder rows");
         }
@@ -87,7 +86,9 @@ public final class PartitionScorer {
             List<String> batchTexts = todo.stream().map(texts::get).toList();
             try {
                 fill(out, todo, run(model, slot, batchTexts, rows, maxTokens, threads));
-            } catch (RowFailure | dev.attune.kernels.select.UnsupportedPathException | dev.attune.model.ModelFormatException e) {
+            } catch (RowFailure
+                    | dev.attune.kernels.select.UnsupportedPathException
+                    | dev.attune.model.ModelFormatException e) {
                 // A forced path the device cannot run, or a broken model, is not a row's fault: fail the task.
                 throw e;
             } catch (RuntimeException whole) {
@@ -107,13 +108,19 @@ public final class PartitionScorer {
     }
 
     private int autoBatch(EncoderModel model, DeviceSlot slot) {
-        DevicePlan plan = DevicePlan.of(slot.runner().device(), model.shape(), model.storedDtype(), model.maxLength(),
-                runtime.settings().overrides(), runtime.settings().gpuMemoryFraction(), 256);
+        DevicePlan plan = DevicePlan.of(
+                slot.runner().device(),
+                model.shape(),
+                model.storedDtype(),
+                model.maxLength(),
+                runtime.settings().overrides(),
+                runtime.settings().gpuMemoryFraction(),
+                256);
         return Math.max(1, Math.min(256, plan.batchRows()));
     }
 
-    private List<ScoredRow> run(EncoderModel model, DeviceSlot slot, List<String> texts, int rows, int maxTokens,
-                                CpuThreads threads) {
+    private List<ScoredRow> run(
+            EncoderModel model, DeviceSlot slot, List<String> texts, int rows, int maxTokens, CpuThreads threads) {
         List<ScoredRow> result = new ArrayList<>(texts.size());
         // Metrics per batch the device ran: rows and tokens it computed (null texts are not run), time per
         // path, fp16 overflows re-run in fp32.
@@ -124,15 +131,23 @@ public final class PartitionScorer {
             }
         };
         if (task == TaskKind.EMBED) {
-            EncoderScoring.Embedding[] e = EncoderScoring.embed(model, texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
+            EncoderScoring.Embedding[] e =
+                    EncoderScoring.embed(model, texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
             for (EncoderScoring.Embedding x : e) {
-                result.add(new ScoredRow(x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
+                result.add(new ScoredRow(
+                        x.vector(), null, Double.NaN, x.path(), slot.device().label(), null));
             }
         } else {
-            EncoderScoring.Classification[] c = EncoderScoring.classify(model, texts, maxLength, rows, maxTokens, slot.runner(), threads,
-                    metrics);
+            EncoderScoring.Classification[] c =
+                    EncoderScoring.classify(model, texts, maxLength, rows, maxTokens, slot.runner(), threads, metrics);
             for (EncoderScoring.Classification x : c) {
-                result.add(new ScoredRow(x.probabilities(), x.label(), x.score(), x.path(), slot.device().label(), null));
+                result.add(new ScoredRow(
+                        x.probabilities(),
+                        x.label(),
+                        x.score(),
+                        x.path(),
+                        slot.device().label(),
+                        null));
             }
         }
         return result;

@@ -17,8 +17,15 @@ import java.util.Arrays;
  * @param path          the attention path that computed it
  * @param dtype         the compute dtype
  */
-public record SequenceScore(int[] tokens, float[] tokenLogprobs, int firstScored, double logprob, int scoredTokens,
-                            String device, String path, String dtype) {
+public record SequenceScore(
+        int[] tokens,
+        float[] tokenLogprobs,
+        int firstScored,
+        double logprob,
+        int scoredTokens,
+        String device,
+        String path,
+        String dtype) {
 
     /** Mean log-probability per scored token (NaN when none was scored). */
     public double meanLogprob() {
@@ -32,10 +39,14 @@ public record SequenceScore(int[] tokens, float[] tokenLogprobs, int firstScored
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SequenceScore s && Arrays.equals(tokens, s.tokens)
-                && Arrays.equals(tokenLogprobs, s.tokenLogprobs) && firstScored == s.firstScored
-                && Double.compare(logprob, s.logprob) == 0 && scoredTokens == s.scoredTokens
-                && java.util.Objects.equals(device, s.device) && java.util.Objects.equals(path, s.path)
+        return o instanceof SequenceScore s
+                && Arrays.equals(tokens, s.tokens)
+                && Arrays.equals(tokenLogprobs, s.tokenLogprobs)
+                && firstScored == s.firstScored
+                && Double.compare(logprob, s.logprob) == 0
+                && scoredTokens == s.scoredTokens
+                && java.util.Objects.equals(device, s.device)
+                && java.util.Objects.equals(path, s.path)
                 && java.util.Objects.equals(dtype, s.dtype);
     }
 

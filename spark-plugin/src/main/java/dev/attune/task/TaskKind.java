@@ -1,7 +1,6 @@
 package dev.attune.task;
 
 import dev.attune.model.ModelFamily;
-
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -46,7 +45,7 @@ public enum TaskKind {
                 return k;
             }
         }
-        throw new IllegalArgumentException("task must be one of " + Arrays.stream(values()).map(TaskKind::id)
-                .collect(Collectors.joining(", ")) + ", got '" + id + "'");
+        throw new IllegalArgumentException("task must be one of "
+                + Arrays.stream(values()).map(TaskKind::id).collect(Collectors.joining(", ")) + ", got '" + id + "'");
     }
 }

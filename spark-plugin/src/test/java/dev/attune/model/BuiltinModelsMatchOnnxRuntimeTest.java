@@ -1,22 +1,21 @@
 package dev.attune.model;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.model.tokenizer.TokenizedText;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.OnnxReference;
 import dev.attune.testing.TestTexts;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Attune's CPU encoder against ONNX Runtime on the same real models and the same token ids: every
@@ -42,8 +41,9 @@ class BuiltinModelsMatchOnnxRuntimeTest {
         List<String> texts = TestTexts.VARIED;
         assertTrue(texts.size() >= 50);
         try (EncoderModel model = EncoderModel.load(BuiltinModels.resolve(builtin.uri()));
-             OnnxReference ort = new OnnxReference(builtin, 2)) {
-            List<TokenizedText> tokens = texts.stream().map(model.tokenizer()::encode).toList();
+                OnnxReference ort = new OnnxReference(builtin, 2)) {
+            List<TokenizedText> tokens =
+                    texts.stream().map(model.tokenizer()::encode).toList();
             float[][] ours = EncoderScoring.embedTokens(model, tokens, 16, 4096, new CpuMathAttention(), threads);
             double worst = 0;
             // ORT in small batches of similar texts, padded: exercises its attention mask too.
@@ -64,7 +64,8 @@ class BuiltinModelsMatchOnnxRuntimeTest {
                     }
                 }
             }
-            System.out.printf("%s: max |Attune - ONNX Runtime| = %.3g over %d texts%n", builtin.id(), worst, texts.size());
+            System.out.printf(
+                    "%s: max |Attune - ONNX Runtime| = %.3g over %d texts%n", builtin.id(), worst, texts.size());
         }
     }
 }

@@ -1,15 +1,16 @@
 package dev.attune.model;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.builtin.BuiltinModels;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.TestTexts;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,12 +18,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A whole model loaded from a real converted directory: truncation lengths of the built-in
@@ -83,10 +82,17 @@ class EncoderModelTest {
     @Test
     void batchedVectorsComeBackInInputOrder() {
         // Lengths deliberately unsorted, so length bucketing reorders the rows.
-        List<String> texts = new ArrayList<>(List.of(TestTexts.longParagraph(), "a", "What is the capital of France?",
-                "Paris is the capital and most populous city of France.", "OK", "日本語のテキストもちゃんと処理できますか？",
-                "Stock markets fell sharply after the announcement.", "Café au lait, crème brûlée et pâté — très français.",
-                "I", "Sentence embeddings are useful for semantic search and clustering."));
+        List<String> texts = new ArrayList<>(List.of(
+                TestTexts.longParagraph(),
+                "a",
+                "What is the capital of France?",
+                "Paris is the capital and most populous city of France.",
+                "OK",
+                "日本語のテキストもちゃんと処理できますか？",
+                "Stock markets fell sharply after the announcement.",
+                "Café au lait, crème brûlée et pâté — très français.",
+                "I",
+                "Sentence embeddings are useful for semantic search and clustering."));
         texts.add(3, null);
         float[][] batched = EncoderScoring.embed(miniLm, texts, 3, 64, new CpuMathAttention(), threads);
         assertEquals(texts.size(), batched.length);
@@ -109,7 +115,8 @@ class EncoderModelTest {
         }
         // And they mean something: the question is nearer its answer than an unrelated sentence.
         float[] q = batched[2];
-        assertTrue(dot(q, batched[4]) > dot(q, batched[7]) + 0.2,
+        assertTrue(
+                dot(q, batched[4]) > dot(q, batched[7]) + 0.2,
                 "capital question: answer " + dot(q, batched[4]) + ", stocks " + dot(q, batched[7]));
     }
 
@@ -117,8 +124,13 @@ class EncoderModelTest {
     void textsLongerThanMaxLengthAreTruncated() {
         String text = TestTexts.longParagraph();
         assertTrue(miniLm.tokenizer().encode(text).truncated());
-        float[][] v = EncoderScoring.embed(miniLm, List.of(text, text + " An entirely different ending about cooking pasta."), 2, 1024,
-                new CpuMathAttention(), threads);
+        float[][] v = EncoderScoring.embed(
+                miniLm,
+                List.of(text, text + " An entirely different ending about cooking pasta."),
+                2,
+                1024,
+                new CpuMathAttention(),
+                threads);
         assertClose(v[0], v[1], 1e-6);
     }
 

@@ -1,17 +1,16 @@
 package dev.attune.runtime;
 
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.runtime.metrics.AttuneMetrics;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.runtime.metrics.AttuneMetrics;
+import dev.attune.spark.conf.AttuneConf;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * The runtime's devices: simulated per executor id, the CPU otherwise, and a task's GPU address
@@ -26,23 +25,31 @@ class AttuneRuntimeTest {
 
     @Test
     void simulatedDevicesPerExecutorAndAddressesToSlots() {
-        AttuneRuntime rt = AttuneRuntime.start("7",
-                AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100")), List.of(),
+        AttuneRuntime rt = AttuneRuntime.start(
+                "7",
+                AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100")),
+                List.of(),
                 AttuneMetrics.detached());
         assertEquals(2, rt.slots().size());
         assertEquals("Tesla T4 (simulated)", rt.slotForAddress("0").device().label());
-        assertEquals("NVIDIA A100-SXM4-40GB (simulated)", rt.slotForAddress("1").device().label());
+        assertEquals(
+                "NVIDIA A100-SXM4-40GB (simulated)",
+                rt.slotForAddress("1").device().label());
         assertNull(rt.slotForAddress("5"), "an address that matches no device of this executor");
         assertEquals(rt.slots().get(1), rt.slotFor(new TaskPlacement("1", 0)), "the task's GPU");
         assertEquals(rt.slots().get(1), rt.slotFor(new TaskPlacement(null, 3)), "no GPU assigned: by partition");
         assertEquals(rt.slots().get(1), rt.slotFor(new TaskPlacement("5", 3)), "an unknown GPU: by partition");
         assertEquals(rt.slots().get(0), rt.slotFor(TaskPlacement.NONE), "outside a task: the first device");
         assertEquals(rt.slots().get(0), rt.slotFor(null), "outside a task: the first device");
-        AttuneRuntime other = AttuneRuntime.start("8",
+        AttuneRuntime other = AttuneRuntime.start(
+                "8",
                 AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100")),
-                List.of(), AttuneMetrics.detached());
-        assertEquals(List.of("Tesla V100-SXM2-16GB (simulated)"),
-                other.slots().stream().map(s -> s.device().label()).toList(), "the * entry serves other executors");
+                List.of(),
+                AttuneMetrics.detached());
+        assertEquals(
+                List.of("Tesla V100-SXM2-16GB (simulated)"),
+                other.slots().stream().map(s -> s.device().label()).toList(),
+                "the * entry serves other executors");
     }
 
     @Test
@@ -51,21 +58,22 @@ class AttuneRuntimeTest {
         assertEquals(1, rt.slots().size());
         assertEquals("cpu", rt.slots().get(0).device().label());
         if (!rt.inventory().probeNote().isEmpty()) {
-            assertTrue(rt.inventory().probeNote().startsWith("no GPU") || rt.inventory().probeNote().contains("cuda"));
+            assertTrue(rt.inventory().probeNote().startsWith("no GPU")
+                    || rt.inventory().probeNote().contains("cuda"));
         }
         assertEquals(1, rt.cpuThreads(), "spark.task.cpus defaults to 1");
-        AttuneRuntime two = AttuneRuntime.start("1", AttuneConf.parse(Map.of("spark.task.cpus", "2")), List.of(),
-                AttuneMetrics.detached());
+        AttuneRuntime two = AttuneRuntime.start(
+                "1", AttuneConf.parse(Map.of("spark.task.cpus", "2")), List.of(), AttuneMetrics.detached());
         assertEquals(2, two.cpuThreads(), "a task uses the cores Spark gave it");
     }
 
     @Test
     void fallbackCountersAreGaugesNextToTheOtherMetrics() {
         AttuneMetrics metrics = AttuneMetrics.detached();
-        AttuneRuntime.start("1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4+A100")), List.of(),
-                metrics);
-        AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4")),
-                List.of(), metrics);
+        AttuneRuntime.start(
+                "1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4+A100")), List.of(), metrics);
+        AttuneRuntime rt = AttuneRuntime.start(
+                "1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4")), List.of(), metrics);
         assertEquals(List.of(RunnerCounters.NONE), rt.counters());
         assertEquals(0L, metrics.registry().getGauges().get("oomSplits").getValue());
         assertEquals(0L, metrics.registry().getGauges().get("pathFallbacks").getValue());
@@ -73,7 +81,12 @@ class AttuneRuntimeTest {
 
     @Test
     void badConfigurationIsRefusedAtStart() {
-        assertThrows(dev.attune.spark.conf.AttuneConfigException.class, () -> AttuneRuntime.start("1",
-                AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "1=Z80")), List.of(), AttuneMetrics.detached()));
+        assertThrows(
+                dev.attune.spark.conf.AttuneConfigException.class,
+                () -> AttuneRuntime.start(
+                        "1",
+                        AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "1=Z80")),
+                        List.of(),
+                        AttuneMetrics.detached()));
     }
 }

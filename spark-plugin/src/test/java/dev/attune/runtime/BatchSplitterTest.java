@@ -1,16 +1,5 @@
 package dev.attune.runtime;
 
-import dev.attune.kernels.cuda.GpuOutOfMemoryException;
-import dev.attune.kernels.select.AttentionChoice;
-import dev.attune.kernels.select.AttentionPath;
-import dev.attune.kernels.select.ComputeDtype;
-import dev.attune.model.bert.TokenBatch;
-import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -18,10 +7,22 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.kernels.cuda.GpuOutOfMemoryException;
+import dev.attune.kernels.select.AttentionChoice;
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.ComputeDtype;
+import dev.attune.model.bert.TokenBatch;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
 class BatchSplitterTest {
 
-    private static final AttentionChoice FP16 = new AttentionChoice(AttentionPath.FLASH_SM80, ComputeDtype.FP16, 8, "test");
-    private static final AttentionChoice FP32 = new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32, 8, "test");
+    private static final AttentionChoice FP16 =
+            new AttentionChoice(AttentionPath.FLASH_SM80, ComputeDtype.FP16, 8, "test");
+    private static final AttentionChoice FP32 =
+            new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32, 8, "test");
 
     /** Rows of lengths 3, 1, 4, 2, 5; token t of row r has id 100·r + t. */
     private static TokenBatch batch() {
@@ -103,7 +104,7 @@ class BatchSplitterTest {
 
     @Test
     void partsThatRanDifferentlyAreReportedPerRow() {
-        BatchSplitter s = new BatchSplitter("cuda:0 T", () -> { });
+        BatchSplitter s = new BatchSplitter("cuda:0 T", () -> {});
         BatchOutcome o = s.run(batch(), b -> {
             if (b.rows() > 1) {
                 throw oom();
@@ -124,10 +125,12 @@ class BatchSplitterTest {
         AtomicInteger attempts = new AtomicInteger();
         BatchSplitter s = new BatchSplitter("cuda:0 Tesla T4", trims::incrementAndGet);
         TokenBatch row = BatchSplitter.rows(batch(), 4, 5);
-        RowDoesNotFitException e = assertThrows(RowDoesNotFitException.class, () -> s.run(row, b -> {
-            attempts.incrementAndGet();
-            throw oom();
-        }));
+        RowDoesNotFitException e = assertThrows(
+                RowDoesNotFitException.class,
+                () -> s.run(row, b -> {
+                    attempts.incrementAndGet();
+                    throw oom();
+                }));
         assertTrue(e.getMessage().contains("5 tokens") && e.getMessage().contains("cuda:0 Tesla T4"), e.getMessage());
         assertEquals(2, attempts.get());
         assertEquals(2, trims.get());
@@ -145,11 +148,15 @@ class BatchSplitterTest {
 
     @Test
     void otherFailuresPassThrough() {
-        BatchSplitter s = new BatchSplitter("cuda:0 T", () -> { });
+        BatchSplitter s = new BatchSplitter("cuda:0 T", () -> {});
         IllegalStateException boom = new IllegalStateException("boom");
-        assertSame(boom, assertThrows(IllegalStateException.class, () -> s.run(batch(), b -> {
-            throw boom;
-        })));
+        assertSame(
+                boom,
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> s.run(batch(), b -> {
+                            throw boom;
+                        })));
         assertEquals(0, s.splits());
     }
 }

@@ -1,19 +1,18 @@
 package dev.attune.runtime;
 
-import dev.attune.kernels.select.UserOverrides;
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.runtime.metrics.AttuneMetrics;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.Semaphore;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.runtime.metrics.AttuneMetrics;
+import dev.attune.spark.conf.AttuneConf;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Semaphore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * Which runner decoder work gets on each kind of slot: the CPU's and a simulated device's own
@@ -29,7 +28,9 @@ class DecoderRunnerTest {
 
     @Test
     void cpuAndSimulatedSlotsUseTheirOwnRunner() {
-        AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4")),
+        AttuneRuntime rt = AttuneRuntime.start(
+                "1",
+                AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "*=T4")),
                 List.of(),
                 AttuneMetrics.detached());
         DeviceSlot t4 = rt.slots().get(0);
@@ -43,11 +44,15 @@ class DecoderRunnerTest {
     void aRealGpuComputesDecodersOnTheCpuAndSaysWhy() {
         AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of()), List.of(), AttuneMetrics.detached());
         GpuDeviceRunnerTest.FakeGpu gpu = new GpuDeviceRunnerTest.FakeGpu(c -> null);
-        DeviceSlot a100 = new DeviceSlot(GpuDeviceRunnerTest.A100, GpuDeviceRunnerTest.runner(gpu, UserOverrides.NONE),
-                new Semaphore(2), GpuRunners.CUDA);
+        DeviceSlot a100 = new DeviceSlot(
+                GpuDeviceRunnerTest.A100,
+                GpuDeviceRunnerTest.runner(gpu, UserOverrides.NONE),
+                new Semaphore(2),
+                GpuRunners.CUDA);
         AttuneRuntime.DecoderRunner d = rt.decoderRunner(a100);
         assertFalse(d.runner().device().isGpu(), "decoder work runs on the CPU");
-        assertTrue(d.note().contains("no CUDA kernels") && d.note().contains(GpuDeviceRunnerTest.A100.label()), d.note());
+        assertTrue(
+                d.note().contains("no CUDA kernels") && d.note().contains(GpuDeviceRunnerTest.A100.label()), d.note());
         assertSame(d, rt.decoderRunner(a100), "made once per slot");
         assertTrue(gpu.calls.isEmpty(), "nothing ran on the GPU");
     }

@@ -1,6 +1,8 @@
 package dev.attune.runtime;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
@@ -11,21 +13,18 @@ import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.Vectors;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
-
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The differential harness: every CPU path and every simulated device (with the path its
@@ -63,11 +62,13 @@ class DevicePathsMatchReferenceTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (String name : SimulatedDevices.names()) {
             DeviceInfo d = SimulatedDevices.get(name, 0);
-            tests.add(DynamicTest.dynamicTest(name + " all-MiniLM-L6-v2", () -> check(d, UserOverrides.NONE, minilm, minilmRef)));
+            tests.add(DynamicTest.dynamicTest(
+                    name + " all-MiniLM-L6-v2", () -> check(d, UserOverrides.NONE, minilm, minilmRef)));
         }
         for (String name : List.of("T4", "A100", "P100")) {
             DeviceInfo d = SimulatedDevices.get(name, 0);
-            tests.add(DynamicTest.dynamicTest(name + " bge-small-en-v1.5", () -> check(d, UserOverrides.NONE, bge, bgeRef)));
+            tests.add(DynamicTest.dynamicTest(
+                    name + " bge-small-en-v1.5", () -> check(d, UserOverrides.NONE, bge, bgeRef)));
         }
         return tests;
     }
@@ -76,14 +77,14 @@ class DevicePathsMatchReferenceTest {
     List<DynamicTest> everyPathMatchesTheReference() {
         // Each path forced on a device that runs it, in each dtype that device allows.
         Object[][] cases = {
-                {"H100", AttentionPath.FLASH_SM80, ComputeDtype.BF16},
-                {"A100", AttentionPath.FLASH_SM80, ComputeDtype.FP16},
-                {"T4", AttentionPath.FLASH_SM75, ComputeDtype.FP16},
-                {"A100", AttentionPath.MEM_EFFICIENT, ComputeDtype.BF16},
-                {"V100", AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16},
-                {"P100", AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32},
-                {"T4", AttentionPath.MATH, ComputeDtype.FP16},
-                {"P100", AttentionPath.MATH, ComputeDtype.FP32},
+            {"H100", AttentionPath.FLASH_SM80, ComputeDtype.BF16},
+            {"A100", AttentionPath.FLASH_SM80, ComputeDtype.FP16},
+            {"T4", AttentionPath.FLASH_SM75, ComputeDtype.FP16},
+            {"A100", AttentionPath.MEM_EFFICIENT, ComputeDtype.BF16},
+            {"V100", AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16},
+            {"P100", AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32},
+            {"T4", AttentionPath.MATH, ComputeDtype.FP16},
+            {"P100", AttentionPath.MATH, ComputeDtype.FP32},
         };
         List<DynamicTest> tests = new ArrayList<>();
         for (Object[] c : cases) {
@@ -124,13 +125,16 @@ class DevicePathsMatchReferenceTest {
             used.add(got[i].path() + " " + got[i].dtype());
             if (got[i].dtype().equals("fp32")) {
                 for (int c = 0; c < a.length; c++) {
-                    assertTrue(Math.abs(a[c] - b[c]) <= 1e-4, device.label() + " " + got[i].path() + ": text " + i
-                            + " component " + c + " differs by " + Math.abs(a[c] - b[c]));
+                    assertTrue(
+                            Math.abs(a[c] - b[c]) <= 1e-4,
+                            device.label() + " " + got[i].path() + ": text " + i + " component " + c + " differs by "
+                                    + Math.abs(a[c] - b[c]));
                 }
             } else {
                 double cos = Vectors.cosine(a, b);
-                assertTrue(cos >= 0.999, device.label() + " " + got[i].path() + " " + got[i].dtype() + ": text " + i
-                        + " cosine " + cos);
+                assertTrue(
+                        cos >= 0.999,
+                        device.label() + " " + got[i].path() + " " + got[i].dtype() + ": text " + i + " cosine " + cos);
             }
         }
         return used;

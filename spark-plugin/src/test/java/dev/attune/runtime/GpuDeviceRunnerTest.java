@@ -1,6 +1,11 @@
 package dev.attune.runtime;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.CudaException;
@@ -17,22 +22,16 @@ import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
+import dev.attune.task.EncoderScoring;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.Function;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The GPU runner's failure policy without a GPU: its forward function computes on the CPU and
@@ -41,15 +40,33 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GpuDeviceRunnerTest {
 
     /** An A100 as the driver would report it: not simulated, so the runner treats it as real. */
-    static final DeviceInfo A100 = new DeviceInfo(DeviceInfo.Kind.GPU, "NVIDIA A100-SXM4-40GB", 0, "0000:07:00.0",
-            ComputeCapability.SM80, 40L << 30, 39L << 30, 108, 163 * 1024, 13000, false);
+    static final DeviceInfo A100 = new DeviceInfo(
+            DeviceInfo.Kind.GPU,
+            "NVIDIA A100-SXM4-40GB",
+            0,
+            "0000:07:00.0",
+            ComputeCapability.SM80,
+            40L << 30,
+            39L << 30,
+            108,
+            163 * 1024,
+            13000,
+            false);
+
     static final String LABEL = A100.label();
 
-    private static final List<String> TEXTS = List.of("the first text", "a second, somewhat longer text to embed here",
-            "third", "fourth one", "and a fifth text with several more words than the others have", "six", "seven seven");
+    private static final List<String> TEXTS = List.of(
+            "the first text",
+            "a second, somewhat longer text to embed here",
+            "third",
+            "fourth one",
+            "and a fifth text with several more words than the others have",
+            "six",
+            "seven seven");
 
     @TempDir
     static Path dir;
+
     private static EncoderModel model;
     private static CpuThreads threads;
     private static float[][] reference;
@@ -74,8 +91,7 @@ class GpuDeviceRunnerTest {
         int trims;
         boolean closed;
 
-        record Call(TokenBatch batch, AttentionChoice choice) {
-        }
+        record Call(TokenBatch batch, AttentionChoice choice) {}
 
         FakeGpu(Function<Call, RuntimeException> failure) {
             this.failure = failure;
@@ -111,25 +127,41 @@ class GpuDeviceRunnerTest {
     }
 
     static GpuOutOfMemoryException oom() {
-        return new GpuOutOfMemoryException("cuMemAlloc of 1 GiB failed: CUDA_ERROR_OUT_OF_MEMORY", 2,
-                "CUDA_ERROR_OUT_OF_MEMORY", LABEL, 1L << 30, null);
+        return new GpuOutOfMemoryException(
+                "cuMemAlloc of 1 GiB failed: CUDA_ERROR_OUT_OF_MEMORY",
+                2,
+                "CUDA_ERROR_OUT_OF_MEMORY",
+                LABEL,
+                1L << 30,
+                null);
     }
 
     static KernelFailureException failure(boolean contextLost) {
         return contextLost
-                ? new KernelFailureException("kernel failed: CUDA_ERROR_ILLEGAL_ADDRESS", 700, "CUDA_ERROR_ILLEGAL_ADDRESS",
-                LABEL, true, null)
-                : new KernelFailureException("launch failed: CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", 701,
-                "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", LABEL, false, null);
+                ? new KernelFailureException(
+                        "kernel failed: CUDA_ERROR_ILLEGAL_ADDRESS",
+                        700,
+                        "CUDA_ERROR_ILLEGAL_ADDRESS",
+                        LABEL,
+                        true,
+                        null)
+                : new KernelFailureException(
+                        "launch failed: CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+                        701,
+                        "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+                        LABEL,
+                        false,
+                        null);
     }
 
     static KernelUnavailableException unavailable(AttentionPath p) {
-        return new KernelUnavailableException("module for " + p + " refused by the driver", p.id(), CudaException.NO_RESULT,
-                "", LABEL, null);
+        return new KernelUnavailableException(
+                "module for " + p + " refused by the driver", p.id(), CudaException.NO_RESULT, "", LABEL, null);
     }
 
     static GpuDeviceRunner runner(FakeGpu gpu, UserOverrides o) {
-        return new GpuDeviceRunner(A100, o, 0.9, gpu, new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(o), 0.9));
+        return new GpuDeviceRunner(
+                A100, o, 0.9, gpu, new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(o), 0.9));
     }
 
     private static void assertMatchesReference(EncoderScoring.Embedding[] got) {
@@ -174,7 +206,10 @@ class GpuDeviceRunnerTest {
     void aFailedKernelFallsToTheNextPathAndStaysExcludedOnThisDevice() {
         FakeGpu gpu = new FakeGpu(c -> c.choice().path() == AttentionPath.FLASH_SM80 ? failure(false) : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            assertEquals(AttentionPath.FLASH_SM80, r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING).path());
+            assertEquals(
+                    AttentionPath.FLASH_SM80,
+                    r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING)
+                            .path());
             EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
             assertEquals(1, gpu.callsOn(AttentionPath.FLASH_SM80));
@@ -186,7 +221,10 @@ class GpuDeviceRunnerTest {
             EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertEquals(1, gpu.callsOn(AttentionPath.FLASH_SM80), "a failed path is not tried again");
             assertEquals(1, r.counters().pathFallbacks());
-            assertNotEquals(AttentionPath.FLASH_SM80, r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING).path());
+            assertNotEquals(
+                    AttentionPath.FLASH_SM80,
+                    r.choose(model, 4, 16, dev.attune.kernels.attention.MaskKind.PADDING)
+                            .path());
         }
     }
 
@@ -215,7 +253,9 @@ class GpuDeviceRunnerTest {
             int calls = gpu.calls.size();
             assertEquals(1, calls, "the first failure loses the device");
             assertTrue(gpu.closed, "a lost context is released as soon as nothing runs on it");
-            assertTrue(r.lostReason().orElseThrow().contains("CUDA_ERROR_ILLEGAL_ADDRESS"), r.lostReason().orElseThrow());
+            assertTrue(
+                    r.lostReason().orElseThrow().contains("CUDA_ERROR_ILLEGAL_ADDRESS"),
+                    r.lostReason().orElseThrow());
             for (EncoderScoring.Embedding e : got) {
                 assertFalse(AttentionPath.parse(e.path()).isGpu(), e.path());
             }
@@ -228,20 +268,26 @@ class GpuDeviceRunnerTest {
     @Test
     void fp16OverflowReRunsInFp32AndIsCounted() {
         FakeGpu gpu = new FakeGpu(c -> c.choice().dtype() == ComputeDtype.FP16
-                ? new PrecisionOverflowException("QKV projection holds 3 values beyond fp16's range (65504)") : null);
+                ? new PrecisionOverflowException("QKV projection holds 3 values beyond fp16's range (65504)")
+                : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
-            TokenBatch batch = TokenBatch.pack(List.of(model.tokenizer().encode("overflow"), model.tokenizer().encode("two")));
+            TokenBatch batch = TokenBatch.pack(List.of(
+                    model.tokenizer().encode("overflow"), model.tokenizer().encode("two")));
             BatchOutcome o = r.run(model, batch, threads);
             assertTrue(o.precisionFallback());
             assertEquals(ComputeDtype.FP32, o.choice().dtype());
             assertTrue(o.choice().path().isGpu());
-            assertTrue(o.choice().reason().contains("fp16 overflowed"), o.choice().reason());
+            assertTrue(
+                    o.choice().reason().contains("fp16 overflowed"), o.choice().reason());
             assertEquals(1, r.counters().precisionFallbacks());
         }
-        FakeGpu forced = new FakeGpu(c -> new PrecisionOverflowException("QKV projection holds 3 values beyond fp16's range"));
+        FakeGpu forced =
+                new FakeGpu(c -> new PrecisionOverflowException("QKV projection holds 3 values beyond fp16's range"));
         try (GpuDeviceRunner r = runner(forced, UserOverrides.NONE.withDtype(ComputeDtype.FP16))) {
             TokenBatch batch = TokenBatch.pack(List.of(model.tokenizer().encode("overflow")));
-            assertThrows(PrecisionOverflowException.class, () -> r.run(model, batch, threads),
+            assertThrows(
+                    PrecisionOverflowException.class,
+                    () -> r.run(model, batch, threads),
                     "a dtype the user set is not changed behind their back");
         }
     }
@@ -249,9 +295,11 @@ class GpuDeviceRunnerTest {
     @Test
     void partsOfASplitBatchReportWhatRanThem() {
         int overflowing = model.tokenizer().encode(TEXTS.get(1)).length();
-        FakeGpu gpu = new FakeGpu(c -> c.batch().rows() > 1 ? oom()
+        FakeGpu gpu = new FakeGpu(c -> c.batch().rows() > 1
+                ? oom()
                 : c.batch().tokens() == overflowing && c.choice().dtype() == ComputeDtype.FP16
-                ? new PrecisionOverflowException("feed-forward output holds 1 value beyond fp16's range") : null);
+                        ? new PrecisionOverflowException("feed-forward output holds 1 value beyond fp16's range")
+                        : null);
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
             EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
@@ -266,8 +314,8 @@ class GpuDeviceRunnerTest {
     void aForcedPathThatFailsIsAnErrorNotAFallback() {
         FakeGpu gpu = new FakeGpu(c -> unavailable(c.choice().path()));
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.force(AttentionPath.FLASH_SM80))) {
-            UnsupportedPathException e = assertThrows(UnsupportedPathException.class,
-                    () -> EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads));
+            UnsupportedPathException e = assertThrows(
+                    UnsupportedPathException.class, () -> EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads));
             assertTrue(e.getMessage().contains("flash-sm80") && e.getMessage().contains(LABEL), e.getMessage());
             assertEquals(1, gpu.calls.size());
         }
@@ -276,7 +324,13 @@ class GpuDeviceRunnerTest {
     @Test
     void simulatedOrCpuDevicesAreRefused() {
         FakeGpu gpu = new FakeGpu(c -> null);
-        assertThrows(IllegalArgumentException.class, () -> new GpuDeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9, gpu,
-                new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9)));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new GpuDeviceRunner(
+                        DeviceInfo.cpu(),
+                        UserOverrides.NONE,
+                        0.9,
+                        gpu,
+                        new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9)));
     }
 }

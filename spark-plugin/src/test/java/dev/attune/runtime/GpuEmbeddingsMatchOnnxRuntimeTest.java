@@ -1,6 +1,10 @@
 package dev.attune.runtime;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.CudaBackend;
 import dev.attune.kernels.cuda.CudaSession;
@@ -14,30 +18,25 @@ import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.KernelSupport;
 import dev.attune.kernels.select.UserOverrides;
-import dev.attune.kernels.attention.MaskKind;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.model.tokenizer.TokenizedText;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.OnnxReference;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.Vectors;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
-
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The real models embedded on a real GPU, on every attention path this GPU runs, in fp32, fp16
@@ -71,11 +70,14 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
         for (BuiltinModel b : List.of(BuiltinModel.ALL_MINILM_L6_V2, BuiltinModel.BGE_SMALL_EN_V15)) {
             EncoderModel m = EncoderModel.load(BuiltinModels.resolve(b.uri()));
             MODELS.put(b, m);
-            List<TokenizedText> tokens = TEXTS.stream().map(m.tokenizer()::encode).toList();
+            List<TokenizedText> tokens =
+                    TEXTS.stream().map(m.tokenizer()::encode).toList();
             try (OnnxReference ort = new OnnxReference(b, 4)) {
                 float[][] ref = new float[TEXTS.size()][];
                 for (int from = 0; from < TEXTS.size(); from += 8) {
-                    float[][] part = ort.embed(tokens.subList(from, Math.min(TEXTS.size(), from + 8)), b.sentence().pooling());
+                    float[][] part = ort.embed(
+                            tokens.subList(from, Math.min(TEXTS.size(), from + 8)),
+                            b.sentence().pooling());
                     System.arraycopy(part, 0, ref, from, part.length);
                 }
                 REFERENCE.put(b, ref);
@@ -98,7 +100,8 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
     private static GpuForward borrowed() {
         return new GpuForward() {
             @Override
-            public float[] forward(EncoderModel model, TokenBatch batch, dev.attune.kernels.select.AttentionChoice choice) {
+            public float[] forward(
+                    EncoderModel model, TokenBatch batch, dev.attune.kernels.select.AttentionChoice choice) {
                 return forward.forward(model, batch, choice);
             }
 
@@ -108,14 +111,13 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
             }
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
     }
 
     private static GpuDeviceRunner runner(UserOverrides o) {
-        return new GpuDeviceRunner(gpu, o, 0.9, borrowed(),
-                new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(o), 0.9));
+        return new GpuDeviceRunner(
+                gpu, o, 0.9, borrowed(), new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(o), 0.9));
     }
 
     private static List<ComputeDtype> dtypes() {
@@ -131,9 +133,16 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
             EncoderModel m = MODELS.get(b);
             for (ComputeDtype dt : dtypes()) {
                 for (AttentionPath p : AttentionPath.values()) {
-                    AttentionRequest req = new AttentionRequest(m.storedDtype(), m.config().heads(), m.config().headDim(), 8,
-                            m.maxLength(), MaskKind.PADDING);
-                    if (!p.isGpu() || AttentionSelector.whyNot(p, gpu, dt, req, KernelSupport.SHIPPED).isPresent()) {
+                    AttentionRequest req = new AttentionRequest(
+                            m.storedDtype(),
+                            m.config().heads(),
+                            m.config().headDim(),
+                            8,
+                            m.maxLength(),
+                            MaskKind.PADDING);
+                    if (!p.isGpu()
+                            || AttentionSelector.whyNot(p, gpu, dt, req, KernelSupport.SHIPPED)
+                                    .isPresent()) {
                         continue;
                     }
                     tests.add(DynamicTest.dynamicTest(b.id() + " " + p + " " + dt, () -> check(b, p, dt)));
@@ -167,7 +176,8 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
                 EncoderScoring.Embedding[] got = EncoderScoring.embed(MODELS.get(b), TEXTS, 0, 16, 8192, r, threads);
                 for (int i = 0; i < TEXTS.size(); i++) {
                     assertTrue(AttentionPath.parse(got[i].path()).isGpu(), got[i].path());
-                    assertTrue(Vectors.cosine(got[i].vector(), REFERENCE.get(b)[i]) >= MIN_COSINE, b.id() + " text " + i);
+                    assertTrue(
+                            Vectors.cosine(got[i].vector(), REFERENCE.get(b)[i]) >= MIN_COSINE, b.id() + " text " + i);
                 }
             }
         }
@@ -188,7 +198,8 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
         }
         List<TokenizedText> tokens = m.tokenizeAll(texts, 0);
         int totalTokens = tokens.stream().mapToInt(TokenizedText::length).sum();
-        UserOverrides memEfficient = UserOverrides.force(AttentionPath.MEM_EFFICIENT).withDtype(ComputeDtype.FP16);
+        UserOverrides memEfficient =
+                UserOverrides.force(AttentionPath.MEM_EFFICIENT).withDtype(ComputeDtype.FP16);
         try (GpuDeviceRunner r = runner(memEfficient)) {
             // Resident weights and loaded modules first, so only activations compete for the rest.
             EncoderScoring.embed(m, texts.subList(0, 1), 0, 1, 8192, r, threads);
@@ -211,12 +222,14 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
                 assertTrue(r.counters().oomSplits() >= 1, "the batch was split: " + r.counters());
                 try (OnnxReference ort = new OnnxReference(b, 4)) {
                     for (int i = 0; i < texts.size(); i++) {
-                        float[] ref = ort.embed(List.of(tokens.get(i)), b.sentence().pooling())[0];
+                        float[] ref =
+                                ort.embed(List.of(tokens.get(i)), b.sentence().pooling())[0];
                         double cos = Vectors.cosine(got[i].vector(), ref);
                         assertTrue(cos >= MIN_COSINE, "text " + i + " cosine " + cos);
                     }
                 }
-                System.out.printf("%d rows, %d tokens, %d MiB free: %s%n", texts.size(), totalTokens, room >> 20, r.counters());
+                System.out.printf(
+                        "%d rows, %d tokens, %d MiB free: %s%n", texts.size(), totalTokens, room >> 20, r.counters());
             }
             forward.trimPool();
         }

@@ -1,17 +1,16 @@
 package dev.attune.runtime;
 
-import dev.attune.kernels.device.ComputeCapability;
-import dev.attune.kernels.device.DeviceInfo;
-import dev.attune.kernels.select.AttentionPath;
-import dev.attune.kernels.select.UserOverrides;
-import org.junit.jupiter.api.Test;
-
-import java.util.concurrent.atomic.AtomicBoolean;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.device.ComputeCapability;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.UserOverrides;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
 
 /** Which real GPUs get the CUDA backend, and the reason given when one is served by the CPU. */
 class GpuRunnersTest {
@@ -19,8 +18,18 @@ class GpuRunnersTest {
     private static final DeviceInfo A100 = GpuDeviceRunnerTest.A100;
 
     private static DeviceInfo withDriver(DeviceInfo d, int driver) {
-        return new DeviceInfo(d.kind(), d.name(), d.ordinal(), d.pciBusId(), d.capability(), d.totalMemory(), d.freeMemory(),
-                d.multiprocessors(), d.sharedMemoryPerBlock(), driver, false);
+        return new DeviceInfo(
+                d.kind(),
+                d.name(),
+                d.ordinal(),
+                d.pciBusId(),
+                d.capability(),
+                d.totalMemory(),
+                d.freeMemory(),
+                d.multiprocessors(),
+                d.sharedMemoryPerBlock(),
+                driver,
+                false);
     }
 
     /** A GPU work that is never run: serving only decides and opens. */
@@ -28,14 +37,15 @@ class GpuRunnersTest {
         final AtomicBoolean closed = new AtomicBoolean();
 
         @Override
-        public float[] forward(dev.attune.model.EncoderModel m, dev.attune.model.bert.TokenBatch b,
-                               dev.attune.kernels.select.AttentionChoice c) {
+        public float[] forward(
+                dev.attune.model.EncoderModel m,
+                dev.attune.model.bert.TokenBatch b,
+                dev.attune.kernels.select.AttentionChoice c) {
             throw new AssertionError("not run here");
         }
 
         @Override
-        public void trimPool() {
-        }
+        public void trimPool() {}
 
         @Override
         public void close() {
@@ -67,8 +77,18 @@ class GpuRunnersTest {
 
     @Test
     void anOldArchitectureIsServedByTheCpu() {
-        DeviceInfo k80 = new DeviceInfo(DeviceInfo.Kind.GPU, "Tesla K80", 0, "", new ComputeCapability(3, 7), 12L << 30,
-                11L << 30, 13, 48 * 1024, 13000, false);
+        DeviceInfo k80 = new DeviceInfo(
+                DeviceInfo.Kind.GPU,
+                "Tesla K80",
+                0,
+                "",
+                new ComputeCapability(3, 7),
+                12L << 30,
+                11L << 30,
+                13,
+                48 * 1024,
+                13000,
+                false);
         GpuRunners.Served s = GpuRunners.serve(k80, UserOverrides.NONE, 0.9, d -> new Unused());
         assertInstanceOf(DeviceRunner.class, s.runner());
         assertTrue(s.note().contains("sm_60 and newer"), s.note());
@@ -86,11 +106,13 @@ class GpuRunnersTest {
 
     @Test
     void aConfigurationWithNoGpuPathLeavesTheGpuToTheCpu() {
-        UserOverrides none = UserOverrides.exclude(AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MEM_EFFICIENT,
-                AttentionPath.MATH);
+        UserOverrides none = UserOverrides.exclude(
+                AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MEM_EFFICIENT, AttentionPath.MATH);
         assertTrue(GpuRunners.whyNoGpuPath(A100, none).orElseThrow().contains("excludes every GPU attention path"));
-        assertTrue(GpuRunners.whyNoGpuPath(A100, UserOverrides.force(AttentionPath.CPU_FLASH)).orElseThrow()
+        assertTrue(GpuRunners.whyNoGpuPath(A100, UserOverrides.force(AttentionPath.CPU_FLASH))
+                .orElseThrow()
                 .contains("cpu-flash"));
-        assertTrue(GpuRunners.whyNoGpuPath(A100, UserOverrides.exclude(AttentionPath.FLASH_SM80)).isEmpty());
+        assertTrue(GpuRunners.whyNoGpuPath(A100, UserOverrides.exclude(AttentionPath.FLASH_SM80))
+                .isEmpty());
     }
 }

@@ -1,18 +1,17 @@
 package dev.attune.runtime;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Length-bucketed batching: every row index appears in exactly one batch, batches are ordered by
@@ -89,7 +88,8 @@ class LengthBucketedBatcherTest {
             assertTrue(b.length >= 1, "empty batch");
             assertTrue(b.length <= maxRows, () -> "batch of " + b.length + " rows over " + maxRows);
             long tokens = Arrays.stream(b).mapToLong(i -> lengths[i]).sum();
-            assertTrue(tokens <= maxTokens || b.length == 1,
+            assertTrue(
+                    tokens <= maxTokens || b.length == 1,
                     () -> "batch of " + b.length + " rows and " + tokens + " tokens over " + maxTokens);
             for (int i : b) {
                 seen[i]++;

@@ -1,28 +1,27 @@
 package dev.attune.runtime;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.SimulatedDevices;
+import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
-import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.safetensors.SafetensorsWriter;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
+import dev.attune.task.EncoderScoring;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model whose activations leave fp16's range: on a simulated T4 (fp16 by policy) the batch is
@@ -44,7 +43,9 @@ class PrecisionFallbackTest {
         w.add("embeddings.LayerNorm.weight", new long[] {h}, ones(h));
         w.add("embeddings.LayerNorm.bias", new long[] {h}, new float[h]);
         String p = "encoder.layer.0.";
-        for (String lin : new String[] {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+        for (String lin : new String[] {
+            "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"
+        }) {
             w.add(p + lin + ".weight", new long[] {h, h}, rand(r, h * h, 0.3f));
             w.add(p + lin + ".bias", new long[] {h}, rand(r, h, 0.1f));
         }
@@ -80,7 +81,8 @@ class PrecisionFallbackTest {
     @Test
     void fp16OverflowReRunsTheBatchInFp32AndCountsIt(@TempDir Path dir) throws Exception {
         List<String> texts = List.of("overflow in half precision", "a second row", "third");
-        try (EncoderModel m = EncoderModel.load(tinyModel(dir, 4000f)); CpuThreads t = new CpuThreads(2)) {
+        try (EncoderModel m = EncoderModel.load(tinyModel(dir, 4000f));
+                CpuThreads t = new CpuThreads(2)) {
             float[][] ref = EncoderScoring.embed(m, texts, 8, 4096, new CpuMathAttention(), t);
             DeviceRunner t4 = new DeviceRunner(SimulatedDevices.get("T4", 0), UserOverrides.NONE, 0.9);
             EncoderScoring.Embedding[] got = EncoderScoring.embed(m, texts, 8, 4096, t4, t);
@@ -93,17 +95,18 @@ class PrecisionFallbackTest {
                     assertTrue(Math.abs(got[i].vector()[c] - ref[i][c]) <= 1e-4);
                 }
             }
-            DeviceRunner forced = new DeviceRunner(SimulatedDevices.get("T4", 0),
-                    UserOverrides.NONE.withDtype(ComputeDtype.FP16), 0.9);
-            PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class,
-                    () -> EncoderScoring.embed(m, texts, 8, 4096, forced, t));
+            DeviceRunner forced = new DeviceRunner(
+                    SimulatedDevices.get("T4", 0), UserOverrides.NONE.withDtype(ComputeDtype.FP16), 0.9);
+            PrecisionOverflowException e = assertThrows(
+                    PrecisionOverflowException.class, () -> EncoderScoring.embed(m, texts, 8, 4096, forced, t));
             assertTrue(e.getMessage().contains("fp16"), e.getMessage());
         }
     }
 
     @Test
     void noOverflowNoFallback(@TempDir Path dir) throws Exception {
-        try (EncoderModel m = EncoderModel.load(tinyModel(dir, 0.2f)); CpuThreads t = new CpuThreads(2)) {
+        try (EncoderModel m = EncoderModel.load(tinyModel(dir, 0.2f));
+                CpuThreads t = new CpuThreads(2)) {
             DeviceRunner t4 = new DeviceRunner(SimulatedDevices.get("T4", 0), UserOverrides.NONE, 0.9);
             EncoderScoring.Embedding[] got = EncoderScoring.embed(m, List.of("fine"), 8, 4096, t4, t);
             assertEquals(0, t4.precisionFallbacks());

@@ -1,9 +1,16 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.Causes;
 import dev.attune.testing.SparkSessions;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -15,14 +22,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A bad Attune configuration stops the application when the SparkContext starts, with a message
@@ -44,8 +43,9 @@ class ConfigurationErrorsTest {
     }
 
     static void assertMessage(Exception e, String... parts) {
-        assertTrue(Causes.oneMessageContainsAll(e, parts), () -> "expected one message with " + List.of(parts) + " in:\n"
-                + Causes.chain(e));
+        assertTrue(
+                Causes.oneMessageContainsAll(e, parts),
+                () -> "expected one message with " + List.of(parts) + " in:\n" + Causes.chain(e));
     }
 
     @AfterEach
@@ -58,28 +58,39 @@ class ConfigurationErrorsTest {
     @Test
     @Order(1)
     void negativeMaxTokens() {
-        assertMessage(startFails(Map.of("spark.attune.batch.maxTokens", "-3")), "spark.attune.batch.maxTokens", "'-3'",
+        assertMessage(
+                startFails(Map.of("spark.attune.batch.maxTokens", "-3")),
+                "spark.attune.batch.maxTokens",
+                "'-3'",
                 "at least 1");
     }
 
     @Test
     @Order(2)
     void unknownKeyWithSuggestion() {
-        assertMessage(startFails(Map.of("spark.attune.modle", "builtin:all-MiniLM-L6-v2")),
-                "unknown key spark.attune.modle", "did you mean spark.attune.model");
+        assertMessage(
+                startFails(Map.of("spark.attune.modle", "builtin:all-MiniLM-L6-v2")),
+                "unknown key spark.attune.modle",
+                "did you mean spark.attune.model");
     }
 
     @Test
     @Order(3)
     void unknownAttentionPath() {
-        assertMessage(startFails(Map.of("spark.attune.attention.path", "warp-speed")), "spark.attune.attention.path",
-                "warp-speed", "flash-sm80");
+        assertMessage(
+                startFails(Map.of("spark.attune.attention.path", "warp-speed")),
+                "spark.attune.attention.path",
+                "warp-speed",
+                "flash-sm80");
     }
 
     @Test
     @Order(4)
     void unknownBuiltinModel() {
-        assertMessage(startFails(Map.of("spark.attune.model", "builtin:nope")), "spark.attune.model", "builtin:nope",
+        assertMessage(
+                startFails(Map.of("spark.attune.model", "builtin:nope")),
+                "spark.attune.model",
+                "builtin:nope",
                 "builtin:all-MiniLM-L6-v2");
     }
 
@@ -101,8 +112,8 @@ class ConfigurationErrorsTest {
     @Test
     @Order(7)
     void forcedPathTheDeviceCannotRun() {
-        Exception e = startFails(Map.of("spark.attune.simulate.devices", "driver=T4",
-                "spark.attune.attention.path", "flash-sm80"));
+        Exception e = startFails(
+                Map.of("spark.attune.simulate.devices", "driver=T4", "spark.attune.attention.path", "flash-sm80"));
         assertMessage(e, "Tesla T4", "flash-sm80", "sm_80");
         assertNull(AttuneRuntime.currentOrNull(), "the failed executor's runtime is stopped");
     }
@@ -110,19 +121,28 @@ class ConfigurationErrorsTest {
     @Test
     @Order(8)
     void withoutPreloadAMissingModelFailsTheFirstTaskInstead() {
-        SparkSession spark = SparkSessions.start("local[2]", Map.of("spark.attune.model", "/nonexistent/model",
-                "spark.attune.model.preload", "false"));
+        SparkSession spark = SparkSessions.start(
+                "local[2]", Map.of("spark.attune.model", "/nonexistent/model", "spark.attune.model.preload", "false"));
         try {
             StructType schema = new StructType().add("text", DataTypes.StringType);
             var df = spark.createDataFrame(List.<Row>of(RowFactory.create("hello")), schema);
             // A transformer naming its model does not need spark.attune.model...
-            assertEquals(1, new TextEmbedder().setModel("builtin:all-MiniLM-L6-v2").transform(df).collectAsList().size());
+            assertEquals(
+                    1,
+                    new TextEmbedder()
+                            .setModel("builtin:all-MiniLM-L6-v2")
+                            .transform(df)
+                            .collectAsList()
+                            .size());
             // ...one that does not name it uses spark.attune.model, as the SQL functions do.
-            Exception e = assertThrows(Exception.class, () -> new TextEmbedder().transform(df).collectAsList());
+            Exception e = assertThrows(
+                    Exception.class, () -> new TextEmbedder().transform(df).collectAsList());
             assertMessage(e, "/nonexistent/model", "does not exist");
             Attune.register(spark);
             df.createOrReplaceTempView("t");
-            Exception sql = assertThrows(Exception.class, () -> spark.sql("SELECT attune_embed(text) FROM t").collectAsList());
+            Exception sql = assertThrows(
+                    Exception.class,
+                    () -> spark.sql("SELECT attune_embed(text) FROM t").collectAsList());
             assertMessage(sql, "/nonexistent/model", "does not exist");
         } finally {
             spark.stop();
@@ -135,10 +155,13 @@ class ConfigurationErrorsTest {
         SparkSession spark = SparkSessions.start("local[2]", Map.of());
         try {
             StructType schema = new StructType().add("text", DataTypes.StringType);
-            List<Row> rows = new TextEmbedder().transform(spark.createDataFrame(List.<Row>of(RowFactory.create("hello")),
-                    schema)).collectAsList();
+            List<Row> rows = new TextEmbedder()
+                    .transform(spark.createDataFrame(List.<Row>of(RowFactory.create("hello")), schema))
+                    .collectAsList();
             assertEquals(384, rows.get(0).getList(1).size());
-            assertEquals("builtin:all-MiniLM-L6-v2", ClusterInventory.executors().get("driver").model());
+            assertEquals(
+                    "builtin:all-MiniLM-L6-v2",
+                    ClusterInventory.executors().get("driver").model());
         } finally {
             spark.stop();
         }

@@ -1,5 +1,9 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.kernels.device.ComputeCapability;
@@ -7,10 +11,6 @@ import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.DeviceSelection;
 import dev.attune.kernels.device.DriverDevice;
 import dev.attune.kernels.device.ProbeResult;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,10 +21,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code conf/getGpusResources.sh}, Spark's GPU discovery script, run with {@code bash} against a
@@ -66,8 +65,7 @@ class GpuDiscoveryScriptTest {
     private static Path fakeBin;
     private static Path bareBin;
 
-    private record Result(int code, String stdout, String stderr) {
-    }
+    private record Result(int code, String stdout, String stderr) {}
 
     @BeforeAll
     static void setUp() throws IOException {
@@ -99,12 +97,19 @@ class GpuDiscoveryScriptTest {
     private static Result run(boolean withNvidiaSmi, Map<String, String> env) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(onPath("bash").toString(), script.toString());
         Map<String, String> e = pb.environment();
-        for (String v : List.of("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "ATTUNE_GPU_ADDRESS_FORMAT",
-                "ATTUNE_GPU_RESOURCE_NAME", "FAKE_NVSMI")) {
+        for (String v : List.of(
+                "CUDA_VISIBLE_DEVICES",
+                "CUDA_DEVICE_ORDER",
+                "ATTUNE_GPU_ADDRESS_FORMAT",
+                "ATTUNE_GPU_RESOURCE_NAME",
+                "FAKE_NVSMI")) {
             e.remove(v);
         }
-        e.put("PATH", withNvidiaSmi ? fakeBin + File.pathSeparator + e.getOrDefault("PATH", "/usr/bin:/bin")
-                : bareBin.toString());
+        e.put(
+                "PATH",
+                withNvidiaSmi
+                        ? fakeBin + File.pathSeparator + e.getOrDefault("PATH", "/usr/bin:/bin")
+                        : bareBin.toString());
         e.putAll(env);
         Path out = tmp.resolve("stdout");
         Path err = tmp.resolve("stderr");
@@ -159,9 +164,11 @@ class GpuDiscoveryScriptTest {
 
     @Test
     void printsPciBusIdsInTheDriversFormWhenAsked() throws Exception {
-        assertEquals(List.of("0000:3b:00.0", "0000:5e:00.0", "0000:86:00.0", "0001:af:00.0"),
+        assertEquals(
+                List.of("0000:3b:00.0", "0000:5e:00.0", "0000:86:00.0", "0001:af:00.0"),
                 addresses(Map.of("ATTUNE_GPU_ADDRESS_FORMAT", "pci")));
-        assertEquals(List.of("0001:af:00.0", "0000:3b:00.0"),
+        assertEquals(
+                List.of("0001:af:00.0", "0000:3b:00.0"),
                 addresses(Map.of("ATTUNE_GPU_ADDRESS_FORMAT", "pci", "CUDA_VISIBLE_DEVICES", "3,0")));
     }
 
@@ -197,17 +204,29 @@ class GpuDiscoveryScriptTest {
         List<String> expected = List.of("0000:3b:00.0", "0000:5e:00.0", "0000:86:00.0", "0001:af:00.0");
 
         ProbeResult byIndex = DeviceSelection.select(driverView, addresses(Map.of()), Map.of());
-        assertEquals(expected, byIndex.devices().stream().map(DeviceInfo::pciBusId).toList(), byIndex.reason());
+        assertEquals(
+                expected, byIndex.devices().stream().map(DeviceInfo::pciBusId).toList(), byIndex.reason());
 
-        ProbeResult byPci = DeviceSelection.select(driverView, addresses(Map.of("ATTUNE_GPU_ADDRESS_FORMAT", "pci")),
-                Map.of());
-        assertEquals(expected, byPci.devices().stream().map(DeviceInfo::pciBusId).toList(), byPci.reason());
+        ProbeResult byPci =
+                DeviceSelection.select(driverView, addresses(Map.of("ATTUNE_GPU_ADDRESS_FORMAT", "pci")), Map.of());
+        assertEquals(
+                expected, byPci.devices().stream().map(DeviceInfo::pciBusId).toList(), byPci.reason());
         assertEquals("", byPci.reason());
     }
 
     private static DriverDevice gpu(int ordinal, String name, String bus, int major, int minor) {
         long mem = 16L << 30;
-        return DriverDevice.of(new DeviceInfo(DeviceInfo.Kind.GPU, name, ordinal, bus, new ComputeCapability(major, minor),
-                mem, mem, 40, 64 * 1024, 13000, false));
+        return DriverDevice.of(new DeviceInfo(
+                DeviceInfo.Kind.GPU,
+                name,
+                ordinal,
+                bus,
+                new ComputeCapability(major, minor),
+                mem,
+                mem,
+                40,
+                64 * 1024,
+                13000,
+                false));
     }
 }

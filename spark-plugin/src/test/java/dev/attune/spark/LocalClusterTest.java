@@ -1,27 +1,26 @@
 package dev.attune.spark;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextEmbedder;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.Vectors;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Two executor JVMs ({@code local-cluster[2,1,1024]}), one given a simulated T4 and the other a
@@ -37,7 +36,7 @@ class LocalClusterTest {
         List<String> texts = new ArrayList<>(TestTexts.VARIED);
         float[][] reference;
         try (EncoderModel m = EncoderModel.load(BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
-             CpuThreads t = new CpuThreads(2)) {
+                CpuThreads t = new CpuThreads(2)) {
             reference = EncoderScoring.embed(m, texts, 16, 4096, new CpuMathAttention(), t);
         }
         Map<String, String> conf = new HashMap<>();
@@ -46,8 +45,12 @@ class LocalClusterTest {
         conf.put("spark.executor.memory", "1g");
         SparkSession spark = SparkSessions.start("local-cluster[2,1,1024]", conf);
         try {
-            List<Row> rows = new TextEmbedder().setPathCol("path").setDeviceCol("device").setIdCol("id")
-                    .transform(LocalModeTest.textFrame(spark, texts, 8)).collectAsList();
+            List<Row> rows = new TextEmbedder()
+                    .setPathCol("path")
+                    .setDeviceCol("device")
+                    .setIdCol("id")
+                    .transform(LocalModeTest.textFrame(spark, texts, 8))
+                    .collectAsList();
             assertEquals(texts.size(), rows.size());
             Map<String, Integer> perDevicePath = new HashMap<>();
             for (Row r : rows) {
@@ -57,7 +60,9 @@ class LocalClusterTest {
             }
             assertEquals(2, perDevicePath.size(), perDevicePath.toString());
             assertTrue(perDevicePath.containsKey("Tesla T4 (simulated) flash-sm75"), perDevicePath.toString());
-            assertTrue(perDevicePath.containsKey("NVIDIA A100-SXM4-40GB (simulated) flash-sm80"), perDevicePath.toString());
+            assertTrue(
+                    perDevicePath.containsKey("NVIDIA A100-SXM4-40GB (simulated) flash-sm80"),
+                    perDevicePath.toString());
 
             // Inventories arrive asynchronously over RPC: wait for both executors' reports after the job.
             long deadline = System.currentTimeMillis() + 30_000;

@@ -1,15 +1,24 @@
 package dev.attune.spark;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.ml.TextEmbedder;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.Vectors;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -20,16 +29,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Spark local mode with the plugin: one executor (the driver JVM) given two simulated GPUs, a T4
@@ -47,7 +46,7 @@ class LocalModeTest {
     static void start() {
         texts = new ArrayList<>(TestTexts.VARIED);
         try (EncoderModel m = EncoderModel.load(BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
-             CpuThreads t = new CpuThreads(2)) {
+                CpuThreads t = new CpuThreads(2)) {
             reference = EncoderScoring.embed(m, texts, 16, 4096, new CpuMathAttention(), t);
         }
         spark = SparkSessions.start("local[2]", Map.of("spark.attune.simulate.devices", "driver=T4+A100"));
@@ -69,8 +68,13 @@ class LocalModeTest {
 
     @Test
     void twoDevicesInOneExecutorEachRunTheirOwnPath() {
-        Dataset<Row> out = new TextEmbedder().setInputCol("text").setOutputCol("embedding").setPathCol("path")
-                .setDeviceCol("device").setIdCol("id").transform(textFrame(spark, texts, 4));
+        Dataset<Row> out = new TextEmbedder()
+                .setInputCol("text")
+                .setOutputCol("embedding")
+                .setPathCol("path")
+                .setDeviceCol("device")
+                .setIdCol("id")
+                .transform(textFrame(spark, texts, 4));
         List<Row> rows = out.collectAsList();
         assertEquals(texts.size(), rows.size());
         Set<String> pairs = new HashSet<>();
@@ -79,7 +83,8 @@ class LocalModeTest {
             String path = r.getString(3);
             String device = r.getString(4);
             pairs.add(device + " " + path);
-            assertTrue(Vectors.cosine(Vectors.toArray(r.getList(2)), reference[id]) >= 0.999,
+            assertTrue(
+                    Vectors.cosine(Vectors.toArray(r.getList(2)), reference[id]) >= 0.999,
                     "row " + id + " on " + device + " " + path);
         }
         assertEquals(Set.of("Tesla T4 (simulated) flash-sm75", "NVIDIA A100-SXM4-40GB (simulated) flash-sm80"), pairs);
@@ -92,7 +97,10 @@ class LocalModeTest {
     void nullTextGivesNullEmbedding() {
         List<String> withNull = new ArrayList<>(List.of("one", "two"));
         withNull.add(null);
-        List<Row> rows = new TextEmbedder().transform(textFrame(spark, withNull, 1)).orderBy("id").collectAsList();
+        List<Row> rows = new TextEmbedder()
+                .transform(textFrame(spark, withNull, 1))
+                .orderBy("id")
+                .collectAsList();
         assertEquals(384, rows.get(0).getList(2).size());
         assertNull(rows.get(2).get(2));
     }

@@ -1,5 +1,9 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import dev.attune.model.builtin.BuiltinModels;
@@ -8,6 +12,15 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -18,20 +31,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import javax.management.MBeanServer;
-import javax.management.ObjectName;
-import java.lang.management.ManagementFactory;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Collectors;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The executor plugin's metrics after a {@link TextEmbedder} job in local mode: the plugin's
@@ -52,8 +51,8 @@ class MetricsTest {
 
     @BeforeAll
     static void start() {
-        spark = SparkSessions.start("local[2]", Map.of(
-                "spark.metrics.conf.*.sink.jmx.class", "org.apache.spark.metrics.sink.JmxSink"));
+        spark = SparkSessions.start(
+                "local[2]", Map.of("spark.metrics.conf.*.sink.jmx.class", "org.apache.spark.metrics.sink.JmxSink"));
         texts = new ArrayList<>(TestTexts.VARIED.subList(0, 30));
         texts.add(TestTexts.longParagraph());
         texts.add(3, null);
@@ -64,7 +63,11 @@ class MetricsTest {
         }
         StructType schema = new StructType().add("id", DataTypes.LongType).add("text", DataTypes.StringType);
         Dataset<Row> df = spark.createDataFrame(in, schema).repartition(3);
-        rows = new TextEmbedder().setBatchSize(4).setPathCol("path").transform(df).collectAsList();
+        rows = new TextEmbedder()
+                .setBatchSize(4)
+                .setPathCol("path")
+                .transform(df)
+                .collectAsList();
     }
 
     @AfterAll
@@ -87,7 +90,10 @@ class MetricsTest {
 
         long tokens;
         try (TextTokenizer t = TextTokenizer.load(BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"), 256)) {
-            tokens = texts.stream().filter(x -> x != null).mapToLong(x -> t.encode(x).length()).sum();
+            tokens = texts.stream()
+                    .filter(x -> x != null)
+                    .mapToLong(x -> t.encode(x).length())
+                    .sum();
         }
         assertEquals(texts.size(), rows.size());
         assertEquals(nonNull(), r.counter("rows").getCount(), "rows: the non-null texts");
@@ -98,12 +104,17 @@ class MetricsTest {
         assertEquals(0, r.counter("failedRows").getCount());
         assertEquals(1, r.counter("modelLoads").getCount(), "the model is loaded once");
 
-        Set<String> paths = rows.stream().map(x -> x.getString(3)).filter(p -> p != null)
+        Set<String> paths = rows.stream()
+                .map(x -> x.getString(3))
+                .filter(p -> p != null)
                 .collect(Collectors.toCollection(TreeSet::new));
         assertTrue(!paths.isEmpty() && paths.stream().allMatch(p -> p.startsWith("cpu-")), "CPU paths: " + paths);
-        assertEquals(paths.stream().map(p -> "time." + p).collect(Collectors.toCollection(TreeSet::new)),
+        assertEquals(
+                paths.stream().map(p -> "time." + p).collect(Collectors.toCollection(TreeSet::new)),
                 new TreeSet<>(r.getTimers().keySet()));
-        assertEquals(batches, r.getTimers().values().stream().mapToLong(Timer::getCount).sum());
+        assertEquals(
+                batches,
+                r.getTimers().values().stream().mapToLong(Timer::getCount).sum());
     }
 
     @Test
@@ -118,15 +129,20 @@ class MetricsTest {
             ObjectName name = new ObjectName("metrics:name=" + prefix + counter + ",type=counters");
             Set<ObjectName> found = server.queryNames(name, null);
             if (found.isEmpty()) {
-                Set<String> attune = server.queryNames(null, null).stream().map(ObjectName::toString)
-                        .filter(n -> n.contains("AttunePlugin")).collect(Collectors.toCollection(TreeSet::new));
+                Set<String> attune = server.queryNames(null, null).stream()
+                        .map(ObjectName::toString)
+                        .filter(n -> n.contains("AttunePlugin"))
+                        .collect(Collectors.toCollection(TreeSet::new));
                 throw new AssertionError("no MBean " + name + "; Attune MBeans: " + attune);
             }
-            assertEquals(r.counter(counter).getCount(), ((Number) server.getAttribute(name, "Count")).longValue(), counter);
+            assertEquals(
+                    r.counter(counter).getCount(), ((Number) server.getAttribute(name, "Count")).longValue(), counter);
         }
         ObjectName rowsName = new ObjectName("metrics:name=" + prefix + "rows,type=counters");
         assertEquals(nonNull(), ((Number) server.getAttribute(rowsName, "Count")).longValue());
         Set<ObjectName> timers = server.queryNames(new ObjectName("metrics:type=timers,*"), null);
-        assertTrue(timers.stream().anyMatch(n -> n.getKeyProperty("name").startsWith(prefix + "time.cpu-")), timers::toString);
+        assertTrue(
+                timers.stream().anyMatch(n -> n.getKeyProperty("name").startsWith(prefix + "time.cpu-")),
+                timers::toString);
     }
 }

@@ -1,5 +1,12 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
@@ -7,6 +14,11 @@ import dev.attune.testing.Causes;
 import dev.attune.testing.ClassifierCheckpoint;
 import dev.attune.testing.ModelCopies;
 import dev.attune.testing.SparkSessions;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -20,20 +32,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Rows that cannot be scored among good rows, end to end through Spark. By default the job fails
@@ -73,7 +71,8 @@ class RowErrorsTest {
         int vocab = ModelCopies.maxTokenId(miniLm, good) + 1;
         assertTrue(ModelCopies.maxTokenId(miniLm, BAD) >= vocab, "the bad text must have a token id >= " + vocab);
         embedder = ModelCopies.smallVocabulary(miniLm, tmp.resolve("embedder"), vocab);
-        Path full = ClassifierCheckpoint.build(tmp.resolve("classifier-full"), 20261122L).dir();
+        Path full = ClassifierCheckpoint.build(tmp.resolve("classifier-full"), 20261122L)
+                .dir();
         classifier = ModelCopies.smallVocabulary(full, tmp.resolve("classifier"), vocab);
     }
 
@@ -128,7 +127,10 @@ class RowErrorsTest {
 
         @Test
         void byDefaultTheJobFailsNamingTheRow() {
-            Dataset<Row> out = new TextEmbedder().setModel(embedder.toString()).setIdCol("id").transform(frame(spark));
+            Dataset<Row> out = new TextEmbedder()
+                    .setModel(embedder.toString())
+                    .setIdCol("id")
+                    .transform(frame(spark));
             assertFalse(List.of(out.schema().fieldNames()).contains("attune_error"));
             Exception e = assertThrows(Exception.class, out::collectAsList);
             assertTrue(Causes.oneMessageContainsAll(e, "row " + BAD_ID, VOCAB), () -> Causes.chain(e));
@@ -136,7 +138,9 @@ class RowErrorsTest {
 
         @Test
         void withoutAnIdColumnTheRowIsNamedByPosition() {
-            Dataset<Row> out = new TextEmbedder().setModel(embedder.toString()).transform(frame(spark).coalesce(1));
+            Dataset<Row> out = new TextEmbedder()
+                    .setModel(embedder.toString())
+                    .transform(frame(spark).coalesce(1));
             Exception e = assertThrows(Exception.class, out::collectAsList);
             assertTrue(Causes.oneMessageContainsAll(e, "of partition", VOCAB), () -> Causes.chain(e));
         }
@@ -144,12 +148,18 @@ class RowErrorsTest {
         @Test
         void onErrorNullKeepsEveryRow() {
             Dataset<Row> df = frame(spark);
-            List<Row> rows = new TextEmbedder().setModel(embedder.toString()).setIdCol("id").setOnError("null")
-                    .transform(df).collectAsList();
+            List<Row> rows = new TextEmbedder()
+                    .setModel(embedder.toString())
+                    .setIdCol("id")
+                    .setOnError("null")
+                    .transform(df)
+                    .collectAsList();
             assertNullForTheBadRowOnly(rows);
             // The good rows are untouched by the bad one: as the full MiniLM embeds them alone.
             Map<Long, List<Float>> full = new HashMap<>();
-            new TextEmbedder().transform(df.filter("id != " + BAD_ID)).collectAsList()
+            new TextEmbedder()
+                    .transform(df.filter("id != " + BAD_ID))
+                    .collectAsList()
                     .forEach(r -> full.put(r.getLong(0), r.getList(2)));
             for (Row r : rows) {
                 if (r.getLong(0) != BAD_ID) {
@@ -164,8 +174,12 @@ class RowErrorsTest {
 
         @Test
         void classifierOnErrorNullKeepsEveryRowToo() {
-            List<Row> rows = new TextClassifier().setModel(classifier.toString()).setIdCol("id").setOnError("null")
-                    .transform(frame(spark)).collectAsList();
+            List<Row> rows = new TextClassifier()
+                    .setModel(classifier.toString())
+                    .setIdCol("id")
+                    .setOnError("null")
+                    .transform(frame(spark))
+                    .collectAsList();
             assertEquals(good.size() + 1, rows.size());
             for (Row r : rows) {
                 String error = r.getString(r.fieldIndex("attune_error"));
@@ -183,7 +197,9 @@ class RowErrorsTest {
         @Test
         void aModelWithoutAHeadIsNotARowError() {
             // onError=null is for rows: a model that cannot classify at all fails the job.
-            Dataset<Row> out = new TextClassifier().setModel("builtin:all-MiniLM-L6-v2").setOnError("null")
+            Dataset<Row> out = new TextClassifier()
+                    .setModel("builtin:all-MiniLM-L6-v2")
+                    .setOnError("null")
                     .transform(frame(spark));
             Exception e = assertThrows(Exception.class, out::collectAsList);
             assertTrue(Causes.oneMessageContainsAll(e, "sequence-classification head"), () -> Causes.chain(e));
@@ -193,8 +209,11 @@ class RowErrorsTest {
         void sessionConfSetAtRuntimeIsHonoured() {
             spark.conf().set("spark.attune.onError", "null");
             try {
-                assertNullForTheBadRowOnly(new TextEmbedder().setModel(embedder.toString()).setIdCol("id")
-                        .transform(frame(spark)).collectAsList());
+                assertNullForTheBadRowOnly(new TextEmbedder()
+                        .setModel(embedder.toString())
+                        .setIdCol("id")
+                        .transform(frame(spark))
+                        .collectAsList());
             } finally {
                 spark.conf().unset("spark.attune.onError");
             }
@@ -204,8 +223,10 @@ class RowErrorsTest {
         void sqlFailsNamingTheText() {
             frame(spark);
             Attune.register(spark);
-            Exception e = assertThrows(Exception.class, () -> spark.sql("SELECT id, attune_embed(text, '" + embedder
-                    + "') FROM t").collectAsList());
+            Exception e = assertThrows(
+                    Exception.class,
+                    () -> spark.sql("SELECT id, attune_embed(text, '" + embedder + "') FROM t")
+                            .collectAsList());
             assertTrue(Causes.oneMessageContainsAll(e, "attune_embed on text 'Zebras", VOCAB), () -> Causes.chain(e));
         }
 
@@ -222,14 +243,18 @@ class RowErrorsTest {
 
         @Test
         void missingInputColumnIsNamed() {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new TextEmbedder().setInputCol("body").transformSchema(frame(spark).schema()));
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> new TextEmbedder()
+                            .setInputCol("body")
+                            .transformSchema(frame(spark).schema()));
             assertTrue(e.getMessage().contains("'body'") && e.getMessage().contains("does not exist"), e.getMessage());
         }
 
         @Test
         void nonStringInputColumnIsNamed() {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
                     () -> new TextClassifier().setInputCol("id").transform(frame(spark)));
             assertTrue(e.getMessage().contains("'id'") && e.getMessage().contains("must be a string"), e.getMessage());
         }
@@ -237,18 +262,25 @@ class RowErrorsTest {
         @Test
         void existingOutputColumnIsNamed() {
             Dataset<Row> df = frame(spark).withColumnRenamed("id", "embedding");
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new TextEmbedder().transform(df));
-            assertTrue(e.getMessage().contains("'embedding'") && e.getMessage().contains("already exists"), e.getMessage());
-            IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> new TextEmbedder().transform(df));
+            assertTrue(
+                    e.getMessage().contains("'embedding'") && e.getMessage().contains("already exists"),
+                    e.getMessage());
+            IllegalArgumentException e2 = assertThrows(
+                    IllegalArgumentException.class,
                     () -> new TextClassifier().setScoreCol("text").transformSchema(df.schema()));
-            assertTrue(e2.getMessage().contains("'text'") && e2.getMessage().contains("already exists"), e2.getMessage());
+            assertTrue(
+                    e2.getMessage().contains("'text'") && e2.getMessage().contains("already exists"), e2.getMessage());
         }
 
         @Test
         void missingIdColumnIsNamed() {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new TextEmbedder().setIdCol("key").transformSchema(frame(spark).schema()));
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> new TextEmbedder()
+                            .setIdCol("key")
+                            .transformSchema(frame(spark).schema()));
             assertTrue(e.getMessage().contains("'key'"), e.getMessage());
         }
     }
@@ -272,13 +304,19 @@ class RowErrorsTest {
 
         @Test
         void transformerFollowsTheSessionSetting() {
-            assertNullForTheBadRowOnly(new TextEmbedder().setModel(embedder.toString()).setIdCol("id")
-                    .transform(frame(spark)).collectAsList());
+            assertNullForTheBadRowOnly(new TextEmbedder()
+                    .setModel(embedder.toString())
+                    .setIdCol("id")
+                    .transform(frame(spark))
+                    .collectAsList());
         }
 
         @Test
         void transformerParameterOverridesTheSessionSetting() {
-            Dataset<Row> out = new TextEmbedder().setModel(embedder.toString()).setIdCol("id").setOnError("fail")
+            Dataset<Row> out = new TextEmbedder()
+                    .setModel(embedder.toString())
+                    .setIdCol("id")
+                    .setOnError("fail")
                     .transform(frame(spark));
             assertFalse(List.of(out.schema().fieldNames()).contains("attune_error"));
             Exception e = assertThrows(Exception.class, out::collectAsList);
@@ -289,7 +327,8 @@ class RowErrorsTest {
         void sqlGivesNullForTheBadRow() {
             frame(spark);
             List<Row> rows = spark.sql("SELECT id, attune_embed(text, '" + embedder + "'), attune_classify(text, '"
-                    + classifier + "') FROM t").collectAsList();
+                            + classifier + "') FROM t")
+                    .collectAsList();
             assertEquals(good.size() + 1, rows.size());
             for (Row r : rows) {
                 if (r.getLong(0) == BAD_ID) {
@@ -297,7 +336,8 @@ class RowErrorsTest {
                     assertTrue(r.isNullAt(2), "the bad row's classification is NULL");
                 } else {
                     assertEquals(384, r.getList(1).size(), "row " + r.getLong(0));
-                    assertTrue(ClassifierCheckpoint.LABELS.contains(r.getStruct(2).getString(0)), "row " + r.getLong(0));
+                    assertTrue(
+                            ClassifierCheckpoint.LABELS.contains(r.getStruct(2).getString(0)), "row " + r.getLong(0));
                 }
             }
         }

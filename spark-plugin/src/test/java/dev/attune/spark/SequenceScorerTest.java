@@ -1,5 +1,12 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
@@ -15,6 +22,12 @@ import dev.attune.task.SequenceScore;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.decoder.TestTokenizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -27,22 +40,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link SequenceScorer} and the SQL functions {@code attune_loglik} / {@code attune_choose} in
@@ -72,12 +69,19 @@ class SequenceScorerTest {
     @BeforeAll
     static void start() throws Exception {
         modelDir = tmp.resolve("llama");
-        RandomDecoderCheckpoint.builder(RandomDecoderCheckpoint.ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16)
-                .maxPositionEmbeddings(64).initStd(0.3).seed(20261203L).build().write(modelDir, TestTokenizers.dir("llama2"));
+        RandomDecoderCheckpoint.builder(RandomDecoderCheckpoint.ModelType.LLAMA)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .maxPositionEmbeddings(64)
+                .initStd(0.3)
+                .seed(20261203L)
+                .build()
+                .write(modelDir, TestTokenizers.dir("llama2"));
         model = DecoderModel.load(modelDir);
         threads = new CpuThreads(1);
-        direct = new LogLikelihood(model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads, 16, 16384,
-                false);
+        direct = new LogLikelihood(
+                model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads, 16, 16384, false);
         texts = new ArrayList<>();
         prompts = new ArrayList<>();
         for (String t : TestTexts.VARIED) {
@@ -91,8 +95,13 @@ class SequenceScorerTest {
         }
         assertEquals(20, texts.size(), "enough short test texts");
         texts.set(7, null);
-        spark = SparkSessions.start("local[2]", Map.of("spark.sql.extensions", "dev.attune.spark.sql.AttuneExtensions",
-                "spark.attune.model", modelDir.toString()));
+        spark = SparkSessions.start(
+                "local[2]",
+                Map.of(
+                        "spark.sql.extensions",
+                        "dev.attune.spark.sql.AttuneExtensions",
+                        "spark.attune.model",
+                        modelDir.toString()));
     }
 
     @AfterAll
@@ -110,11 +119,20 @@ class SequenceScorerTest {
     static Dataset<Row> table(List<String> rowsText) {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < rowsText.size(); i++) {
-            rows.add(RowFactory.create((long) i, rowsText.get(i), prompts.get(i % prompts.size()),
-                    i == 4 ? null : scala.jdk.javaapi.CollectionConverters.asScala(LABELS).toSeq()));
+            rows.add(RowFactory.create(
+                    (long) i,
+                    rowsText.get(i),
+                    prompts.get(i % prompts.size()),
+                    i == 4
+                            ? null
+                            : scala.jdk.javaapi.CollectionConverters.asScala(LABELS)
+                                    .toSeq()));
         }
-        StructType schema = new StructType().add("id", DataTypes.LongType).add("text", DataTypes.StringType)
-                .add("prompt", DataTypes.StringType).add("choices", DataTypes.createArrayType(DataTypes.StringType));
+        StructType schema = new StructType()
+                .add("id", DataTypes.LongType)
+                .add("text", DataTypes.StringType)
+                .add("prompt", DataTypes.StringType)
+                .add("choices", DataTypes.createArrayType(DataTypes.StringType));
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Dataset<Row> df = spark.createDataFrame(jsc.parallelize(rows, 3), schema);
         df.createOrReplaceTempView("t");
@@ -128,7 +146,10 @@ class SequenceScorerTest {
         }
         assertNotNull(got, what);
         assertEquals(want.logprob(), got.getDouble(0), TOL * Math.max(1, Math.abs(want.logprob())), what + " logprob");
-        assertEquals(want.meanLogprob(), got.getDouble(1), TOL * Math.max(1, Math.abs(want.meanLogprob())),
+        assertEquals(
+                want.meanLogprob(),
+                got.getDouble(1),
+                TOL * Math.max(1, Math.abs(want.meanLogprob())),
                 what + " mean_logprob");
         assertEquals(want.scoredTokens(), got.getInt(2), what + " tokens");
         List<Float> lp = got.getList(3);
@@ -157,8 +178,14 @@ class SequenceScorerTest {
 
     @Test
     void loglikEqualsLogLikelihoodDirectlyAndKeepsOrder() {
-        List<Row> out = new SequenceScorer().setInputCol("text").setOutputCol("ll").setBatchSize(4)
-                .setPathCol("path").setDeviceCol("device").transform(table(texts)).collectAsList();
+        List<Row> out = new SequenceScorer()
+                .setInputCol("text")
+                .setOutputCol("ll")
+                .setBatchSize(4)
+                .setPathCol("path")
+                .setDeviceCol("device")
+                .transform(table(texts))
+                .collectAsList();
         List<SequenceScore> want = directLoglik(false);
         assertEquals(texts.size(), out.size());
         for (int i = 0; i < out.size(); i++) {
@@ -181,7 +208,10 @@ class SequenceScorerTest {
 
     @Test
     void completionScoresOnlyTheCompletionTokens() {
-        List<Row> out = new SequenceScorer().setPromptCol("prompt").transform(table(texts)).collectAsList();
+        List<Row> out = new SequenceScorer()
+                .setPromptCol("prompt")
+                .transform(table(texts))
+                .collectAsList();
         List<SequenceScore> want = directLoglik(true);
         List<SequenceScore> alone = directLoglik(false);
         int checked = 0;
@@ -189,9 +219,11 @@ class SequenceScorerTest {
             Row ll = out.get(i).getStruct(out.get(i).fieldIndex("loglik"));
             assertSameScore(want.get(i), ll, "row " + i);
             if (texts.get(i) != null && prompts.get(i) != null) {
-                int completion = model.tokenize(prompts.get(i) + texts.get(i)).length - model.tokenize(prompts.get(i)).length;
+                int completion =
+                        model.tokenize(prompts.get(i) + texts.get(i)).length - model.tokenize(prompts.get(i)).length;
                 assertEquals(completion, ll.getInt(2), "row " + i + ": only the completion's tokens are scored");
-                assertNotEquals(alone.get(i).logprob(), ll.getDouble(0), "row " + i + ": the prompt conditions the text");
+                assertNotEquals(
+                        alone.get(i).logprob(), ll.getDouble(0), "row " + i + ": the prompt conditions the text");
                 checked++;
             }
         }
@@ -201,8 +233,11 @@ class SequenceScorerTest {
     @Test
     void chooseReturnsTheBestLabelAsLabelChoiceDoes() {
         for (boolean normalize : new boolean[] {false, true}) {
-            List<Row> out = new SequenceScorer().setChoicesCol("choices").setLengthNormalize(normalize)
-                    .transform(table(texts)).collectAsList();
+            List<Row> out = new SequenceScorer()
+                    .setChoicesCol("choices")
+                    .setLengthNormalize(normalize)
+                    .transform(table(texts))
+                    .collectAsList();
             List<LabelChoice.Choice> want = directChoose(normalize);
             for (int i = 0; i < out.size(); i++) {
                 Row c = out.get(i).getStruct(out.get(i).fieldIndex("choice"));
@@ -231,7 +266,11 @@ class SequenceScorerTest {
         String tooLong = TestTexts.longParagraph();
         assertTrue(model.tokenize(tooLong).length > 64);
         rows.set(5, tooLong);
-        List<Row> out = new SequenceScorer().setOnError("null").setIdCol("id").transform(table(rows)).collectAsList();
+        List<Row> out = new SequenceScorer()
+                .setOnError("null")
+                .setIdCol("id")
+                .transform(table(rows))
+                .collectAsList();
         List<SequenceScore> want = directLoglik(false);
         for (int i = 0; i < out.size(); i++) {
             Row r = out.get(i);
@@ -244,12 +283,21 @@ class SequenceScorerTest {
                 assertSameScore(want.get(i), r.getStruct(r.fieldIndex("loglik")), "row " + i + " is kept");
             }
         }
-        Exception e = assertThrows(Exception.class, () -> new SequenceScorer().setOnError("fail").setIdCol("id")
-                .transform(table(rows)).collectAsList());
+        Exception e = assertThrows(
+                Exception.class,
+                () -> new SequenceScorer()
+                        .setOnError("fail")
+                        .setIdCol("id")
+                        .transform(table(rows))
+                        .collectAsList());
         String msg = dev.attune.testing.Causes.chain(e);
         assertTrue(msg.contains("row 5") && msg.contains("more than the model's context of 64"), msg);
         // truncateLeft keeps the last 64 tokens instead.
-        Row kept = new SequenceScorer().setTruncateLeft(true).transform(table(rows)).collectAsList().get(5);
+        Row kept = new SequenceScorer()
+                .setTruncateLeft(true)
+                .transform(table(rows))
+                .collectAsList()
+                .get(5);
         assertEquals(63, kept.getStruct(kept.fieldIndex("loglik")).getInt(2));
     }
 
@@ -258,8 +306,12 @@ class SequenceScorerTest {
         Path enc = tmp.resolve("encoder");
         Files.createDirectories(enc);
         Files.writeString(enc.resolve("config.json"), "{\"model_type\": \"bert\", \"hidden_size\": 32}");
-        Exception e = assertThrows(Exception.class, () -> new SequenceScorer().setModel(enc.toString())
-                .transform(table(texts)).collectAsList());
+        Exception e = assertThrows(
+                Exception.class,
+                () -> new SequenceScorer()
+                        .setModel(enc.toString())
+                        .transform(table(texts))
+                        .collectAsList());
         String msg = dev.attune.testing.Causes.chain(e);
         assertTrue(msg.contains("is an encoder") && msg.contains("need a decoder"), msg);
     }
@@ -268,8 +320,13 @@ class SequenceScorerTest {
     void sqlLoglikAndChooseGiveTheTransformersNumbersInBatches() {
         Dataset<Row> df = table(texts);
         List<Row> ml = new SequenceScorer().setOutputCol("a").transform(df).collectAsList();
-        List<Row> mlPrompt = new SequenceScorer().setPromptCol("prompt").setOutputCol("b").transform(df).collectAsList();
-        List<Row> mlChoice = new SequenceScorer().setChoicesCol("choices").transform(df).collectAsList();
+        List<Row> mlPrompt = new SequenceScorer()
+                .setPromptCol("prompt")
+                .setOutputCol("b")
+                .transform(df)
+                .collectAsList();
+        List<Row> mlChoice =
+                new SequenceScorer().setChoicesCol("choices").transform(df).collectAsList();
         Dataset<Row> q = spark.sql("SELECT id, attune_loglik(text) AS a, attune_loglik(text, prompt) AS b, "
                 + "attune_choose(text, choices) AS c FROM t ORDER BY id");
         String plan = q.queryExecution().optimizedPlan().toString();
@@ -288,19 +345,26 @@ class SequenceScorerTest {
             assertSameScore(wantPrompt.get(i), r.getStruct(2), "sql row " + i);
         }
         // Row at a time (a model that is not a literal is not batched) gives the same numbers.
-        List<Row> single = spark.sql("SELECT id, attune_loglik(text, prompt, CASE WHEN id >= 0 THEN '" + modelDir + "' END) AS b "
-                + "FROM t WHERE id < 4 ORDER BY id").collectAsList();
+        List<Row> single = spark.sql("SELECT id, attune_loglik(text, prompt, CASE WHEN id >= 0 THEN '" + modelDir
+                        + "' END) AS b " + "FROM t WHERE id < 4 ORDER BY id")
+                .collectAsList();
         for (Row r : single) {
             assertSameScore(wantPrompt.get((int) r.getLong(0)), r.getStruct(1), "row-at-a-time row " + r.getLong(0));
         }
-        Exception e = assertThrows(Exception.class, () -> spark.sql("SELECT attune_choose(text) FROM t").collect());
+        Exception e = assertThrows(
+                Exception.class,
+                () -> spark.sql("SELECT attune_choose(text) FROM t").collect());
         assertTrue(e.getMessage().contains("attune_choose"), e.getMessage());
     }
 
     @Test
     void aDecoderGivenToAnEncoderTransformerIsRefusedWithAClearMessage() {
-        Exception e = assertThrows(Exception.class, () -> new dev.attune.spark.ml.TextEmbedder().setModel(modelDir.toString())
-                .transform(table(texts)).collectAsList());
+        Exception e = assertThrows(
+                Exception.class,
+                () -> new dev.attune.spark.ml.TextEmbedder()
+                        .setModel(modelDir.toString())
+                        .transform(table(texts))
+                        .collectAsList());
         String msg = dev.attune.testing.Causes.chain(e);
         assertTrue(msg.contains("is a decoder") && msg.contains("SequenceScorer"), msg);
     }
@@ -308,9 +372,17 @@ class SequenceScorerTest {
     @Test
     void badColumnsAreRefusedOnTheDriver() {
         Dataset<Row> df = table(texts);
-        assertThrows(IllegalArgumentException.class, () -> new SequenceScorer().setChoicesCol("text").transform(df));
-        assertThrows(IllegalArgumentException.class, () -> new SequenceScorer().setPromptCol("nope").transform(df));
-        assertThrows(IllegalArgumentException.class, () -> new SequenceScorer().setPromptCol("prompt")
-                .setChoicesCol("choices").transform(df));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SequenceScorer().setChoicesCol("text").transform(df));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SequenceScorer().setPromptCol("nope").transform(df));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SequenceScorer()
+                        .setPromptCol("prompt")
+                        .setChoicesCol("choices")
+                        .transform(df));
     }
 }

@@ -1,11 +1,22 @@
 package dev.attune.spark;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.testing.Causes;
 import dev.attune.testing.ClassifierCheckpoint;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -20,18 +31,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The SQL functions {@code attune_embed} and {@code attune_classify}: installed by
@@ -120,8 +119,13 @@ class SqlFunctionsTest {
         Dataset<Row> sql = spark.sql("SELECT id, attune_embed(text) AS e FROM t");
         assertEquals(DataTypes.FloatType, ((ArrayType) sql.schema().apply("e").dataType()).elementType());
         Map<Long, float[]> got = vectors(sql.collectAsList(), 1);
-        Map<Long, float[]> want = vectors(new TextEmbedder().setModel(MINILM).transform(df).select("id", "embedding")
-                .collectAsList(), 1);
+        Map<Long, float[]> want = vectors(
+                new TextEmbedder()
+                        .setModel(MINILM)
+                        .transform(df)
+                        .select("id", "embedding")
+                        .collectAsList(),
+                1);
         assertNull(want.get((long) texts.size() - 1), "the null text");
         assertSameVectors(want, got, 1e-5);
     }
@@ -129,10 +133,15 @@ class SqlFunctionsTest {
     static void classifyMatchesTextClassifier(SparkSession spark) throws Exception {
         Dataset<Row> df = table(spark);
         String dir = checkpoint.dir().toString();
-        List<Row> sql = spark.sql("SELECT id, attune_classify(text, '" + dir + "') AS c FROM t").collectAsList();
+        List<Row> sql = spark.sql("SELECT id, attune_classify(text, '" + dir + "') AS c FROM t")
+                .collectAsList();
         Map<Long, Row> byId = new HashMap<>();
         sql.forEach(r -> byId.put(r.getLong(0), r));
-        List<Row> ml = new TextClassifier().setModel(dir).transform(df).select("id", "label", "score").collectAsList();
+        List<Row> ml = new TextClassifier()
+                .setModel(dir)
+                .transform(df)
+                .select("id", "label", "score")
+                .collectAsList();
         double[][] expected = checkpoint.expected(texts);
         assertEquals(texts.size(), sql.size());
         for (Row r : ml) {
@@ -147,7 +156,8 @@ class SqlFunctionsTest {
             assertEquals(r.getString(1), s.getString(0), "row " + id);
             assertEquals(r.getDouble(2), s.getDouble(1), 1e-5, "row " + id);
             double[] want = expected[(int) id];
-            assertEquals(ClassifierCheckpoint.LABELS.get(ClassifierCheckpoint.argmax(want)), s.getString(0), "row " + id);
+            assertEquals(
+                    ClassifierCheckpoint.LABELS.get(ClassifierCheckpoint.argmax(want)), s.getString(0), "row " + id);
             assertEquals(want[ClassifierCheckpoint.argmax(want)], s.getDouble(1), 1e-4, "row " + id);
         }
     }
@@ -160,8 +170,8 @@ class SqlFunctionsTest {
 
         @BeforeAll
         void start() {
-            spark = SparkSessions.start("local[2]", Map.of("spark.sql.extensions",
-                    "dev.attune.spark.sql.AttuneExtensions"));
+            spark = SparkSessions.start(
+                    "local[2]", Map.of("spark.sql.extensions", "dev.attune.spark.sql.AttuneExtensions"));
         }
 
         @AfterAll
@@ -177,12 +187,21 @@ class SqlFunctionsTest {
         @Test
         void modelArgumentSelectsAnotherModel() {
             Dataset<Row> df = table(spark);
-            Map<Long, float[]> bge = vectors(spark.sql("SELECT id, attune_embed(text, '" + BGE + "') FROM t")
-                    .collectAsList(), 1);
-            Map<Long, float[]> miniLm = vectors(spark.sql("SELECT id, attune_embed(text, '" + MINILM + "') FROM t")
-                    .collectAsList(), 1);
-            Map<Long, float[]> bgeMl = vectors(new TextEmbedder().setModel(BGE).transform(df).select("id", "embedding")
-                    .collectAsList(), 1);
+            Map<Long, float[]> bge = vectors(
+                    spark.sql("SELECT id, attune_embed(text, '" + BGE + "') FROM t")
+                            .collectAsList(),
+                    1);
+            Map<Long, float[]> miniLm = vectors(
+                    spark.sql("SELECT id, attune_embed(text, '" + MINILM + "') FROM t")
+                            .collectAsList(),
+                    1);
+            Map<Long, float[]> bgeMl = vectors(
+                    new TextEmbedder()
+                            .setModel(BGE)
+                            .transform(df)
+                            .select("id", "embedding")
+                            .collectAsList(),
+                    1);
             assertSameVectors(bgeMl, bge, 1e-5);
             for (Long id : bge.keySet()) {
                 if (bge.get(id) != null) {
@@ -196,7 +215,8 @@ class SqlFunctionsTest {
         void nullTextGivesNull() {
             table(spark);
             List<Row> rows = spark.sql("SELECT attune_embed(CAST(NULL AS STRING)), attune_embed(text) FROM t WHERE "
-                    + "text IS NULL").collectAsList();
+                            + "text IS NULL")
+                    .collectAsList();
             assertEquals(1, rows.size());
             assertTrue(rows.get(0).isNullAt(0));
             assertTrue(rows.get(0).isNullAt(1));
@@ -206,11 +226,15 @@ class SqlFunctionsTest {
         void wrongNumberOfArgumentsNamesTheFunction() {
             table(spark);
             for (String call : List.of("attune_embed()", "attune_embed(text, 'a', 'b')", "attune_classify()")) {
-                Exception e = assertThrows(Exception.class, () -> spark.sql("SELECT " + call + " FROM t").collectAsList(),
+                Exception e = assertThrows(
+                        Exception.class,
+                        () -> spark.sql("SELECT " + call + " FROM t").collectAsList(),
                         call);
                 String name = call.substring(0, call.indexOf('('));
                 assertTrue(e instanceof org.apache.spark.sql.AnalysisException, () -> call + ": " + Causes.chain(e));
-                assertTrue(e.getMessage().contains("`" + name + "`") && e.getMessage().contains("WRONG_NUM_ARGS"),
+                assertTrue(
+                        e.getMessage().contains("`" + name + "`")
+                                && e.getMessage().contains("WRONG_NUM_ARGS"),
                         e.getMessage());
             }
         }

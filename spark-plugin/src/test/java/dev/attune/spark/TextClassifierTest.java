@@ -1,6 +1,12 @@
 package dev.attune.spark;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
@@ -8,10 +14,16 @@ import dev.attune.model.EncoderModel;
 import dev.attune.model.ModelFormatException;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.spark.ml.TextClassifier;
+import dev.attune.task.EncoderScoring;
 import dev.attune.testing.Causes;
 import dev.attune.testing.ClassifierCheckpoint;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -23,19 +35,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link TextClassifier} in local mode on the CPU, and {@link EncoderModel#classify} without Spark,
@@ -67,8 +66,11 @@ class TextClassifierTest {
         texts.add(TestTexts.longParagraph()); // truncated to 256 tokens on both sides
         expected = checkpoint.expected(texts);
         // The test is only meaningful when the random head does not give every text the same label.
-        assertEquals(2, new HashSet<>(ClassifierCheckpoint.labels(expected)).size(),
-                "the random head should predict both labels over the test texts: " + ClassifierCheckpoint.labels(expected));
+        assertEquals(
+                2,
+                new HashSet<>(ClassifierCheckpoint.labels(expected)).size(),
+                "the random head should predict both labels over the test texts: "
+                        + ClassifierCheckpoint.labels(expected));
         spark = SparkSessions.start("local[2]", Map.of());
     }
 
@@ -92,10 +94,18 @@ class TextClassifierTest {
     void sparkClassifierMatchesTheIndependentHead() {
         List<String> withNull = new ArrayList<>(texts);
         withNull.add(null);
-        Dataset<Row> out = new TextClassifier().setModel(checkpoint.dir().toString()).setInputCol("text")
-                .setOutputCol("label").setScoreCol("score").setProbabilitiesCol("probs").setIdCol("id")
-                .setDeviceCol("device").transform(frame(spark, withNull, 3));
-        assertEquals(List.of("id", "text", "label", "score", "probs", "device"), List.of(out.schema().fieldNames()));
+        Dataset<Row> out = new TextClassifier()
+                .setModel(checkpoint.dir().toString())
+                .setInputCol("text")
+                .setOutputCol("label")
+                .setScoreCol("score")
+                .setProbabilitiesCol("probs")
+                .setIdCol("id")
+                .setDeviceCol("device")
+                .transform(frame(spark, withNull, 3));
+        assertEquals(
+                List.of("id", "text", "label", "score", "probs", "device"),
+                List.of(out.schema().fieldNames()));
         List<Row> rows = out.orderBy("id").collectAsList();
         assertEquals(withNull.size(), rows.size());
         for (Row r : rows) {
@@ -121,14 +131,16 @@ class TextClassifierTest {
 
     @Test
     void modelWithoutAClassificationHeadIsRefused() {
-        Dataset<Row> out = new TextClassifier().setModel("builtin:all-MiniLM-L6-v2").transform(frame(spark, texts, 1));
+        Dataset<Row> out =
+                new TextClassifier().setModel("builtin:all-MiniLM-L6-v2").transform(frame(spark, texts, 1));
         Exception e = assertThrows(Exception.class, out::collectAsList);
         assertTrue(Causes.oneMessageContainsAll(e, "sequence-classification head"), () -> Causes.chain(e));
     }
 
     @Test
     void encoderModelClassifyMatchesTheIndependentHead() {
-        try (EncoderModel m = EncoderModel.load(checkpoint.dir()); CpuThreads threads = new CpuThreads(2)) {
+        try (EncoderModel m = EncoderModel.load(checkpoint.dir());
+                CpuThreads threads = new CpuThreads(2)) {
             assertTrue(m.hasClassifier());
             assertEquals(ClassifierCheckpoint.LABELS, m.labels());
             List<String> withNull = new ArrayList<>(texts);
@@ -157,11 +169,20 @@ class TextClassifierTest {
 
     @Test
     void encoderModelWithoutHeadRefusesToClassify() {
-        try (EncoderModel m = EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
-             CpuThreads threads = new CpuThreads(1)) {
+        try (EncoderModel m =
+                        EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
+                CpuThreads threads = new CpuThreads(1)) {
             assertFalse(m.hasClassifier());
-            ModelFormatException e = assertThrows(ModelFormatException.class, () -> EncoderScoring.classify(m, List.of("x"), 0, 1, 1024,
-                    new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads));
+            ModelFormatException e = assertThrows(
+                    ModelFormatException.class,
+                    () -> EncoderScoring.classify(
+                            m,
+                            List.of("x"),
+                            0,
+                            1,
+                            1024,
+                            new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9),
+                            threads));
             assertTrue(e.getMessage().contains("sequence-classification head"), e.getMessage());
         }
     }

@@ -1,5 +1,9 @@
 package dev.attune.task;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
@@ -10,18 +14,13 @@ import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.testing.decoder.TestTokenizers;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Decoder batches are sized from the device's memory: on a simulated GPU with little memory free,
@@ -33,13 +32,18 @@ class DecoderMemoryPlanTest {
 
     @TempDir
     static Path tmp;
+
     private static DecoderModel model;
     private static CpuThreads threads;
 
     @BeforeAll
     static void load() throws Exception {
         Path dir = tmp.resolve("llama");
-        RandomDecoderCheckpoint.builder(ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16).build()
+        RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .build()
                 .write(dir, TestTokenizers.dir("llama2"));
         model = DecoderModel.load(dir);
         threads = new CpuThreads(2);
@@ -53,8 +57,18 @@ class DecoderMemoryPlanTest {
 
     /** A simulated T4-class GPU with only {@code freeMiB} free. */
     private static DeviceInfo smallGpu(long freeBytes) {
-        return new DeviceInfo(DeviceInfo.Kind.GPU, "Tiny T4", 0, "", new ComputeCapability(7, 5), 64L << 20, freeBytes,
-                40, 64 * 1024, 13000, true);
+        return new DeviceInfo(
+                DeviceInfo.Kind.GPU,
+                "Tiny T4",
+                0,
+                "",
+                new ComputeCapability(7, 5),
+                64L << 20,
+                freeBytes,
+                40,
+                64 * 1024,
+                13000,
+                true);
     }
 
     @Test
@@ -83,12 +97,14 @@ class DecoderMemoryPlanTest {
         // each with the prompt once; every row scores as it does alone.
         List<ScoreRequest> labels = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            labels.add(new ScoreRequest("A prompt of some length that every candidate label continues:",
-                    " candidate label number " + i));
+            labels.add(new ScoreRequest(
+                    "A prompt of some length that every candidate label continues:", " candidate label number " + i));
         }
         batchTokens.clear();
         SequenceScore[] shared = scorer.score(labels, (n, tokens, c, nanos) -> batchTokens.add(tokens));
-        assertTrue(batchTokens.size() > 1 && batchTokens.stream().allMatch(t -> t <= budgetTokens), batchTokens.toString());
+        assertTrue(
+                batchTokens.size() > 1 && batchTokens.stream().allMatch(t -> t <= budgetTokens),
+                batchTokens.toString());
         for (int i = 0; i < labels.size(); i += 7) {
             SequenceScore alone = scorer.score(List.of(labels.get(i)))[0];
             assertEquals(alone.logprob(), shared[i].logprob(), 1e-4, "label " + i);

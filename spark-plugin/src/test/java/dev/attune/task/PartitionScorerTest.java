@@ -1,26 +1,25 @@
 package dev.attune.task;
 
-import dev.attune.runtime.AttuneRuntime;
-import dev.attune.runtime.OnError;
-import dev.attune.runtime.RowFailure;
-import dev.attune.runtime.ScoredRow;
-import dev.attune.model.ModelFormatException;
-import dev.attune.spark.conf.AttuneConf;
-import dev.attune.runtime.metrics.AttuneMetrics;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.model.ModelFormatException;
+import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.OnError;
+import dev.attune.runtime.RowFailure;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.runtime.metrics.AttuneMetrics;
+import dev.attune.spark.conf.AttuneConf;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The scorer's row policy without Spark (Spark itself replaces unpaired surrogates with '?', see
@@ -49,12 +48,16 @@ class PartitionScorerTest {
 
     @Test
     void aForcedPathTheDeviceCannotRunFailsTheTaskEvenWithOnErrorNull() {
-        AttuneRuntime forced = AttuneRuntime.start("unit-forced",
-                AttuneConf.parse(Map.of("spark.attune.simulate.devices", "*=T4",
-                        "spark.attune.attention.path", "flash-sm80")), List.of(), AttuneMetrics.detached());
+        AttuneRuntime forced = AttuneRuntime.start(
+                "unit-forced",
+                AttuneConf.parse(
+                        Map.of("spark.attune.simulate.devices", "*=T4", "spark.attune.attention.path", "flash-sm80")),
+                List.of(),
+                AttuneMetrics.detached());
         try {
             PartitionScorer s = new PartitionScorer(forced, MODEL, TaskKind.EMBED, 0, OnError.NULL, 0);
-            var e = assertThrows(dev.attune.kernels.select.UnsupportedPathException.class,
+            var e = assertThrows(
+                    dev.attune.kernels.select.UnsupportedPathException.class,
                     () -> s.score(List.of("one", "two"), List.of("1", "2"), null));
             assertTrue(e.getMessage().contains("Tesla T4") && e.getMessage().contains("flash-sm80"), e.getMessage());
         } finally {
@@ -66,7 +69,8 @@ class PartitionScorerTest {
     @Test
     void textOverTheLimitIsARowError() {
         assertNull(PartitionScorer.check("x".repeat(10), 10));
-        assertTrue(PartitionScorer.check("x".repeat(11), 10).contains("11 characters, more than spark.attune.maxTextChars=10"));
+        assertTrue(PartitionScorer.check("x".repeat(11), 10)
+                .contains("11 characters, more than spark.attune.maxTextChars=10"));
     }
 
     @Test
@@ -83,8 +87,9 @@ class PartitionScorerTest {
     @Test
     void failNamesTheRow() {
         PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.EMBED, 0, OnError.FAIL, 0);
-        RowFailure e = assertThrows(RowFailure.class, () -> s.score(List.of("fine", "bad \uD800 text", "also fine"),
-                List.of("r-1", "r-2", "r-3"), null));
+        RowFailure e = assertThrows(
+                RowFailure.class,
+                () -> s.score(List.of("fine", "bad \uD800 text", "also fine"), List.of("r-1", "r-2", "r-3"), null));
         assertTrue(e.getMessage().startsWith("row r-2: text has an unpaired UTF-16 surrogate"), e.getMessage());
     }
 
@@ -104,8 +109,12 @@ class PartitionScorerTest {
         for (int i : new int[] {1, 4}) {
             assertNull(out.get(i).vector());
             assertNotNull(out.get(i).error());
-            assertTrue(out.get(i).error().startsWith("row " + "abcde".charAt(i) + ": "), out.get(i).error());
-            assertTrue(out.get(i).error().contains("unpaired UTF-16 surrogate"), out.get(i).error());
+            assertTrue(
+                    out.get(i).error().startsWith("row " + "abcde".charAt(i) + ": "),
+                    out.get(i).error());
+            assertTrue(
+                    out.get(i).error().contains("unpaired UTF-16 surrogate"),
+                    out.get(i).error());
         }
         assertEquals(2, metrics.registry().counter("failedRows").getCount() - failedBefore);
     }
@@ -122,8 +131,8 @@ class PartitionScorerTest {
     @Test
     void modelWithoutHeadIsNotARowError() {
         PartitionScorer s = new PartitionScorer(rt, MODEL, TaskKind.CLASSIFY, 0, OnError.NULL, 0);
-        ModelFormatException e = assertThrows(ModelFormatException.class,
-                () -> s.score(List.of("fine", "\uD800"), List.of("a", "b"), null));
+        ModelFormatException e = assertThrows(
+                ModelFormatException.class, () -> s.score(List.of("fine", "\uD800"), List.of("a", "b"), null));
         assertTrue(e.getMessage().contains("sequence-classification head"), e.getMessage());
     }
 }

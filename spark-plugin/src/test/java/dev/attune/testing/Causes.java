@@ -9,8 +9,7 @@ import java.util.Set;
 /** Spark wraps task and startup failures several layers deep: helpers to read the whole chain. */
 public final class Causes {
 
-    private Causes() {
-    }
+    private Causes() {}
 
     /** Every class name and message of the cause chain (and suppressed exceptions), one per line. */
     public static String chain(Throwable e) {

@@ -8,7 +8,6 @@ import dev.attune.model.safetensors.SafetensorsWriter;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
 import dev.attune.model.tokenizer.TokenizedText;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,9 +38,11 @@ public final class ClassifierCheckpoint {
     private final Path dir;
     /** (out, in), as stored. */
     private final float[] poolerW;
+
     private final float[] poolerB;
     /** (labels, in), as stored. */
     private final float[] classifierW;
+
     private final float[] classifierB;
 
     private ClassifierCheckpoint(Path dir, float[] poolerW, float[] poolerB, float[] classifierW, float[] classifierB) {
@@ -67,7 +68,8 @@ public final class ClassifierCheckpoint {
         }
 
         ObjectMapper json = new ObjectMapper();
-        ObjectNode config = (ObjectNode) json.readTree(src.resolve("config.json").toFile());
+        ObjectNode config =
+                (ObjectNode) json.readTree(src.resolve("config.json").toFile());
         config.putArray("architectures").add("BertForSequenceClassification");
         config.put("model_type", "bert");
         ObjectNode id2label = config.putObject("id2label");
@@ -79,7 +81,9 @@ public final class ClassifierCheckpoint {
         if (config.path("hidden_size").asInt() != HIDDEN) {
             throw new IllegalStateException("expected hidden size " + HIDDEN + " in " + src);
         }
-        Files.writeString(dir.resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+        Files.writeString(
+                dir.resolve("config.json"),
+                json.writerWithDefaultPrettyPrinter().writeValueAsString(config));
 
         Random rnd = new Random(seed);
         float[] pw = gaussian(rnd, HIDDEN * HIDDEN);
@@ -151,7 +155,7 @@ public final class ClassifierCheckpoint {
     public double[][] expected(List<String> texts) throws Exception {
         double[][] out = new double[texts.size()][];
         try (TextTokenizer tok = TextTokenizer.load(dir, 256);
-             OnnxReference ort = new OnnxReference(BuiltinModel.ALL_MINILM_L6_V2, 2)) {
+                OnnxReference ort = new OnnxReference(BuiltinModel.ALL_MINILM_L6_V2, 2)) {
             for (int i = 0; i < texts.size(); i++) {
                 if (texts.get(i) == null) {
                     continue;

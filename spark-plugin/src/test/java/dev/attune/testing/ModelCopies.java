@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.model.safetensors.SafetensorsWriter;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.model.tokenizer.TextTokenizer;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,8 +32,7 @@ import java.util.stream.Stream;
  */
 public final class ModelCopies {
 
-    private ModelCopies() {
-    }
+    private ModelCopies() {}
 
     /** A tensor rewrite: gets the name, shape and values; returns the new values (and may change the shape in place). */
     @FunctionalInterface
@@ -57,7 +55,9 @@ public final class ModelCopies {
         ObjectMapper json = new ObjectMapper();
         ObjectNode cfg = (ObjectNode) json.readTree(src.resolve("config.json").toFile());
         config.accept(cfg);
-        Files.writeString(dst.resolve("config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
+        Files.writeString(
+                dst.resolve("config.json"),
+                json.writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
 
         WeightStore store = WeightStore.open(src);
         SafetensorsWriter w = new SafetensorsWriter();
@@ -84,7 +84,7 @@ public final class ModelCopies {
 
     /** A copy of {@code src} with every tensor whose name ends with {@code suffix} multiplied by {@code factor}. */
     public static Path scaled(Path src, Path dst, String suffix, float factor) throws IOException {
-        return copy(src, dst, c -> { }, (name, shape, data) -> {
+        return copy(src, dst, c -> {}, (name, shape, data) -> {
             if (!name.endsWith(suffix)) {
                 return data;
             }
@@ -99,7 +99,10 @@ public final class ModelCopies {
     /** The largest token id of any of {@code texts} with the tokenizer of {@code dir}. */
     public static int maxTokenId(Path dir, Collection<String> texts) {
         try (TextTokenizer t = TextTokenizer.load(dir, 512)) {
-            return texts.stream().mapToInt(x -> Arrays.stream(t.encode(x).ids()).max().orElse(0)).max().orElse(0);
+            return texts.stream()
+                    .mapToInt(x -> Arrays.stream(t.encode(x).ids()).max().orElse(0))
+                    .max()
+                    .orElse(0);
         }
     }
 

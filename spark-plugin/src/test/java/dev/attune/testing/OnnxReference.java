@@ -7,7 +7,6 @@ import ai.onnxruntime.OrtSession;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.config.Pooling;
 import dev.attune.model.tokenizer.TokenizedText;
-
 import java.io.InputStream;
 import java.nio.LongBuffer;
 import java.util.List;
@@ -50,8 +49,8 @@ public final class OnnxReference implements AutoCloseable {
         }
         long[] shape = {b, n};
         try (OnnxTensor idT = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
-             OnnxTensor maskT = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
-             OnnxTensor typeT = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape)) {
+                OnnxTensor maskT = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
+                OnnxTensor typeT = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape)) {
             Map<String, OnnxTensor> in = new java.util.HashMap<>();
             for (String name : session.getInputNames()) {
                 switch (name) {

@@ -1,14 +1,12 @@
 package dev.attune.testing;
 
-import org.apache.spark.sql.SparkSession;
-
 import java.util.Map;
+import org.apache.spark.sql.SparkSession;
 
 /** Spark sessions for tests: local mode, or local-cluster with executor JVMs, with Attune's plugin. */
 public final class SparkSessions {
 
-    private SparkSessions() {
-    }
+    private SparkSessions() {}
 
     /** JVM flags executors need on JDK 17 (surefire passes the same list to the test JVM). */
     public static String executorJvmFlags() {
@@ -16,7 +14,9 @@ public final class SparkSessions {
     }
 
     public static SparkSession start(String master, Map<String, String> conf) {
-        SparkSession.Builder b = SparkSession.builder().master(master).appName("attune-test")
+        SparkSession.Builder b = SparkSession.builder()
+                .master(master)
+                .appName("attune-test")
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.shuffle.partitions", "4")
                 .config("spark.driver.host", "127.0.0.1")

@@ -6,8 +6,7 @@ import java.util.List;
 /** Varied real-world texts for model tests: accents, CJK, emoji, punctuation, very short and long, mixed case. */
 public final class TestTexts {
 
-    private TestTexts() {
-    }
+    private TestTexts() {}
 
     public static final List<String> VARIED = List.of(
             "Hello, world!",

@@ -5,8 +5,7 @@ import java.util.List;
 /** Vector comparisons shared by the tests. */
 public final class Vectors {
 
-    private Vectors() {
-    }
+    private Vectors() {}
 
     /** Cosine similarity, accumulated in double. */
     public static double cosine(float[] a, float[] b) {

@@ -9,15 +9,15 @@ import java.util.Map;
  */
 public final class BenchCommand {
 
-    private BenchCommand() {
-    }
+    private BenchCommand() {}
 
     public static int run(String[] args) throws Exception {
         if (args.length < 2) {
-            System.err.println("usage: attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]\n"
-                    + "       attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]\n"
-                    + "       attune bench decoder-prefill --model DIR [--threads N] [--tokens 128,512] [--warmup N] [--repeat N]\n"
-                    + "                                    [--forward-repeat N] [--logprobs K] [--ids-dir D] [--profile true]");
+            System.err.println(
+                    "usage: attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]\n"
+                            + "       attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]\n"
+                            + "       attune bench decoder-prefill --model DIR [--threads N] [--tokens 128,512] [--warmup N] [--repeat N]\n"
+                            + "                                    [--forward-repeat N] [--logprobs K] [--ids-dir D] [--profile true]");
             return 2;
         }
         Map<String, String> opts = new LinkedHashMap<>();
@@ -33,7 +33,8 @@ public final class BenchCommand {
             case "cpu-attention" -> CpuAttentionBenchmark.run(opts);
             case "decoder-prefill" -> DecoderPrefillBenchmark.run(opts);
             default -> {
-                System.err.println("attune bench: unknown benchmark '" + args[1] + "' (cpu-embed, cpu-attention, decoder-prefill)");
+                System.err.println("attune bench: unknown benchmark '" + args[1]
+                        + "' (cpu-embed, cpu-attention, decoder-prefill)");
                 yield 2;
             }
         };

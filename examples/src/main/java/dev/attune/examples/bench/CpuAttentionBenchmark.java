@@ -5,7 +5,6 @@ import dev.attune.kernels.attention.AttentionProblem;
 import dev.attune.kernels.attention.CpuFlashAttention;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
-
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Map;
@@ -22,11 +21,11 @@ import java.util.Random;
  */
 public final class CpuAttentionBenchmark {
 
-    private CpuAttentionBenchmark() {
-    }
+    private CpuAttentionBenchmark() {}
 
     public static int run(Map<String, String> opts) {
-        int threads = Integer.parseInt(opts.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+        int threads = Integer.parseInt(
+                opts.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         int heads = Integer.parseInt(opts.getOrDefault("heads", "2"));
         int d = Integer.parseInt(opts.getOrDefault("head-dim", "64"));
         List<Integer> lengths = List.of(512, 2048, 8192, 16384);
@@ -52,8 +51,9 @@ public final class CpuAttentionBenchmark {
                     double s = (System.nanoTime() - t0) / 1e9;
                     long alloc = allocated(mx) - before;
                     double flops = 4.0 * heads * n * (double) n * d;
-                    System.out.printf("| %d | %s | %s | %s | %.2f | %.1f |%n", n, k.path(), mib(k.workspaceBytes(p, threads)),
-                            mib(alloc), s, flops / s / 1e9);
+                    System.out.printf(
+                            "| %d | %s | %s | %s | %.2f | %.1f |%n",
+                            n, k.path(), mib(k.workspaceBytes(p, threads)), mib(alloc), s, flops / s / 1e9);
                 }
             }
         }

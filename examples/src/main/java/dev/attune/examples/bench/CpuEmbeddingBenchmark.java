@@ -1,6 +1,5 @@
 package dev.attune.examples.bench;
 
-import dev.attune.task.EncoderScoring;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.onnxruntime.OnnxTensor;
@@ -16,7 +15,7 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
-
+import dev.attune.task.EncoderScoring;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.nio.LongBuffer;
@@ -40,28 +39,41 @@ import java.util.stream.IntStream;
  */
 public final class CpuEmbeddingBenchmark {
 
-    private CpuEmbeddingBenchmark() {
-    }
+    private CpuEmbeddingBenchmark() {}
 
     public static int run(Map<String, String> opts) throws Exception {
         BuiltinModel builtin = BuiltinModel.find(opts.getOrDefault("model", "builtin:all-MiniLM-L6-v2"))
-                .orElseThrow(() -> new IllegalArgumentException("cpu-embed compares built-in models only (ONNX Runtime needs their ONNX file)"));
+                .orElseThrow(() -> new IllegalArgumentException(
+                        "cpu-embed compares built-in models only (ONNX Runtime needs their ONNX file)"));
         Path input = Path.of(opts.getOrDefault("input", "examples/data/sample.jsonl"));
-        int threads = Integer.parseInt(opts.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+        int threads = Integer.parseInt(
+                opts.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         int batch = Integer.parseInt(opts.getOrDefault("batch-size", "32"));
         int repeat = Integer.parseInt(opts.getOrDefault("repeat", "2"));
         int limit = Integer.parseInt(opts.getOrDefault("rows", String.valueOf(Integer.MAX_VALUE)));
         List<String> texts = readTexts(input, limit);
 
         try (EncoderModel model = EncoderModel.load(BuiltinModels.resolve(builtin.uri()));
-             CpuThreads pool = new CpuThreads(threads);
-             OrtSession ort = session(builtin, threads);
-             HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
-                     .optTokenizerPath(model.directory().resolve("tokenizer.json"))
-                     .optMaxLength(model.maxLength()).optTruncation(true).optPadding(true).build()) {
-            long tokens = texts.stream().mapToLong(t -> model.tokenizer().encode(t).length()).sum();
-            System.out.printf("model %s, %d texts, %d tokens (mean %.1f, max %d), %d threads, batch %d, GEMM kernel %s%n",
-                    builtin.uri(), texts.size(), tokens, tokens / (double) texts.size(), model.maxLength(), threads, batch,
+                CpuThreads pool = new CpuThreads(threads);
+                OrtSession ort = session(builtin, threads);
+                HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
+                        .optTokenizerPath(model.directory().resolve("tokenizer.json"))
+                        .optMaxLength(model.maxLength())
+                        .optTruncation(true)
+                        .optPadding(true)
+                        .build()) {
+            long tokens = texts.stream()
+                    .mapToLong(t -> model.tokenizer().encode(t).length())
+                    .sum();
+            System.out.printf(
+                    "model %s, %d texts, %d tokens (mean %.1f, max %d), %d threads, batch %d, GEMM kernel %s%n",
+                    builtin.uri(),
+                    texts.size(),
+                    tokens,
+                    tokens / (double) texts.size(),
+                    model.maxLength(),
+                    threads,
+                    batch,
                     CpuGemm.kernelName());
             List<String> warm = texts.subList(0, Math.min(200, texts.size()));
             AttentionKernel flash = new CpuFlashAttention();
@@ -72,7 +84,9 @@ public final class CpuEmbeddingBenchmark {
 
             float[][][] attuneOut = new float[1][][];
             float[][][] ortOut = new float[1][][];
-            double flashS = best(repeat, () -> attuneOut[0] = EncoderScoring.embed(model, texts, batch, Integer.MAX_VALUE, flash, pool));
+            double flashS = best(
+                    repeat,
+                    () -> attuneOut[0] = EncoderScoring.embed(model, texts, batch, Integer.MAX_VALUE, flash, pool));
             double mathS = best(repeat, () -> EncoderScoring.embed(model, texts, batch, Integer.MAX_VALUE, math, pool));
             double ortS = best(repeat, () -> ortOut[0] = onnxEmbed(ort, hf, texts, batch, builtin));
             double maxDiff = 0;
@@ -86,14 +100,21 @@ public final class CpuEmbeddingBenchmark {
             System.out.println("|---|---|---|---|---|---|");
             row("Attune", "cpu-flash", flashS, texts.size(), tokens, ortS);
             row("Attune", "cpu-math", mathS, texts.size(), tokens, ortS);
-            row("ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion(), "(its own)", ortS, texts.size(), tokens, ortS);
+            row(
+                    "ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion(),
+                    "(its own)",
+                    ortS,
+                    texts.size(),
+                    tokens,
+                    ortS);
             System.out.printf("%nmax |Attune - ONNX Runtime| over all vector components: %.2g%n", maxDiff);
             return maxDiff <= 1e-4 ? 0 : 1;
         }
     }
 
     private static void row(String engine, String path, double s, int rows, long tokens, double ortS) {
-        System.out.printf("| %s | %s | %.2f | %.1f | %.0f | %.2fx |%n", engine, path, s, rows / s, tokens / s, ortS / s);
+        System.out.printf(
+                "| %s | %s | %.2f | %.1f | %.0f | %.2fx |%n", engine, path, s, rows / s, tokens / s, ortS / s);
     }
 
     private interface Body {
@@ -123,8 +144,8 @@ public final class CpuEmbeddingBenchmark {
     }
 
     /** HF tokenizers (padding to the longest in the batch) + ONNX Runtime + pooling, length-sorted batches. */
-    static float[][] onnxEmbed(OrtSession ort, HuggingFaceTokenizer hf, List<String> texts, int batch,
-                               BuiltinModel m) throws Exception {
+    static float[][] onnxEmbed(OrtSession ort, HuggingFaceTokenizer hf, List<String> texts, int batch, BuiltinModel m)
+            throws Exception {
         Integer[] order = IntStream.range(0, texts.size()).boxed().toArray(Integer[]::new);
         int[] lens = texts.stream().mapToInt(String::length).toArray();
         java.util.Arrays.sort(order, Comparator.comparingInt(i -> lens[i]));
@@ -148,9 +169,9 @@ public final class CpuEmbeddingBenchmark {
             }
             long[] shape = {chunk.length, n};
             try (OnnxTensor a = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
-                 OnnxTensor b = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
-                 OnnxTensor c = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape);
-                 OrtSession.Result res = ort.run(Map.of("input_ids", a, "attention_mask", b, "token_type_ids", c))) {
+                    OnnxTensor b = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
+                    OnnxTensor c = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape);
+                    OrtSession.Result res = ort.run(Map.of("input_ids", a, "attention_mask", b, "token_type_ids", c))) {
                 float[][][] h = (float[][][]) res.get(0).getValue();
                 for (int r = 0; r < chunk.length; r++) {
                     out[order[from + r]] = pool(h[r], mask, r * n, n, m);

@@ -12,7 +12,6 @@ import dev.attune.model.llama.LlamaGraph;
 import dev.attune.model.llama.SequenceBatch;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.runtime.PassOutcome;
-
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -51,8 +50,7 @@ public final class DecoderPrefillBenchmark {
             + "prices fell, literacy spread, scholars could compare identical copies of a text, and new ideas "
             + "travelled faster than any authority could contain them. ";
 
-    private DecoderPrefillBenchmark() {
-    }
+    private DecoderPrefillBenchmark() {}
 
     public static int run(Map<String, String> opts) throws IOException {
         Path dir = Path.of(require(opts, "model"));
@@ -66,23 +64,37 @@ public final class DecoderPrefillBenchmark {
         if (repeat < 1 || forwardRepeat < 1) {
             throw new IllegalArgumentException("decoder-prefill: --repeat and --forward-repeat must be positive");
         }
-        int[] lengths = Arrays.stream(opts.getOrDefault("tokens", "128").split(",")).mapToInt(Integer::parseInt)
+        int[] lengths = Arrays.stream(opts.getOrDefault("tokens", "128").split(","))
+                .mapToInt(Integer::parseInt)
                 .toArray();
 
         long t0 = System.nanoTime();
-        try (DecoderModel model = DecoderModel.load(dir); CpuThreads pool = new CpuThreads(threads)) {
+        try (DecoderModel model = DecoderModel.load(dir);
+                CpuThreads pool = new CpuThreads(threads)) {
             DeviceRunner runner = new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9);
-            System.out.printf(Locale.ROOT, "attune load seconds=%.1f threads=%d model=%s (%d layers, hidden %d, %d/%d heads, "
-                            + "stored %s)%n", (System.nanoTime() - t0) / 1e9, threads, dir, model.config().layers(),
-                    model.config().hiddenSize(), model.config().heads(), model.config().kvHeads(), model.storedDtype());
+            System.out.printf(
+                    Locale.ROOT,
+                    "attune load seconds=%.1f threads=%d model=%s (%d layers, hidden %d, %d/%d heads, "
+                            + "stored %s)%n",
+                    (System.nanoTime() - t0) / 1e9,
+                    threads,
+                    dir,
+                    model.config().layers(),
+                    model.config().hiddenSize(),
+                    model.config().heads(),
+                    model.config().kvHeads(),
+                    model.storedDtype());
             for (int n : lengths) {
                 Prompt p = prompt(model, n);
                 if (idsDir != null) {
                     Files.createDirectories(idsDir);
-                    Files.writeString(idsDir.resolve("ids-" + n + ".txt"), Arrays.stream(p.ids).mapToObj(Integer::toString)
-                            .collect(Collectors.joining(" ")) + "\n");
-                    Files.writeString(idsDir.resolve("loglik-" + n + ".jsonl"), "{\"id\": 1, \"text\": "
-                            + jsonString(p.text) + "}\n", StandardCharsets.UTF_8);
+                    Files.writeString(
+                            idsDir.resolve("ids-" + n + ".txt"),
+                            Arrays.stream(p.ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")) + "\n");
+                    Files.writeString(
+                            idsDir.resolve("loglik-" + n + ".jsonl"),
+                            "{\"id\": 1, \"text\": " + jsonString(p.text) + "}\n",
+                            StandardCharsets.UTF_8);
                     System.out.printf(Locale.ROOT, "attune prompt tokens=%d loglik_text_tokens=%d%n", n, p.textTokens);
                 }
                 // Warm-up, then the timed passes: forward + log-probs (what loglik does), then forward alone.
@@ -99,9 +111,16 @@ public final class DecoderPrefillBenchmark {
                 for (int r = 0; r < forwardRepeat; r++) {
                     fwd[r] = pass(model, runner, pool, p.ids, false, null).seconds;
                 }
-                System.out.printf(Locale.ROOT, "attune prefill tokens=%d path=%s median_seconds=%.3f median_tokens_per_s=%.2f "
+                System.out.printf(
+                        Locale.ROOT,
+                        "attune prefill tokens=%d path=%s median_seconds=%.3f median_tokens_per_s=%.2f "
                                 + "best_tokens_per_s=%.2f runs_tokens_per_s=%s forward_only_median_tokens_per_s=%.2f%n",
-                        n, last.path, median(full), n / median(full), n / Arrays.stream(full).min().orElseThrow(), rates(n, full),
+                        n,
+                        last.path,
+                        median(full),
+                        n / median(full),
+                        n / Arrays.stream(full).min().orElseThrow(),
+                        rates(n, full),
                         n / median(fwd));
                 if (logprobs > 0) {
                     float[] lp = last.logprobs;
@@ -109,26 +128,38 @@ public final class DecoderPrefillBenchmark {
                     for (int i = 0; i < Math.min(logprobs, lp.length); i++) {
                         b.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.6f", lp[i]));
                     }
-                    System.out.printf(Locale.ROOT, "attune logprobs tokens=%d positions=%d values=%s%n", n,
-                            Math.min(logprobs, lp.length), b);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "attune logprobs tokens=%d positions=%d values=%s%n",
+                            n,
+                            Math.min(logprobs, lp.length),
+                            b);
                 }
                 if (profile) {
                     Map<String, long[]> perOp = new LinkedHashMap<>();
                     double s = pass(model, runner, pool, p.ids, true, perOp).seconds;
                     long total = perOp.values().stream().mapToLong(v -> v[0]).sum();
-                    System.out.printf(Locale.ROOT, "attune profile tokens=%d seconds=%.3f (one pass, per op: calls, seconds, share)%n",
-                            n, s);
-                    perOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
-                            .forEach(e -> System.out.printf(Locale.ROOT, "attune profile   %-16s %5d %8.3f %5.1f%%%n", e.getKey(),
-                                    e.getValue()[1], e.getValue()[0] / 1e9, 100.0 * e.getValue()[0] / Math.max(1, total)));
+                    System.out.printf(
+                            Locale.ROOT,
+                            "attune profile tokens=%d seconds=%.3f (one pass, per op: calls, seconds, share)%n",
+                            n,
+                            s);
+                    perOp.entrySet().stream()
+                            .sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
+                            .forEach(e -> System.out.printf(
+                                    Locale.ROOT,
+                                    "attune profile   %-16s %5d %8.3f %5.1f%%%n",
+                                    e.getKey(),
+                                    e.getValue()[1],
+                                    e.getValue()[0] / 1e9,
+                                    100.0 * e.getValue()[0] / Math.max(1, total)));
                 }
             }
         }
         return 0;
     }
 
-    private record Prompt(int[] ids, String text, int textTokens) {
-    }
+    private record Prompt(int[] ids, String text, int textTokens) {}
 
     /**
      * The first {@code n} ids of the repeated text, and its shortest word prefix with at least
@@ -156,12 +187,16 @@ public final class DecoderPrefillBenchmark {
         return new Prompt(ids, prefix, model.tokenize(prefix).length);
     }
 
-    private record Result(double seconds, float[] logprobs, String path) {
-    }
+    private record Result(double seconds, float[] logprobs, String path) {}
 
     /** One prefill of one row, timed; with the log-probs of tokens 1.. given those before them. */
-    private static Result pass(DecoderModel model, DeviceRunner runner, CpuThreads pool, int[] ids, boolean logprobs,
-                               Map<String, long[]> perOp) {
+    private static Result pass(
+            DecoderModel model,
+            DeviceRunner runner,
+            CpuThreads pool,
+            int[] ids,
+            boolean logprobs,
+            Map<String, long[]> perOp) {
         SequenceBatch batch = SequenceBatch.prefill(List.of(ids));
         int[] rows = new int[ids.length - 1];
         int[] targets = new int[ids.length - 1];
@@ -170,8 +205,8 @@ public final class DecoderPrefillBenchmark {
             targets[p - 1] = ids[p];
         }
         LlamaGraph graph = model.graph();
-        AttentionRequest request = new AttentionRequest(model.storedDtype(), model.config().heads(),
-                model.config().headDim(), 1, ids.length, MaskKind.CAUSAL);
+        AttentionRequest request = new AttentionRequest(
+                model.storedDtype(), model.config().heads(), model.config().headDim(), 1, ids.length, MaskKind.CAUSAL);
         long[] nanos = new long[1];
         PassOutcome<float[]> o = runner.run(request, pool, (ops, choice) -> {
             LlamaGraph.Resident w = runner.resident(model, choice.dtype(), graph::residentOn);
@@ -182,13 +217,16 @@ public final class DecoderPrefillBenchmark {
             nanos[0] = System.nanoTime() - t0;
             return lp;
         });
-        return new Result(nanos[0] / 1e9, o.value(), o.choice().path().id() + " " + o.choice().dtype().id());
+        return new Result(
+                nanos[0] / 1e9,
+                o.value(),
+                o.choice().path().id() + " " + o.choice().dtype().id());
     }
 
     /** {@code ops} with the wall time of every call added up per method name: {nanos, calls}. */
     private static TensorOps timed(TensorOps ops, Map<String, long[]> perOp) {
-        return (TensorOps) Proxy.newProxyInstance(TensorOps.class.getClassLoader(), new Class<?>[] {TensorOps.class},
-                (proxy, m, a) -> {
+        return (TensorOps) Proxy.newProxyInstance(
+                TensorOps.class.getClassLoader(), new Class<?>[] {TensorOps.class}, (proxy, m, a) -> {
                     long t0 = System.nanoTime();
                     try {
                         return m.invoke(ops, a);

@@ -13,8 +13,7 @@ public final class AttentionKernels {
     private static final CpuFlashAttention CPU_FLASH = new CpuFlashAttention();
     private static final CpuMathAttention CPU_MATH = new CpuMathAttention();
 
-    private AttentionKernels() {
-    }
+    private AttentionKernels() {}
 
     public static AttentionKernel onCpuMemory(DeviceInfo device, AttentionChoice choice) {
         return switch (choice.path()) {
@@ -22,7 +21,8 @@ public final class AttentionKernels {
             case CPU_MATH -> CPU_MATH;
             default -> {
                 if (device.isGpu() && !device.simulated()) {
-                    throw new IllegalStateException(choice.path() + " on " + device.label() + " runs on the CUDA backend");
+                    throw new IllegalStateException(
+                            choice.path() + " on " + device.label() + " runs on the CUDA backend");
                 }
                 yield new SimulatedGpuAttention(choice.path(), choice.dtype());
             }

@@ -34,20 +34,59 @@ import java.util.Arrays;
  * @param kOffset    offset of K within a token's row
  * @param vOffset    offset of V within a token's row
  */
-public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int headDim, boolean causal,
-                               int slidingWindow, float scale, int rowStride, int qOffset, int kOffset, int vOffset,
-                               int[] prefixRows) {
+public record AttentionProblem(
+        int[] cuSeqlens,
+        int heads,
+        int kvHeads,
+        int headDim,
+        boolean causal,
+        int slidingWindow,
+        float scale,
+        int rowStride,
+        int qOffset,
+        int kOffset,
+        int vOffset,
+        int[] prefixRows) {
 
     /** Rows that share no prefix. */
-    public AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int headDim, boolean causal, int slidingWindow,
-                            float scale, int rowStride, int qOffset, int kOffset, int vOffset) {
-        this(cuSeqlens, heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride, qOffset, kOffset, vOffset,
+    public AttentionProblem(
+            int[] cuSeqlens,
+            int heads,
+            int kvHeads,
+            int headDim,
+            boolean causal,
+            int slidingWindow,
+            float scale,
+            int rowStride,
+            int qOffset,
+            int kOffset,
+            int vOffset) {
+        this(
+                cuSeqlens,
+                heads,
+                kvHeads,
+                headDim,
+                causal,
+                slidingWindow,
+                scale,
+                rowStride,
+                qOffset,
+                kOffset,
+                vOffset,
                 null);
     }
 
     /** Multi-head attention without a window: as many key/value heads as query heads. */
-    public AttentionProblem(int[] cuSeqlens, int heads, int headDim, boolean causal, float scale, int rowStride,
-                            int qOffset, int kOffset, int vOffset) {
+    public AttentionProblem(
+            int[] cuSeqlens,
+            int heads,
+            int headDim,
+            boolean causal,
+            float scale,
+            int rowStride,
+            int qOffset,
+            int kOffset,
+            int vOffset) {
         this(cuSeqlens, heads, heads, headDim, causal, 0, scale, rowStride, qOffset, kOffset, vOffset);
     }
 
@@ -64,17 +103,21 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
             throw new IllegalArgumentException("heads and headDim must be positive: " + heads + ", " + headDim);
         }
         if (kvHeads < 1 || heads % kvHeads != 0) {
-            throw new IllegalArgumentException("key/value heads (" + kvHeads + ") must divide the query heads (" + heads
-                    + ")");
+            throw new IllegalArgumentException(
+                    "key/value heads (" + kvHeads + ") must divide the query heads (" + heads + ")");
         }
         if (slidingWindow < 0 || (slidingWindow > 0 && !causal)) {
-            throw new IllegalArgumentException("a sliding window (" + slidingWindow + ") needs a causal mask and must "
-                    + "not be negative");
+            throw new IllegalArgumentException(
+                    "a sliding window (" + slidingWindow + ") needs a causal mask and must " + "not be negative");
         }
         int width = heads * headDim;
         int kvWidth = kvHeads * headDim;
-        if (qOffset < 0 || kOffset < 0 || vOffset < 0 || qOffset + width > rowStride
-                || kOffset + kvWidth > rowStride || vOffset + kvWidth > rowStride) {
+        if (qOffset < 0
+                || kOffset < 0
+                || vOffset < 0
+                || qOffset + width > rowStride
+                || kOffset + kvWidth > rowStride
+                || vOffset + kvWidth > rowStride) {
             throw new IllegalArgumentException("Q/K/V offsets do not fit a row of " + rowStride + " floats");
         }
         cuSeqlens = cuSeqlens.clone();
@@ -96,8 +139,8 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
     /** Q, K and V fused in one (tokens, 3 * heads * headDim) buffer, in that order. */
     public static AttentionProblem fusedQkv(int[] cuSeqlens, int heads, int headDim, boolean causal) {
         int w = heads * headDim;
-        return new AttentionProblem(cuSeqlens, heads, headDim, causal, (float) (1.0 / Math.sqrt(headDim)),
-                3 * w, 0, w, 2 * w);
+        return new AttentionProblem(
+                cuSeqlens, heads, headDim, causal, (float) (1.0 / Math.sqrt(headDim)), 3 * w, 0, w, 2 * w);
     }
 
     /**
@@ -109,12 +152,23 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
     }
 
     /** As {@link #fusedGqa(int[], int, int, int, int)}, with rows that continue a shared prefix row. */
-    public static AttentionProblem fusedGqa(int[] cuSeqlens, int heads, int kvHeads, int headDim, int slidingWindow,
-                                            int[] prefixRows) {
+    public static AttentionProblem fusedGqa(
+            int[] cuSeqlens, int heads, int kvHeads, int headDim, int slidingWindow, int[] prefixRows) {
         int qw = heads * headDim;
         int kvw = kvHeads * headDim;
-        return new AttentionProblem(cuSeqlens, heads, kvHeads, headDim, true, slidingWindow,
-                (float) (1.0 / Math.sqrt(headDim)), qw + 2 * kvw, 0, qw, qw + kvw, prefixRows);
+        return new AttentionProblem(
+                cuSeqlens,
+                heads,
+                kvHeads,
+                headDim,
+                true,
+                slidingWindow,
+                (float) (1.0 / Math.sqrt(headDim)),
+                qw + 2 * kvw,
+                0,
+                qw,
+                qw + kvw,
+                prefixRows);
     }
 
     /** Tokens of context row {@code b} reads before its own: its prefix row's length, or 0. */
@@ -187,16 +241,26 @@ public record AttentionProblem(int[] cuSeqlens, int heads, int kvHeads, int head
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof AttentionProblem p && Arrays.equals(cuSeqlens, p.cuSeqlens) && heads == p.heads
-                && kvHeads == p.kvHeads && headDim == p.headDim && causal == p.causal
-                && slidingWindow == p.slidingWindow && Arrays.equals(prefixRows, p.prefixRows) && scale == p.scale && rowStride == p.rowStride
-                && qOffset == p.qOffset && kOffset == p.kOffset && vOffset == p.vOffset;
+        return o instanceof AttentionProblem p
+                && Arrays.equals(cuSeqlens, p.cuSeqlens)
+                && heads == p.heads
+                && kvHeads == p.kvHeads
+                && headDim == p.headDim
+                && causal == p.causal
+                && slidingWindow == p.slidingWindow
+                && Arrays.equals(prefixRows, p.prefixRows)
+                && scale == p.scale
+                && rowStride == p.rowStride
+                && qOffset == p.qOffset
+                && kOffset == p.kOffset
+                && vOffset == p.vOffset;
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * Arrays.hashCode(cuSeqlens) + Arrays.hashCode(prefixRows)) + java.util.Objects.hash(heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride,
-                qOffset, kOffset, vOffset);
+        return 31 * (31 * Arrays.hashCode(cuSeqlens) + Arrays.hashCode(prefixRows))
+                + java.util.Objects.hash(
+                        heads, kvHeads, headDim, causal, slidingWindow, scale, rowStride, qOffset, kOffset, vOffset);
     }
 
     @Override

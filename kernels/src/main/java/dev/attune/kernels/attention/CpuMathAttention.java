@@ -22,7 +22,8 @@ public final class CpuMathAttention implements AttentionKernel {
     @Override
     public long workspaceBytes(AttentionProblem p, int threads) {
         long n = p.maxSeqLen();
-        return Math.min(threads, (long) p.batch() * p.heads()) * (n * p.maxKeyLength() + (long) p.headDim())
+        return Math.min(threads, (long) p.batch() * p.heads())
+                * (n * p.maxKeyLength() + (long) p.headDim())
                 * Double.BYTES;
     }
 

@@ -12,20 +12,19 @@ public final class CpuGemm {
 
     private static final GemmKernel KERNEL = pick();
 
-    private CpuGemm() {
-    }
+    private CpuGemm() {}
 
     /** The kernel in use, for logs and benchmark records. */
     public static String kernelName() {
         return KERNEL instanceof ScalarGemmKernel ? "scalar" : "vector-api";
     }
 
-    public static void matmul(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y,
-                              CpuThreads threads) {
-        if (x.length < (long) m * k || w.length < (long) k * n || y.length < (long) m * n
+    public static void matmul(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, CpuThreads threads) {
+        if (x.length < (long) m * k
+                || w.length < (long) k * n
+                || y.length < (long) m * n
                 || (bias != null && bias.length < n)) {
-            throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k
-                    + " N=" + n);
+            throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k + " N=" + n);
         }
         // Blocks of 12 rows (a multiple of both kernels' register tiles) split across workers.
         int blocks = (m + 11) / 12;
@@ -46,7 +45,8 @@ public final class CpuGemm {
         }
         try {
             return (GemmKernel) Class.forName("dev.attune.kernels.cpu.VectorGemmKernel")
-                    .getDeclaredConstructor().newInstance();
+                    .getDeclaredConstructor()
+                    .newInstance();
         } catch (ReflectiveOperationException | LinkageError e) {
             return new ScalarGemmKernel();
         }

@@ -7,12 +7,18 @@ package dev.attune.kernels.cpu;
  */
 public final class CpuOps {
 
-    private CpuOps() {
-    }
+    private CpuOps() {}
 
     /** {@code x = LayerNorm(x + residual)} in place over each row; residual may be null. */
-    public static void addLayerNorm(float[] x, float[] residual, int rows, int width, float[] gamma,
-                                    float[] beta, float eps, CpuThreads threads) {
+    public static void addLayerNorm(
+            float[] x,
+            float[] residual,
+            int rows,
+            int width,
+            float[] gamma,
+            float[] beta,
+            float eps,
+            CpuThreads threads) {
         threads.parallelFor(rows, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int o = r * width;

@@ -29,7 +29,9 @@ final class SimdVectorPrimitives implements VectorPrimitives {
         int i = 0;
         FloatVector va = FloatVector.broadcast(S, alpha);
         for (; i + L <= len; i += L) {
-            FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+            FloatVector.fromArray(S, x, xo + i)
+                    .fma(va, FloatVector.fromArray(S, y, yo + i))
+                    .intoArray(y, yo + i);
         }
         for (; i < len; i++) {
             y[yo + i] = Math.fma(alpha, x[xo + i], y[yo + i]);

@@ -29,9 +29,28 @@ public interface VectorPrimitives {
     static double erf(double x) {
         double z = Math.abs(x);
         double t = 1.0 / (1.0 + 0.5 * z);
-        double ans = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
-                + t * (-0.82215223 + t * 0.17087277)))))))));
+        double ans = t
+                * Math.exp(
+                        -z * z
+                                - 1.26551223
+                                + t
+                                        * (1.00002368
+                                                + t
+                                                        * (0.37409196
+                                                                + t
+                                                                        * (0.09678418
+                                                                                + t
+                                                                                        * (-0.18628806
+                                                                                                + t
+                                                                                                        * (0.27886807
+                                                                                                                + t
+                                                                                                                        * (-1.13520398
+                                                                                                                                + t
+                                                                                                                                        * (1.48851587
+                                                                                                                                                + t
+                                                                                                                                                        * (-0.82215223
+                                                                                                                                                                + t
+                                                                                                                                                                        * 0.17087277)))))))));
         return x >= 0 ? 1.0 - ans : ans - 1.0;
     }
 
@@ -43,15 +62,15 @@ public interface VectorPrimitives {
     final class Holder {
         static final VectorPrimitives INSTANCE = pick();
 
-        private Holder() {
-        }
+        private Holder() {}
 
         private static VectorPrimitives pick() {
             if (!Boolean.getBoolean("attune.cpu.scalar")
                     && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
                 try {
                     return (VectorPrimitives) Class.forName("dev.attune.kernels.cpu.SimdVectorPrimitives")
-                            .getDeclaredConstructor().newInstance();
+                            .getDeclaredConstructor()
+                            .newInstance();
                 } catch (ReflectiveOperationException | LinkageError e) {
                     // fall through to the portable version
                 }

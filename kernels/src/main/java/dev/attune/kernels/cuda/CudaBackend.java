@@ -2,12 +2,11 @@ package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.ComputeDtype;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
-
 import java.util.ArrayDeque;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
 
 /**
  * Attune's compute on one CUDA GPU: the device's primary context, the PTX modules loaded into it,
@@ -297,8 +296,13 @@ public final class CudaBackend implements AutoCloseable {
         }
         KernelFailureException l = lost;
         if (l != null) {
-            throw new KernelFailureException("the CUDA context of " + label + " was lost earlier: " + l.getMessage(),
-                    l.result(), l.resultName(), label, true, l);
+            throw new KernelFailureException(
+                    "the CUDA context of " + label + " was lost earlier: " + l.getMessage(),
+                    l.result(),
+                    l.resultName(),
+                    label,
+                    true,
+                    l);
         }
     }
 }

@@ -69,13 +69,27 @@ public final class CudaOps {
      *
      * @throws KernelUnavailableException when the device or shape does not allow the variant
      */
-    public void gemm(GemmVariant variant, GpuArray a, GpuArray w, GpuArray biasOrNull, GpuArray c, int m, int n, int k,
-                     int epilogue) {
+    public void gemm(
+            GemmVariant variant,
+            GpuArray a,
+            GpuArray w,
+            GpuArray biasOrNull,
+            GpuArray c,
+            int m,
+            int n,
+            int k,
+            int epilogue) {
         OpChecks.gemm(a, w, biasOrNull, c, m, n, k, epilogue);
         if (!runs(variant, a.dtype(), n, k) || (variant != GemmVariant.SIMT && !aligned16(a, w, c))) {
-            throw new KernelUnavailableException(variant.module() + " cannot multiply " + a.dtype() + " with n=" + n
-                    + ", k=" + k + (aligned16(a, w, c) ? "" : " from operands not on 16-byte boundaries") + " on " + session.label() + " (" + capability().smName() + ")", variant.module(),
-                    CudaException.NO_RESULT, "", session.label(), null);
+            throw new KernelUnavailableException(
+                    variant.module() + " cannot multiply " + a.dtype() + " with n=" + n + ", k=" + k
+                            + (aligned16(a, w, c) ? "" : " from operands not on 16-byte boundaries") + " on "
+                            + session.label() + " (" + capability().smName() + ")",
+                    variant.module(),
+                    CudaException.NO_RESULT,
+                    "",
+                    session.label(),
+                    null);
         }
         launchGemm(variant, a, w, biasOrNull, c, m, n, k, epilogue);
     }
@@ -85,11 +99,21 @@ public final class CudaOps {
         return capability().atLeast(variant.minCapability()) && GemmLaunch.supports(variant, dtype, n, k);
     }
 
-    private void launchGemm(GemmVariant v, GpuArray a, GpuArray w, GpuArray bias, GpuArray c, int m, int n, int k,
-                            int epilogue) {
+    private void launchGemm(
+            GemmVariant v, GpuArray a, GpuArray w, GpuArray bias, GpuArray c, int m, int n, int k, int epilogue) {
         session.enter();
-        session.launch(v.module(), GemmLaunch.shape(v, a.dtype(), m, n, k),
-                new KernelArgs().ptr(a).ptr(w).ptrOrNull(bias).ptr(c).i32(m).i32(n).i32(k).i32(epilogue));
+        session.launch(
+                v.module(),
+                GemmLaunch.shape(v, a.dtype(), m, n, k),
+                new KernelArgs()
+                        .ptr(a)
+                        .ptr(w)
+                        .ptrOrNull(bias)
+                        .ptr(c)
+                        .i32(m)
+                        .i32(n)
+                        .i32(k)
+                        .i32(epilogue));
     }
 
     /**
@@ -103,9 +127,23 @@ public final class CudaOps {
      * @param queryChunk math path only: queries per launch (bounds the fp32 score buffer,
      *                   {@code batch · heads · queryChunk · maxSeqlen} floats); 0 or less for all at once
      */
-    public void attention(AttentionPath path, GpuArray q, GpuArray k, GpuArray v, GpuArray o, GpuArray cuSeqlens,
-                          int batch, int maxSeqlen, int heads, int headDim, int qStride, int kvStride, int oStride,
-                          float scale, boolean causal, int queryChunk) {
+    public void attention(
+            AttentionPath path,
+            GpuArray q,
+            GpuArray k,
+            GpuArray v,
+            GpuArray o,
+            GpuArray cuSeqlens,
+            int batch,
+            int maxSeqlen,
+            int heads,
+            int headDim,
+            int qStride,
+            int kvStride,
+            int oStride,
+            float scale,
+            boolean causal,
+            int queryChunk) {
         OpChecks.attention(q, k, v, o, cuSeqlens, batch, maxSeqlen, heads, headDim, qStride, kvStride, oStride);
         if (path == null || !path.isGpu()) {
             throw new IllegalArgumentException("attention on a CUDA session needs a GPU path, got " + path);
@@ -115,21 +153,54 @@ public final class CudaOps {
             return;
         }
         if (path == AttentionPath.MATH) {
-            math(q, k, v, o, cuSeqlens, batch, maxSeqlen, heads, headDim, qStride, kvStride, oStride, scale, causal,
+            math(
+                    q,
+                    k,
+                    v,
+                    o,
+                    cuSeqlens,
+                    batch,
+                    maxSeqlen,
+                    heads,
+                    headDim,
+                    qStride,
+                    kvStride,
+                    oStride,
+                    scale,
+                    causal,
                     queryChunk);
             return;
         }
         AttentionLaunch launch = fusedLaunch(path, dt, headDim);
-        if (path != AttentionPath.MEM_EFFICIENT && !(aligned16(q, k, v, o) && qStride % 8 == 0 && kvStride % 8 == 0
-                && oStride % 8 == 0)) {
-            throw new KernelUnavailableException(path.id() + " loads and stores 16-byte rows: Q, K, V and O must start on "
-                    + "16-byte boundaries and their strides (" + qStride + ", " + kvStride + ", " + oStride
-                    + ") be multiples of 8 elements", launch.module(), CudaException.NO_RESULT, "", session.label(), null);
+        if (path != AttentionPath.MEM_EFFICIENT
+                && !(aligned16(q, k, v, o) && qStride % 8 == 0 && kvStride % 8 == 0 && oStride % 8 == 0)) {
+            throw new KernelUnavailableException(
+                    path.id() + " loads and stores 16-byte rows: Q, K, V and O must start on "
+                            + "16-byte boundaries and their strides (" + qStride + ", " + kvStride + ", " + oStride
+                            + ") be multiples of 8 elements",
+                    launch.module(),
+                    CudaException.NO_RESULT,
+                    "",
+                    session.label(),
+                    null);
         }
         session.enter();
-        session.launch(launch.module(), launch.shape(dt, headDim, heads, batch, maxSeqlen),
-                new KernelArgs().ptr(q).ptr(k).ptr(v).ptr(o).ptr(cuSeqlens).i32(heads).i32(headDim)
-                        .i32(qStride).i32(kvStride).i32(oStride).f32(scale).i32(causal ? 1 : 0));
+        session.launch(
+                launch.module(),
+                launch.shape(dt, headDim, heads, batch, maxSeqlen),
+                new KernelArgs()
+                        .ptr(q)
+                        .ptr(k)
+                        .ptr(v)
+                        .ptr(o)
+                        .ptr(cuSeqlens)
+                        .i32(heads)
+                        .i32(headDim)
+                        .i32(qStride)
+                        .i32(kvStride)
+                        .i32(oStride)
+                        .f32(scale)
+                        .i32(causal ? 1 : 0));
     }
 
     private static boolean aligned16(GpuArray... arrays) {
@@ -151,13 +222,23 @@ public final class CudaOps {
             default -> ComputeCapability.NONE;
         };
         if (!capability().atLeast(needs)) {
-            throw new KernelUnavailableException(path.id() + " needs compute capability " + needs + " or newer; "
-                    + session.label() + " has " + capability(), launch.module(), CudaException.NO_RESULT, "",
-                    session.label(), null);
+            throw new KernelUnavailableException(
+                    path.id() + " needs compute capability " + needs + " or newer; " + session.label() + " has "
+                            + capability(),
+                    launch.module(),
+                    CudaException.NO_RESULT,
+                    "",
+                    session.label(),
+                    null);
         }
         if (!launch.supports(dt, headDim)) {
-            throw new KernelUnavailableException(path.id() + " has no kernel for " + dt + " with head_dim " + headDim,
-                    launch.module(), CudaException.NO_RESULT, "", session.label(), null);
+            throw new KernelUnavailableException(
+                    path.id() + " has no kernel for " + dt + " with head_dim " + headDim,
+                    launch.module(),
+                    CudaException.NO_RESULT,
+                    "",
+                    session.label(),
+                    null);
         }
         return launch;
     }
@@ -168,28 +249,76 @@ public final class CudaOps {
      * chunk, and the chunks, are ordered by the stream; the buffer is reused by the next chunk only
      * after the previous chunk's P·V has read it, for the same reason.
      */
-    private void math(GpuArray q, GpuArray k, GpuArray v, GpuArray o, GpuArray cuSeqlens, int batch, int maxSeqlen,
-                      int heads, int headDim, int qStride, int kvStride, int oStride, float scale, boolean causal,
-                      int queryChunk) {
+    private void math(
+            GpuArray q,
+            GpuArray k,
+            GpuArray v,
+            GpuArray o,
+            GpuArray cuSeqlens,
+            int batch,
+            int maxSeqlen,
+            int heads,
+            int headDim,
+            int qStride,
+            int kvStride,
+            int oStride,
+            float scale,
+            boolean causal,
+            int queryChunk) {
         ComputeDtype dt = q.dtype();
         MathAttentionLaunch launch = MathAttentionLaunch.INSTANCE;
-        int chunk = Math.min(Math.min(queryChunk > 0 ? queryChunk : maxSeqlen, maxSeqlen),
-                MathAttentionLaunch.MAX_QUERY_CHUNK);
+        int chunk = Math.min(
+                Math.min(queryChunk > 0 ? queryChunk : maxSeqlen, maxSeqlen), MathAttentionLaunch.MAX_QUERY_CHUNK);
         long scoreFloats = MathAttentionLaunch.scoreBytes(batch, heads, chunk, maxSeqlen) / Float.BYTES;
         GpuArray scores = session.alloc(ComputeDtype.FP32, scoreFloats);
         try {
             for (int begin = 0; begin < maxSeqlen; begin += chunk) {
                 int count = Math.min(chunk, maxSeqlen - begin);
-                session.launch(launch.module(), launch.scores(dt, heads, batch, maxSeqlen, count),
-                        new KernelArgs().ptr(q).ptr(k).ptr(scores).ptr(cuSeqlens).i32(batch).i32(heads).i32(headDim)
-                                .i32(qStride).i32(kvStride).i32(maxSeqlen).i32(begin).i32(count).f32(scale)
+                session.launch(
+                        launch.module(),
+                        launch.scores(dt, heads, batch, maxSeqlen, count),
+                        new KernelArgs()
+                                .ptr(q)
+                                .ptr(k)
+                                .ptr(scores)
+                                .ptr(cuSeqlens)
+                                .i32(batch)
+                                .i32(heads)
+                                .i32(headDim)
+                                .i32(qStride)
+                                .i32(kvStride)
+                                .i32(maxSeqlen)
+                                .i32(begin)
+                                .i32(count)
+                                .f32(scale)
                                 .i32(causal ? 1 : 0));
-                session.launch(launch.module(), launch.softmax(heads, batch, count),
-                        new KernelArgs().ptr(scores).ptr(cuSeqlens).i32(batch).i32(heads).i32(maxSeqlen).i32(begin)
+                session.launch(
+                        launch.module(),
+                        launch.softmax(heads, batch, count),
+                        new KernelArgs()
+                                .ptr(scores)
+                                .ptr(cuSeqlens)
+                                .i32(batch)
+                                .i32(heads)
+                                .i32(maxSeqlen)
+                                .i32(begin)
                                 .i32(count));
-                session.launch(launch.module(), launch.pv(dt, headDim, heads, batch, count),
-                        new KernelArgs().ptr(scores).ptr(v).ptr(o).ptr(cuSeqlens).i32(batch).i32(heads).i32(headDim)
-                                .i32(kvStride).i32(oStride).i32(maxSeqlen).i32(begin).i32(count));
+                session.launch(
+                        launch.module(),
+                        launch.pv(dt, headDim, heads, batch, count),
+                        new KernelArgs()
+                                .ptr(scores)
+                                .ptr(v)
+                                .ptr(o)
+                                .ptr(cuSeqlens)
+                                .i32(batch)
+                                .i32(heads)
+                                .i32(headDim)
+                                .i32(kvStride)
+                                .i32(oStride)
+                                .i32(maxSeqlen)
+                                .i32(begin)
+                                .i32(count));
             }
         } finally {
             session.recycle(scores);
@@ -200,16 +329,34 @@ public final class CudaOps {
      * {@code out[t] = word[ids[t]] + position[positionIds[t]] + type[typeIds[t]]}, (tokens, hidden).
      * The id arrays are int32 and must be in range of their tables (not checked on the device).
      */
-    public void embed(GpuArray ids, GpuArray typeIds, GpuArray positionIds, GpuArray word, GpuArray position,
-                      GpuArray type, GpuArray out, int tokens, int hidden) {
+    public void embed(
+            GpuArray ids,
+            GpuArray typeIds,
+            GpuArray positionIds,
+            GpuArray word,
+            GpuArray position,
+            GpuArray type,
+            GpuArray out,
+            int tokens,
+            int hidden) {
         OpChecks.embed(ids, typeIds, positionIds, word, position, type, out, tokens, hidden);
         if (tokens == 0) {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow("embed", out.dtype(), tokens),
-                new KernelArgs().ptr(ids).ptr(typeIds).ptr(positionIds).ptr(word).ptr(position).ptr(type).ptr(out)
-                        .i32(tokens).i32(hidden));
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.perRow("embed", out.dtype(), tokens),
+                new KernelArgs()
+                        .ptr(ids)
+                        .ptr(typeIds)
+                        .ptr(positionIds)
+                        .ptr(word)
+                        .ptr(position)
+                        .ptr(type)
+                        .ptr(out)
+                        .i32(tokens)
+                        .i32(hidden));
     }
 
     /**
@@ -217,27 +364,44 @@ public final class CudaOps {
      * (the sum in fp32, rounded once), for {@code rows} rows of {@code width}. {@code ids} is int32
      * and must be in {@code [0, tableRows)}: the kernel does not check (the caller does, on the host).
      */
-    public void gatherRows(GpuArray ids, GpuArray table, int tableRows, GpuArray out, int rows, int width,
-                           boolean accumulate) {
+    public void gatherRows(
+            GpuArray ids, GpuArray table, int tableRows, GpuArray out, int rows, int width, boolean accumulate) {
         OpChecks.gatherRows(ids, table, tableRows, out, rows, width);
         if (rows == 0) {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow("gather_rows", out.dtype(), rows),
-                new KernelArgs().ptr(ids).ptr(table).ptr(out).i32(rows).i32(width).i32(accumulate ? 1 : 0));
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.perRow("gather_rows", out.dtype(), rows),
+                new KernelArgs()
+                        .ptr(ids)
+                        .ptr(table)
+                        .ptr(out)
+                        .i32(rows)
+                        .i32(width)
+                        .i32(accumulate ? 1 : 0));
     }
 
     /** {@code x = LayerNorm(x + residual) · gamma + beta} per row, in place; residual may be null. */
-    public void addLayerNorm(GpuArray x, GpuArray residualOrNull, GpuArray gamma, GpuArray beta, float eps, int rows,
-                             int hidden) {
+    public void addLayerNorm(
+            GpuArray x, GpuArray residualOrNull, GpuArray gamma, GpuArray beta, float eps, int rows, int hidden) {
         OpChecks.addLayerNorm(x, residualOrNull, gamma, beta, rows, hidden);
         if (rows == 0) {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow("add_layernorm", x.dtype(), rows),
-                new KernelArgs().ptr(x).ptrOrNull(residualOrNull).ptr(gamma).ptr(beta).f32(eps).i32(rows).i32(hidden));
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.perRow("add_layernorm", x.dtype(), rows),
+                new KernelArgs()
+                        .ptr(x)
+                        .ptrOrNull(residualOrNull)
+                        .ptr(gamma)
+                        .ptr(beta)
+                        .f32(eps)
+                        .i32(rows)
+                        .i32(hidden));
     }
 
     /** Exact (erf) GELU of the first {@code n} elements, in place. */
@@ -249,7 +413,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("gelu", dt, n),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.elementwise("gelu", dt, n),
                 new KernelArgs().ptr(x).i64(n));
     }
 
@@ -263,7 +429,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("residual_add", dt, n),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.elementwise("residual_add", dt, n),
                 new KernelArgs().ptr(x).ptr(r).i64(n));
     }
 
@@ -280,7 +448,9 @@ public final class CudaOps {
     private void pool(String op, GpuArray x, GpuArray cuSeqlens, int batch, int hidden, GpuArray out) {
         OpChecks.pool(op, x, cuSeqlens, batch, hidden, out);
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow(op, x.dtype(), batch),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.perRow(op, x.dtype(), batch),
                 new KernelArgs().ptr(x).ptr(cuSeqlens).i32(batch).i32(hidden).ptr(out));
     }
 
@@ -293,7 +463,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.perRow("l2_normalize", ComputeDtype.FP32, rows),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.perRow("l2_normalize", ComputeDtype.FP32, rows),
                 new KernelArgs().ptr(xF32).i32(rows).i32(dim).f32(eps));
     }
 
@@ -307,7 +479,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("to_f32", dt, n),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.elementwise("to_f32", dt, n),
                 new KernelArgs().ptr(x).ptr(outF32).i64(n));
     }
 
@@ -321,7 +495,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("from_f32", dt, n),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.elementwise("from_f32", dt, n),
                 new KernelArgs().ptr(xF32).ptr(out).i64(n));
     }
 
@@ -339,7 +515,9 @@ public final class CudaOps {
             return;
         }
         session.enter();
-        session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),
+        session.launch(
+                EncoderOpsLaunch.MODULE,
+                EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),
                 new KernelArgs().ptr(x).i64(n).ptr(counter));
     }
 
@@ -354,7 +532,9 @@ public final class CudaOps {
         GpuArray count = session.allocInts(1);
         try {
             session.zero(count);
-            session.launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),
+            session.launch(
+                    EncoderOpsLaunch.MODULE,
+                    EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),
                     new KernelArgs().ptr(x).i64(n).ptr(count));
             return Integer.toUnsignedLong(session.downloadInts(count)[0]);
         } finally {

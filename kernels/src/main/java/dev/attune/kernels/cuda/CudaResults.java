@@ -168,8 +168,7 @@ public final class CudaResults {
         NAMES.forEach((code, name) -> CODES.put(name, code));
     }
 
-    private CudaResults() {
-    }
+    private CudaResults() {}
 
     /** The name of a result, e.g. "CUDA_ERROR_ILLEGAL_ADDRESS"; "CUresult 1234" for numbers this table lacks. */
     public static String name(int result) {
@@ -203,12 +202,27 @@ public final class CudaResults {
     public static Failure classify(int result) {
         return switch (result) {
             case OUT_OF_MEMORY -> Failure.OUT_OF_MEMORY;
-            case INVALID_IMAGE, NO_BINARY_FOR_GPU, INVALID_PTX, JIT_COMPILER_NOT_FOUND, UNSUPPORTED_PTX_VERSION,
+            case INVALID_IMAGE,
+                    NO_BINARY_FOR_GPU,
+                    INVALID_PTX,
+                    JIT_COMPILER_NOT_FOUND,
+                    UNSUPPORTED_PTX_VERSION,
                     JIT_COMPILATION_DISABLED -> Failure.KERNEL_UNAVAILABLE;
             case LAUNCH_OUT_OF_RESOURCES, COOPERATIVE_LAUNCH_TOO_LARGE, INVALID_CLUSTER_SIZE -> Failure.LAUNCH_REFUSED;
-            case ECC_UNCORRECTABLE, NVLINK_UNCORRECTABLE, ILLEGAL_ADDRESS, LAUNCH_TIMEOUT, CONTEXT_IS_DESTROYED, ASSERT,
-                    HARDWARE_STACK_ERROR, ILLEGAL_INSTRUCTION, MISALIGNED_ADDRESS, INVALID_ADDRESS_SPACE, INVALID_PC,
-                    LAUNCH_FAILED, EXTERNAL_DEVICE, UNKNOWN -> Failure.CONTEXT_LOST;
+            case ECC_UNCORRECTABLE,
+                    NVLINK_UNCORRECTABLE,
+                    ILLEGAL_ADDRESS,
+                    LAUNCH_TIMEOUT,
+                    CONTEXT_IS_DESTROYED,
+                    ASSERT,
+                    HARDWARE_STACK_ERROR,
+                    ILLEGAL_INSTRUCTION,
+                    MISALIGNED_ADDRESS,
+                    INVALID_ADDRESS_SPACE,
+                    INVALID_PC,
+                    LAUNCH_FAILED,
+                    EXTERNAL_DEVICE,
+                    UNKNOWN -> Failure.CONTEXT_LOST;
             default -> Failure.OTHER;
         };
     }
@@ -232,24 +246,36 @@ public final class CudaResults {
      * @param requestedBytes bytes an allocation asked for (0 otherwise), carried by the out-of-memory exception
      * @param module         the PTX module concerned, or null
      */
-    public static CudaException exception(int result, String call, Phase phase, String device, long requestedBytes,
-                                          String module, Throwable cause) {
+    public static CudaException exception(
+            int result, String call, Phase phase, String device, long requestedBytes, String module, Throwable cause) {
         if (result == SUCCESS) {
             throw new IllegalArgumentException(call + " succeeded; there is no exception to make");
         }
         String name = name(result);
         String message = message(call, result, device);
         return switch (classify(result)) {
-            case OUT_OF_MEMORY -> new GpuOutOfMemoryException(
-                    message + (requestedBytes > 0 ? " (asked for " + requestedBytes + " bytes)" : ""),
-                    result, name, device, requestedBytes, cause);
+            case OUT_OF_MEMORY ->
+                new GpuOutOfMemoryException(
+                        message + (requestedBytes > 0 ? " (asked for " + requestedBytes + " bytes)" : ""),
+                        result,
+                        name,
+                        device,
+                        requestedBytes,
+                        cause);
             case KERNEL_UNAVAILABLE -> new KernelUnavailableException(message, module, result, name, device, cause);
-            case CONTEXT_LOST -> new KernelFailureException(message + "; the CUDA context is lost and the backend"
-                    + " must be closed", result, name, device, true, cause);
+            case CONTEXT_LOST ->
+                new KernelFailureException(
+                        message + "; the CUDA context is lost and the backend" + " must be closed",
+                        result,
+                        name,
+                        device,
+                        true,
+                        cause);
             case LAUNCH_REFUSED -> new KernelFailureException(message, result, name, device, false, cause);
-            case OTHER -> phase == Phase.LAUNCH || phase == Phase.SYNCHRONIZE
-                    ? new KernelFailureException(message, result, name, device, false, cause)
-                    : new CudaException(message, result, name, device, cause);
+            case OTHER ->
+                phase == Phase.LAUNCH || phase == Phase.SYNCHRONIZE
+                        ? new KernelFailureException(message, result, name, device, false, cause)
+                        : new CudaException(message, result, name, device, cause);
         };
     }
 }

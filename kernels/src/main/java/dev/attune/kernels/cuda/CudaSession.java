@@ -3,13 +3,12 @@ package dev.attune.kernels.cuda;
 import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
 import dev.attune.kernels.cuda.launch.LaunchShape;
 import dev.attune.kernels.select.ComputeDtype;
-import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
-
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
 
 /**
  * One thread's work on a {@link CudaBackend}: a stream, the pooled buffers allocated in it, and
@@ -43,6 +42,7 @@ public final class CudaSession implements AutoCloseable {
      * the pool, shared with other streams, gets them only at {@link #close}, after the stream is idle.
      */
     private final Map<Long, ArrayDeque<DeviceMemoryPool.Block<CUdeviceptr>>> recycled = new HashMap<>();
+
     private final CudaOps ops;
     private boolean closed;
 
@@ -146,7 +146,9 @@ public final class CudaSession implements AutoCloseable {
             HostConversion.putFloats(stream.buffer(), at, host, offset + done, n, a.dtype());
             CUdeviceptr dst = a.ptr().withByteOffset((long) done * eb);
             long bytes = (long) n * eb;
-            call("cuMemcpyHtoDAsync(" + bytes + ")", CudaResults.Phase.LAUNCH,
+            call(
+                    "cuMemcpyHtoDAsync(" + bytes + ")",
+                    CudaResults.Phase.LAUNCH,
                     () -> JCudaDriver.cuMemcpyHtoDAsync(dst, stream.hostAt(at), bytes, stream.stream));
         }
     }
@@ -164,7 +166,9 @@ public final class CudaSession implements AutoCloseable {
             HostConversion.putInts(stream.buffer(), at, host, done, n);
             CUdeviceptr dst = a.ptr().withByteOffset((long) done * Integer.BYTES);
             long bytes = (long) n * Integer.BYTES;
-            call("cuMemcpyHtoDAsync(" + bytes + ")", CudaResults.Phase.LAUNCH,
+            call(
+                    "cuMemcpyHtoDAsync(" + bytes + ")",
+                    CudaResults.Phase.LAUNCH,
                     () -> JCudaDriver.cuMemcpyHtoDAsync(dst, stream.hostAt(at), bytes, stream.stream));
         }
     }
@@ -185,7 +189,9 @@ public final class CudaSession implements AutoCloseable {
         if (a.dtype() != ComputeDtype.FP32) {
             f32 = alloc(ComputeDtype.FP32, a.elements());
             if (a.elements() > 0) {
-                launch(EncoderOpsLaunch.MODULE, EncoderOpsLaunch.elementwise("to_f32", a.dtype(), a.elements()),
+                launch(
+                        EncoderOpsLaunch.MODULE,
+                        EncoderOpsLaunch.elementwise("to_f32", a.dtype(), a.elements()),
                         new KernelArgs().ptr(a).ptr(f32).i64(a.elements()));
             }
         }
@@ -224,7 +230,9 @@ public final class CudaSession implements AutoCloseable {
     /** Copies device bytes into the staging buffer and waits; the offset where they are. */
     private int copyOut(CUdeviceptr src, long bytes) {
         int at = stream.claim((int) bytes);
-        call("cuMemcpyDtoHAsync(" + bytes + ")", CudaResults.Phase.LAUNCH,
+        call(
+                "cuMemcpyDtoHAsync(" + bytes + ")",
+                CudaResults.Phase.LAUNCH,
                 () -> JCudaDriver.cuMemcpyDtoHAsync(stream.hostAt(at), src, bytes, stream.stream));
         synchronize();
         return at;
@@ -234,7 +242,9 @@ public final class CudaSession implements AutoCloseable {
     public void zero(GpuArray a) {
         enter();
         long bytes = a.bytes();
-        call("cuMemsetD8Async(" + bytes + ")", CudaResults.Phase.LAUNCH,
+        call(
+                "cuMemsetD8Async(" + bytes + ")",
+                CudaResults.Phase.LAUNCH,
                 () -> JCudaDriver.cuMemsetD8Async(a.ptr(), (byte) 0, bytes, stream.stream));
     }
 

@@ -33,7 +33,8 @@ public final class CudaTensor implements Tensor {
                     + (array == null ? "null" : array.describe()));
         }
         if (rows < 0 || cols < 0 || array.elements() < (long) rows * cols) {
-            throw new IllegalArgumentException("a (" + rows + ", " + cols + ") tensor does not fit " + array.describe());
+            throw new IllegalArgumentException(
+                    "a (" + rows + ", " + cols + ") tensor does not fit " + array.describe());
         }
         this.array = array;
         this.rows = rows;

@@ -9,7 +9,6 @@ import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -139,17 +138,19 @@ public final class CudaTensorOps implements TensorOps {
         }
         GpuArray dIds = session.upload(ids);
         ops.gatherRows(dIds, tb.array(), tb.rows(), o.array(), ids.length, tb.cols(), accumulate);
-        session.recycle(dIds);  // stream order: the gather reads it before any later reuse writes it
+        session.recycle(dIds); // stream order: the gather reads it before any later reuse writes it
     }
 
     /** gatherRows' shapes and ids, on the host: the kernel trusts the ids. */
     static void checkGather(CudaTensor table, int[] ids, CudaTensor out) {
         if (table.outInLayout()) {
-            throw new IllegalArgumentException("gatherRows: " + table + " is a Linear weight, not a table read by rows");
+            throw new IllegalArgumentException(
+                    "gatherRows: " + table + " is a Linear weight, not a table read by rows");
         }
         int w = table.cols();
         if (out.cols() != w || out.rows() != ids.length) {
-            throw new IllegalArgumentException("gatherRows: " + ids.length + " rows of width " + w + " do not fit " + out);
+            throw new IllegalArgumentException(
+                    "gatherRows: " + ids.length + " rows of width " + w + " do not fit " + out);
         }
         for (int r = 0; r < ids.length; r++) {
             if (ids[r] < 0 || ids[r] >= table.rows()) {
@@ -183,8 +184,8 @@ public final class CudaTensorOps implements TensorOps {
         int k = x.cols();
         int n = w.cols();
         if (w.rows() != k || y.rows() != x.rows() || y.cols() != n || (bias != null && bias.elements() != n)) {
-            throw new IllegalArgumentException("linear: x " + x + ", w " + w + ", bias " + bias + ", y " + y
-                    + " do not fit");
+            throw new IllegalArgumentException(
+                    "linear: x " + x + ", w " + w + ", bias " + bias + ", y " + y + " do not fit");
         }
     }
 
@@ -194,10 +195,11 @@ public final class CudaTensorOps implements TensorOps {
         CudaTensor r = residual == null ? null : activation(residual, "addLayerNorm", "residual");
         CudaTensor g = CudaTensor.of(gamma, "addLayerNorm", "gamma");
         CudaTensor b = CudaTensor.of(beta, "addLayerNorm", "beta");
-        if ((r != null && (r.rows() != a.rows() || r.cols() != a.cols())) || g.elements() != a.cols()
+        if ((r != null && (r.rows() != a.rows() || r.cols() != a.cols()))
+                || g.elements() != a.cols()
                 || b.elements() != a.cols()) {
-            throw new IllegalArgumentException("addLayerNorm: x " + a + ", residual " + r + ", gamma " + g + ", beta "
-                    + b + " do not fit");
+            throw new IllegalArgumentException(
+                    "addLayerNorm: x " + a + ", residual " + r + ", gamma " + g + ", beta " + b + " do not fit");
         }
         ops.addLayerNorm(a.array(), r == null ? null : r.array(), g.array(), b.array(), eps, a.rows(), a.cols());
     }
@@ -215,11 +217,23 @@ public final class CudaTensorOps implements TensorOps {
         }
         long span = (long) tokens * problem.rowStride();
         GpuArray cu = cuSeqlens.computeIfAbsent(problem, p -> session.upload(p.cuSeqlens()));
-        ops.attention(path, tq.array().slice(problem.qOffset(), span - problem.qOffset()),
+        ops.attention(
+                path,
+                tq.array().slice(problem.qOffset(), span - problem.qOffset()),
                 tk.array().slice(problem.kOffset(), span - problem.kOffset()),
-                tv.array().slice(problem.vOffset(), span - problem.vOffset()), o.array(), cu, problem.batch(),
-                problem.maxSeqLen(), problem.heads(), problem.headDim(), problem.rowStride(), problem.rowStride(),
-                problem.outWidth(), problem.scale(), problem.causal(), queryChunk);
+                tv.array().slice(problem.vOffset(), span - problem.vOffset()),
+                o.array(),
+                cu,
+                problem.batch(),
+                problem.maxSeqLen(),
+                problem.heads(),
+                problem.headDim(),
+                problem.rowStride(),
+                problem.rowStride(),
+                problem.outWidth(),
+                problem.scale(),
+                problem.causal(),
+                queryChunk);
     }
 
     /** Q, K and V rows of the problem's width, one per token; the output (tokens, heads · head_dim). */
@@ -229,19 +243,19 @@ public final class CudaTensorOps implements TensorOps {
                     + p.kvHeads() + " key/value heads) has no CUDA kernel in this build; decoders run on the CPU path");
         }
         if (p.slidingWindow() > 0) {
-            throw new UnsupportedOperationException("sliding-window attention has no CUDA kernel in this build; "
-                    + "decoders run on the CPU path");
+            throw new UnsupportedOperationException(
+                    "sliding-window attention has no CUDA kernel in this build; " + "decoders run on the CPU path");
         }
         int tokens = p.totalTokens();
         for (CudaTensor t : new CudaTensor[] {q, k, v}) {
             if (t.rows() != tokens || t.cols() != p.rowStride()) {
-                throw new IllegalArgumentException("attention: " + t + " does not hold " + tokens + " rows of "
-                        + p.rowStride() + " for " + p);
+                throw new IllegalArgumentException(
+                        "attention: " + t + " does not hold " + tokens + " rows of " + p.rowStride() + " for " + p);
             }
         }
         if (out.rows() != tokens || out.cols() != p.outWidth()) {
-            throw new IllegalArgumentException("attention: output " + out + " is not (" + tokens + ", " + p.outWidth()
-                    + ") for " + p);
+            throw new IllegalArgumentException(
+                    "attention: output " + out + " is not (" + tokens + ", " + p.outWidth() + ") for " + p);
         }
     }
 
@@ -291,14 +305,16 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     static UnsupportedOperationException noKernel(String op) {
-        return new UnsupportedOperationException(op + " has no CUDA kernel in this build; decoders run on the CPU path");
+        return new UnsupportedOperationException(
+                op + " has no CUDA kernel in this build; decoders run on the CPU path");
     }
 
     /** {@code t} as an activation of this pass's kind: a CUDA tensor, row-major (not a stored Linear weight). */
     private static CudaTensor activation(Tensor t, String op, String name) {
         CudaTensor c = CudaTensor.of(t, op, name);
         if (c.outInLayout()) {
-            throw new IllegalArgumentException(op + ": " + name + " is a Linear weight stored (out, in), not an activation");
+            throw new IllegalArgumentException(
+                    op + ": " + name + " is a Linear weight stored (out, in), not an activation");
         }
         return c;
     }

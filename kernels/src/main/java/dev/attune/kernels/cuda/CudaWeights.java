@@ -3,7 +3,6 @@ package dev.attune.kernels.cuda;
 import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.ops.WeightUploader;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -82,8 +81,8 @@ public final class CudaWeights implements WeightUploader, AutoCloseable {
     /** (rows, cols) row-major to (cols, rows) row-major. */
     static float[] transpose(float[] a, int rows, int cols) {
         if (a.length != (long) rows * cols) {
-            throw new IllegalArgumentException("a (" + rows + ", " + cols + ") matrix has " + (long) rows * cols
-                    + " elements, not " + a.length);
+            throw new IllegalArgumentException(
+                    "a (" + rows + ", " + cols + ") matrix has " + (long) rows * cols + " elements, not " + a.length);
         }
         float[] t = new float[a.length];
         for (int r = 0; r < rows; r++) {

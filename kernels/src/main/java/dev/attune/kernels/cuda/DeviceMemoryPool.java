@@ -27,8 +27,7 @@ import java.util.Map;
 public final class DeviceMemoryPool<B> {
 
     /** One block handed out: the allocator's handle and the size-class bytes it spans. */
-    public record Block<B>(B handle, long bytes) {
-    }
+    public record Block<B>(B handle, long bytes) {}
 
     static final long MIN_CLASS = 1024;
 

@@ -24,8 +24,8 @@ final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
         CUdeviceptr p = new CUdeviceptr();
         int r = DriverCalls.result(() -> JCudaDriver.cuMemAlloc(p, bytes));
         if (r != CudaResults.SUCCESS) {
-            throw CudaResults.exception(r, "cuMemAlloc(" + bytes + ")", CudaResults.Phase.ALLOCATE, device, bytes,
-                    null, null);
+            throw CudaResults.exception(
+                    r, "cuMemAlloc(" + bytes + ")", CudaResults.Phase.ALLOCATE, device, bytes, null, null);
         }
         return p;
     }

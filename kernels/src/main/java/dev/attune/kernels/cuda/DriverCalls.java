@@ -17,8 +17,7 @@ final class DriverCalls {
         int run();
     }
 
-    private DriverCalls() {
-    }
+    private DriverCalls() {}
 
     /** The call's CUresult, whichever way JCuda reports it. */
     static int result(Call call) {

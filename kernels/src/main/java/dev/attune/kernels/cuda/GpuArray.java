@@ -31,7 +31,8 @@ public record GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements, long 
 
     public GpuArray {
         if (byteOffset < 0) {
-            throw new IllegalArgumentException("a GPU array cannot start " + byteOffset + " bytes before its allocation");
+            throw new IllegalArgumentException(
+                    "a GPU array cannot start " + byteOffset + " bytes before its allocation");
         }
         if (ptr == null) {
             throw new IllegalArgumentException("a GPU array needs a device pointer");
@@ -59,11 +60,11 @@ public record GpuArray(CUdeviceptr ptr, ComputeDtype dtype, long elements, long 
     /** Elements {@code [offset, offset + length)} of this view, sharing its memory. */
     public GpuArray slice(long offset, long length) {
         if (offset < 0 || length < 0 || offset > elements - length) {
-            throw new IndexOutOfBoundsException("slice [" + offset + ", " + offset + " + " + length
-                    + ") of an array of " + elements + " elements");
+            throw new IndexOutOfBoundsException(
+                    "slice [" + offset + ", " + offset + " + " + length + ") of an array of " + elements + " elements");
         }
-        return new GpuArray(ptr.withByteOffset(offset * elementBytes()), dtype, length,
-                byteOffset + offset * elementBytes());
+        return new GpuArray(
+                ptr.withByteOffset(offset * elementBytes()), dtype, length, byteOffset + offset * elementBytes());
     }
 
     /** Whether element 0 lies on a 16-byte boundary, as 16-byte vector loads and cp.async need. */

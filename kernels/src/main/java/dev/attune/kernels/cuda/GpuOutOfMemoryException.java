@@ -9,8 +9,8 @@ public class GpuOutOfMemoryException extends CudaException {
 
     private final long requestedBytes;
 
-    public GpuOutOfMemoryException(String message, int result, String resultName, String device,
-                                   long requestedBytes, Throwable cause) {
+    public GpuOutOfMemoryException(
+            String message, int result, String resultName, String device, long requestedBytes, Throwable cause) {
         super(message, result, resultName, device, cause);
         this.requestedBytes = requestedBytes;
     }

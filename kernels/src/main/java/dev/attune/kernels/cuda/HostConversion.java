@@ -2,7 +2,6 @@ package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.precision.HalfFloats;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -13,8 +12,7 @@ import java.nio.ByteOrder;
  */
 public final class HostConversion {
 
-    private HostConversion() {
-    }
+    private HostConversion() {}
 
     /** Writes {@code src[offset, offset + length)} as {@code dtype} into {@code dst} from byte {@code at}. */
     public static void putFloats(ByteBuffer dst, int at, float[] src, int offset, int length, ComputeDtype dtype) {

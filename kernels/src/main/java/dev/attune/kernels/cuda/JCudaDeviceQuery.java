@@ -5,6 +5,11 @@ import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.DeviceQuery;
 import dev.attune.kernels.device.DeviceQueryException;
 import dev.attune.kernels.device.DriverDevice;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import jcuda.CudaException;
 import jcuda.JCudaVersion;
 import jcuda.LibUtils;
@@ -13,12 +18,6 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUuuid;
 import jcuda.driver.JCudaDriver;
-
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
 
 /**
  * The devices of the CUDA driver, read through JCuda's driver API. This is the one class of Attune
@@ -105,9 +104,18 @@ public final class JCudaDeviceQuery implements DeviceQuery {
             JCudaDriver.cuDeviceTotalMem(t, dev);
             return t[0];
         });
-        DeviceInfo info = new DeviceInfo(DeviceInfo.Kind.GPU, name.isEmpty() ? "cuda:" + ordinal : name, ordinal,
-                pciBusId(domain, bus, slot), new ComputeCapability(major, minor), total, total, sms, smem,
-                driverVersion, false);
+        DeviceInfo info = new DeviceInfo(
+                DeviceInfo.Kind.GPU,
+                name.isEmpty() ? "cuda:" + ordinal : name,
+                ordinal,
+                pciBusId(domain, bus, slot),
+                new ComputeCapability(major, minor),
+                total,
+                total,
+                sms,
+                smem,
+                driverVersion,
+                false);
         return new DriverDevice(info, uuid);
     }
 

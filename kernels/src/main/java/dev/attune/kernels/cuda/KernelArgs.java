@@ -1,11 +1,10 @@
 package dev.attune.kernels.cuda;
 
+import java.util.ArrayList;
+import java.util.List;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The parameters of one kernel launch, in the kernel's declaration order, in the form
@@ -30,19 +29,19 @@ final class KernelArgs {
 
     /** {@code int}. */
     KernelArgs i32(int v) {
-        params.add(Pointer.to(new int[]{v}));
+        params.add(Pointer.to(new int[] {v}));
         return this;
     }
 
     /** {@code long long}. */
     KernelArgs i64(long v) {
-        params.add(Pointer.to(new long[]{v}));
+        params.add(Pointer.to(new long[] {v}));
         return this;
     }
 
     /** {@code float}. */
     KernelArgs f32(float v) {
-        params.add(Pointer.to(new float[]{v}));
+        params.add(Pointer.to(new float[] {v}));
         return this;
     }
 

@@ -15,8 +15,8 @@ public class KernelFailureException extends CudaException {
 
     private final boolean contextLost;
 
-    public KernelFailureException(String message, int result, String resultName, String device, boolean contextLost,
-                                  Throwable cause) {
+    public KernelFailureException(
+            String message, int result, String resultName, String device, boolean contextLost, Throwable cause) {
         super(message, result, resultName, device, cause);
         this.contextLost = contextLost;
     }

@@ -27,12 +27,29 @@ final class KernelLauncher {
 
     void launch(String module, LaunchShape shape, CUstream stream, KernelArgs args) {
         CUfunction f = modules.function(module, shape);
-        int r = DriverCalls.result(() -> JCudaDriver.cuLaunchKernel(f, shape.gridX(), shape.gridY(), shape.gridZ(),
-                shape.block(), 1, 1, shape.sharedBytes(), stream, args.toKernelParams(), null));
+        int r = DriverCalls.result(() -> JCudaDriver.cuLaunchKernel(
+                f,
+                shape.gridX(),
+                shape.gridY(),
+                shape.gridZ(),
+                shape.block(),
+                1,
+                1,
+                shape.sharedBytes(),
+                stream,
+                args.toKernelParams(),
+                null));
         if (r != CudaResults.SUCCESS) {
-            throw CudaResults.exception(r, "cuLaunchKernel(" + shape.kernel() + ", grid (" + shape.gridX() + ", "
-                    + shape.gridY() + ", " + shape.gridZ() + "), block " + shape.block() + ", shared "
-                    + shape.sharedBytes() + ")", CudaResults.Phase.LAUNCH, device, 0, module, null);
+            throw CudaResults.exception(
+                    r,
+                    "cuLaunchKernel(" + shape.kernel() + ", grid (" + shape.gridX() + ", "
+                            + shape.gridY() + ", " + shape.gridZ() + "), block " + shape.block() + ", shared "
+                            + shape.sharedBytes() + ")",
+                    CudaResults.Phase.LAUNCH,
+                    device,
+                    0,
+                    module,
+                    null);
         }
     }
 }

@@ -11,8 +11,8 @@ public class KernelUnavailableException extends CudaException {
 
     private final String module;
 
-    public KernelUnavailableException(String message, String module, int result, String resultName, String device,
-                                      Throwable cause) {
+    public KernelUnavailableException(
+            String message, String module, int result, String resultName, String device, Throwable cause) {
         super(message, result, resultName, device, cause);
         this.module = module == null ? "" : module;
     }

@@ -32,8 +32,7 @@ import java.util.concurrent.Callable;
  */
 public final class NativeLibraryStaging {
 
-    private NativeLibraryStaging() {
-    }
+    private NativeLibraryStaging() {}
 
     /**
      * Makes {@code target} hold exactly the bytes {@code source} yields.
@@ -52,7 +51,8 @@ public final class NativeLibraryStaging {
             return "could not read native library " + target.getFileName() + ": " + e;
         }
         try {
-            if (Files.isRegularFile(target) && Files.size(target) == wanted.length
+            if (Files.isRegularFile(target)
+                    && Files.size(target) == wanted.length
                     && Arrays.equals(Files.readAllBytes(target), wanted)) {
                 return "";
             }

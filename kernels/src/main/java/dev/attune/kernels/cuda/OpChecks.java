@@ -9,8 +9,7 @@ import dev.attune.kernels.select.ComputeDtype;
  */
 final class OpChecks {
 
-    private OpChecks() {
-    }
+    private OpChecks() {}
 
     static void positive(String op, String what, long v) {
         if (v < 1) {
@@ -30,12 +29,12 @@ final class OpChecks {
             throw new IllegalArgumentException(op + ": " + name + " is required");
         }
         if (a.dtype() != dtype) {
-            throw new IllegalArgumentException(op + ": " + name + " is " + a.describe() + ", expected "
-                    + (dtype == null ? "int32" : dtype.id()));
+            throw new IllegalArgumentException(
+                    op + ": " + name + " is " + a.describe() + ", expected " + (dtype == null ? "int32" : dtype.id()));
         }
         if (a.elements() < elements) {
-            throw new IllegalArgumentException(op + ": " + name + " is " + a.describe() + ", needs at least "
-                    + elements + " elements");
+            throw new IllegalArgumentException(
+                    op + ": " + name + " is " + a.describe() + ", needs at least " + elements + " elements");
         }
     }
 
@@ -45,7 +44,8 @@ final class OpChecks {
             throw new IllegalArgumentException(op + ": " + name + " is required");
         }
         if (a.isInt()) {
-            throw new IllegalArgumentException(op + ": " + name + " is " + a.describe() + ", expected fp32, fp16 or bf16");
+            throw new IllegalArgumentException(
+                    op + ": " + name + " is " + a.describe() + ", expected fp32, fp16 or bf16");
         }
         return a.dtype();
     }
@@ -63,8 +63,8 @@ final class OpChecks {
         }
         holds(op, "c", c, dt, (long) m * n);
         if (epilogue != 0 && epilogue != 1) {
-            throw new IllegalArgumentException("gemm: epilogue must be GemmLaunch.EPILOGUE_NONE (0) or _GELU (1), got "
-                    + epilogue);
+            throw new IllegalArgumentException(
+                    "gemm: epilogue must be GemmLaunch.EPILOGUE_NONE (0) or _GELU (1), got " + epilogue);
         }
     }
 
@@ -74,8 +74,19 @@ final class OpChecks {
      * {@code batch · maxSeqlen} could hold only where a caller passes exact sizes; here each must
      * hold at least one token's heads and agree in dtype.
      */
-    static void attention(GpuArray q, GpuArray k, GpuArray v, GpuArray o, GpuArray cuSeqlens, int batch, int maxSeqlen,
-                          int heads, int headDim, int qStride, int kvStride, int oStride) {
+    static void attention(
+            GpuArray q,
+            GpuArray k,
+            GpuArray v,
+            GpuArray o,
+            GpuArray cuSeqlens,
+            int batch,
+            int maxSeqlen,
+            int heads,
+            int headDim,
+            int qStride,
+            int kvStride,
+            int oStride) {
         String op = "attention";
         positive(op, "batch", batch);
         nonNegative(op, "maxSeqlen", maxSeqlen);
@@ -83,8 +94,8 @@ final class OpChecks {
         positive(op, "headDim", headDim);
         long width = (long) heads * headDim;
         if (qStride < width || kvStride < width || oStride < width) {
-            throw new IllegalArgumentException("attention: strides (q " + qStride + ", kv " + kvStride + ", o " + oStride
-                    + ") must be at least heads * headDim = " + width);
+            throw new IllegalArgumentException("attention: strides (q " + qStride + ", kv " + kvStride + ", o "
+                    + oStride + ") must be at least heads * headDim = " + width);
         }
         ComputeDtype dt = floating(op, "q", q);
         holds(op, "q", q, dt, width);
@@ -94,8 +105,16 @@ final class OpChecks {
         holds(op, "cuSeqlens", cuSeqlens, null, batch + 1L);
     }
 
-    static void embed(GpuArray ids, GpuArray typeIds, GpuArray positionIds, GpuArray word, GpuArray position,
-                      GpuArray type, GpuArray out, int tokens, int hidden) {
+    static void embed(
+            GpuArray ids,
+            GpuArray typeIds,
+            GpuArray positionIds,
+            GpuArray word,
+            GpuArray position,
+            GpuArray type,
+            GpuArray out,
+            int tokens,
+            int hidden) {
         String op = "embed";
         nonNegative(op, "tokens", tokens);
         positive(op, "hidden", hidden);

@@ -1,12 +1,11 @@
 package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.device.DeviceInfo;
+import java.nio.file.Path;
 import jcuda.LibUtils;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.JCudaDriver;
-
-import java.nio.file.Path;
 
 /**
  * One reference on a device's primary context, the context the CUDA runtime and every library in
@@ -47,17 +46,24 @@ final class PrimaryContext implements AutoCloseable {
         stageNativeLibrary();
         DriverCalls.check("cuInit", CudaResults.Phase.OTHER, label, () -> JCudaDriver.cuInit(0));
         CUdevice dev = new CUdevice();
-        DriverCalls.check("cuDeviceGet(" + gpu.ordinal() + ")", CudaResults.Phase.OTHER, label,
+        DriverCalls.check(
+                "cuDeviceGet(" + gpu.ordinal() + ")",
+                CudaResults.Phase.OTHER,
+                label,
                 () -> JCudaDriver.cuDeviceGet(dev, gpu.ordinal()));
         CUcontext ctx = new CUcontext();
-        DriverCalls.check("cuDevicePrimaryCtxRetain", CudaResults.Phase.OTHER, label,
+        DriverCalls.check(
+                "cuDevicePrimaryCtxRetain",
+                CudaResults.Phase.OTHER,
+                label,
                 () -> JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev));
         return new PrimaryContext(dev, ctx, label);
     }
 
     /** Makes the context current on the calling thread. */
     void bind() {
-        DriverCalls.check("cuCtxSetCurrent", CudaResults.Phase.OTHER, label, () -> JCudaDriver.cuCtxSetCurrent(context));
+        DriverCalls.check(
+                "cuCtxSetCurrent", CudaResults.Phase.OTHER, label, () -> JCudaDriver.cuCtxSetCurrent(context));
     }
 
     @Override
@@ -68,7 +74,10 @@ final class PrimaryContext implements AutoCloseable {
         closed = true;
         // A thread that still has the context current keeps a dangling handle only until it binds
         // another; the driver tolerates releasing a current primary context.
-        DriverCalls.check("cuDevicePrimaryCtxRelease", CudaResults.Phase.OTHER, label,
+        DriverCalls.check(
+                "cuDevicePrimaryCtxRelease",
+                CudaResults.Phase.OTHER,
+                label,
                 () -> JCudaDriver.cuDevicePrimaryCtxRelease(device));
     }
 
@@ -78,7 +87,8 @@ final class PrimaryContext implements AutoCloseable {
      */
     private static void stageNativeLibrary() {
         String file = JCudaDeviceQuery.driverLibraryFileName();
-        NativeLibraryStaging.stage(Path.of(System.getProperty("java.io.tmpdir"), file),
+        NativeLibraryStaging.stage(
+                Path.of(System.getProperty("java.io.tmpdir"), file),
                 () -> LibUtils.class.getResourceAsStream("/lib/" + file));
     }
 }

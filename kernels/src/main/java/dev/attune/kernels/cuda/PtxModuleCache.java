@@ -2,6 +2,10 @@ package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.cuda.launch.LaunchShape;
 import dev.attune.kernels.device.DeviceInfo;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import jcuda.Pointer;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
@@ -9,11 +13,6 @@ import jcuda.driver.CUjit_option;
 import jcuda.driver.CUmodule;
 import jcuda.driver.JCudaDriver;
 import jcuda.driver.JITOptions;
-
-import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The PTX modules of one backend, JIT-compiled by the driver on first use, and their functions.
@@ -36,6 +35,7 @@ final class PtxModuleCache implements AutoCloseable {
 
     /** Shared memory a block gets without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+
     private static final int JIT_LOG_BYTES = 16 * 1024;
 
     /** A function and the dynamic shared memory it is opted in to. */
@@ -89,14 +89,23 @@ final class PtxModuleCache implements AutoCloseable {
         CUfunction f = new CUfunction();
         int r = DriverCalls.result(() -> JCudaDriver.cuModuleGetFunction(f, m, kernel));
         if (r != CudaResults.SUCCESS) {
-            throw new KernelUnavailableException("PTX module '" + module + "' has no kernel " + kernel + " ("
-                    + CudaResults.name(r) + "); the shipped PTX and the launch tables disagree", module, r,
-                    CudaResults.name(r), label, null);
+            throw new KernelUnavailableException(
+                    "PTX module '" + module + "' has no kernel " + kernel + " (" + CudaResults.name(r)
+                            + "); the shipped PTX and the launch tables disagree",
+                    module,
+                    r,
+                    CudaResults.name(r),
+                    label,
+                    null);
         }
         int[] staticShared = new int[1];
-        DriverCalls.check("cuFuncGetAttribute(" + kernel + ", SHARED_SIZE_BYTES)", CudaResults.Phase.LOAD, label,
-                module, () -> JCudaDriver.cuFuncGetAttribute(staticShared,
-                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f));
+        DriverCalls.check(
+                "cuFuncGetAttribute(" + kernel + ", SHARED_SIZE_BYTES)",
+                CudaResults.Phase.LOAD,
+                label,
+                module,
+                () -> JCudaDriver.cuFuncGetAttribute(
+                        staticShared, CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f));
         k = new Kernel(f, staticShared[0]);
         kernels.put(key, k);
         return k;
@@ -109,14 +118,23 @@ final class PtxModuleCache implements AutoCloseable {
         }
         int limit = device.sharedMemoryPerBlock();
         if ((long) want + k.staticShared > limit) {
-            throw new KernelUnavailableException(shape.kernel() + " needs " + want + " bytes of dynamic shared memory"
-                    + (k.staticShared > 0 ? " plus " + k.staticShared + " static" : "") + " per block; " + label
-                    + " (" + device.capability().smName() + ") allows at most " + limit, module,
-                    CudaException.NO_RESULT, "", label, null);
+            throw new KernelUnavailableException(
+                    shape.kernel() + " needs " + want + " bytes of dynamic shared memory"
+                            + (k.staticShared > 0 ? " plus " + k.staticShared + " static" : "") + " per block; " + label
+                            + " (" + device.capability().smName() + ") allows at most " + limit,
+                    module,
+                    CudaException.NO_RESULT,
+                    "",
+                    label,
+                    null);
         }
-        DriverCalls.check("cuFuncSetAttribute(" + shape.kernel() + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + want + ")",
-                CudaResults.Phase.LOAD, label, module, () -> JCudaDriver.cuFuncSetAttribute(k.function,
-                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, want));
+        DriverCalls.check(
+                "cuFuncSetAttribute(" + shape.kernel() + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + want + ")",
+                CudaResults.Phase.LOAD,
+                label,
+                module,
+                () -> JCudaDriver.cuFuncSetAttribute(
+                        k.function, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, want));
         k.optedIn = want;
     }
 
@@ -153,11 +171,12 @@ final class PtxModuleCache implements AutoCloseable {
         }
         String log = jitLog(options.getBytes(CUjit_option.CU_JIT_ERROR_LOG_BUFFER));
         int driver = device.driverVersion() > 0 ? device.driverVersion() : DriverCalls.driverVersion();
-        String what = "cuModuleLoadDataEx(" + module + ") for " + device.capability().smName() + " with driver "
-                + (driver / 1000) + "." + (driver % 1000) / 10;
+        String what = "cuModuleLoadDataEx(" + module + ") for "
+                + device.capability().smName() + " with driver " + (driver / 1000) + "." + (driver % 1000) / 10;
         String hint = switch (r) {
-            case CudaResults.UNSUPPORTED_PTX_VERSION -> "; the PTX ISA of this module is newer than the driver"
-                    + " supports: update the NVIDIA driver or ship PTX of a lower .version";
+            case CudaResults.UNSUPPORTED_PTX_VERSION ->
+                "; the PTX ISA of this module is newer than the driver"
+                        + " supports: update the NVIDIA driver or ship PTX of a lower .version";
             case CudaResults.NO_BINARY_FOR_GPU -> "; the module's .target is newer than this GPU";
             case CudaResults.INVALID_PTX -> "; the driver's JIT rejected the PTX";
             default -> "";

@@ -14,8 +14,7 @@ public final class PtxResources {
     /** Resource folder of the modules, without a leading slash. */
     public static final String FOLDER = "dev/attune/kernels/ptx/";
 
-    private PtxResources() {
-    }
+    private PtxResources() {}
 
     /** The resource name of a module. */
     public static String resource(String module) {
@@ -29,12 +28,20 @@ public final class PtxResources {
      */
     public static byte[] read(String module, String device) {
         ClassLoader loader = PtxResources.class.getClassLoader();
-        try (InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(resource(module))
+        try (InputStream in = loader == null
+                ? ClassLoader.getSystemResourceAsStream(resource(module))
                 : loader.getResourceAsStream(resource(module))) {
             if (in == null) {
-                throw new KernelUnavailableException("PTX module '" + module + "' is not on the classpath (resource "
-                        + resource(module) + " is missing: the kernels jar was built without its PTX); needed on "
-                        + device, module, CudaException.NO_RESULT, "", device, null);
+                throw new KernelUnavailableException(
+                        "PTX module '" + module + "' is not on the classpath (resource "
+                                + resource(module)
+                                + " is missing: the kernels jar was built without its PTX); needed on "
+                                + device,
+                        module,
+                        CudaException.NO_RESULT,
+                        "",
+                        device,
+                        null);
             }
             byte[] text = in.readAllBytes();
             return Arrays.copyOf(text, text.length + 1);

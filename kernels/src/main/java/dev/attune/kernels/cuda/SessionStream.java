@@ -1,11 +1,10 @@
 package dev.attune.kernels.cuda;
 
+import java.nio.ByteBuffer;
 import jcuda.Pointer;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
-
-import java.nio.ByteBuffer;
 
 /**
  * A stream and the pinned host buffer its transfers go through; one per active
@@ -26,6 +25,7 @@ final class SessionStream implements AutoCloseable {
 
     /** The largest staging buffer; bigger transfers go in chunks of this size. */
     static final int MAX_STAGING = 64 << 20;
+
     private static final int MIN_STAGING = 1 << 20;
     private static final int ALIGN = 256;
 
@@ -39,14 +39,20 @@ final class SessionStream implements AutoCloseable {
     SessionStream(String device) {
         this.device = device;
         CUstream s = new CUstream();
-        DriverCalls.check("cuStreamCreate", CudaResults.Phase.OTHER, device,
+        DriverCalls.check(
+                "cuStreamCreate",
+                CudaResults.Phase.OTHER,
+                device,
                 () -> JCudaDriver.cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING));
         this.stream = s;
     }
 
     /** Waits for everything enqueued; raises the classified failure of any of it. */
     void synchronize() {
-        DriverCalls.check("cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, device,
+        DriverCalls.check(
+                "cuStreamSynchronize",
+                CudaResults.Phase.SYNCHRONIZE,
+                device,
                 () -> JCudaDriver.cuStreamSynchronize(stream));
         used = 0;
     }
@@ -87,7 +93,10 @@ final class SessionStream implements AutoCloseable {
         freeHost();
         Pointer p = new Pointer();
         int want = size;
-        DriverCalls.check("cuMemAllocHost(" + want + ")", CudaResults.Phase.ALLOCATE, device,
+        DriverCalls.check(
+                "cuMemAllocHost(" + want + ")",
+                CudaResults.Phase.ALLOCATE,
+                device,
                 () -> JCudaDriver.cuMemAllocHost(p, want));
         host = p;
         buffer = p.getByteBuffer(0, want);
@@ -111,8 +120,8 @@ final class SessionStream implements AutoCloseable {
         try {
             freeHost();
         } finally {
-            DriverCalls.check("cuStreamDestroy", CudaResults.Phase.OTHER, device,
-                    () -> JCudaDriver.cuStreamDestroy(stream));
+            DriverCalls.check(
+                    "cuStreamDestroy", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuStreamDestroy(stream));
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.precision.PrecisionOverflowException;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -65,13 +64,13 @@ final class StoreChecks {
      */
     void check(int from, int[] counts) {
         if (from < 0 || from + counts.length > names.size()) {
-            throw new IllegalArgumentException("counters for slots [" + from + ", " + (from + counts.length)
-                    + ") of " + names.size());
+            throw new IllegalArgumentException(
+                    "counters for slots [" + from + ", " + (from + counts.length) + ") of " + names.size());
         }
         for (int i = 0; i < counts.length; i++) {
             if (counts[i] != 0) {
-                throw new PrecisionOverflowException(names.get(from + i) + " holds "
-                        + Integer.toUnsignedLong(counts[i]) + " non-finite values, beyond fp16's range (65504)");
+                throw new PrecisionOverflowException(names.get(from + i) + " holds " + Integer.toUnsignedLong(counts[i])
+                        + " non-finite values, beyond fp16's range (65504)");
             }
         }
         checked = Math.max(checked, from + counts.length);

@@ -70,8 +70,10 @@ public record CudaVisibleDevices(String raw, List<GpuAddress> entries) {
 
     /** Every PCI bus id in the list, normalized, wherever it stands. */
     public List<String> pciBusIds() {
-        return entries.stream().filter(a -> a instanceof GpuAddress.PciBus)
-                .map(a -> ((GpuAddress.PciBus) a).busId()).collect(Collectors.toList());
+        return entries.stream()
+                .filter(a -> a instanceof GpuAddress.PciBus)
+                .map(a -> ((GpuAddress.PciBus) a).busId())
+                .collect(Collectors.toList());
     }
 
     /** True when the driver shows no device at all because of this value. */
@@ -115,9 +117,13 @@ public record CudaVisibleDevices(String raw, List<GpuAddress> entries) {
         if (stop >= 0) {
             GpuAddress at = entries.get(stop);
             if (acc.isEmpty()) {
-                sb.append(" hides every GPU: the driver stops reading at '").append(at.text()).append("'");
+                sb.append(" hides every GPU: the driver stops reading at '")
+                        .append(at.text())
+                        .append("'");
             } else {
-                sb.append(": the driver stops reading at '").append(at.text()).append("' and shows only ")
+                sb.append(": the driver stops reading at '")
+                        .append(at.text())
+                        .append("' and shows only ")
                         .append(texts(acc));
             }
             if (at instanceof GpuAddress.Invalid inv) {
@@ -125,14 +131,18 @@ public record CudaVisibleDevices(String raw, List<GpuAddress> entries) {
             }
             List<String> pci = pciBusIds();
             if (!pci.isEmpty()) {
-                sb.append("; the CUDA driver does not accept PCI bus ids such as ").append(pci.get(0))
-                        .append(" in ").append(VARIABLE).append(": name GPUs by ordinal or UUID (nvidia-smi -L)");
+                sb.append("; the CUDA driver does not accept PCI bus ids such as ")
+                        .append(pci.get(0))
+                        .append(" in ")
+                        .append(VARIABLE)
+                        .append(": name GPUs by ordinal or UUID (nvidia-smi -L)");
             }
         } else {
             sb.append(" limits the driver to ").append(texts(acc));
         }
         if (driverDeviceCount >= 0 && driverDeviceCount < acc.size()) {
-            sb.append("; the driver shows only ").append(driverDeviceCount)
+            sb.append("; the driver shows only ")
+                    .append(driverDeviceCount)
                     .append(driverDeviceCount == 1 ? " device" : " devices")
                     .append(" (an ordinal beyond the host's GPUs or an unknown UUID also stops the list)");
         }

@@ -16,13 +16,23 @@ package dev.attune.kernels.device;
  * @param simulated         true when the figures describe a device that is not there and the
  *                          arithmetic runs on the CPU under the device's precision rules
  */
-public record DeviceInfo(Kind kind, String name, int ordinal, String pciBusId, ComputeCapability capability,
-                         long totalMemory, long freeMemory, int multiprocessors, int sharedMemoryPerBlock,
-                         int driverVersion, boolean simulated) {
+public record DeviceInfo(
+        Kind kind,
+        String name,
+        int ordinal,
+        String pciBusId,
+        ComputeCapability capability,
+        long totalMemory,
+        long freeMemory,
+        int multiprocessors,
+        int sharedMemoryPerBlock,
+        int driverVersion,
+        boolean simulated) {
 
     /** What kind of processor a device is. */
     public enum Kind {
-        GPU, CPU
+        GPU,
+        CPU
     }
 
     public DeviceInfo {
@@ -30,8 +40,8 @@ public record DeviceInfo(Kind kind, String name, int ordinal, String pciBusId, C
             throw new IllegalArgumentException("a device needs a name");
         }
         if (totalMemory < 0 || freeMemory < 0 || freeMemory > totalMemory) {
-            throw new IllegalArgumentException("device " + name + ": free memory " + freeMemory
-                    + " must lie within 0.." + totalMemory);
+            throw new IllegalArgumentException(
+                    "device " + name + ": free memory " + freeMemory + " must lie within 0.." + totalMemory);
         }
         pciBusId = pciBusId == null ? "" : pciBusId;
     }
@@ -41,8 +51,18 @@ public record DeviceInfo(Kind kind, String name, int ordinal, String pciBusId, C
         Runtime rt = Runtime.getRuntime();
         long max = rt.maxMemory();
         long free = Math.max(0, max - (rt.totalMemory() - rt.freeMemory()));
-        return new DeviceInfo(Kind.CPU, "cpu", -1, "", ComputeCapability.NONE, max, Math.min(free, max),
-                rt.availableProcessors(), 0, 0, false);
+        return new DeviceInfo(
+                Kind.CPU,
+                "cpu",
+                -1,
+                "",
+                ComputeCapability.NONE,
+                max,
+                Math.min(free, max),
+                rt.availableProcessors(),
+                0,
+                0,
+                false);
     }
 
     public boolean isGpu() {
@@ -59,8 +79,18 @@ public record DeviceInfo(Kind kind, String name, int ordinal, String pciBusId, C
 
     /** The same device with a different free-memory reading. */
     public DeviceInfo withFreeMemory(long free) {
-        return new DeviceInfo(kind, name, ordinal, pciBusId, capability, totalMemory, Math.min(free, totalMemory),
-                multiprocessors, sharedMemoryPerBlock, driverVersion, simulated);
+        return new DeviceInfo(
+                kind,
+                name,
+                ordinal,
+                pciBusId,
+                capability,
+                totalMemory,
+                Math.min(free, totalMemory),
+                multiprocessors,
+                sharedMemoryPerBlock,
+                driverVersion,
+                simulated);
     }
 
     /** The driver version as "12.6". */

@@ -57,8 +57,7 @@ import java.util.stream.Collectors;
  */
 public final class DeviceSelection {
 
-    private DeviceSelection() {
-    }
+    private DeviceSelection() {}
 
     /**
      * The devices of {@code visible} that {@code assigned} names, per the class rules, with
@@ -79,7 +78,8 @@ public final class DeviceSelection {
             if (!all.isEmpty()) {
                 Set<String> listed = new LinkedHashSet<>(cvd.get().pciBusIds());
                 int prefix = cvd.get().accepted().size();
-                pool = all.stream().filter(d -> d.info().ordinal() < prefix || listed.contains(busId(d)))
+                pool = all.stream()
+                        .filter(d -> d.info().ordinal() < prefix || listed.contains(busId(d)))
                         .collect(Collectors.toList());
                 notes.add("Attune applied the PCI bus ids itself and kept " + labels(pool));
             }
@@ -94,12 +94,15 @@ public final class DeviceSelection {
         for (String text : addresses) {
             GpuAddress a = GpuAddress.parse(text);
             if (a instanceof GpuAddress.Invalid inv) {
-                problems.add("Spark address '" + (text == null ? "" : text) + "' is not a GPU address (" + inv.why() + ")");
+                problems.add(
+                        "Spark address '" + (text == null ? "" : text) + "' is not a GPU address (" + inv.why() + ")");
             } else if (a instanceof GpuAddress.PciBus pci) {
-                Optional<DriverDevice> d = pool.stream().filter(x -> busId(x).equals(pci.busId())).findFirst();
+                Optional<DriverDevice> d =
+                        pool.stream().filter(x -> busId(x).equals(pci.busId())).findFirst();
                 d.ifPresentOrElse(chosen::add, () -> unmatched.add(a.text()));
             } else if (a instanceof GpuAddress.Uuid uuid) {
-                List<DriverDevice> m = pool.stream().filter(x -> uuid.matches(x.uuid())).collect(Collectors.toList());
+                List<DriverDevice> m =
+                        pool.stream().filter(x -> uuid.matches(x.uuid())).collect(Collectors.toList());
                 if (m.size() == 1) {
                     chosen.add(m.get(0));
                 } else if (m.isEmpty()) {
@@ -108,15 +111,20 @@ public final class DeviceSelection {
                     problems.add("Spark address " + a.text() + " is ambiguous: it begins the UUIDs of " + labels(m));
                 }
             } else if (a instanceof GpuAddress.Ordinal ord) {
-                if (cvd.isPresent() && cvd.get().acceptedOrdinalsOnly() && cvd.get().pciBusIds().isEmpty()) {
+                if (cvd.isPresent()
+                        && cvd.get().acceptedOrdinalsOnly()
+                        && cvd.get().pciBusIds().isEmpty()) {
                     int driverOrdinal = cvd.get().driverOrdinalOf(ord.index());
                     if (driverOrdinal < 0) {
                         problems.add("Spark address " + ord.text() + " is not among the ordinals "
                                 + CudaVisibleDevices.VARIABLE + " shows ("
-                                + cvd.get().accepted().stream().map(GpuAddress::text).collect(Collectors.joining(","))
+                                + cvd.get().accepted().stream()
+                                        .map(GpuAddress::text)
+                                        .collect(Collectors.joining(","))
                                 + ")");
                     } else {
-                        byDriverOrdinal(pool, driverOrdinal).ifPresentOrElse(chosen::add, () -> unmatched.add(a.text()));
+                        byDriverOrdinal(pool, driverOrdinal)
+                                .ifPresentOrElse(chosen::add, () -> unmatched.add(a.text()));
                     }
                 } else if (cvd.isPresent()) {
                     if (!ordinalAsDriverNoted && !cvd.get().hidesAll()) {
@@ -143,8 +151,8 @@ public final class DeviceSelection {
         }
         List<String> parts = new ArrayList<>(problems);
         parts.addAll(notes);
-        return new ProbeResult(chosen.stream().map(DriverDevice::info).collect(Collectors.toList()),
-                String.join("; ", parts));
+        return new ProbeResult(
+                chosen.stream().map(DriverDevice::info).collect(Collectors.toList()), String.join("; ", parts));
     }
 
     /**
@@ -152,7 +160,8 @@ public final class DeviceSelection {
      * ({@link SimulatedDevices#parseList}); they go through exactly the same rules.
      */
     public static ProbeResult selectDevices(List<DeviceInfo> visible, List<String> assigned, Map<String, String> env) {
-        List<DriverDevice> wrapped = visible == null ? List.of()
+        List<DriverDevice> wrapped = visible == null
+                ? List.of()
                 : visible.stream().map(DriverDevice::of).collect(Collectors.toList());
         return select(wrapped, assigned, env);
     }
@@ -164,7 +173,9 @@ public final class DeviceSelection {
      * @param driverDeviceCount the number of devices the driver reported, -1 when unknown
      */
     public static String explainCudaVisibleDevices(Map<String, String> env, int driverDeviceCount) {
-        return CudaVisibleDevices.fromEnvironment(env).map(c -> c.explain(driverDeviceCount)).orElse("");
+        return CudaVisibleDevices.fromEnvironment(env)
+                .map(c -> c.explain(driverDeviceCount))
+                .orElse("");
     }
 
     /** The normalized PCI bus id ("0000:3b:00.0"), or empty when {@code text} is none. */
@@ -186,27 +197,31 @@ public final class DeviceSelection {
         if (!busIdsKnown) {
             return byDriverOrdinal(pool, index);
         }
-        List<DriverDevice> sorted = pool.stream().sorted(Comparator.comparing(DeviceSelection::busId))
+        List<DriverDevice> sorted = pool.stream()
+                .sorted(Comparator.comparing(DeviceSelection::busId))
                 .collect(Collectors.toList());
         return index < sorted.size() ? Optional.of(sorted.get(index)) : Optional.empty();
     }
 
     private static String labels(List<DriverDevice> devices) {
-        return devices.isEmpty() ? "no device"
+        return devices.isEmpty()
+                ? "no device"
                 : devices.stream().map(d -> d.info().label()).collect(Collectors.joining(", "));
     }
 
     private static String describe(List<DriverDevice> devices) {
-        return devices.stream().map(d -> {
-            StringBuilder sb = new StringBuilder(d.info().label());
-            String bus = busId(d);
-            if (!bus.isEmpty()) {
-                sb.append(' ').append(bus);
-            }
-            if (!d.uuid().isEmpty()) {
-                sb.append(' ').append(d.uuid());
-            }
-            return sb.toString();
-        }).collect(Collectors.joining(", "));
+        return devices.stream()
+                .map(d -> {
+                    StringBuilder sb = new StringBuilder(d.info().label());
+                    String bus = busId(d);
+                    if (!bus.isEmpty()) {
+                        sb.append(' ').append(bus);
+                    }
+                    if (!d.uuid().isEmpty()) {
+                        sb.append(' ').append(d.uuid());
+                    }
+                    return sb.toString();
+                })
+                .collect(Collectors.joining(", "));
     }
 }

@@ -52,7 +52,8 @@ public final class DriverLocator {
     /** The dynamic loader's configuration. */
     public static final Path LD_SO_CONF = Path.of("/etc/ld.so.conf");
 
-    private static final Pattern MODULE_VERSION = Pattern.compile("Kernel Module.*?\\s([0-9]+\\.[0-9]+(?:\\.[0-9]+)?)(?=\\s|$)");
+    private static final Pattern MODULE_VERSION =
+            Pattern.compile("Kernel Module.*?\\s([0-9]+\\.[0-9]+(?:\\.[0-9]+)?)(?=\\s|$)");
 
     /**
      * What {@link #locate()} found.
@@ -154,7 +155,8 @@ public final class DriverLocator {
                 continue;
             }
             if (l.startsWith("include ") || l.startsWith("include\t")) {
-                for (Path inc : expandInclude(conf, l.substring("include".length()).strip())) {
+                for (Path inc :
+                        expandInclude(conf, l.substring("include".length()).strip())) {
                     readConf(inc, out, seen, depth + 1);
                 }
                 continue;
@@ -225,10 +227,13 @@ public final class DriverLocator {
                 // unreadable directory: keep looking
             }
         }
-        StringBuilder reason = new StringBuilder("no NVIDIA driver: ").append(LIBRARY).append(" not found in ")
+        StringBuilder reason = new StringBuilder("no NVIDIA driver: ")
+                .append(LIBRARY)
+                .append(" not found in ")
                 .append(searchDirs);
         if (!module.isEmpty()) {
-            reason.append("; the NVIDIA kernel module ").append(module)
+            reason.append("; the NVIDIA kernel module ")
+                    .append(module)
                     .append(" is loaded, so the user-space driver is missing from this container or library path"
                             + " (run the container with the NVIDIA container toolkit, or add the driver's directory"
                             + " to LD_LIBRARY_PATH)");

@@ -20,12 +20,10 @@ public sealed interface GpuAddress permits GpuAddress.Ordinal, GpuAddress.PciBus
     String text();
 
     /** A non-negative device ordinal. */
-    record Ordinal(String text, int index) implements GpuAddress {
-    }
+    record Ordinal(String text, int index) implements GpuAddress {}
 
     /** A PCI bus id; {@code busId} is in the normalized form "0000:3b:00.0" (see {@link #normalizePciBusId}). */
-    record PciBus(String text, String busId) implements GpuAddress {
-    }
+    record PciBus(String text, String busId) implements GpuAddress {}
 
     /**
      * A GPU or MIG UUID; {@code uuid} keeps the upper-case "GPU-"/"MIG-" prefix and lower-cases
@@ -36,14 +34,14 @@ public sealed interface GpuAddress permits GpuAddress.Ordinal, GpuAddress.PciBus
 
         /** Whether this (possibly abbreviated) UUID names the device whose full UUID is {@code deviceUuid}. */
         public boolean matches(String deviceUuid) {
-            return deviceUuid != null && !deviceUuid.isEmpty()
+            return deviceUuid != null
+                    && !deviceUuid.isEmpty()
                     && normalizeUuid(deviceUuid).startsWith(uuid);
         }
     }
 
     /** Text that names no GPU; {@code why} says what is wrong with it. */
-    record Invalid(String text, String why) implements GpuAddress {
-    }
+    record Invalid(String text, String why) implements GpuAddress {}
 
     /** PCI bus id: optional domain (1 to 8 hex digits), bus, device, function. */
     Pattern PCI = Pattern.compile("(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])");
@@ -88,8 +86,13 @@ public sealed interface GpuAddress permits GpuAddress.Ordinal, GpuAddress.PciBus
             return Optional.empty();
         }
         long domain = m.group(1) == null ? 0 : Long.parseLong(m.group(1), 16);
-        return Optional.of(String.format(Locale.ROOT, "%04x:%02x:%02x.%s", domain, Integer.parseInt(m.group(2), 16),
-                Integer.parseInt(m.group(3), 16), m.group(4)));
+        return Optional.of(String.format(
+                Locale.ROOT,
+                "%04x:%02x:%02x.%s",
+                domain,
+                Integer.parseInt(m.group(2), 16),
+                Integer.parseInt(m.group(3), 16),
+                m.group(4)));
     }
 
     /** "gpu-ABC..." becomes "GPU-abc..."; other text is lower-cased after its first four characters. */

@@ -54,8 +54,7 @@ public final class GpuProbe {
     /** The first failure to load JCuda's native code in this class loader, or null. */
     private static volatile String firstLoadFailure;
 
-    private GpuProbe() {
-    }
+    private GpuProbe() {}
 
     /** The assigned devices, with this process's environment. Never throws. */
     public static ProbeResult probe(List<String> assignedAddresses) {
@@ -69,8 +68,8 @@ public final class GpuProbe {
     }
 
     /** The steps of the class comment with the locator and the query source given; for tests. */
-    static ProbeResult probe(List<String> assigned, Map<String, String> env, DriverLocator locator,
-                             Callable<DeviceQuery> querySource) {
+    static ProbeResult probe(
+            List<String> assigned, Map<String, String> env, DriverLocator locator, Callable<DeviceQuery> querySource) {
         try {
             DriverLocator.Result driver = locator.locate();
             if (!driver.found()) {
@@ -86,8 +85,11 @@ public final class GpuProbe {
         }
     }
 
-    private static ProbeResult probeDriver(List<String> assigned, Map<String, String> env, DriverLocator.Result driver,
-                                           Callable<DeviceQuery> querySource) {
+    private static ProbeResult probeDriver(
+            List<String> assigned,
+            Map<String, String> env,
+            DriverLocator.Result driver,
+            Callable<DeviceQuery> querySource) {
         String cvd = DeviceSelection.explainCudaVisibleDevices(env, -1);
         DeviceQuery query;
         try {
@@ -107,11 +109,12 @@ public final class GpuProbe {
             if (t instanceof LinkageError && !(t instanceof NoClassDefFoundError) && firstLoadFailure == null) {
                 firstLoadFailure = why;
             }
-            return ProbeResult.none(join(driver.reason() + " found, but the device query failed: " + why, cvd,
-                    safeNotes(query)));
+            return ProbeResult.none(
+                    join(driver.reason() + " found, but the device query failed: " + why, cvd, safeNotes(query)));
         }
         if (visible.isEmpty()) {
-            return ProbeResult.none(join(driver.reason() + " found, but the driver shows no CUDA device",
+            return ProbeResult.none(join(
+                    driver.reason() + " found, but the driver shows no CUDA device",
                     DeviceSelection.explainCudaVisibleDevices(env, 0)));
         }
         ProbeResult selected = DeviceSelection.select(visible, assigned, env);
@@ -135,7 +138,8 @@ public final class GpuProbe {
         return c.asSubclass(DeviceQuery.class).getDeclaredConstructor().newInstance();
     }
 
-    private static final Pattern SHARED_OBJECT = Pattern.compile("([\\w.+-]+\\.so[.\\d]*): (cannot open shared object file[^\\n]*)");
+    private static final Pattern SHARED_OBJECT =
+            Pattern.compile("([\\w.+-]+\\.so[.\\d]*): (cannot open shared object file[^\\n]*)");
     private static final Pattern UNDEFINED_SYMBOL = Pattern.compile("undefined symbol: (\\S+)");
 
     /** One readable line for anything the query can throw. */

@@ -23,8 +23,7 @@ public final class SimulatedDevices {
     /** Driver version reported by simulated devices: CUDA 13.0 (R580). */
     public static final int SIMULATED_DRIVER = 13000;
 
-    private record Spec(String name, int major, int minor, long memGiB, int sms, int smemKiB) {
-    }
+    private record Spec(String name, int major, int minor, long memGiB, int sms, int smemKiB) {}
 
     private static final Map<String, Spec> SPECS = new LinkedHashMap<>();
 
@@ -42,11 +41,10 @@ public final class SimulatedDevices {
     }
 
     /** Short names that stand for a catalogue entry. */
-    private static final Map<String, String> ALIASES = Map.of("A100", "A100-40GB", "V100-16GB", "V100",
-            "P100-16GB", "P100", "T4-16GB", "T4", "H100-80GB", "H100");
+    private static final Map<String, String> ALIASES =
+            Map.of("A100", "A100-40GB", "V100-16GB", "V100", "P100-16GB", "P100", "T4-16GB", "T4", "H100-80GB", "H100");
 
-    private SimulatedDevices() {
-    }
+    private SimulatedDevices() {}
 
     private static void add(String key, String name, int major, int minor, long memGiB, int sms, int smemKiB) {
         SPECS.put(key, new Spec(name, major, minor, memGiB, sms, smemKiB));
@@ -66,15 +64,26 @@ public final class SimulatedDevices {
             return Optional.empty();
         }
         long total = s.memGiB * GIB;
-        return Optional.of(new DeviceInfo(DeviceInfo.Kind.GPU, s.name, ordinal, "", new ComputeCapability(s.major, s.minor),
-                total, total - CONTEXT_RESERVE, s.sms, s.smemKiB * 1024, SIMULATED_DRIVER, true));
+        return Optional.of(new DeviceInfo(
+                DeviceInfo.Kind.GPU,
+                s.name,
+                ordinal,
+                "",
+                new ComputeCapability(s.major, s.minor),
+                total,
+                total - CONTEXT_RESERVE,
+                s.sms,
+                s.smemKiB * 1024,
+                SIMULATED_DRIVER,
+                true));
     }
 
     /** As {@link #find}, or an error listing the names that exist. */
     public static DeviceInfo get(String name, int ordinal) {
-        return find(name, ordinal).orElseThrow(() -> new IllegalArgumentException("unknown simulated device '" + name
-                + "'; known: " + String.join(", ", names()) + " (also " + ALIASES.keySet().stream().sorted()
-                .collect(Collectors.joining(", ")) + ")"));
+        return find(name, ordinal)
+                .orElseThrow(() -> new IllegalArgumentException("unknown simulated device '" + name
+                        + "'; known: " + String.join(", ", names()) + " (also "
+                        + ALIASES.keySet().stream().sorted().collect(Collectors.joining(", ")) + ")"));
     }
 
     /** Parses "T4,A100,H100" into devices with ordinals 0, 1, 2. */

@@ -12,6 +12,5 @@ package dev.attune.kernels.memory;
  * @param vocab        vocabulary size (the logits' width)
  * @param parameters   number of weights
  */
-public record DecoderShape(int layers, int hidden, int heads, int kvHeads, int headDim, int intermediate, int vocab,
-                           long parameters) {
-}
+public record DecoderShape(
+        int layers, int hidden, int heads, int kvHeads, int headDim, int intermediate, int vocab, long parameters) {}

@@ -16,8 +16,7 @@ import dev.attune.kernels.select.ComputeDtype;
  */
 public final class MemoryPlanner {
 
-    private MemoryPlanner() {
-    }
+    private MemoryPlanner() {}
 
     /** Bytes one row of {@code seqLen} tokens needs while it runs through the encoder. */
     public static long bytesPerRow(EncoderShape s, int seqLen, AttentionPath path, ComputeDtype dtype, int queryChunk) {
@@ -39,8 +38,10 @@ public final class MemoryPlanner {
      * the compute dtype.
      */
     public static long decoderBytesPerToken(DecoderShape s, ComputeDtype dtype) {
-        long values = 3L * s.hidden() + (long) (s.heads() + 2 * s.kvHeads()) * s.headDim()
-                + (long) s.heads() * s.headDim() + 3L * s.intermediate();
+        long values = 3L * s.hidden()
+                + (long) (s.heads() + 2 * s.kvHeads()) * s.headDim()
+                + (long) s.heads() * s.headDim()
+                + 3L * s.intermediate();
         return values * dtype.bytes();
     }
 
@@ -50,7 +51,8 @@ public final class MemoryPlanner {
      * statistics for mem-efficient, the score matrix for the math paths (the CPU oracle's in
      * double).
      */
-    public static long decoderAttentionBytes(DecoderShape s, int queries, int keys, AttentionPath path, int queryChunk) {
+    public static long decoderAttentionBytes(
+            DecoderShape s, int queries, int keys, AttentionPath path, int queryChunk) {
         return switch (path) {
             case FLASH_SM80, FLASH_SM75, CPU_FLASH -> 0;
             case MEM_EFFICIENT -> 2L * s.heads() * queries * Float.BYTES;
@@ -74,8 +76,16 @@ public final class MemoryPlanner {
      * 1 (a single row that does not fit is the out-of-memory handler's business) and at most
      * {@code maxRows}.
      */
-    public static int batchRows(long freeBytes, double fraction, long residentWeights, EncoderShape s, int seqLen,
-                                AttentionPath path, ComputeDtype dtype, int queryChunk, int maxRows) {
+    public static int batchRows(
+            long freeBytes,
+            double fraction,
+            long residentWeights,
+            EncoderShape s,
+            int seqLen,
+            AttentionPath path,
+            ComputeDtype dtype,
+            int queryChunk,
+            int maxRows) {
         if (fraction <= 0 || fraction > 1) {
             throw new IllegalArgumentException("memory fraction must be in (0, 1], got " + fraction);
         }

@@ -13,8 +13,8 @@ public final class CpuTensor implements Tensor {
     /** Wraps {@code data}, which must hold at least rows · cols values; no copy. */
     public CpuTensor(float[] data, int rows, int cols) {
         if (rows < 0 || cols < 0 || data.length < (long) rows * cols) {
-            throw new IllegalArgumentException("a (" + rows + ", " + cols + ") tensor does not fit " + data.length
-                    + " floats");
+            throw new IllegalArgumentException(
+                    "a (" + rows + ", " + cols + ") tensor does not fit " + data.length + " floats");
         }
         this.data = data;
         this.rows = rows;
@@ -41,7 +41,8 @@ public final class CpuTensor implements Tensor {
         if (t instanceof CpuTensor c) {
             return c;
         }
-        throw new IllegalArgumentException("not a CPU tensor: " + (t == null ? "null" : t.getClass().getName()));
+        throw new IllegalArgumentException(
+                "not a CPU tensor: " + (t == null ? "null" : t.getClass().getName()));
     }
 
     @Override

@@ -78,8 +78,8 @@ public final class CpuTensorOps implements TensorOps {
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r];
             if (id < 0 || id >= table.rows()) {
-                throw new IllegalArgumentException("gather: id " + id + " at row " + r + " is outside a table of "
-                        + table.rows() + " rows");
+                throw new IllegalArgumentException(
+                        "gather: id " + id + " at row " + r + " is outside a table of " + table.rows() + " rows");
             }
             if (accumulate) {
                 for (int i = 0; i < w; i++) {
@@ -110,8 +110,8 @@ public final class CpuTensorOps implements TensorOps {
         if (residual != null) {
             sameShape(x, residual, "addLayerNorm");
         }
-        CpuOps.addLayerNorm(d(x), residual == null ? null : d(residual), x.rows(), x.cols(), d(gamma), d(beta), eps,
-                threads);
+        CpuOps.addLayerNorm(
+                d(x), residual == null ? null : d(residual), x.rows(), x.cols(), d(gamma), d(beta), eps, threads);
     }
 
     @Override
@@ -169,8 +169,8 @@ public final class CpuTensorOps implements TensorOps {
 
     private static void checkHeads(Tensor x, int colOffset, int heads, int headDim, String op) {
         if (colOffset < 0 || colOffset + (long) heads * headDim > x.cols()) {
-            throw new IllegalArgumentException(op + ": " + heads + " heads of " + headDim + " at column " + colOffset
-                    + " do not fit " + x);
+            throw new IllegalArgumentException(
+                    op + ": " + heads + " heads of " + headDim + " at column " + colOffset + " do not fit " + x);
         }
     }
 

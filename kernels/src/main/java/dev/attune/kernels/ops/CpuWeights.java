@@ -26,8 +26,8 @@ public final class CpuWeights implements WeightUploader {
     @Override
     public Tensor upload(String name, float[] data, int rows, int cols) {
         if (data.length != (long) rows * cols) {
-            throw new IllegalArgumentException(name + ": " + data.length + " values for a (" + rows + ", " + cols
-                    + ") weight");
+            throw new IllegalArgumentException(
+                    name + ": " + data.length + " values for a (" + rows + ", " + cols + ") weight");
         }
         return new CpuTensor(StoredPrecision.roundedCopy(data, dtype), rows, cols);
     }

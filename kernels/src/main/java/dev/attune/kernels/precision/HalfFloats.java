@@ -6,8 +6,7 @@ package dev.attune.kernels.precision;
  */
 public final class HalfFloats {
 
-    private HalfFloats() {
-    }
+    private HalfFloats() {}
 
     /** binary16 bits to fp32 (exact). */
     public static float fp16ToFloat(short bits) {

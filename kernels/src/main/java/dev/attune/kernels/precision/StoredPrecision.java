@@ -11,8 +11,7 @@ import dev.attune.kernels.select.ComputeDtype;
  */
 public final class StoredPrecision {
 
-    private StoredPrecision() {
-    }
+    private StoredPrecision() {}
 
     /**
      * Rounds {@code x[0, n)} in place; for fp16, a finite value that overflows raises

@@ -1,7 +1,6 @@
 package dev.attune.kernels.ptx;
 
 import dev.attune.kernels.device.ComputeCapability;
-
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -24,9 +23,19 @@ import java.util.regex.Pattern;
  *                         whose JIT accepts {@code ptxVersion}
  * @param entries          the kernels, in file order
  */
-public record PtxModuleInfo(String module, String file, String ptxSha256, String sourceSha256, List<PtxInput> inputs,
-                            String nvcc, String nvccArch, String ptxVersion, String target, List<String> checkedFor,
-                            int minDriverVersion, List<PtxEntry> entries) {
+public record PtxModuleInfo(
+        String module,
+        String file,
+        String ptxSha256,
+        String sourceSha256,
+        List<PtxInput> inputs,
+        String nvcc,
+        String nvccArch,
+        String ptxVersion,
+        String target,
+        List<String> checkedFor,
+        int minDriverVersion,
+        List<PtxEntry> entries) {
 
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern SM = Pattern.compile("sm_(\\d+)(\\d)[a-z]?");
@@ -44,8 +53,8 @@ public record PtxModuleInfo(String module, String file, String ptxSha256, String
         checkedFor = checkedFor == null ? List.of() : List.copyOf(checkedFor);
         entries = entries == null ? List.of() : List.copyOf(entries);
         if (minDriverVersion <= 0) {
-            throw new IllegalArgumentException("module " + module + ": minDriverVersion must be positive, got "
-                    + minDriverVersion);
+            throw new IllegalArgumentException(
+                    "module " + module + ": minDriverVersion must be positive, got " + minDriverVersion);
         }
         capabilityOf(target);
         checkedFor.forEach(PtxModuleInfo::capabilityOf);

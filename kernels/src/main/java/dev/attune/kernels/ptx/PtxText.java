@@ -23,8 +23,7 @@ public final class PtxText {
     private static final Pattern MAXNTID = Pattern.compile("\\.maxntid\\s+(\\d+(?:\\s*,\\s*\\d+){0,2})");
     private static final Pattern COMMENTS = Pattern.compile("//[^\\n]*|/\\*.*?\\*/", Pattern.DOTALL);
 
-    private PtxText() {
-    }
+    private PtxText() {}
 
     /** The PTX ISA version the text declares, e.g. {@code "6.0"}. */
     public static String version(String ptx) {
@@ -62,7 +61,10 @@ public final class PtxText {
             List<Integer> maxntid = List.of();
             Matcher n = MAXNTID.matcher(text.substring(i, body));
             if (n.find()) {
-                maxntid = Arrays.stream(n.group(1).split(",")).map(String::strip).map(Integer::valueOf).toList();
+                maxntid = Arrays.stream(n.group(1).split(","))
+                        .map(String::strip)
+                        .map(Integer::valueOf)
+                        .toList();
             }
             out.add(new PtxEntry(name, maxntid));
             from = body;
@@ -77,7 +79,8 @@ public final class PtxText {
         }
         String value = m.group(1);
         if (m.find()) {
-            throw new IllegalArgumentException("PTX declares " + directive + " twice (" + value + ", " + m.group(1) + ")");
+            throw new IllegalArgumentException(
+                    "PTX declares " + directive + " twice (" + value + ", " + m.group(1) + ")");
         }
         return value;
     }

@@ -3,7 +3,6 @@ package dev.attune.kernels.ptx;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -68,8 +67,8 @@ public final class ShippedPtx {
         JsonNode root;
         try (InputStream in = loader.getResourceAsStream(where)) {
             if (in == null) {
-                throw new PtxManifestException("the PTX manifest " + where + " is not on the classpath; build the PTX with"
-                        + " kernels/src/main/cuda/build-ptx.sh");
+                throw new PtxManifestException("the PTX manifest " + where
+                        + " is not on the classpath; build the PTX with" + " kernels/src/main/cuda/build-ptx.sh");
             }
             root = mapper().readTree(in);
         } catch (IOException e) {
@@ -90,15 +89,18 @@ public final class ShippedPtx {
             try {
                 info = mapper().treeToValue(node, PtxModuleInfo.class);
             } catch (IOException | IllegalArgumentException e) {
-                throw new PtxManifestException("the PTX manifest " + where + " has a bad module entry "
-                        + node.path("module") + ": " + e.getMessage(), e);
+                throw new PtxManifestException(
+                        "the PTX manifest " + where + " has a bad module entry " + node.path("module") + ": "
+                                + e.getMessage(),
+                        e);
             }
             if (info.file().contains("/") || info.file().contains("\\")) {
                 throw new PtxManifestException("the PTX manifest " + where + ": module " + info.module()
                         + " names a file outside its directory: " + info.file());
             }
             if (modules.putIfAbsent(info.module(), info) != null) {
-                throw new PtxManifestException("the PTX manifest " + where + " lists module " + info.module() + " twice");
+                throw new PtxManifestException(
+                        "the PTX manifest " + where + " lists module " + info.module() + " twice");
             }
         }
         return new ShippedPtx(loader, resourceDir, Collections.unmodifiableMap(modules));
@@ -117,8 +119,8 @@ public final class ShippedPtx {
     public PtxModuleInfo module(String name) {
         PtxModuleInfo info = modules.get(name);
         if (info == null) {
-            throw new PtxManifestException("no PTX module '" + name + "' is shipped; modules: "
-                    + String.join(", ", modules.keySet()));
+            throw new PtxManifestException(
+                    "no PTX module '" + name + "' is shipped; modules: " + String.join(", ", modules.keySet()));
         }
         return info;
     }
@@ -139,7 +141,8 @@ public final class ShippedPtx {
             }
             bytes = in.readAllBytes();
         } catch (IOException e) {
-            throw new PtxManifestException("PTX module " + module + ": cannot read " + where + ": " + e.getMessage(), e);
+            throw new PtxManifestException(
+                    "PTX module " + module + ": cannot read " + where + ": " + e.getMessage(), e);
         }
         String actual = sha256(bytes);
         if (!actual.equals(info.ptxSha256())) {
@@ -181,8 +184,8 @@ public final class ShippedPtx {
             } catch (PtxManifestException e) {
                 failure = e;
             } catch (RuntimeException | LinkageError e) {
-                failure = new PtxManifestException("cannot read the PTX manifest " + RESOURCE_DIR + MANIFEST_FILE
-                        + ": " + e, e);
+                failure = new PtxManifestException(
+                        "cannot read the PTX manifest " + RESOURCE_DIR + MANIFEST_FILE + ": " + e, e);
             }
             INSTANCE = instance;
             FAILURE = failure;

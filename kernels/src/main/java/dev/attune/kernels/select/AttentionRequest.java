@@ -12,8 +12,8 @@ import dev.attune.kernels.attention.MaskKind;
  * @param maxSeqLen   longest row, tokens
  * @param mask        none, padding (ragged rows) or causal
  */
-public record AttentionRequest(ComputeDtype modelDtype, int heads, int headDim, int batch, int maxSeqLen,
-                               MaskKind mask) {
+public record AttentionRequest(
+        ComputeDtype modelDtype, int heads, int headDim, int batch, int maxSeqLen, MaskKind mask) {
 
     public AttentionRequest {
         if (heads < 1 || headDim < 1 || batch < 1 || maxSeqLen < 1) {

@@ -3,7 +3,6 @@ package dev.attune.kernels.select;
 import dev.attune.kernels.cuda.launch.AttentionLaunch;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -37,15 +36,18 @@ public final class AttentionSelector {
     /** Share of free device memory the math path's score matrix may take. */
     static final double SCORE_SHARE = 0.25;
 
-    private AttentionSelector() {
-    }
+    private AttentionSelector() {}
 
     public static AttentionChoice select(DeviceInfo device, AttentionRequest req, UserOverrides overrides) {
         return select(device, req, overrides, KernelSupport.SHIPPED, 0.9);
     }
 
-    public static AttentionChoice select(DeviceInfo device, AttentionRequest req, UserOverrides overrides,
-                                         KernelSupport support, double memoryFraction) {
+    public static AttentionChoice select(
+            DeviceInfo device,
+            AttentionRequest req,
+            UserOverrides overrides,
+            KernelSupport support,
+            double memoryFraction) {
         PrecisionPolicy.Decision precision = PrecisionPolicy.decide(device, req.modelDtype(), overrides.dtype());
         ComputeDtype dtype = precision.dtype();
 
@@ -53,8 +55,8 @@ public final class AttentionSelector {
             AttentionPath p = overrides.forced().get();
             Optional<String> no = whyNot(p, device, dtype, req, support);
             if (no.isPresent()) {
-                throw new UnsupportedPathException("device " + device.label() + " cannot run the forced attention path "
-                        + p + ": " + no.get());
+                throw new UnsupportedPathException(
+                        "device " + device.label() + " cannot run the forced attention path " + p + ": " + no.get());
             }
             return choice(p, device, dtype, req, memoryFraction, join(precision.note(), "forced by configuration"));
         }
@@ -75,8 +77,8 @@ public final class AttentionSelector {
             String why = p.isGpu() ? precision.note() : "";
             return choice(p, device, d, req, memoryFraction, join(why, because(p, device, d, req, skipped)));
         }
-        throw new UnsupportedPathException("device " + device.label() + " has no attention path left to run: "
-                + String.join("; ", skipped));
+        throw new UnsupportedPathException(
+                "device " + device.label() + " has no attention path left to run: " + String.join("; ", skipped));
     }
 
     /** Paths in the order they are tried on this device. */
@@ -86,15 +88,25 @@ public final class AttentionSelector {
         }
         boolean shortRows = req.maxSeqLen() <= MATH_SHORT_ROWS;
         return shortRows
-                ? List.of(AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MATH, AttentionPath.MEM_EFFICIENT,
-                AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH)
-                : List.of(AttentionPath.FLASH_SM80, AttentionPath.FLASH_SM75, AttentionPath.MEM_EFFICIENT, AttentionPath.MATH,
-                AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH);
+                ? List.of(
+                        AttentionPath.FLASH_SM80,
+                        AttentionPath.FLASH_SM75,
+                        AttentionPath.MATH,
+                        AttentionPath.MEM_EFFICIENT,
+                        AttentionPath.CPU_FLASH,
+                        AttentionPath.CPU_MATH)
+                : List.of(
+                        AttentionPath.FLASH_SM80,
+                        AttentionPath.FLASH_SM75,
+                        AttentionPath.MEM_EFFICIENT,
+                        AttentionPath.MATH,
+                        AttentionPath.CPU_FLASH,
+                        AttentionPath.CPU_MATH);
     }
 
     /** Why {@code p} cannot run on {@code device} for this request, or empty when it can. */
-    public static Optional<String> whyNot(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
-                                          KernelSupport support) {
+    public static Optional<String> whyNot(
+            AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req, KernelSupport support) {
         ComputeCapability cc = device.capability();
         if (!p.isGpu()) {
             return Optional.empty(); // the host CPU is always there
@@ -117,8 +129,10 @@ public final class AttentionSelector {
         }
         Optional<String> shape = switch (p) {
             case FLASH_SM80 -> flashShape(dtype, req, 256);
-            case FLASH_SM75 -> dtype == ComputeDtype.BF16 ? Optional.of("Turing instructions have no bf16")
-                    : flashShape(dtype, req, 256);
+            case FLASH_SM75 ->
+                dtype == ComputeDtype.BF16
+                        ? Optional.of("Turing instructions have no bf16")
+                        : flashShape(dtype, req, 256);
             case MEM_EFFICIENT, MATH -> Optional.empty();
             default -> throw new IllegalStateException("unhandled path " + p);
         };
@@ -126,16 +140,16 @@ public final class AttentionSelector {
     }
 
     /** Whether one block of the path's kernel fits the shared memory a block may use on this GPU. */
-    private static Optional<String> sharedMemory(AttentionPath p, DeviceInfo device, ComputeDtype dtype,
-                                                 AttentionRequest req) {
+    private static Optional<String> sharedMemory(
+            AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req) {
         AttentionLaunch launch = AttentionLaunch.of(p).orElse(null);
         if (launch == null || device.sharedMemoryPerBlock() <= 0 || !launch.supports(dtype, req.headDim())) {
             return Optional.empty();
         }
         int needs = launch.shape(dtype, req.headDim(), 1, 1, 1).sharedBytes();
         if (needs > device.sharedMemoryPerBlock()) {
-            return Optional.of("its tile for head_dim " + req.headDim() + " needs " + needs + " bytes of shared memory; "
-                    + device.name() + " gives a block " + device.sharedMemoryPerBlock());
+            return Optional.of("its tile for head_dim " + req.headDim() + " needs " + needs
+                    + " bytes of shared memory; " + device.name() + " gives a block " + device.sharedMemoryPerBlock());
         }
         return Optional.empty();
     }
@@ -153,8 +167,13 @@ public final class AttentionSelector {
         return Optional.empty();
     }
 
-    private static AttentionChoice choice(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
-                                          double memoryFraction, String reason) {
+    private static AttentionChoice choice(
+            AttentionPath p,
+            DeviceInfo device,
+            ComputeDtype dtype,
+            AttentionRequest req,
+            double memoryFraction,
+            String reason) {
         int chunk = req.maxSeqLen();
         if (p == AttentionPath.MATH) {
             chunk = mathQueryChunk(req, device.freeMemory(), memoryFraction);
@@ -176,15 +195,17 @@ public final class AttentionSelector {
         return (int) Math.max(1, Math.min(req.maxSeqLen(), fit));
     }
 
-    private static String because(AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req,
-                                  List<String> skipped) {
+    private static String because(
+            AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req, List<String> skipped) {
         String what = switch (p) {
-            case FLASH_SM80 -> device.capability().smName() + ": tensor-core flash in " + dtype + ", head_dim " + req.headDim();
-            case FLASH_SM75 -> device.capability().smName() + ": Turing tensor-core flash in " + dtype + ", head_dim "
-                    + req.headDim();
+            case FLASH_SM80 ->
+                device.capability().smName() + ": tensor-core flash in " + dtype + ", head_dim " + req.headDim();
+            case FLASH_SM75 ->
+                device.capability().smName() + ": Turing tensor-core flash in " + dtype + ", head_dim " + req.headDim();
             case MEM_EFFICIENT -> "CUDA-core online softmax in " + dtype + ", O(N) memory";
             case MATH -> "rows of at most " + req.maxSeqLen() + " tokens: explicit scores are fastest";
-            case CPU_FLASH -> device.isGpu() ? "running on the host CPU, tiled online softmax" : "tiled online softmax, O(N) memory";
+            case CPU_FLASH ->
+                device.isGpu() ? "running on the host CPU, tiled online softmax" : "tiled online softmax, O(N) memory";
             case CPU_MATH -> "plain reference attention";
         };
         // Name the faster paths that were passed over and why, which is what a person wants to know.

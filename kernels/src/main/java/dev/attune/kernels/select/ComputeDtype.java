@@ -4,7 +4,9 @@ import java.util.Locale;
 
 /** The element type in which a path stores its operands; accumulation is always fp32 or wider. */
 public enum ComputeDtype {
-    FP32(4), FP16(2), BF16(2);
+    FP32(4),
+    FP16(2),
+    BF16(2);
 
     private final int bytes;
 

@@ -10,7 +10,6 @@ import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.ptx.PtxManifestException;
 import dev.attune.kernels.ptx.PtxModuleInfo;
 import dev.attune.kernels.ptx.ShippedPtx;
-
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,11 +90,14 @@ public record KernelSupport(Map<String, ModuleRequirement> modules, String absen
      */
     public static List<String> modulesOf(AttentionPath path) {
         return switch (path) {
-            case FLASH_SM80 -> List.of(FlashSm80Launch.INSTANCE.module(), GemmVariant.SM80.module(), EncoderOpsLaunch.MODULE);
-            case FLASH_SM75 -> List.of(FlashSm75Launch.INSTANCE.module(), GemmVariant.SM75.module(), EncoderOpsLaunch.MODULE);
-            case MEM_EFFICIENT -> List.of(MemEfficientLaunch.INSTANCE.module(), GemmVariant.SIMT.module(),
-                    EncoderOpsLaunch.MODULE);
-            case MATH -> List.of(MathAttentionLaunch.INSTANCE.module(), GemmVariant.SIMT.module(), EncoderOpsLaunch.MODULE);
+            case FLASH_SM80 ->
+                List.of(FlashSm80Launch.INSTANCE.module(), GemmVariant.SM80.module(), EncoderOpsLaunch.MODULE);
+            case FLASH_SM75 ->
+                List.of(FlashSm75Launch.INSTANCE.module(), GemmVariant.SM75.module(), EncoderOpsLaunch.MODULE);
+            case MEM_EFFICIENT ->
+                List.of(MemEfficientLaunch.INSTANCE.module(), GemmVariant.SIMT.module(), EncoderOpsLaunch.MODULE);
+            case MATH ->
+                List.of(MathAttentionLaunch.INSTANCE.module(), GemmVariant.SIMT.module(), EncoderOpsLaunch.MODULE);
             case CPU_FLASH, CPU_MATH -> List.of();
         };
     }
@@ -110,13 +112,14 @@ public record KernelSupport(Map<String, ModuleRequirement> modules, String absen
         for (String module : modulesOf(path)) {
             ModuleRequirement need = modules.get(module);
             if (need == null) {
-                return Optional.of(absentReason.isEmpty()
-                        ? "the PTX module " + module + " is not shipped in this build"
-                        : "no GPU code is available: " + absentReason);
+                return Optional.of(
+                        absentReason.isEmpty()
+                                ? "the PTX module " + module + " is not shipped in this build"
+                                : "no GPU code is available: " + absentReason);
             }
             if (!device.capability().atLeast(need.target())) {
-                return Optional.of(module + "'s PTX targets " + need.target().smName() + " and newer; " + device.name() + " is "
-                        + device.capability().smName());
+                return Optional.of(module + "'s PTX targets " + need.target().smName() + " and newer; " + device.name()
+                        + " is " + device.capability().smName());
             }
             int driver = device.driverVersion();
             if (driver > 0 && driver < need.minDriverVersion()) {

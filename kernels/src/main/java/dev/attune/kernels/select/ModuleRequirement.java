@@ -20,8 +20,8 @@ public record ModuleRequirement(String module, ComputeCapability target, int min
             throw new IllegalArgumentException("module " + module + " needs a target");
         }
         if (minDriverVersion <= 0) {
-            throw new IllegalArgumentException("module " + module + ": driver version must be positive, got "
-                    + minDriverVersion);
+            throw new IllegalArgumentException(
+                    "module " + module + ": driver version must be positive, got " + minDriverVersion);
         }
     }
 }

@@ -2,7 +2,6 @@ package dev.attune.kernels.select;
 
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
-
 import java.util.Optional;
 
 /**
@@ -20,16 +19,16 @@ import java.util.Optional;
  */
 public final class PrecisionPolicy {
 
-    private PrecisionPolicy() {
-    }
+    private PrecisionPolicy() {}
 
     /** The dtype and, where the model's own dtype was changed, a note saying so (else empty). */
-    public record Decision(ComputeDtype dtype, String note) {
-    }
+    public record Decision(ComputeDtype dtype, String note) {}
 
     public static Decision decide(DeviceInfo device, ComputeDtype model, Optional<ComputeDtype> requested) {
         if (!device.isGpu()) {
-            return new Decision(ComputeDtype.FP32, model == ComputeDtype.FP32 ? "" : model + " weights computed in fp32 on the CPU");
+            return new Decision(
+                    ComputeDtype.FP32,
+                    model == ComputeDtype.FP32 ? "" : model + " weights computed in fp32 on the CPU");
         }
         ComputeCapability cc = device.capability();
         if (requested.isPresent()) {
@@ -41,17 +40,22 @@ public final class PrecisionPolicy {
             return new Decision(r, "dtype " + r + " as configured");
         }
         if (cc.atLeast(ComputeCapability.SM80)) {
-            return model == ComputeDtype.BF16 ? new Decision(ComputeDtype.BF16, "")
-                    : new Decision(ComputeDtype.FP16, model == ComputeDtype.FP32 ? "fp32 weights computed in fp16 (fp32 accumulation)" : "");
+            return model == ComputeDtype.BF16
+                    ? new Decision(ComputeDtype.BF16, "")
+                    : new Decision(
+                            ComputeDtype.FP16,
+                            model == ComputeDtype.FP32 ? "fp32 weights computed in fp16 (fp32 accumulation)" : "");
         }
         if (cc.atLeast(ComputeCapability.SM70)) {
             return switch (model) {
-                case BF16 -> new Decision(ComputeDtype.FP16, "bf16 needs sm_80+: computing in fp16 with an overflow check");
+                case BF16 ->
+                    new Decision(ComputeDtype.FP16, "bf16 needs sm_80+: computing in fp16 with an overflow check");
                 case FP32 -> new Decision(ComputeDtype.FP16, "fp32 weights computed in fp16 (fp32 accumulation)");
                 case FP16 -> new Decision(ComputeDtype.FP16, "");
             };
         }
-        return new Decision(ComputeDtype.FP32, model == ComputeDtype.FP32 ? ""
-                : cc.smName() + " has no tensor cores: computing in fp32");
+        return new Decision(
+                ComputeDtype.FP32,
+                model == ComputeDtype.FP32 ? "" : cc.smName() + " has no tensor cores: computing in fp32");
     }
 }

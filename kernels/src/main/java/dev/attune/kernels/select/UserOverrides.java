@@ -38,7 +38,8 @@ public record UserOverrides(Optional<AttentionPath> forced, Set<AttentionPath> e
      * then picks the best fp32 path itself).
      */
     public UserOverrides forFp32Rerun() {
-        Optional<AttentionPath> keep = forced.filter(p -> p != AttentionPath.FLASH_SM80 && p != AttentionPath.FLASH_SM75);
+        Optional<AttentionPath> keep =
+                forced.filter(p -> p != AttentionPath.FLASH_SM80 && p != AttentionPath.FLASH_SM75);
         return new UserOverrides(keep, excluded, Optional.of(ComputeDtype.FP32));
     }
 }

@@ -1,22 +1,20 @@
 package dev.attune.kernels.attention;
 
-import dev.attune.kernels.cpu.CpuThreads;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.kernels.cpu.CpuThreads;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Differential test of the CPU attention paths. {@link CpuMathAttention} is checked against an
@@ -51,8 +49,7 @@ class AttentionDifferentialTest {
     }
 
     /** One random problem and its buffers (q, k and v are one array in the fused layout). */
-    private record Case(AttentionProblem p, float[] q, float[] k, float[] v, String name) {
-    }
+    private record Case(AttentionProblem p, float[] q, float[] k, float[] v, String name) {}
 
     private static int[] cuSeqlens(int... lengths) {
         int[] cu = new int[lengths.length + 1];
@@ -78,8 +75,8 @@ class AttentionDifferentialTest {
     private static Case separate(int[] lengths, int heads, int d, boolean causal, double inputScale, Random rnd) {
         int width = heads * d;
         int stride = width + 9;
-        AttentionProblem p = new AttentionProblem(cuSeqlens(lengths), heads, d, causal,
-                (float) (0.7 / Math.sqrt(d)), stride, 2, 9, 5);
+        AttentionProblem p = new AttentionProblem(
+                cuSeqlens(lengths), heads, d, causal, (float) (0.7 / Math.sqrt(d)), stride, 2, 9, 5);
         int tokens = p.totalTokens();
         float[][] bufs = new float[3][];
         int[] offsets = {p.qOffset(), p.kOffset(), p.vOffset()};
@@ -179,7 +176,8 @@ class AttentionDifferentialTest {
             for (int heads : new int[] {1, 2}) {
                 for (boolean causal : new boolean[] {false, true}) {
                     for (boolean isFused : new boolean[] {true, false}) {
-                        Case c = isFused ? fused(LENGTHS, heads, d, causal, 1, rnd)
+                        Case c = isFused
+                                ? fused(LENGTHS, heads, d, causal, 1, rnd)
                                 : separate(LENGTHS, heads, d, causal, 1, rnd);
                         double diff = maxAbsDiff(run(MATH, c, threads), naive(c.p(), c.q(), c.k(), c.v()));
                         // cpu-math is exact in double, then rounded once to fp32 (outputs are below ~4).
@@ -218,13 +216,14 @@ class AttentionDifferentialTest {
                         for (int i = 0; i < lengths.length; i++) {
                             lengths[i] = LENGTHS[(i + cases) % LENGTHS.length];
                         }
-                        Case c = isFused ? fused(lengths, heads, d, causal, 1, rnd)
+                        Case c = isFused
+                                ? fused(lengths, heads, d, causal, 1, rnd)
                                 : separate(lengths, heads, d, causal, 1, rnd);
                         double diff = maxAbsDiff(run(FLASH, c, threads), run(MATH, c, threads));
                         worst = Math.max(worst, diff);
                         if (!(diff <= 1e-5)) {
-                            failures.add(c.name() + " lengths=" + Arrays.toString(lengths)
-                                    + ": max |flash - math| = " + diff);
+                            failures.add(c.name() + " lengths=" + Arrays.toString(lengths) + ": max |flash - math| = "
+                                    + diff);
                         }
                         cases++;
                     }
@@ -292,8 +291,10 @@ class AttentionDifferentialTest {
                     maxAbs = Math.max(maxAbs, Math.abs(math[i]));
                 }
                 double diff = maxAbsDiff(flash, math);
-                assertTrue(diff <= 1e-4 * maxAbs, "d=" + d + " causal=" + causal + ": max |flash - math| = " + diff
-                        + " for outputs up to " + maxAbs);
+                assertTrue(
+                        diff <= 1e-4 * maxAbs,
+                        "d=" + d + " causal=" + causal + ": max |flash - math| = " + diff + " for outputs up to "
+                                + maxAbs);
             }
         }
     }
@@ -302,8 +303,9 @@ class AttentionDifferentialTest {
     void resultDoesNotDependOnTheThreadCount() {
         Random rnd = new Random(3);
         Case c = separate(LENGTHS, 3, 40, true, 1, rnd);
-        try (CpuThreads one = CpuThreads.single(); CpuThreads three = new CpuThreads(3);
-             CpuThreads five = new CpuThreads(5)) {
+        try (CpuThreads one = CpuThreads.single();
+                CpuThreads three = new CpuThreads(3);
+                CpuThreads five = new CpuThreads(5)) {
             for (AttentionKernel kernel : new AttentionKernel[] {MATH, FLASH}) {
                 float[] a = run(kernel, c, one);
                 assertArrayEquals(a, run(kernel, c, three), kernel.path() + " 1 vs 3 threads");
@@ -355,7 +357,8 @@ class AttentionDifferentialTest {
                 long allocated = mx.getCurrentThreadAllocatedBytes() - before;
                 long declared = kernel.workspaceBytes(c.p(), 1);
                 // Slack for the call's own small objects (unit table, lambda, array headers) only.
-                assertTrue(Math.abs(allocated - declared) <= 0.001 * declared + 4096,
+                assertTrue(
+                        Math.abs(allocated - declared) <= 0.001 * declared + 4096,
                         kernel.path() + ": declared " + declared + " bytes, allocated " + allocated);
             }
         }
@@ -402,7 +405,9 @@ class AttentionDifferentialTest {
         assertEquals(128, p.vOffset());
         assertEquals(0.25f, p.scale());
         assertEquals(p, AttentionProblem.fusedQkv(new int[] {0, 3, 3, 10}, 4, 16, true));
-        assertEquals(p.hashCode(), AttentionProblem.fusedQkv(new int[] {0, 3, 3, 10}, 4, 16, true).hashCode());
+        assertEquals(
+                p.hashCode(),
+                AttentionProblem.fusedQkv(new int[] {0, 3, 3, 10}, 4, 16, true).hashCode());
         assertTrue(!p.equals(AttentionProblem.fusedQkv(new int[] {0, 3, 3, 10}, 4, 16, false)));
     }
 
@@ -416,20 +421,28 @@ class AttentionDifferentialTest {
         for (AttentionKernel kernel : new AttentionKernel[] {MATH, FLASH}) {
             float[] shortOut = new float[outLen - 1];
             Arrays.fill(shortOut, 42f);
-            assertThrows(IllegalArgumentException.class,
-                    () -> kernel.forward(p, c.q(), c.k(), c.v(), shortOut, threads), kernel.path());
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> kernel.forward(p, c.q(), c.k(), c.v(), shortOut, threads),
+                    kernel.path());
             for (float f : shortOut) {
                 assertEquals(42f, f, 0f, kernel.path() + " wrote into a buffer it refused");
             }
             float[] shortIn = Arrays.copyOf(c.q(), inLen - 1);
             float[] out = new float[outLen];
             Arrays.fill(out, 42f);
-            assertThrows(IllegalArgumentException.class,
-                    () -> kernel.forward(p, shortIn, c.k(), c.v(), out, threads), kernel.path() + " short Q");
-            assertThrows(IllegalArgumentException.class,
-                    () -> kernel.forward(p, c.q(), shortIn, c.v(), out, threads), kernel.path() + " short K");
-            assertThrows(IllegalArgumentException.class,
-                    () -> kernel.forward(p, c.q(), c.k(), shortIn, out, threads), kernel.path() + " short V");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> kernel.forward(p, shortIn, c.k(), c.v(), out, threads),
+                    kernel.path() + " short Q");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> kernel.forward(p, c.q(), shortIn, c.v(), out, threads),
+                    kernel.path() + " short K");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> kernel.forward(p, c.q(), c.k(), shortIn, out, threads),
+                    kernel.path() + " short V");
             for (float f : out) {
                 assertEquals(42f, f, 0f, kernel.path() + " wrote although an input was too small");
             }

@@ -1,15 +1,14 @@
 package dev.attune.kernels.attention;
 
-import dev.attune.kernels.cpu.CpuThreads;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.cpu.CpuThreads;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Grouped-query attention and Mistral's sliding window on the CPU paths. The oracle is written
@@ -111,7 +110,10 @@ class GroupedQueryAttentionTest {
                 for (AttentionKernel k : new AttentionKernel[] {new CpuMathAttention(), new CpuFlashAttention()}) {
                     float[] out = new float[want.length];
                     k.forward(p, qkv, qkv, qkv, out, threads);
-                    assertClose(want, out, k instanceof CpuMathAttention ? 1e-6 : 2e-5,
+                    assertClose(
+                            want,
+                            out,
+                            k instanceof CpuMathAttention ? 1e-6 : 2e-5,
                             k.path() + " heads=" + hk[0] + " kv=" + hk[1] + " window=" + window);
                 }
             }
@@ -133,10 +135,18 @@ class GroupedQueryAttentionTest {
             System.arraycopy(qkv, t * gqa.rowStride(), wide, t * mha.rowStride(), heads * d);
             for (int h = 0; h < heads; h++) {
                 int src = h / (heads / kv);
-                System.arraycopy(qkv, t * gqa.rowStride() + gqa.kOffset() + src * d, wide,
-                        t * mha.rowStride() + mha.kOffset() + h * d, d);
-                System.arraycopy(qkv, t * gqa.rowStride() + gqa.vOffset() + src * d, wide,
-                        t * mha.rowStride() + mha.vOffset() + h * d, d);
+                System.arraycopy(
+                        qkv,
+                        t * gqa.rowStride() + gqa.kOffset() + src * d,
+                        wide,
+                        t * mha.rowStride() + mha.kOffset() + h * d,
+                        d);
+                System.arraycopy(
+                        qkv,
+                        t * gqa.rowStride() + gqa.vOffset() + src * d,
+                        wide,
+                        t * mha.rowStride() + mha.vOffset() + h * d,
+                        d);
             }
         }
         for (AttentionKernel k : new AttentionKernel[] {new CpuMathAttention(), new CpuFlashAttention()}) {
@@ -166,16 +176,24 @@ class GroupedQueryAttentionTest {
             }
             AttentionProblem plain = AttentionProblem.fusedGqa(cu(wide), heads, kv, d, window);
             float[] flat = new float[plain.totalTokens() * plain.rowStride()];
-            int[] own = new int[lengths.length];  // where each row's own tokens start in the plain batch
+            int[] own = new int[lengths.length]; // where each row's own tokens start in the plain batch
             for (int b = 0, t = 0; b < lengths.length; b++) {
                 if (prefix[b] >= 0) {
                     int p = prefix[b];
-                    System.arraycopy(qkv, shared.cuSeqlens()[p] * shared.rowStride(), flat, t * plain.rowStride(),
+                    System.arraycopy(
+                            qkv,
+                            shared.cuSeqlens()[p] * shared.rowStride(),
+                            flat,
+                            t * plain.rowStride(),
                             lengths[p] * shared.rowStride());
                     t += lengths[p];
                 }
                 own[b] = t;
-                System.arraycopy(qkv, shared.cuSeqlens()[b] * shared.rowStride(), flat, t * plain.rowStride(),
+                System.arraycopy(
+                        qkv,
+                        shared.cuSeqlens()[b] * shared.rowStride(),
+                        flat,
+                        t * plain.rowStride(),
                         lengths[b] * shared.rowStride());
                 t += lengths[b];
             }
@@ -185,28 +203,36 @@ class GroupedQueryAttentionTest {
                 float[] out = new float[shared.totalTokens() * shared.outWidth()];
                 k.forward(shared, qkv, qkv, qkv, out, threads);
                 for (int b = 0; b < lengths.length; b++) {
-                    float[] w = java.util.Arrays.copyOfRange(want, own[b] * plain.outWidth(),
-                            (own[b] + lengths[b]) * plain.outWidth());
-                    float[] g = java.util.Arrays.copyOfRange(out, shared.cuSeqlens()[b] * shared.outWidth(),
+                    float[] w = java.util.Arrays.copyOfRange(
+                            want, own[b] * plain.outWidth(), (own[b] + lengths[b]) * plain.outWidth());
+                    float[] g = java.util.Arrays.copyOfRange(
+                            out,
+                            shared.cuSeqlens()[b] * shared.outWidth(),
                             shared.cuSeqlens()[b + 1] * shared.outWidth());
-                    assertClose(w, g, k instanceof CpuMathAttention ? 1e-6 : 2e-5,
+                    assertClose(
+                            w,
+                            g,
+                            k instanceof CpuMathAttention ? 1e-6 : 2e-5,
                             k.path() + " window " + window + " row " + b);
                 }
             }
         }
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> AttentionProblem.fusedGqa(cu(4, 4), 2, 2, 8, 0, new int[] {1, -1}));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> AttentionProblem.fusedGqa(cu(4, 4, 4), 2, 2, 8, 0, new int[] {-1, 0, 1}));
     }
 
     @Test
     void invalidGroupingsAndWindowsAreRefused() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> AttentionProblem.fusedGqa(cu(4), 6, 4, 8, 0));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> AttentionProblem.fusedGqa(cu(4), 6, 4, 8, 0));
         assertTrue(e.getMessage().contains("must divide"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> AttentionProblem.fusedGqa(cu(4), 6, 4, 8, -1));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> new AttentionProblem(cu(4), 2, 2, 8, false, 4, 1f, 48, 0, 16, 32));
         AttentionProblem p = AttentionProblem.fusedGqa(cu(4), 4, 2, 8, 0);
         assertEquals((4 + 2 * 2) * 8, p.rowStride());

@@ -1,19 +1,18 @@
 package dev.attune.kernels.cpu;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code Y = X · W + bias}: the portable and the Vector API kernels, and the {@link CpuGemm} entry
@@ -105,8 +104,8 @@ class CpuGemmTest {
             }
         }
         if (!failures.isEmpty()) {
-            fail(failures.size() + " shapes wrong, first: " + String.join("\n", failures.subList(0,
-                    Math.min(10, failures.size()))));
+            fail(failures.size() + " shapes wrong, first: "
+                    + String.join("\n", failures.subList(0, Math.min(10, failures.size()))));
         }
     }
 
@@ -132,8 +131,8 @@ class CpuGemmTest {
                     for (int r = 0; r < m; r++) {
                         for (int c = 0; c < n; c++) {
                             float v = y[r * n + c];
-                            String where = name + " K=" + k + " N=" + n + " range " + Arrays.toString(range)
-                                    + " at (" + r + ", " + c + ")";
+                            String where = name + " K=" + k + " N=" + n + " range " + Arrays.toString(range) + " at ("
+                                    + r + ", " + c + ")";
                             if (r >= range[0] && r < range[1]) {
                                 // Rows do not depend on which other rows share the call.
                                 assertEquals(full[r * n + c], v, 0f, where);
@@ -156,16 +155,14 @@ class CpuGemmTest {
         try (CpuThreads threads = CpuThreads.single()) {
             CpuGemm.matmul(x, 2, 3, w, 4, bias, y, threads); // fits
             CpuGemm.matmul(x, 2, 3, w, 4, null, y, threads);
-            assertThrows(IllegalArgumentException.class,
-                    () -> CpuGemm.matmul(new float[5], 2, 3, w, 4, bias, y, threads));
-            assertThrows(IllegalArgumentException.class,
-                    () -> CpuGemm.matmul(x, 2, 3, new float[11], 4, bias, y, threads));
-            assertThrows(IllegalArgumentException.class,
-                    () -> CpuGemm.matmul(x, 2, 3, w, 4, new float[3], y, threads));
+            assertThrows(
+                    IllegalArgumentException.class, () -> CpuGemm.matmul(new float[5], 2, 3, w, 4, bias, y, threads));
+            assertThrows(
+                    IllegalArgumentException.class, () -> CpuGemm.matmul(x, 2, 3, new float[11], 4, bias, y, threads));
+            assertThrows(IllegalArgumentException.class, () -> CpuGemm.matmul(x, 2, 3, w, 4, new float[3], y, threads));
             float[] small = new float[7];
             Arrays.fill(small, 9f);
-            assertThrows(IllegalArgumentException.class,
-                    () -> CpuGemm.matmul(x, 2, 3, w, 4, bias, small, threads));
+            assertThrows(IllegalArgumentException.class, () -> CpuGemm.matmul(x, 2, 3, w, 4, bias, small, threads));
             float[] untouched = new float[7];
             Arrays.fill(untouched, 9f);
             assertArrayEquals(untouched, small, "nothing written before the check");
@@ -175,7 +172,8 @@ class CpuGemmTest {
     @Test
     void multithreadedEqualsSingleThreadedBitForBit() {
         Random rnd = new Random(99);
-        try (CpuThreads one = CpuThreads.single(); CpuThreads three = new CpuThreads(3)) {
+        try (CpuThreads one = CpuThreads.single();
+                CpuThreads three = new CpuThreads(3)) {
             for (int[] shape : new int[][] {{97, 385, 100}, {13, 16, 1152}, {40, 64, 49}, {1, 3, 5}, {250, 33, 96}}) {
                 int m = shape[0];
                 int k = shape[1];
@@ -202,7 +200,8 @@ class CpuGemmTest {
                 && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
         assertEquals(vector, CpuGemm.vectorApiAvailable());
         assertEquals(vector ? "vector-api" : "scalar", CpuGemm.kernelName());
-        assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
+        assertTrue(
+                ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
                 "surefire is meant to run with --add-modules jdk.incubator.vector");
     }
 

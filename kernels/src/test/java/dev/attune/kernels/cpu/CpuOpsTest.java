@@ -1,14 +1,13 @@
 package dev.attune.kernels.cpu;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Arrays;
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
 
 /**
  * Row operations: {@code addLayerNorm} with and without a residual against a double reference
@@ -18,8 +17,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class CpuOpsTest {
 
-    private static double[] referenceLayerNorm(float[] x, float[] residual, int rows, int width, float[] gamma,
-                                               float[] beta, double eps) {
+    private static double[] referenceLayerNorm(
+            float[] x, float[] residual, int rows, int width, float[] gamma, float[] beta, double eps) {
         double[] y = new double[rows * width];
         for (int r = 0; r < rows; r++) {
             double[] v = new double[width];
@@ -112,7 +111,8 @@ class CpuOpsTest {
         }
         float[] a = x.clone();
         float[] b = x.clone();
-        try (CpuThreads one = CpuThreads.single(); CpuThreads three = new CpuThreads(3)) {
+        try (CpuThreads one = CpuThreads.single();
+                CpuThreads three = new CpuThreads(3)) {
             CpuOps.addLayerNorm(a, res, rows, width, gamma, beta, 1e-12f, one);
             CpuOps.addLayerNorm(b, res, rows, width, gamma, beta, 1e-12f, three);
         }

@@ -1,6 +1,10 @@
 package dev.attune.kernels.cpu;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -12,12 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import org.junit.jupiter.api.Test;
 
 /**
  * The CPU worker pool: {@code parallelFor} covers every index exactly once in contiguous chunks
@@ -118,8 +117,9 @@ class CpuThreadsTest {
                 int fail = failing;
                 IllegalStateException boom = new IllegalStateException("chunk " + fail);
                 AtomicInteger finished = new AtomicInteger();
-                RuntimeException thrown = assertThrows(RuntimeException.class, () ->
-                        pool.parallelFor(4, 1, (from, to) -> {
+                RuntimeException thrown = assertThrows(
+                        RuntimeException.class,
+                        () -> pool.parallelFor(4, 1, (from, to) -> {
                             if (from == fail) {
                                 throw boom;
                             }
@@ -136,8 +136,9 @@ class CpuThreadsTest {
     void errorIsRethrownAsIs() {
         try (CpuThreads pool = new CpuThreads(2)) {
             AssertionError err = new AssertionError("worker error");
-            AssertionError thrown = assertThrows(AssertionError.class, () ->
-                    pool.parallelFor(2, 1, (from, to) -> {
+            AssertionError thrown = assertThrows(
+                    AssertionError.class,
+                    () -> pool.parallelFor(2, 1, (from, to) -> {
                         if (from > 0) {
                             throw err;
                         }
@@ -151,8 +152,9 @@ class CpuThreadsTest {
         try (CpuThreads pool = new CpuThreads(3)) {
             IOException io = new IOException("disk");
             AtomicInteger finished = new AtomicInteger();
-            IllegalStateException thrown = assertThrows(IllegalStateException.class, () ->
-                    pool.parallelFor(3, 1, (from, to) -> {
+            IllegalStateException thrown = assertThrows(
+                    IllegalStateException.class,
+                    () -> pool.parallelFor(3, 1, (from, to) -> {
                         if (from > 0 && to == 3) {
                             sneakyThrow(io);
                         }
@@ -170,8 +172,9 @@ class CpuThreadsTest {
             AtomicInteger finished = new AtomicInteger();
             UnsupportedOperationException boom = new UnsupportedOperationException("caller chunk");
             Thread caller = Thread.currentThread();
-            RuntimeException thrown = assertThrows(RuntimeException.class, () ->
-                    pool.parallelFor(3, 1, (from, to) -> {
+            RuntimeException thrown = assertThrows(
+                    RuntimeException.class,
+                    () -> pool.parallelFor(3, 1, (from, to) -> {
                         if (Thread.currentThread() == caller) {
                             throw boom;
                         }
@@ -186,9 +189,11 @@ class CpuThreadsTest {
     @Test
     void poolIsReusableAfterAFailure() {
         try (CpuThreads pool = new CpuThreads(2)) {
-            assertThrows(IllegalArgumentException.class, () -> pool.parallelFor(10, 1, (from, to) -> {
-                throw new IllegalArgumentException();
-            }));
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> pool.parallelFor(10, 1, (from, to) -> {
+                        throw new IllegalArgumentException();
+                    }));
             AtomicIntegerArray hits = new AtomicIntegerArray(10);
             pool.parallelFor(10, 1, (from, to) -> {
                 for (int i = from; i < to; i++) {

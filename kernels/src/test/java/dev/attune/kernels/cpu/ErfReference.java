@@ -12,8 +12,7 @@ final class ErfReference {
     private static final double TWO_OVER_SQRT_PI = 1.1283791670955126;
     private static final double ONE_OVER_SQRT_PI = 0.5641895835477563;
 
-    private ErfReference() {
-    }
+    private ErfReference() {}
 
     static double erf(double x) {
         if (Double.isNaN(x)) {

@@ -1,17 +1,16 @@
 package dev.attune.kernels.cpu;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
-
-import java.util.Arrays;
-import java.util.List;
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Both {@link VectorPrimitives} implementations (portable and Vector API): dot, axpy, scale and
@@ -220,8 +219,9 @@ class VectorPrimitivesTest {
         for (int i = 0; i < count; i++) {
             double exact = ErfReference.gelu(in[i]);
             double err = Math.abs(x[from + i] - exact) / Math.max(1, Math.abs(in[i]));
-            assertTrue(err <= 1e-6, p.getClass().getSimpleName() + ": gelu(" + in[i] + ") = " + x[from + i]
-                    + ", exact " + exact);
+            assertTrue(
+                    err <= 1e-6,
+                    p.getClass().getSimpleName() + ": gelu(" + in[i] + ") = " + x[from + i] + ", exact " + exact);
         }
         // Every length 0..40 at every start 0..3 gives the same values as the long run, element by element
         // (the vector and tail paths agree to the documented accuracy).
@@ -236,8 +236,7 @@ class VectorPrimitivesTest {
                 assertGuards(y, start, len, p.getClass().getSimpleName() + " len=" + len);
                 for (int i = 0; i < len; i++) {
                     float xi = in[(i * 37 + len) % count];
-                    assertEquals(ErfReference.gelu(xi), y[start + i], 1e-6 * Math.max(1, Math.abs(xi)),
-                            "x=" + xi);
+                    assertEquals(ErfReference.gelu(xi), y[start + i], 1e-6 * Math.max(1, Math.abs(xi)), "x=" + xi);
                 }
             }
         }
@@ -266,8 +265,23 @@ class VectorPrimitivesTest {
     @ParameterizedTest
     @MethodSource("implementations")
     void geluExtremes(VectorPrimitives p) {
-        float[] special = {1e-30f, -1e-30f, 0f, -0f, 30f, -30f, 1e4f, -1e4f, Float.MAX_VALUE, -Float.MAX_VALUE,
-            Float.MIN_VALUE, -Float.MIN_VALUE, 5.5f, -5.5f, Float.POSITIVE_INFINITY};
+        float[] special = {
+            1e-30f,
+            -1e-30f,
+            0f,
+            -0f,
+            30f,
+            -30f,
+            1e4f,
+            -1e4f,
+            Float.MAX_VALUE,
+            -Float.MAX_VALUE,
+            Float.MIN_VALUE,
+            -Float.MIN_VALUE,
+            5.5f,
+            -5.5f,
+            Float.POSITIVE_INFINITY
+        };
         // Each value at every lane position of a vector-sized run, and alone (scalar tail).
         for (float v : special) {
             for (int len : new int[] {1, 16, 37}) {

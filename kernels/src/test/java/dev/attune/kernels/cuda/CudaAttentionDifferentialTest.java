@@ -1,5 +1,8 @@
 package dev.attune.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.AttentionProblem;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
@@ -8,18 +11,14 @@ import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 
 /**
  * Every GPU attention path the device runs, against {@code cpu-math} on the same inputs (rounded
@@ -37,8 +36,7 @@ class CudaAttentionDifferentialTest {
     private static CudaBackend backend;
     private static CpuThreads threads;
 
-    private record Variant(AttentionPath path, ComputeDtype dtype) {
-    }
+    private record Variant(AttentionPath path, ComputeDtype dtype) {}
 
     @BeforeAll
     static void open() {
@@ -103,8 +101,8 @@ class CudaAttentionDifferentialTest {
                         && MemEfficientLaunch.sharedBytes(d) > device.sharedMemoryPerBlock()) {
                     continue; // the selector never asks for it here; the backend refuses it (tested below)
                 }
-                for (boolean causal : new boolean[]{false, true}) {
-                    for (boolean fused : new boolean[]{true, false}) {
+                for (boolean causal : new boolean[] {false, true}) {
+                    for (boolean fused : new boolean[] {true, false}) {
                         String failure = runCase(variant, d, causal, fused, rnd);
                         cases++;
                         if (failure != null) {
@@ -115,8 +113,10 @@ class CudaAttentionDifferentialTest {
             }
         }
         assertTrue(cases > 0);
-        assertTrue(failures.isEmpty(), failures.size() + " of " + cases + " cases differ on " + device.label() + ":\n"
-                + String.join("\n", failures.subList(0, Math.min(40, failures.size()))));
+        assertTrue(
+                failures.isEmpty(),
+                failures.size() + " of " + cases + " cases differ on " + device.label() + ":\n"
+                        + String.join("\n", failures.subList(0, Math.min(40, failures.size()))));
     }
 
     /** Runs one case; a description of the first mismatch, or null. */
@@ -179,8 +179,24 @@ class CudaAttentionDifferentialTest {
                 kvStride = w;
             }
             GpuArray o = s.alloc(dt, (long) tokens * w);
-            s.ops().attention(variant.path(), q, k, v, o, cuDev, batch, maxLen, heads, d, qStride, kvStride, w, scale,
-                    causal, queryChunk);
+            s.ops()
+                    .attention(
+                            variant.path(),
+                            q,
+                            k,
+                            v,
+                            o,
+                            cuDev,
+                            batch,
+                            maxLen,
+                            heads,
+                            d,
+                            qStride,
+                            kvStride,
+                            w,
+                            scale,
+                            causal,
+                            queryChunk);
             got = s.download(o);
         }
         String label = variant.path().id() + " " + dt + " d=" + d + " heads=" + heads + " lengths="
@@ -212,23 +228,74 @@ class CudaAttentionDifferentialTest {
         try (CudaSession s = backend.session()) {
             GpuArray x = s.alloc(ComputeDtype.FP32, 3 * 64);
             GpuArray o = s.alloc(ComputeDtype.FP32, 64);
-            GpuArray cu = s.upload(new int[]{0, 1});
+            GpuArray cu = s.upload(new int[] {0, 1});
             // flash paths have no fp32 kernels
             KernelUnavailableException e = org.junit.jupiter.api.Assertions.assertThrows(
-                    KernelUnavailableException.class, () -> s.ops().attention(AttentionPath.FLASH_SM75, x, x, x, o, cu,
-                            1, 1, 1, 64, 192, 192, 64, 0.125f, false, 0));
+                    KernelUnavailableException.class,
+                    () -> s.ops()
+                            .attention(
+                                    AttentionPath.FLASH_SM75,
+                                    x,
+                                    x,
+                                    x,
+                                    o,
+                                    cu,
+                                    1,
+                                    1,
+                                    1,
+                                    64,
+                                    192,
+                                    192,
+                                    64,
+                                    0.125f,
+                                    false,
+                                    0));
             if (device.capability().atLeast(ComputeCapability.SM75)) {
                 assertTrue(e.getMessage().contains("fp32"), e.getMessage());
             }
             // head_dim not a multiple of 8
             GpuArray h = s.alloc(ComputeDtype.FP16, 3 * 60);
-            org.junit.jupiter.api.Assertions.assertThrows(KernelUnavailableException.class,
-                    () -> s.ops().attention(AttentionPath.FLASH_SM75, h, h, h, h, cu, 1, 1, 1, 60, 180, 180, 60,
-                            0.125f, false, 0));
+            org.junit.jupiter.api.Assertions.assertThrows(
+                    KernelUnavailableException.class,
+                    () -> s.ops()
+                            .attention(
+                                    AttentionPath.FLASH_SM75,
+                                    h,
+                                    h,
+                                    h,
+                                    h,
+                                    cu,
+                                    1,
+                                    1,
+                                    1,
+                                    60,
+                                    180,
+                                    180,
+                                    60,
+                                    0.125f,
+                                    false,
+                                    0));
             if (!device.capability().atLeast(ComputeCapability.SM80)) {
-                org.junit.jupiter.api.Assertions.assertThrows(KernelUnavailableException.class,
-                        () -> s.ops().attention(AttentionPath.FLASH_SM80, h, h, h, h, cu, 1, 1, 1, 64, 192, 192, 64,
-                                0.125f, false, 0));
+                org.junit.jupiter.api.Assertions.assertThrows(
+                        KernelUnavailableException.class,
+                        () -> s.ops()
+                                .attention(
+                                        AttentionPath.FLASH_SM80,
+                                        h,
+                                        h,
+                                        h,
+                                        h,
+                                        cu,
+                                        1,
+                                        1,
+                                        1,
+                                        64,
+                                        192,
+                                        192,
+                                        64,
+                                        0.125f,
+                                        false,
+                                        0));
             }
             s.synchronize();
         }

@@ -1,20 +1,19 @@
 package dev.attune.kernels.cuda;
 
-import dev.attune.kernels.cpu.CpuOps;
-import dev.attune.kernels.cpu.CpuThreads;
-import dev.attune.kernels.precision.StoredPrecision;
-import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.cpu.CpuOps;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.precision.StoredPrecision;
+import dev.attune.kernels.select.ComputeDtype;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 
 /**
  * Each encoder op in each dtype against {@link CpuOps} or a plain loop on dtype-rounded inputs,
@@ -43,8 +42,9 @@ class CudaEncoderOpsTest {
         assertEquals(want.length, got.length, what);
         for (int i = 0; i < want.length; i++) {
             double err = Math.abs(got[i] - want[i]);
-            assertTrue(err <= tol[i], what + " [" + i + "]: got " + got[i] + ", want " + want[i] + " (tolerance "
-                    + tol[i] + ")");
+            assertTrue(
+                    err <= tol[i],
+                    what + " [" + i + "]: got " + got[i] + ", want " + want[i] + " (tolerance " + tol[i] + ")");
         }
     }
 
@@ -128,9 +128,9 @@ class CudaEncoderOpsTest {
     void addLayerNormWithAndWithoutResidual() {
         Random rnd = new Random(3);
         int rows = 19;
-        for (int hidden : new int[]{32, 384, 1000}) {
+        for (int hidden : new int[] {32, 384, 1000}) {
             for (ComputeDtype dt : ComputeDtype.values()) {
-                for (boolean withResidual : new boolean[]{true, false}) {
+                for (boolean withResidual : new boolean[] {true, false}) {
                     float[] x = GpuFixture.random(rnd, rows * hidden, 2f, dt);
                     float[] r = withResidual ? GpuFixture.random(rnd, rows * hidden, 2f, dt) : null;
                     float[] gamma = GpuFixture.random(rnd, hidden, 1.5f, dt);
@@ -145,10 +145,20 @@ class CudaEncoderOpsTest {
                     try (CudaSession s = backend.session()) {
                         GpuArray dx = s.upload(x, 0, x.length, dt);
                         GpuArray dr = withResidual ? s.upload(r, 0, r.length, dt) : null;
-                        s.ops().addLayerNorm(dx, dr, s.upload(gamma, 0, hidden, dt), s.upload(beta, 0, hidden, dt),
-                                1e-12f, rows, hidden);
-                        near(want, s.download(dx), tol, "addLayerNorm " + dt + " hidden=" + hidden
-                                + (withResidual ? " residual" : ""));
+                        s.ops()
+                                .addLayerNorm(
+                                        dx,
+                                        dr,
+                                        s.upload(gamma, 0, hidden, dt),
+                                        s.upload(beta, 0, hidden, dt),
+                                        1e-12f,
+                                        rows,
+                                        hidden);
+                        near(
+                                want,
+                                s.download(dx),
+                                tol,
+                                "addLayerNorm " + dt + " hidden=" + hidden + (withResidual ? " residual" : ""));
                     }
                 }
             }

@@ -1,5 +1,7 @@
 package dev.attune.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
@@ -7,18 +9,15 @@ import dev.attune.kernels.cuda.launch.GemmLaunch;
 import dev.attune.kernels.cuda.launch.GemmVariant;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 
 /**
  * Each GEMM variant the device runs, for each dtype it takes, against {@link CpuGemm} on the same
@@ -30,8 +29,16 @@ class CudaGemmTest {
 
     /** (m, n, k): single rows, tile tails, several tiles, a deep k. */
     private static final int[][] SHAPES = {
-            {1, 8, 8}, {3, 40, 24}, {37, 136, 72}, {130, 264, 136}, {257, 128, 1000}, {64, 384, 384},
-            {5, 33, 17}, {129, 65, 31}, {2, 1, 1}};
+        {1, 8, 8},
+        {3, 40, 24},
+        {37, 136, 72},
+        {130, 264, 136},
+        {257, 128, 1000},
+        {64, 384, 384},
+        {5, 33, 17},
+        {129, 65, 31},
+        {2, 1, 1}
+    };
 
     private static CudaBackend backend;
     private static CpuThreads threads;
@@ -68,8 +75,8 @@ class CudaGemmTest {
                             continue;
                         }
                         ran.add(variant);
-                        for (int epilogue : new int[]{GemmLaunch.EPILOGUE_NONE, GemmLaunch.EPILOGUE_GELU}) {
-                            for (boolean withBias : new boolean[]{true, false}) {
+                        for (int epilogue : new int[] {GemmLaunch.EPILOGUE_NONE, GemmLaunch.EPILOGUE_GELU}) {
+                            for (boolean withBias : new boolean[] {true, false}) {
                                 String f = runCase(s, variant, dt, m, n, k, epilogue, withBias, rnd);
                                 if (f != null) {
                                     failures.add(f);
@@ -87,8 +94,16 @@ class CudaGemmTest {
         assertTrue(failures.isEmpty(), String.join("\n", failures.subList(0, Math.min(30, failures.size()))));
     }
 
-    private static String runCase(CudaSession s, GemmVariant variant, ComputeDtype dt, int m, int n, int k,
-                                  int epilogue, boolean withBias, Random rnd) {
+    private static String runCase(
+            CudaSession s,
+            GemmVariant variant,
+            ComputeDtype dt,
+            int m,
+            int n,
+            int k,
+            int epilogue,
+            boolean withBias,
+            Random rnd) {
         float[] a = GpuFixture.random(rnd, m * k, 1f, dt);
         float[] w = GpuFixture.random(rnd, n * k, 0.5f, dt); // (n, k)
         float[] bias = withBias ? GpuFixture.random(rnd, n, 1f, dt) : null;
@@ -111,7 +126,7 @@ class CudaGemmTest {
         GpuArray dc = s.alloc(dt, (long) m * n);
         s.ops().gemm(variant, da, dw, db, dc, m, n, k, epilogue);
         float[] got = s.download(dc);
-        for (GpuArray x : new GpuArray[]{da, dw, db, dc}) {
+        for (GpuArray x : new GpuArray[] {da, dw, db, dc}) {
             if (x != null) {
                 s.recycle(x);
             }
@@ -149,8 +164,16 @@ class CudaGemmTest {
                     float[] a = GpuFixture.random(rnd, m * k, 1f, dt);
                     float[] w = GpuFixture.random(rnd, n * k, 0.5f, dt);
                     GpuArray dc = s.alloc(dt, (long) m * n);
-                    s.ops().gemm(s.upload(a, 0, a.length, dt), s.upload(w, 0, w.length, dt), null, dc, m, n, k,
-                            GemmLaunch.EPILOGUE_NONE);
+                    s.ops()
+                            .gemm(
+                                    s.upload(a, 0, a.length, dt),
+                                    s.upload(w, 0, w.length, dt),
+                                    null,
+                                    dc,
+                                    m,
+                                    n,
+                                    k,
+                                    GemmLaunch.EPILOGUE_NONE);
                     float[] got = s.download(dc);
                     for (int i = 0; i < m; i++) {
                         for (int j = 0; j < n; j++) {
@@ -160,11 +183,13 @@ class CudaGemmTest {
                                 ref += (double) a[i * k + c] * w[j * k + c];
                                 sumAbs += Math.abs((double) a[i * k + c] * w[j * k + c]);
                             }
-                            double tol = 2 * GpuFixture.unitRoundoff(dt) * Math.abs(ref) + (k + 2) * 0x1p-23 * sumAbs
-                                    + 1e-6;
+                            double tol =
+                                    2 * GpuFixture.unitRoundoff(dt) * Math.abs(ref) + (k + 2) * 0x1p-23 * sumAbs + 1e-6;
                             double err = Math.abs(got[i * n + j] - ref);
-                            assertTrue(err <= tol, dt + " " + m + "x" + n + "x" + k + " c[" + i + "," + j + "] = "
-                                    + got[i * n + j] + ", want " + ref);
+                            assertTrue(
+                                    err <= tol,
+                                    dt + " " + m + "x" + n + "x" + k + " c[" + i + "," + j + "] = " + got[i * n + j]
+                                            + ", want " + ref);
                         }
                     }
                 }

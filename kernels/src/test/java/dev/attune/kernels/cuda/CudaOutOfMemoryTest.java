@@ -1,19 +1,18 @@
 package dev.attune.kernels.cuda;
 
-import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.select.ComputeDtype;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 
 /** Running out of device memory is an ordinary, recoverable failure. */
 @Tag("gpu")
@@ -46,8 +45,8 @@ class CudaOutOfMemoryTest {
     void anAllocationBeyondFreeMemoryIsRefusedAndTheBackendStaysUsable() {
         long free = backend.freeDeviceMemory();
         try (CudaSession s = backend.session()) {
-            GpuOutOfMemoryException e = assertThrows(GpuOutOfMemoryException.class,
-                    () -> s.alloc(ComputeDtype.FP32, (free + 4 * GIB) / Float.BYTES));
+            GpuOutOfMemoryException e = assertThrows(
+                    GpuOutOfMemoryException.class, () -> s.alloc(ComputeDtype.FP32, (free + 4 * GIB) / Float.BYTES));
             assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.resultName());
             assertTrue(e.requestedBytes() > free, e.getMessage());
             assertTrue(e.getMessage().contains(backend.device().label()), e.getMessage());

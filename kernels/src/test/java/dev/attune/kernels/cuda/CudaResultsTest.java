@@ -1,12 +1,12 @@
 package dev.attune.kernels.cuda;
 
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
 
 class CudaResultsTest {
 
@@ -26,53 +26,82 @@ class CudaResultsTest {
 
     @Test
     void outOfMemoryIsItsOwnKindAndCarriesTheRequest() {
-        CudaException e = CudaResults.exception(2, "cuMemAlloc(4096)", CudaResults.Phase.ALLOCATE, DEV, 4096, null,
-                null);
+        CudaException e =
+                CudaResults.exception(2, "cuMemAlloc(4096)", CudaResults.Phase.ALLOCATE, DEV, 4096, null, null);
         GpuOutOfMemoryException oom = assertInstanceOf(GpuOutOfMemoryException.class, e);
         assertEquals(4096, oom.requestedBytes());
         assertEquals("CUDA_ERROR_OUT_OF_MEMORY", oom.resultName());
         assertEquals(DEV, oom.device());
-        assertTrue(oom.getMessage().contains("cuMemAlloc(4096)") && oom.getMessage().contains(DEV), oom.getMessage());
+        assertTrue(
+                oom.getMessage().contains("cuMemAlloc(4096)")
+                        && oom.getMessage().contains(DEV),
+                oom.getMessage());
         // from a launch too
-        assertInstanceOf(GpuOutOfMemoryException.class,
+        assertInstanceOf(
+                GpuOutOfMemoryException.class,
                 CudaResults.exception(2, "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, null, null));
     }
 
     @Test
     void stickyErrorsLoseTheContext() {
-        for (int code : new int[]{700, 702, 710, 714, 715, 716, 717, 718, 719, 214, 220, 999}) {
-            CudaException e = CudaResults.exception(code, "cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, DEV,
-                    0, null, null);
+        for (int code : new int[] {700, 702, 710, 714, 715, 716, 717, 718, 719, 214, 220, 999}) {
+            CudaException e = CudaResults.exception(
+                    code, "cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, DEV, 0, null, null);
             KernelFailureException kf = assertInstanceOf(KernelFailureException.class, e, CudaResults.name(code));
             assertTrue(kf.contextLost(), CudaResults.name(code));
             assertTrue(CudaResults.contextLost(code));
             // sticky wherever reported
-            assertTrue(assertInstanceOf(KernelFailureException.class, CudaResults.exception(code, "cuMemFree",
-                    CudaResults.Phase.OTHER, DEV, 0, null, null)).contextLost());
+            assertTrue(assertInstanceOf(
+                            KernelFailureException.class,
+                            CudaResults.exception(code, "cuMemFree", CudaResults.Phase.OTHER, DEV, 0, null, null))
+                    .contextLost());
         }
     }
 
     @Test
     void refusedLaunchesKeepTheContext() {
-        KernelFailureException kf = assertInstanceOf(KernelFailureException.class, CudaResults.exception(
-                CudaResults.LAUNCH_OUT_OF_RESOURCES, "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, null, null));
+        KernelFailureException kf = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(
+                        CudaResults.LAUNCH_OUT_OF_RESOURCES,
+                        "cuLaunchKernel",
+                        CudaResults.Phase.LAUNCH,
+                        DEV,
+                        0,
+                        null,
+                        null));
         assertFalse(kf.contextLost());
         // an invalid value at a launch is a kernel failure the runtime can route around
-        kf = assertInstanceOf(KernelFailureException.class, CudaResults.exception(CudaResults.INVALID_VALUE,
-                "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, null, null));
+        kf = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(
+                        CudaResults.INVALID_VALUE, "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, null, null));
         assertFalse(kf.contextLost());
         // elsewhere it is a plain driver failure
-        CudaException plain = CudaResults.exception(CudaResults.INVALID_VALUE, "cuMemsetD8", CudaResults.Phase.OTHER,
-                DEV, 0, null, null);
+        CudaException plain = CudaResults.exception(
+                CudaResults.INVALID_VALUE, "cuMemsetD8", CudaResults.Phase.OTHER, DEV, 0, null, null);
         assertEquals(CudaException.class, plain.getClass());
     }
 
     @Test
     void moduleRefusalsAreUnavailableKernels() {
-        for (int code : new int[]{CudaResults.UNSUPPORTED_PTX_VERSION, CudaResults.INVALID_PTX,
-                CudaResults.NO_BINARY_FOR_GPU, CudaResults.JIT_COMPILER_NOT_FOUND, CudaResults.INVALID_IMAGE}) {
-            KernelUnavailableException ku = assertInstanceOf(KernelUnavailableException.class, CudaResults.exception(
-                    code, "cuModuleLoadDataEx(flash_sm80)", CudaResults.Phase.LOAD, DEV, 0, "flash_sm80", null));
+        for (int code : new int[] {
+            CudaResults.UNSUPPORTED_PTX_VERSION,
+            CudaResults.INVALID_PTX,
+            CudaResults.NO_BINARY_FOR_GPU,
+            CudaResults.JIT_COMPILER_NOT_FOUND,
+            CudaResults.INVALID_IMAGE
+        }) {
+            KernelUnavailableException ku = assertInstanceOf(
+                    KernelUnavailableException.class,
+                    CudaResults.exception(
+                            code,
+                            "cuModuleLoadDataEx(flash_sm80)",
+                            CudaResults.Phase.LOAD,
+                            DEV,
+                            0,
+                            "flash_sm80",
+                            null));
             assertEquals("flash_sm80", ku.module());
             assertEquals(code, ku.result());
         }
@@ -80,7 +109,8 @@ class CudaResultsTest {
 
     @Test
     void successIsNoException() {
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaResults.exception(0, "x", CudaResults.Phase.OTHER, DEV, 0, null, null));
     }
 

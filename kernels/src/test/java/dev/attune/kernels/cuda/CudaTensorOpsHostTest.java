@@ -1,15 +1,15 @@
 package dev.attune.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.AttentionProblem;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.ComputeDtype;
 import jcuda.driver.CUdeviceptr;
 import org.junit.jupiter.api.Test;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The host side of the op contract on CUDA, without a GPU: the weight layout the GEMM reads, the
@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CudaTensorOpsHostTest {
 
     private static CudaTensor tensor(int rows, int cols) {
-        return new CudaTensor(new GpuArray(new CUdeviceptr(), ComputeDtype.FP16, (long) rows * cols), rows, cols, false);
+        return new CudaTensor(
+                new GpuArray(new CUdeviceptr(), ComputeDtype.FP16, (long) rows * cols), rows, cols, false);
     }
 
     private static CudaTensor linearWeight(int in, int out) {
@@ -39,8 +40,9 @@ class CudaTensorOpsHostTest {
         int h = 2;
         // BertWeights' fused (hidden, 3·hidden): row i = q[i, :] | k[i, :] | v[i, :] in (in, out) form.
         float[] qkv = {
-                10, 11, 20, 21, 30, 31,
-                12, 13, 22, 23, 32, 33};
+            10, 11, 20, 21, 30, 31,
+            12, 13, 22, 23, 32, 33
+        };
         float[] device = CudaWeights.transpose(qkv, h, 3 * h);
         // (3·hidden, hidden): output rows 0..h-1 are the query's, h..2h-1 the key's, 2h..3h-1 the value's.
         assertArrayEquals(new float[] {10, 12, 11, 13, 20, 22, 21, 23, 30, 32, 31, 33}, device);
@@ -49,9 +51,11 @@ class CudaTensorOpsHostTest {
     @Test
     void aTensorMustFitItsArrayAndBeFloatingPoint() {
         GpuArray a = new GpuArray(new CUdeviceptr(), ComputeDtype.FP32, 11);
-        assertEquals(12, new CudaTensor(new GpuArray(new CUdeviceptr(), ComputeDtype.FP32, 12), 3, 4, false).elements());
+        assertEquals(
+                12, new CudaTensor(new GpuArray(new CUdeviceptr(), ComputeDtype.FP32, 12), 3, 4, false).elements());
         assertThrows(IllegalArgumentException.class, () -> new CudaTensor(a, 3, 4, false));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> new CudaTensor(new GpuArray(new CUdeviceptr(), null, 12), 3, 4, false));
     }
 
@@ -62,13 +66,15 @@ class CudaTensorOpsHostTest {
         CudaTensor bias = tensor(1, 24);
         CudaTensorOps.checkLinear(x, linearWeight(8, 24), bias, y);
         CudaTensorOps.checkLinear(x, linearWeight(8, 24), null, y);
-        IllegalArgumentException table = assertThrows(IllegalArgumentException.class,
-                () -> CudaTensorOps.checkLinear(x, tensor(8, 24), bias, y));
+        IllegalArgumentException table = assertThrows(
+                IllegalArgumentException.class, () -> CudaTensorOps.checkLinear(x, tensor(8, 24), bias, y));
         assertTrue(table.getMessage().contains("(out, in)"), table.getMessage());
         assertThrows(IllegalArgumentException.class, () -> CudaTensorOps.checkLinear(x, linearWeight(24, 8), bias, y));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkLinear(x, linearWeight(8, 24), tensor(1, 23), y));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkLinear(x, linearWeight(8, 24), bias, tensor(4, 24)));
     }
 
@@ -76,16 +82,19 @@ class CudaTensorOpsHostTest {
     void gatherChecksEveryIdOnTheHostBecauseTheKernelDoesNot() {
         CudaTensor table = tensor(7, 16);
         CudaTensorOps.checkGather(table, new int[] {0, 6, 3}, tensor(3, 16));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkGather(table, new int[] {0, 7, 3}, tensor(3, 16)));
         assertTrue(e.getMessage().contains("id 7 at row 1"), e.getMessage());
-        assertThrows(IllegalArgumentException.class,
-                () -> CudaTensorOps.checkGather(table, new int[] {-1}, tensor(1, 16)));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class, () -> CudaTensorOps.checkGather(table, new int[] {-1}, tensor(1, 16)));
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkGather(table, new int[] {0, 1}, tensor(3, 16)));
-        assertThrows(IllegalArgumentException.class,
-                () -> CudaTensorOps.checkGather(table, new int[] {0}, tensor(1, 15)));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class, () -> CudaTensorOps.checkGather(table, new int[] {0}, tensor(1, 15)));
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkGather(linearWeight(7, 16), new int[] {0}, tensor(1, 16)));
     }
 
@@ -95,21 +104,27 @@ class CudaTensorOpsHostTest {
         AttentionProblem fused = AttentionProblem.fusedQkv(cu, 2, 8, false);
         CudaTensor qkv = tensor(5, 48);
         CudaTensorOps.checkAttention(fused, qkv, qkv, qkv, tensor(5, 16));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkAttention(fused, qkv, qkv, qkv, tensor(5, 48)));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> CudaTensorOps.checkAttention(fused, tensor(4, 48), qkv, qkv, tensor(5, 16)));
         AttentionProblem gqa = AttentionProblem.fusedGqa(cu, 4, 2, 8, 0);
-        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+        UnsupportedOperationException e = assertThrows(
+                UnsupportedOperationException.class,
                 () -> CudaTensorOps.checkAttention(gqa, tensor(5, 64), tensor(5, 64), tensor(5, 64), tensor(5, 32)));
         assertTrue(e.getMessage().contains("CPU path"), e.getMessage());
-        assertThrows(UnsupportedOperationException.class, () -> CudaTensorOps.checkAttention(
-                AttentionProblem.fusedGqa(cu, 2, 2, 8, 2), qkv, qkv, qkv, tensor(5, 16)));
+        assertThrows(
+                UnsupportedOperationException.class,
+                () -> CudaTensorOps.checkAttention(
+                        AttentionProblem.fusedGqa(cu, 2, 2, 8, 2), qkv, qkv, qkv, tensor(5, 16)));
     }
 
     @Test
     void theDecoderOpsSayTheyHaveNoKernel() {
-        assertEquals("rope has no CUDA kernel in this build; decoders run on the CPU path",
+        assertEquals(
+                "rope has no CUDA kernel in this build; decoders run on the CPU path",
                 CudaTensorOps.noKernel("rope").getMessage());
     }
 
@@ -123,7 +138,8 @@ class CudaTensorOpsHostTest {
         s.check(0, new int[] {0, 0});
         assertEquals(2, s.checkedUpTo());
         // the attention projection overflowed; the feed-forward output inherited its infinities
-        PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class, () -> s.check(2, new int[] {3, 40}));
+        PrecisionOverflowException e =
+                assertThrows(PrecisionOverflowException.class, () -> s.check(2, new int[] {3, 40}));
         assertEquals("attention projection holds 3 non-finite values, beyond fp16's range (65504)", e.getMessage());
         assertEquals(2, s.checkedUpTo(), "a failed check proves nothing clean");
         assertThrows(IllegalArgumentException.class, () -> s.check(3, new int[] {0, 0}));
@@ -141,7 +157,7 @@ class CudaTensorOpsHostTest {
         assertEquals(1, StoreChecks.block(StoreChecks.BLOCK));
         assertEquals(0, StoreChecks.offset(StoreChecks.BLOCK));
         int[] counts = new int[StoreChecks.BLOCK + 1];
-        counts[StoreChecks.BLOCK] = -1;  // an unsigned count of 2^32 - 1
+        counts[StoreChecks.BLOCK] = -1; // an unsigned count of 2^32 - 1
         PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class, () -> s.check(0, counts));
         assertTrue(e.getMessage().startsWith("store " + StoreChecks.BLOCK + " holds 4294967295 "), e.getMessage());
     }

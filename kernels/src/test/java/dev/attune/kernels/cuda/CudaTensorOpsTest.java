@@ -1,5 +1,9 @@
 package dev.attune.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.AttentionProblem;
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
@@ -14,18 +18,13 @@ import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The op contract on a real GPU against the CPU implementation in the same dtype: one encoder
@@ -59,11 +58,20 @@ class CudaTensorOpsTest {
     }
 
     /** Host weights of one small encoder layer, uniform, fixed seed. */
-    private record Host(float[] word, float[] pos, float[] gamma, float[] beta, float[] qkv, float[] qkvBias,
-                        float[] out, float[] ffnIn, float[] ffnInBias) {
+    private record Host(
+            float[] word,
+            float[] pos,
+            float[] gamma,
+            float[] beta,
+            float[] qkv,
+            float[] qkvBias,
+            float[] out,
+            float[] ffnIn,
+            float[] ffnInBias) {
         static Host random(float weightScale) {
             Random r = new Random(7);
-            return new Host(GpuFixture.random(r, 30 * HIDDEN, 1f, ComputeDtype.FP32),
+            return new Host(
+                    GpuFixture.random(r, 30 * HIDDEN, 1f, ComputeDtype.FP32),
                     GpuFixture.random(r, 20 * HIDDEN, 1f, ComputeDtype.FP32),
                     GpuFixture.random(r, HIDDEN, 1.5f, ComputeDtype.FP32),
                     GpuFixture.random(r, HIDDEN, 0.5f, ComputeDtype.FP32),
@@ -132,7 +140,8 @@ class CudaTensorOpsTest {
             for (AttentionPath p : List.of(AttentionPath.MEM_EFFICIENT, AttentionPath.MATH)) {
                 float[][] got;
                 long before = backend.residentBytes();
-                try (CudaWeights w = new CudaWeights(backend, dt); CudaSession s = backend.session()) {
+                try (CudaWeights w = new CudaWeights(backend, dt);
+                        CudaSession s = backend.session()) {
                     got = layer(h, w, new CudaTensorOps(s, new AttentionChoice(p, dt, 4, "test")));
                     assertTrue(w.residentBytes() > 0);
                 }
@@ -141,8 +150,10 @@ class CudaTensorOpsTest {
                 for (int o = 0; o < 2; o++) {
                     for (int i = 0; i < want[o].length; i++) {
                         double err = Math.abs(got[o][i] - want[o][i]);
-                        assertTrue(err <= tol * (1 + Math.abs(want[o][i])), dt + " " + p + " output " + o + " [" + i
-                                + "]: got " + got[o][i] + ", want " + want[o][i]);
+                        assertTrue(
+                                err <= tol * (1 + Math.abs(want[o][i])),
+                                dt + " " + p + " output " + o + " [" + i + "]: got " + got[o][i] + ", want "
+                                        + want[o][i]);
                     }
                 }
             }
@@ -151,18 +162,23 @@ class CudaTensorOpsTest {
 
     @Test
     void fp16OverflowIsRaisedAtDownloadNamingTheFirstStoreThatLeftTheRange() {
-        Host big = Host.random(30000f);  // q/k/v (64 products of ~1 · 30000) leave fp16's 65504; the embeddings do not
-        try (CudaWeights w = new CudaWeights(backend, ComputeDtype.FP16); CudaSession s = backend.session()) {
-            CudaTensorOps ops = new CudaTensorOps(s, new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16,
-                    0, "test"));
+        Host big = Host.random(30000f); // q/k/v (64 products of ~1 · 30000) leave fp16's 65504; the embeddings do not
+        try (CudaWeights w = new CudaWeights(backend, ComputeDtype.FP16);
+                CudaSession s = backend.session()) {
+            CudaTensorOps ops = new CudaTensorOps(
+                    s, new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16, 0, "test"));
             PrecisionOverflowException e = assertThrows(PrecisionOverflowException.class, () -> layer(big, w, ops));
             assertTrue(e.getMessage().startsWith("QKV projection holds "), e.getMessage());
             assertTrue(e.getMessage().contains("fp16"), e.getMessage());
         }
         // bf16 and fp32 have fp32's range: not checked, no exception
-        try (CudaWeights w = new CudaWeights(backend, ComputeDtype.FP32); CudaSession s = backend.session()) {
-            layer(big, w, new CudaTensorOps(s, new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32, 0,
-                    "test")));
+        try (CudaWeights w = new CudaWeights(backend, ComputeDtype.FP32);
+                CudaSession s = backend.session()) {
+            layer(
+                    big,
+                    w,
+                    new CudaTensorOps(
+                            s, new AttentionChoice(AttentionPath.MEM_EFFICIENT, ComputeDtype.FP32, 0, "test")));
         }
     }
 }

@@ -1,15 +1,14 @@
 package dev.attune.kernels.cuda;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 class DeviceMemoryPoolTest {
 
@@ -27,12 +26,17 @@ class DeviceMemoryPoolTest {
         @Override
         public long[] allocate(long bytes) {
             if (used + bytes > capacity) {
-                throw new GpuOutOfMemoryException("fake: out of memory", CudaResults.OUT_OF_MEMORY,
-                        "CUDA_ERROR_OUT_OF_MEMORY", "fake", bytes, null);
+                throw new GpuOutOfMemoryException(
+                        "fake: out of memory",
+                        CudaResults.OUT_OF_MEMORY,
+                        "CUDA_ERROR_OUT_OF_MEMORY",
+                        "fake",
+                        bytes,
+                        null);
             }
             used += bytes;
             allocated.add(bytes);
-            return new long[]{bytes};
+            return new long[] {bytes};
         }
 
         @Override
@@ -120,6 +124,7 @@ class DeviceMemoryPoolTest {
     @Test
     void rejectsBlocksOfForeignSizes() {
         DeviceMemoryPool<long[]> pool = new DeviceMemoryPool<>(new FakeDevice(1 << 20));
-        assertThrows(IllegalArgumentException.class, () -> pool.release(new DeviceMemoryPool.Block<>(new long[1], 1000)));
+        assertThrows(
+                IllegalArgumentException.class, () -> pool.release(new DeviceMemoryPool.Block<>(new long[1], 1000)));
     }
 }

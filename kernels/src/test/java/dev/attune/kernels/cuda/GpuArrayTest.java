@@ -1,13 +1,13 @@
 package dev.attune.kernels.cuda;
 
-import dev.attune.kernels.select.ComputeDtype;
-import jcuda.driver.CUdeviceptr;
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.select.ComputeDtype;
+import jcuda.driver.CUdeviceptr;
+import org.junit.jupiter.api.Test;
 
 /** Slices keep track of where they start, which decides whether tensor-core kernels may read them. */
 class GpuArrayTest {

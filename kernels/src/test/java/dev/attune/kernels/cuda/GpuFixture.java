@@ -1,21 +1,19 @@
 package dev.attune.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.GpuProbe;
 import dev.attune.kernels.device.ProbeResult;
 import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.List;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /** Shared pieces of the tests that run on a real GPU (tag "gpu"). */
 final class GpuFixture {
 
-    private GpuFixture() {
-    }
+    private GpuFixture() {}
 
     /** The first GPU the probe finds; fails (does not skip) when there is none, as GPU runs expect one. */
     static DeviceInfo firstGpu() {

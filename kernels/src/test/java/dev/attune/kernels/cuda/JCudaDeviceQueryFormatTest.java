@@ -1,8 +1,8 @@
 package dev.attune.kernels.cuda;
 
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
 
 /** The formatting helpers of the JCuda query; they need no driver. */
 class JCudaDeviceQueryFormatTest {

@@ -1,32 +1,33 @@
 package dev.attune.kernels.device;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-
-import java.util.Map;
-import java.util.stream.Collectors;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class CudaVisibleDevicesTest {
 
     /** value | entries the driver applies | stop index | hides all | explanation contains */
     @ParameterizedTest(name = "CUDA_VISIBLE_DEVICES=''{0}''")
-    @CsvSource(delimiter = '|', value = {
-            "''                     | ''          | -1 | true  | hides every GPU",
-            "'  '                   | ''          | -1 | true  | hides every GPU",
-            "-1                     | ''          |  0 | true  | hides every GPU: the driver stops reading at '-1'",
-            "0,1                    | 0,1         | -1 | false | limits the driver to 0,1",
-            "2,-1,3                 | 2           |  1 | false | stops reading at '-1' and shows only 2",
-            "0,,1                   | 0           |  1 | false | (empty entry)",
-            "1,foo,0                | 1           |  1 | false | stops reading at 'foo'",
-            "GPU-8932f937,1         | GPU-8932f937,1 | -1 | false | limits the driver to GPU-8932f937,1",
-            "0000:3b:00.0           | ''          |  0 | true  | does not accept PCI bus ids such as 0000:3b:00.0",
-            "1,3B:00.0              | 1           |  1 | false | does not accept PCI bus ids such as 0000:3b:00.0",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "''                     | ''          | -1 | true  | hides every GPU",
+                "'  '                   | ''          | -1 | true  | hides every GPU",
+                "-1                     | ''          |  0 | true  | hides every GPU: the driver stops reading at '-1'",
+                "0,1                    | 0,1         | -1 | false | limits the driver to 0,1",
+                "2,-1,3                 | 2           |  1 | false | stops reading at '-1' and shows only 2",
+                "0,,1                   | 0           |  1 | false | (empty entry)",
+                "1,foo,0                | 1           |  1 | false | stops reading at 'foo'",
+                "GPU-8932f937,1         | GPU-8932f937,1 | -1 | false | limits the driver to GPU-8932f937,1",
+                "0000:3b:00.0           | ''          |  0 | true  | does not accept PCI bus ids such as 0000:3b:00.0",
+                "1,3B:00.0              | 1           |  1 | false | does not accept PCI bus ids such as 0000:3b:00.0",
+            })
     void readsTheListAsTheDriverDoes(String value, String accepted, int stop, boolean hidesAll, String explained) {
         CudaVisibleDevices c = CudaVisibleDevices.parse(value);
         assertEquals(accepted, c.accepted().stream().map(GpuAddress::text).collect(Collectors.joining(",")));
@@ -41,7 +42,8 @@ class CudaVisibleDevicesTest {
     void unsetMeansNoRestriction() {
         assertTrue(CudaVisibleDevices.fromEnvironment(Map.of()).isEmpty());
         assertTrue(CudaVisibleDevices.fromEnvironment(null).isEmpty());
-        assertTrue(CudaVisibleDevices.fromEnvironment(Map.of("CUDA_VISIBLE_DEVICES", "")).isPresent());
+        assertTrue(CudaVisibleDevices.fromEnvironment(Map.of("CUDA_VISIBLE_DEVICES", ""))
+                .isPresent());
     }
 
     @Test
@@ -64,7 +66,8 @@ class CudaVisibleDevicesTest {
 
     @Test
     void findsPciBusIdsAnywhere() {
-        assertEquals(java.util.List.of("0000:3b:00.0", "0000:af:00.0"),
+        assertEquals(
+                java.util.List.of("0000:3b:00.0", "0000:af:00.0"),
                 CudaVisibleDevices.parse("0,0000:3b:00.0,00000000:AF:00.0").pciBusIds());
     }
 }

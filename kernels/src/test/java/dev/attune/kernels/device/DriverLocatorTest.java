@@ -1,17 +1,16 @@
 package dev.attune.kernels.device;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DriverLocatorTest {
 
@@ -39,8 +38,8 @@ class DriverLocatorTest {
     void reportsTheDirectoriesSearchedWhenAbsent() throws IOException {
         Path a = dir("a");
         Path b = dir("b");
-        Files.createFile(a.resolve("libcuda.so"));          // the toolkit's unversioned link is not the driver
-        Files.createDirectories(b.resolve("libcuda.so.1"));  // a directory is not a library
+        Files.createFile(a.resolve("libcuda.so")); // the toolkit's unversioned link is not the driver
+        Files.createDirectories(b.resolve("libcuda.so.1")); // a directory is not a library
         DriverLocator.Result r = new DriverLocator(List.of(a, b), tmp.resolve("no-proc")).locate();
         assertFalse(r.found());
         assertEquals("no NVIDIA driver: libcuda.so.1 not found in [" + a + ", " + b + "]", r.reason());
@@ -50,8 +49,10 @@ class DriverLocatorTest {
     @Test
     void kernelModuleWithoutLibraryPointsAtTheContainer() throws IOException {
         Path proc = tmp.resolve("version");
-        Files.writeString(proc, "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
-                + "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n");
+        Files.writeString(
+                proc,
+                "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
+                        + "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n");
         DriverLocator.Result r = new DriverLocator(List.of(dir("a")), proc).locate();
         assertFalse(r.found());
         assertEquals("535.104.05", r.kernelModuleVersion());
@@ -61,8 +62,10 @@ class DriverLocatorTest {
 
     @Test
     void readsOpenKernelModuleVersions() {
-        assertEquals("550.54.14", DriverLocator.parseModuleVersion(
-                "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build  (dvs-builder@U16)"));
+        assertEquals(
+                "550.54.14",
+                DriverLocator.parseModuleVersion(
+                        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build  (dvs-builder@U16)"));
         assertEquals("", DriverLocator.parseModuleVersion("something else 1.2"));
     }
 
@@ -75,8 +78,8 @@ class DriverLocatorTest {
         Files.writeString(confDir.resolve("ignored.txt"), "/should/not/appear\n");
         Path conf = tmp.resolve("ld.so.conf");
         Files.writeString(conf, "include " + confDir + "/*.conf\n/opt/custom/lib # trailing\nhwcap 1 nosegneg\n");
-        DriverLocator loc = DriverLocator.forEnvironment(Map.of("LD_LIBRARY_PATH", ":" + a + "::relative/dir:" + a),
-                conf, tmp.resolve("no-proc"));
+        DriverLocator loc = DriverLocator.forEnvironment(
+                Map.of("LD_LIBRARY_PATH", ":" + a + "::relative/dir:" + a), conf, tmp.resolve("no-proc"));
         List<Path> dirs = loc.searchDirs();
         assertEquals(List.of(a, b, Path.of("/opt/custom/lib")), dirs.subList(0, 3));
         assertTrue(dirs.containsAll(DriverLocator.STANDARD_DIRS));
@@ -94,8 +97,14 @@ class DriverLocatorTest {
 
     @Test
     void standardDirsAreTheDocumentedOnes() {
-        assertEquals(List.of(Path.of("/usr/lib/x86_64-linux-gnu"), Path.of("/usr/lib64"), Path.of("/usr/lib"),
-                Path.of("/usr/local/nvidia/lib64"), Path.of("/usr/local/cuda/compat"), Path.of("/usr/lib/wsl/lib")),
+        assertEquals(
+                List.of(
+                        Path.of("/usr/lib/x86_64-linux-gnu"),
+                        Path.of("/usr/lib64"),
+                        Path.of("/usr/lib"),
+                        Path.of("/usr/local/nvidia/lib64"),
+                        Path.of("/usr/local/cuda/compat"),
+                        Path.of("/usr/lib/wsl/lib")),
                 DriverLocator.STANDARD_DIRS);
     }
 }

@@ -1,7 +1,10 @@
 package dev.attune.kernels.device;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.io.IOException;
 import java.lang.reflect.Method;
@@ -14,12 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GpuProbeTest {
 
@@ -66,7 +65,8 @@ class GpuProbeTest {
     }
 
     static List<DriverDevice> twoGpus() {
-        return List.of(DeviceSelectionTest.gpu(0, "Tesla T4", "0000:18:00.0", DeviceSelectionTest.UC),
+        return List.of(
+                DeviceSelectionTest.gpu(0, "Tesla T4", "0000:18:00.0", DeviceSelectionTest.UC),
                 DeviceSelectionTest.gpu(1, "Tesla T4", "0000:3b:00.0", DeviceSelectionTest.UD));
     }
 
@@ -95,25 +95,28 @@ class GpuProbeTest {
 
     @Test
     void aDeviceThatCannotBeMeasuredIsLeftOutWithItsReason() throws IOException {
-        FakeQuery q = new FakeQuery(twoGpus(), Map.of(0, "device 0 cuDevicePrimaryCtxRetain: CUDA_ERROR_DEVICE_UNAVAILABLE"));
+        FakeQuery q =
+                new FakeQuery(twoGpus(), Map.of(0, "device 0 cuDevicePrimaryCtxRetain: CUDA_ERROR_DEVICE_UNAVAILABLE"));
         ProbeResult r = GpuProbe.probe(List.of(), Map.of(), withDriver(), () -> q);
         assertEquals(List.of(0, 1), q.measured);
         assertEquals(List.of(1), r.devices().stream().map(DeviceInfo::ordinal).toList());
-        assertEquals("cuda:0 Tesla T4 left out: device 0 cuDevicePrimaryCtxRetain: CUDA_ERROR_DEVICE_UNAVAILABLE",
+        assertEquals(
+                "cuda:0 Tesla T4 left out: device 0 cuDevicePrimaryCtxRetain: CUDA_ERROR_DEVICE_UNAVAILABLE",
                 r.reason());
     }
 
     @Test
     void selectionProblemsReachTheReason() throws IOException {
-        ProbeResult r = GpuProbe.probe(List.of("0", "5"), Map.of(), withDriver(), () -> new FakeQuery(twoGpus(), Map.of()));
+        ProbeResult r =
+                GpuProbe.probe(List.of("0", "5"), Map.of(), withDriver(), () -> new FakeQuery(twoGpus(), Map.of()));
         assertEquals(1, r.devices().size());
         assertTrue(r.reason().contains("Spark assigned 5, which matches no visible device"), r.reason());
     }
 
     @Test
     void driverWithoutDevicesExplainsCudaVisibleDevices() throws IOException {
-        ProbeResult r = GpuProbe.probe(List.of(), Map.of("CUDA_VISIBLE_DEVICES", ""), withDriver(),
-                () -> new FakeQuery(List.of(), Map.of()));
+        ProbeResult r = GpuProbe.probe(
+                List.of(), Map.of("CUDA_VISIBLE_DEVICES", ""), withDriver(), () -> new FakeQuery(List.of(), Map.of()));
         assertEquals(List.of(), r.devices());
         assertTrue(r.reason().contains("the driver shows no CUDA device"), r.reason());
         assertTrue(r.reason().contains("CUDA_VISIBLE_DEVICES='' hides every GPU"), r.reason());
@@ -146,8 +149,11 @@ class GpuProbeTest {
             }
         });
         assertEquals(List.of(), r.devices());
-        assertTrue(r.reason().contains("JCuda's driver binding did not load: libcuda.so.1: cannot open shared object "
-                + "file: No such file or directory"), r.reason());
+        assertTrue(
+                r.reason()
+                        .contains("JCuda's driver binding did not load: libcuda.so.1: cannot open shared object "
+                                + "file: No such file or directory"),
+                r.reason());
         assertFalse(r.reason().contains("\n"), r.reason());
     }
 
@@ -200,8 +206,8 @@ class GpuProbeTest {
 
     private static IsolatedLoader isolated() throws IOException {
         URL classes = GpuProbe.class.getProtectionDomain().getCodeSource().getLocation();
-        return new IsolatedLoader(classes, jarOf("jcuda/driver/JCudaDriver.class"),
-                jarOf("lib/libJCudaDriver-12.6.0-linux-x86_64.so"));
+        return new IsolatedLoader(
+                classes, jarOf("jcuda/driver/JCudaDriver.class"), jarOf("lib/libJCudaDriver-12.6.0-linux-x86_64.so"));
     }
 
     private static Object[] probeIn(IsolatedLoader loader, List<String> addresses, Map<String, String> env)
@@ -218,7 +224,10 @@ class GpuProbeTest {
     @Test
     void withoutADriverTheJCudaQueryIsNeverLoaded() throws Exception {
         Path empty = Files.createDirectories(tmp.resolve("nothing-here"));
-        assumeFalse(DriverLocator.forEnvironment(Map.of("LD_LIBRARY_PATH", empty.toString())).locate().found(),
+        assumeFalse(
+                DriverLocator.forEnvironment(Map.of("LD_LIBRARY_PATH", empty.toString()))
+                        .locate()
+                        .found(),
                 "a driver is installed here");
         try (IsolatedLoader loader = isolated()) {
             Object[] r = probeIn(loader, List.of("0"), Map.of("LD_LIBRARY_PATH", empty.toString()));
@@ -247,13 +256,15 @@ class GpuProbeTest {
             assertTrue(loader.loaded(GpuProbe.QUERY_CLASS));
             assertEquals(List.of(), first[0]);
             String reason = (String) first[1];
-            assertTrue(reason.contains("found, but the device query failed: JCuda's driver binding did not load"), reason);
+            assertTrue(
+                    reason.contains("found, but the device query failed: JCuda's driver binding did not load"), reason);
             assertTrue(reason.contains("libcuda.so.1"), reason);
 
             Object[] second = probeIn(loader, List.of(), env);
             assertEquals(List.of(), second[0]);
             String again = (String) second[1];
-            assertTrue(again.contains("failed to load earlier in this JVM: JCuda's driver binding did not load"), again);
+            assertTrue(
+                    again.contains("failed to load earlier in this JVM: JCuda's driver binding did not load"), again);
         }
     }
 }

@@ -9,8 +9,7 @@ import java.util.SplittableRandom;
 /** Tolerances and comparisons of emulated kernel outputs against the CPU references. */
 final class Close {
 
-    private Close() {
-    }
+    private Close() {}
 
     /** Uniform values in [-range, range), already rounded to the dtype. */
     static float[] random(ComputeDtype dtype, int n, float range, long seed) {

@@ -82,8 +82,7 @@ final class EmulatedRun {
         }
     }
 
-    record Offset(Buf buffer, long bytes) {
-    }
+    record Offset(Buf buffer, long bytes) {}
 
     private final String module;
     private final Path dir;
@@ -145,9 +144,19 @@ final class EmulatedRun {
     }
 
     EmulatedRun launch(LaunchShape shape, Object... args) {
-        launches.append("launch ").append(shape.kernel()).append(' ').append(shape.gridX()).append(' ')
-                .append(shape.gridY()).append(' ').append(shape.gridZ()).append(' ').append(shape.block())
-                .append(' ').append(shape.sharedBytes()).append('\n');
+        launches.append("launch ")
+                .append(shape.kernel())
+                .append(' ')
+                .append(shape.gridX())
+                .append(' ')
+                .append(shape.gridY())
+                .append(' ')
+                .append(shape.gridZ())
+                .append(' ')
+                .append(shape.block())
+                .append(' ')
+                .append(shape.sharedBytes())
+                .append('\n');
         for (Object a : args) {
             launches.append("arg ");
             if (a == null) {
@@ -174,11 +183,20 @@ final class EmulatedRun {
     /** Runs every launch; fails the test with the emulator's message on any kernel error. */
     void run() {
         Path exe = KernelEmulator.executable(module);
-        StringBuilder request = new StringBuilder("seed ").append(seed).append('\n')
-                .append("cp_async ").append(cpAsyncAtIssue ? "issue" : "wait").append('\n');
+        StringBuilder request = new StringBuilder("seed ")
+                .append(seed)
+                .append('\n')
+                .append("cp_async ")
+                .append(cpAsyncAtIssue ? "issue" : "wait")
+                .append('\n');
         for (Buf b : buffers) {
-            request.append("buffer ").append(b.mode).append(' ').append((long) b.count * b.elementBytes()).append(' ')
-                    .append(b.file).append('\n');
+            request.append("buffer ")
+                    .append(b.mode)
+                    .append(' ')
+                    .append((long) b.count * b.elementBytes())
+                    .append(' ')
+                    .append(b.file)
+                    .append('\n');
         }
         request.append(launches);
         try {

@@ -66,8 +66,14 @@ class KernelEmulationAttentionTest {
 
     @ParameterizedTest(name = "{0} {1} head_dim {2} x{3} heads, lengths {4}, causal {5}, fused QKV {6}")
     @MethodSource("fused")
-    void fusedPathMatchesCpuMath(String module, ComputeDtype dtype, int headDim, int heads, int[] lengths,
-                                 boolean causal, boolean fusedQkv) {
+    void fusedPathMatchesCpuMath(
+            String module,
+            ComputeDtype dtype,
+            int headDim,
+            int heads,
+            int[] lengths,
+            boolean causal,
+            boolean fusedQkv) {
         AttentionLaunch launch = switch (module) {
             case "flash_sm80" -> FlashSm80Launch.INSTANCE;
             case "flash_sm75" -> FlashSm75Launch.INSTANCE;
@@ -77,13 +83,26 @@ class KernelEmulationAttentionTest {
         // flash-sm80 pipelines with cp.async: once with copies landing at their wait, once at
         // issue (a prefetch racing a stage still being read then corrupts the result).
         for (boolean atIssue : module.equals("flash_sm80") ? new boolean[] {false, true} : new boolean[] {false}) {
-            EmulatedRun run = new EmulatedRun(launch.module()).cpAsyncAtIssue(atIssue).seed(headDim);
+            EmulatedRun run =
+                    new EmulatedRun(launch.module()).cpAsyncAtIssue(atIssue).seed(headDim);
             Object[] qkv = c.upload(run);
             EmulatedRun.Buf o = run.out(dtype, c.tokens() * c.width());
             EmulatedRun.Buf cu = run.ints(c.problem.cuSeqlens());
             LaunchShape shape = launch.shape(dtype, headDim, heads, c.problem.batch(), c.problem.maxSeqLen());
-            run.launch(shape, qkv[0], qkv[1], qkv[2], o, cu, heads, headDim, c.qStride(), c.qStride(), c.width(),
-                    c.problem.scale(), causal ? 1 : 0);
+            run.launch(
+                    shape,
+                    qkv[0],
+                    qkv[1],
+                    qkv[2],
+                    o,
+                    cu,
+                    heads,
+                    headDim,
+                    c.qStride(),
+                    c.qStride(),
+                    c.width(),
+                    c.problem.scale(),
+                    causal ? 1 : 0);
             run.run();
             c.check(module + (atIssue ? " (cp.async landing at issue)" : ""), o.floats());
             run.delete();
@@ -102,8 +121,8 @@ class KernelEmulationAttentionTest {
     /** The explicit path: scores, softmax and P·V per query chunk, as the backend chunks them. */
     @ParameterizedTest(name = "math {0} head_dim {1} x{2} heads, lengths {3}, causal {4}, fused QKV {5}, chunk {6}")
     @MethodSource("math")
-    void mathPathMatchesCpuMath(ComputeDtype dtype, int headDim, int heads, int[] lengths, boolean causal,
-                                boolean fusedQkv, int chunk) {
+    void mathPathMatchesCpuMath(
+            ComputeDtype dtype, int headDim, int heads, int[] lengths, boolean causal, boolean fusedQkv, int chunk) {
         MathAttentionLaunch launch = MathAttentionLaunch.INSTANCE;
         Case c = new Case(dtype, headDim, heads, lengths, causal, fusedQkv);
         int batch = c.problem.batch();
@@ -115,11 +134,37 @@ class KernelEmulationAttentionTest {
         EmulatedRun.Buf s = run.out(ComputeDtype.FP32, batch * heads * chunk * maxSeqlen);
         for (int begin = 0; begin < maxSeqlen; begin += chunk) {
             int count = Math.min(chunk, maxSeqlen - begin);
-            run.launch(launch.scores(dtype, heads, batch, maxSeqlen, count), qkv[0], qkv[1], s, cu, batch, heads,
-                    headDim, c.qStride(), c.qStride(), maxSeqlen, begin, count, c.problem.scale(), causal ? 1 : 0);
+            run.launch(
+                    launch.scores(dtype, heads, batch, maxSeqlen, count),
+                    qkv[0],
+                    qkv[1],
+                    s,
+                    cu,
+                    batch,
+                    heads,
+                    headDim,
+                    c.qStride(),
+                    c.qStride(),
+                    maxSeqlen,
+                    begin,
+                    count,
+                    c.problem.scale(),
+                    causal ? 1 : 0);
             run.launch(launch.softmax(heads, batch, count), s, cu, batch, heads, maxSeqlen, begin, count);
-            run.launch(launch.pv(dtype, headDim, heads, batch, count), s, qkv[2], o, cu, batch, heads, headDim,
-                    c.qStride(), c.width(), maxSeqlen, begin, count);
+            run.launch(
+                    launch.pv(dtype, headDim, heads, batch, count),
+                    s,
+                    qkv[2],
+                    o,
+                    cu,
+                    batch,
+                    heads,
+                    headDim,
+                    c.qStride(),
+                    c.width(),
+                    maxSeqlen,
+                    begin,
+                    count);
         }
         run.run();
         c.check("math", o.floats());
@@ -144,7 +189,8 @@ class KernelEmulationAttentionTest {
             }
             int w = heads * headDim;
             float scale = (float) (1.0 / Math.sqrt(headDim));
-            problem = fusedQkv ? AttentionProblem.fusedQkv(cu, heads, headDim, causal)
+            problem = fusedQkv
+                    ? AttentionProblem.fusedQkv(cu, heads, headDim, causal)
                     : new AttentionProblem(cu, heads, headDim, causal, scale, w, 0, 0, 0);
             long seed = 31L * headDim + heads + 7L * cu[lengths.length] + (causal ? 1 : 0) + dtype.ordinal() * 101L;
             // Scores of a few units, so the softmax is neither flat nor one-hot.
@@ -191,9 +237,13 @@ class KernelEmulationAttentionTest {
                 case FP16 -> 4e-3;
                 case BF16 -> 3e-2;
             };
-            Close.assertClose(path + " " + dtype + " " + problem.headDim() + " lengths "
-                    + Arrays.toString(Arrays.copyOfRange(problem.cuSeqlens(), 1, problem.batch() + 1)), expected,
-                    actual, atol, atol);
+            Close.assertClose(
+                    path + " " + dtype + " " + problem.headDim() + " lengths "
+                            + Arrays.toString(Arrays.copyOfRange(problem.cuSeqlens(), 1, problem.batch() + 1)),
+                    expected,
+                    actual,
+                    atol,
+                    atol);
         }
     }
 }

@@ -38,14 +38,14 @@ class KernelEmulationGemmTest {
 
     @ParameterizedTest(name = "{0} {1} m={2} n={3} k={4} bias {5} gelu {6}")
     @MethodSource("cases")
-    void gemmMatchesCpuGemm(GemmVariant variant, ComputeDtype dtype, int m, int n, int k, boolean withBias,
-                            boolean gelu) {
+    void gemmMatchesCpuGemm(
+            GemmVariant variant, ComputeDtype dtype, int m, int n, int k, boolean withBias, boolean gelu) {
         long seed = 1000L * m + 10L * n + k;
         float[] a = Close.random(dtype, m * k, 1f, seed);
         float[] w = Close.random(dtype, n * k, 1f, seed + 1);
         float[] bias = withBias ? Close.random(dtype, n, 1f, seed + 2) : null;
 
-        float[] wt = new float[k * n];  // (k, n) for CpuGemm
+        float[] wt = new float[k * n]; // (k, n) for CpuGemm
         for (int j = 0; j < n; j++) {
             for (int kk = 0; kk < k; kk++) {
                 wt[kk * n + j] = w[j * k + kk];
@@ -61,12 +61,21 @@ class KernelEmulationGemmTest {
         }
 
         for (boolean atIssue : variant == GemmVariant.SM80 ? new boolean[] {false, true} : new boolean[] {false}) {
-            EmulatedRun run = new EmulatedRun(variant.module()).cpAsyncAtIssue(atIssue).seed(seed);
+            EmulatedRun run =
+                    new EmulatedRun(variant.module()).cpAsyncAtIssue(atIssue).seed(seed);
             EmulatedRun.Buf da = run.in(dtype, a);
             EmulatedRun.Buf dw = run.in(dtype, w);
             EmulatedRun.Buf db = withBias ? run.in(dtype, bias) : null;
             EmulatedRun.Buf dc = run.out(dtype, m * n);
-            run.launch(GemmLaunch.shape(variant, dtype, m, n, k), da, dw, db, dc, m, n, k,
+            run.launch(
+                    GemmLaunch.shape(variant, dtype, m, n, k),
+                    da,
+                    dw,
+                    db,
+                    dc,
+                    m,
+                    n,
+                    k,
                     gelu ? GemmLaunch.EPILOGUE_GELU : GemmLaunch.EPILOGUE_NONE);
             run.run();
             // Sums of k products of values in [-1, 1): fp32 accumulation differs from the CPU's
@@ -76,8 +85,12 @@ class KernelEmulationGemmTest {
                 case FP16 -> 1.0 / 1024;
                 case BF16 -> 1.0 / 128;
             };
-            Close.assertClose(variant + " " + dtype + (atIssue ? " (cp.async landing at issue)" : ""), expected,
-                    dc.floats(), 1e-4 * Math.sqrt(k) + ulp, ulp);
+            Close.assertClose(
+                    variant + " " + dtype + (atIssue ? " (cp.async landing at issue)" : ""),
+                    expected,
+                    dc.floats(),
+                    1e-4 * Math.sqrt(k) + ulp,
+                    ulp);
             run.delete();
         }
     }

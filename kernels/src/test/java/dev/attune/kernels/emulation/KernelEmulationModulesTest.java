@@ -19,16 +19,17 @@ class KernelEmulationModulesTest {
 
     @Test
     void everyManifestEntryIsEmulated() throws Exception {
-        JsonNode manifest = new ObjectMapper().readTree(Files.readString(KernelEmulator.kernelsDir()
-                .resolve("src/main/resources/dev/attune/kernels/ptx/manifest.json")));
+        JsonNode manifest = new ObjectMapper()
+                .readTree(Files.readString(KernelEmulator.kernelsDir()
+                        .resolve("src/main/resources/dev/attune/kernels/ptx/manifest.json")));
         List<String> modules = new ArrayList<>();
         for (JsonNode module : manifest.get("modules")) {
             String name = module.get("module").asText();
             modules.add(name);
             TreeSet<String> entries = new TreeSet<>();
             module.get("entries").forEach(e -> entries.add(e.get("name").asText()));
-            KernelEmulator.Result listed = KernelEmulator.exec(
-                    List.of(KernelEmulator.executable(name).toString(), "--list"), null);
+            KernelEmulator.Result listed =
+                    KernelEmulator.exec(List.of(KernelEmulator.executable(name).toString(), "--list"), null);
             assertEquals(0, listed.status(), listed.output());
             assertEquals(entries, new TreeSet<>(listed.output().lines().toList()), name + ": emulated entries");
         }

@@ -47,19 +47,29 @@ class KernelEmulationOpsTest {
                 float[] beta = Close.random(dtype, hidden, 0.5f, hidden + 3);
                 float eps = 1e-5f;
                 float[] expected = x.clone();
-                if (withResidual) {  // the kernel rounds nothing before normalising: x + r in fp32
+                if (withResidual) { // the kernel rounds nothing before normalising: x + r in fp32
                     CpuOps.addLayerNorm(expected, res, rows, hidden, gamma, beta, eps, CpuThreads.single());
                 } else {
                     CpuOps.addLayerNorm(expected, null, rows, hidden, gamma, beta, eps, CpuThreads.single());
                 }
                 EmulatedRun run = new EmulatedRun(EncoderOpsLaunch.MODULE);
                 EmulatedRun.Buf dx = run.inout(dtype, x);
-                run.launch(EncoderOpsLaunch.perRow("add_layernorm", dtype, rows), dx,
-                        withResidual ? run.in(dtype, res) : null, run.in(dtype, gamma), run.in(dtype, beta), eps,
-                        rows, hidden);
+                run.launch(
+                        EncoderOpsLaunch.perRow("add_layernorm", dtype, rows),
+                        dx,
+                        withResidual ? run.in(dtype, res) : null,
+                        run.in(dtype, gamma),
+                        run.in(dtype, beta),
+                        eps,
+                        rows,
+                        hidden);
                 run.run();
-                Close.assertClose("add_layernorm " + dtype + " hidden " + hidden + " residual " + withResidual,
-                        rounded(dtype, expected), dx.floats(), 4 * tol(dtype), tol(dtype));
+                Close.assertClose(
+                        "add_layernorm " + dtype + " hidden " + hidden + " residual " + withResidual,
+                        rounded(dtype, expected),
+                        dx.floats(),
+                        4 * tol(dtype),
+                        tol(dtype));
                 run.delete();
             }
         }
@@ -89,9 +99,17 @@ class KernelEmulationOpsTest {
             }
             EmulatedRun run = new EmulatedRun(EncoderOpsLaunch.MODULE);
             EmulatedRun.Buf out = run.out(dtype, tokens * hidden);
-            run.launch(EncoderOpsLaunch.perRow("embed", dtype, tokens), run.ints(ids),
-                    withType ? run.ints(typeIds) : null, run.ints(posIds), run.in(dtype, word), run.in(dtype, pos),
-                    withType ? run.in(dtype, type) : null, out, tokens, hidden);
+            run.launch(
+                    EncoderOpsLaunch.perRow("embed", dtype, tokens),
+                    run.ints(ids),
+                    withType ? run.ints(typeIds) : null,
+                    run.ints(posIds),
+                    run.in(dtype, word),
+                    run.in(dtype, pos),
+                    withType ? run.in(dtype, type) : null,
+                    out,
+                    tokens,
+                    hidden);
             run.run();
             Close.assertClose("embed " + dtype, expected, out.floats(), tol(dtype), tol(dtype));
             run.delete();
@@ -106,7 +124,7 @@ class KernelEmulationOpsTest {
     @ParameterizedTest
     @EnumSource(ComputeDtype.class)
     void gatherRowsCopiesThenAccumulates(ComputeDtype dtype) {
-        int width = 200;  // wider than one block's 128 threads: the stride loop is exercised
+        int width = 200; // wider than one block's 128 threads: the stride loop is exercised
         int tokens = 5;
         float[] word = Close.random(dtype, 7 * width, 1f, 21);
         float[] pos = Close.random(dtype, 6 * width, 1f, 22);
@@ -130,10 +148,22 @@ class KernelEmulationOpsTest {
         EmulatedRun.Buf dids = run.ints(ids);
         run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), dids, dword, once, tokens, width, 0);
         run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), dids, dword, out, tokens, width, 0);
-        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), run.ints(posIds), run.in(dtype, pos), out,
-                tokens, width, 1);
-        run.launch(EncoderOpsLaunch.perRow("gather_rows", dtype, tokens), run.ints(typeIds), run.in(dtype, type), out,
-                tokens, width, 1);
+        run.launch(
+                EncoderOpsLaunch.perRow("gather_rows", dtype, tokens),
+                run.ints(posIds),
+                run.in(dtype, pos),
+                out,
+                tokens,
+                width,
+                1);
+        run.launch(
+                EncoderOpsLaunch.perRow("gather_rows", dtype, tokens),
+                run.ints(typeIds),
+                run.in(dtype, type),
+                out,
+                tokens,
+                width,
+                1);
         run.run();
         Close.assertClose("gather_rows " + dtype, copied, once.floats(), 0, 0);
         Close.assertClose("gather_rows accumulate " + dtype, expected, out.floats(), 0, 0);

@@ -34,14 +34,20 @@ import java.util.stream.Stream;
  */
 final class KernelEmulator {
 
-    static final List<String> MODULES = List.of("flash_sm80", "flash_sm75", "mem_efficient", "math_attention",
-            "gemm_sm80", "gemm_sm75", "gemm_simt", "encoder_ops");
+    static final List<String> MODULES = List.of(
+            "flash_sm80",
+            "flash_sm75",
+            "mem_efficient",
+            "math_attention",
+            "gemm_sm80",
+            "gemm_sm75",
+            "gemm_simt",
+            "encoder_ops");
 
-    private static Path built;        // target/emulation once built
+    private static Path built; // target/emulation once built
     private static String unavailable; // why the emulator cannot be built here, once known
 
-    private KernelEmulator() {
-    }
+    private KernelEmulator() {}
 
     /** The emulator of {@code module}, built if needed; skips the calling test where it cannot be. */
     static synchronized Path executable(String module) {
@@ -54,13 +60,17 @@ final class KernelEmulator {
 
     static Path kernelsDir() {
         String basedir = System.getProperty("basedir");
-        for (Path c : new Path[] {basedir == null ? null : Path.of(basedir), Path.of("").toAbsolutePath(),
-                Path.of("kernels").toAbsolutePath()}) {
+        for (Path c : new Path[] {
+            basedir == null ? null : Path.of(basedir),
+            Path.of("").toAbsolutePath(),
+            Path.of("kernels").toAbsolutePath()
+        }) {
             if (c != null && Files.isRegularFile(c.resolve("src/main/cuda/modules.tsv"))) {
                 return c;
             }
         }
-        throw new IllegalStateException("cannot find kernels/src/main/cuda from " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException(
+                "cannot find kernels/src/main/cuda from " + Path.of("").toAbsolutePath());
     }
 
     private static Path cudaInclude() {
@@ -92,9 +102,18 @@ final class KernelEmulator {
             Path cuda = kernels.resolve("src/main/cuda");
             Path out = kernels.resolve("target/emulation");
             Files.createDirectories(out);
-            List<String> flags = List.of("-std=c++20", "-O1", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                    "-Wno-unknown-pragmas", "-Wno-clobbered", "-fno-extern-tls-init",
-                    "-I" + emulation.resolve("include"), "-I" + cuda, "-I" + include);
+            List<String> flags = List.of(
+                    "-std=c++20",
+                    "-O1",
+                    "-Wall",
+                    "-Wextra",
+                    "-Wno-unused-parameter",
+                    "-Wno-unknown-pragmas",
+                    "-Wno-clobbered",
+                    "-fno-extern-tls-init",
+                    "-I" + emulation.resolve("include"),
+                    "-I" + cuda,
+                    "-I" + include);
 
             String stamp = stamp(version.output, flags, emulation, cuda);
             Path stampFile = out.resolve("build.sha256");
@@ -104,14 +123,17 @@ final class KernelEmulator {
             if (!fresh) {
                 Files.deleteIfExists(stampFile);
                 Path probe = out.resolve("probe.cpp");
-                Files.writeString(probe, "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <barrier>\n"
-                        + "int main() { return __half2float(__float2half_rn(1.0f)) == 1.0f ? 0 : 1; }\n");
+                Files.writeString(
+                        probe,
+                        "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <barrier>\n"
+                                + "int main() { return __half2float(__float2half_rn(1.0f)) == 1.0f ? 0 : 1; }\n");
                 List<String> probeCmd = new ArrayList<>(List.of("g++", "-std=c++20", "-fsyntax-only"));
                 probeCmd.addAll(flags.subList(flags.size() - 1, flags.size()));
                 probeCmd.add(probe.toString());
                 Result probed = exec(probeCmd, null);
                 if (probed.status != 0) {
-                    unavailable = "g++ cannot compile C++20 with the CUDA headers of " + include + ":\n" + probed.output;
+                    unavailable =
+                            "g++ cannot compile C++20 with the CUDA headers of " + include + ":\n" + probed.output;
                     return;
                 }
                 compileAll(flags, emulation, out);
@@ -143,15 +165,19 @@ final class KernelEmulator {
             for (int i = 0; i < results.size(); i++) {
                 Result r = get(results.get(i));
                 if (r.status != 0) {
-                    throw new IllegalStateException("emulator compile failed: " + String.join(" ", objects.get(i))
-                            + "\n" + r.output);
+                    throw new IllegalStateException(
+                            "emulator compile failed: " + String.join(" ", objects.get(i)) + "\n" + r.output);
                 }
             }
             List<Future<Result>> links = new ArrayList<>();
             List<List<String>> linkCmds = new ArrayList<>();
             for (String m : MODULES) {
-                List<String> cmd = List.of("g++", out.resolve("runtime.o").toString(),
-                        out.resolve("launcher.o").toString(), out.resolve(m + ".o").toString(), "-o",
+                List<String> cmd = List.of(
+                        "g++",
+                        out.resolve("runtime.o").toString(),
+                        out.resolve("launcher.o").toString(),
+                        out.resolve(m + ".o").toString(),
+                        "-o",
                         out.resolve(m).toString());
                 linkCmds.add(cmd);
                 links.add(pool.submit(() -> exec(cmd, null)));
@@ -159,8 +185,8 @@ final class KernelEmulator {
             for (int i = 0; i < links.size(); i++) {
                 Result r = get(links.get(i));
                 if (r.status != 0) {
-                    throw new IllegalStateException("emulator link failed: " + String.join(" ", linkCmds.get(i))
-                            + "\n" + r.output);
+                    throw new IllegalStateException(
+                            "emulator link failed: " + String.join(" ", linkCmds.get(i)) + "\n" + r.output);
                 }
             }
         } finally {
@@ -209,8 +235,7 @@ final class KernelEmulator {
         }
     }
 
-    record Result(int status, String output) {
-    }
+    record Result(int status, String output) {}
 
     /** Runs a command, output and errors merged; null if the program cannot be started. */
     static Result exec(List<String> command, Path workDir) throws IOException, InterruptedException {

@@ -1,12 +1,12 @@
 package dev.attune.kernels.memory;
 
-import dev.attune.kernels.select.AttentionPath;
-import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.ComputeDtype;
+import org.junit.jupiter.api.Test;
 
 /** Bytes per row for each path (written out from the formula) and batch sizes from free memory. */
 class MemoryPlannerTest {
@@ -17,15 +17,22 @@ class MemoryPlannerTest {
     @Test
     void bytesPerRowByPath() {
         // activations: 256 x (6 x 384 + 1536) values = 983,040; in fp16 1,966,080 bytes.
-        assertEquals(1_966_080L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM80, ComputeDtype.FP16, 256));
+        assertEquals(
+                1_966_080L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM80, ComputeDtype.FP16, 256));
         // mem-efficient adds 2 x 12 heads x 256 fp32 softmax statistics = 24,576 bytes.
-        assertEquals(1_966_080L + 24_576L,
+        assertEquals(
+                1_966_080L + 24_576L,
                 MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MEM_EFFICIENT, ComputeDtype.FP16, 256));
         // math adds 12 heads x 256 queries x 256 keys fp32 scores = 3,145,728 bytes; chunked to 64 queries, a quarter.
-        assertEquals(1_966_080L + 3_145_728L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 256));
-        assertEquals(1_966_080L + 786_432L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 64));
+        assertEquals(
+                1_966_080L + 3_145_728L,
+                MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 256));
+        assertEquals(
+                1_966_080L + 786_432L,
+                MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.MATH, ComputeDtype.FP16, 64));
         // the CPU computes in fp32: twice the activations.
-        assertEquals(3_932_160L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.CPU_FLASH, ComputeDtype.FP32, 256));
+        assertEquals(
+                3_932_160L, MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.CPU_FLASH, ComputeDtype.FP32, 256));
     }
 
     @Test
@@ -45,16 +52,36 @@ class MemoryPlannerTest {
         assertEquals(45_426_432L, weights);
         long perRow = MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256);
         long expected = (long) Math.floor((t4Free * 0.9 - weights) / perRow);
-        assertEquals(expected, MemoryPlanner.batchRows(t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
-                ComputeDtype.FP16, 256, Integer.MAX_VALUE));
-        assertEquals(256, MemoryPlanner.batchRows(t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
-                ComputeDtype.FP16, 256, 256), "capped at maxRows");
-        assertEquals(1, MemoryPlanner.batchRows(1L << 20, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75,
-                ComputeDtype.FP16, 256, 256), "at least one row: splitting further is the out-of-memory handler's job");
-        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.batchRows(t4Free, 0, weights, MINILM, 256,
-                AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
-        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.batchRows(t4Free, 1.5, weights, MINILM, 256,
-                AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+        assertEquals(
+                expected,
+                MemoryPlanner.batchRows(
+                        t4Free,
+                        0.9,
+                        weights,
+                        MINILM,
+                        256,
+                        AttentionPath.FLASH_SM75,
+                        ComputeDtype.FP16,
+                        256,
+                        Integer.MAX_VALUE));
+        assertEquals(
+                256,
+                MemoryPlanner.batchRows(
+                        t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
+                "capped at maxRows");
+        assertEquals(
+                1,
+                MemoryPlanner.batchRows(
+                        1L << 20, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
+                "at least one row: splitting further is the out-of-memory handler's job");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> MemoryPlanner.batchRows(
+                        t4Free, 0, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> MemoryPlanner.batchRows(
+                        t4Free, 1.5, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
     }
 
     @Test
@@ -64,12 +91,16 @@ class MemoryPlannerTest {
         long values = 3 * 2048 + (32 + 8) * 64 + 32 * 64 + 3 * 5632;
         assertEquals(values * 2, MemoryPlanner.decoderBytesPerToken(s, dev.attune.kernels.select.ComputeDtype.FP16));
         assertEquals(values * 4, MemoryPlanner.decoderBytesPerToken(s, dev.attune.kernels.select.ComputeDtype.FP32));
-        assertEquals(0, MemoryPlanner.decoderAttentionBytes(s, 512, 512,
-                dev.attune.kernels.select.AttentionPath.FLASH_SM80, 512));
-        assertEquals(32L * 64 * 512 * 4, MemoryPlanner.decoderAttentionBytes(s, 512, 512,
-                dev.attune.kernels.select.AttentionPath.MATH, 64));
-        assertEquals(512L * 600 * 8, MemoryPlanner.decoderAttentionBytes(s, 512, 600,
-                dev.attune.kernels.select.AttentionPath.CPU_MATH, 64));
+        assertEquals(
+                0,
+                MemoryPlanner.decoderAttentionBytes(
+                        s, 512, 512, dev.attune.kernels.select.AttentionPath.FLASH_SM80, 512));
+        assertEquals(
+                32L * 64 * 512 * 4,
+                MemoryPlanner.decoderAttentionBytes(s, 512, 512, dev.attune.kernels.select.AttentionPath.MATH, 64));
+        assertEquals(
+                512L * 600 * 8,
+                MemoryPlanner.decoderAttentionBytes(s, 512, 600, dev.attune.kernels.select.AttentionPath.CPU_MATH, 64));
         assertEquals(1_100_048_384L * 2, MemoryPlanner.weightBytes(s, dev.attune.kernels.select.ComputeDtype.BF16));
     }
 }

@@ -1,20 +1,19 @@
 package dev.attune.kernels.ops;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.attention.CpuMathAttention;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.precision.HalfFloats;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.ComputeDtype;
+import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-
-import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The decoder ops of the CPU op contract against the formulas written out here in double:
@@ -80,7 +79,7 @@ class CpuTensorOpsTest {
 
     @Test
     void headRmsNormNormalisesEachHeadAlone() {
-        CpuTensor x = random(3, 40, 4);  // 8 leading columns, then 2 heads of 16
+        CpuTensor x = random(3, 40, 4); // 8 leading columns, then 2 heads of 16
         float[] before = x.data().clone();
         CpuTensor gamma = random(1, 16, 5);
         fp32().headRmsNorm(x, 8, 2, 16, gamma, 1e-6f);
@@ -145,7 +144,7 @@ class CpuTensorOpsTest {
     @Test
     void tokenLogProbsAreTheLogSoftmaxOfExplicitLogits() {
         int hidden = 24;
-        int vocab = 1000;  // more than one group of logit rows and an uneven vocabulary split
+        int vocab = 1000; // more than one group of logit rows and an uneven vocabulary split
         CpuTensor h = random(40, hidden, 8);
         CpuTensor table = random(vocab, hidden, 9);
         int[] rows = new int[37];
@@ -171,8 +170,8 @@ class CpuTensorOpsTest {
             }
             close(logits[targets[j]] - max - Math.log(sum), got[j], 2e-5, "logprob " + j);
         }
-        assertThrows(IllegalArgumentException.class,
-                () -> fp32().tokenLogProbs(h, new int[] {0}, table, new int[] {vocab}));
+        assertThrows(
+                IllegalArgumentException.class, () -> fp32().tokenLogProbs(h, new int[] {0}, table, new int[] {vocab}));
     }
 
     @Test
@@ -186,8 +185,8 @@ class CpuTensorOpsTest {
             assertEquals(table.data()[5 * 4 + i] + table.data()[4 + i], out.data()[i]);
             assertEquals(table.data()[i] + table.data()[4 + i], out.data()[4 + i]);
         }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ops.gatherRows(table, new int[] {0, 6, 1}, out, false));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class, () -> ops.gatherRows(table, new int[] {0, 6, 1}, out, false));
         assertTrue(e.getMessage().contains("id 6 at row 1"), e.getMessage());
     }
 
@@ -201,9 +200,12 @@ class CpuTensorOpsTest {
         fp16.store(y, "ok");
         assertEquals(HalfFloats.roundToFp16(3.14159f), y.data()[1]);
         float[] w = {1.0001f, 2.5f};
-        assertSame(w, ((CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("w", w, 1, 2)).data(),
+        assertSame(
+                w,
+                ((CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("w", w, 1, 2)).data(),
                 "fp32 weights are wrapped, not copied");
-        assertEquals(HalfFloats.roundToBf16(1.0001f),
+        assertEquals(
+                HalfFloats.roundToBf16(1.0001f),
                 ((CpuTensor) new CpuWeights(ComputeDtype.BF16).upload("w", w, 1, 2)).data()[0]);
     }
 }

@@ -1,12 +1,11 @@
 package dev.attune.kernels.precision;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Random;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
 
 /**
  * fp16 and bf16 conversions: every fp16 bit pattern decodes to its exact value and survives a
@@ -41,8 +40,8 @@ class HalfFloatsTest {
      * is +infinity. For rounding, infinity counts as the next value after the largest finite one
      * ({@code overflowValue}, 2^16 for fp16 and 2^128 for bf16), which is what IEEE 754 prescribes.
      */
-    private static int referenceRound(float f, int maxFinite, double overflowValue,
-                                      java.util.function.IntToDoubleFunction value, int signBit) {
+    private static int referenceRound(
+            float f, int maxFinite, double overflowValue, java.util.function.IntToDoubleFunction value, int signBit) {
         double a = Math.abs((double) f);
         int sign = (Float.floatToRawIntBits(f) < 0) ? signBit : 0;
         // Largest pattern lo with value(lo) <= a (binary search over the monotone patterns).
@@ -106,16 +105,18 @@ class HalfFloatsTest {
     private static void assertFp16(int expected, float f) {
         int got = fp16(f);
         if (got != expected) {
-            fail(String.format("floatToFp16(%s [0x%08x]) = 0x%04x, expected 0x%04x", f,
-                    Float.floatToRawIntBits(f), got, expected));
+            fail(String.format(
+                    "floatToFp16(%s [0x%08x]) = 0x%04x, expected 0x%04x",
+                    f, Float.floatToRawIntBits(f), got, expected));
         }
     }
 
     private static void assertBf16(int expected, float f) {
         int got = bf16(f);
         if (got != expected) {
-            fail(String.format("floatToBf16(%s [0x%08x]) = 0x%04x, expected 0x%04x", f,
-                    Float.floatToRawIntBits(f), got, expected));
+            fail(String.format(
+                    "floatToBf16(%s [0x%08x]) = 0x%04x, expected 0x%04x",
+                    f, Float.floatToRawIntBits(f), got, expected));
         }
     }
 
@@ -131,7 +132,8 @@ class HalfFloatsTest {
             if (nan) {
                 assertTrue(Float.isNaN(f), () -> String.format("0x%04x should decode to NaN", bits));
                 int back = fp16(f);
-                assertTrue((back & 0x7c00) == 0x7c00 && (back & 0x3ff) != 0,
+                assertTrue(
+                        (back & 0x7c00) == 0x7c00 && (back & 0x3ff) != 0,
                         () -> String.format("NaN 0x%04x came back as non-NaN 0x%04x", bits, back));
                 assertEquals(bits & 0x8000, back & 0x8000, "NaN sign");
                 continue;
@@ -165,11 +167,11 @@ class HalfFloatsTest {
     @Test
     void fp16RoundingSpotChecks() {
         assertFp16(0x3c00, 1f);
-        assertFp16(0x3c00, 1f + 0x1p-11f);            // tie between 1 and 1+2^-10: even is 1
-        assertFp16(0x3c02, 1f + 3 * 0x1p-11f);        // tie between 1+2^-10 and 1+2^-9: even is up
+        assertFp16(0x3c00, 1f + 0x1p-11f); // tie between 1 and 1+2^-10: even is 1
+        assertFp16(0x3c02, 1f + 3 * 0x1p-11f); // tie between 1+2^-10 and 1+2^-9: even is up
         assertFp16(0x3c01, Math.nextUp(1f + 0x1p-11f)); // just above the tie rounds up
         assertFp16(0x3c00, Math.nextDown(1f + 0x1p-11f));
-        assertFp16(0x3c00, Math.nextDown(1f));        // 1 - 2^-24 is nearer 1 than 1 - 2^-11
+        assertFp16(0x3c00, Math.nextDown(1f)); // 1 - 2^-24 is nearer 1 than 1 - 2^-11
         assertFp16(0x3bff, 1f - 0x1p-11f - 0x1p-13f);
         assertEquals(1f, HalfFloats.roundToFp16(Math.nextDown(1f)));
         assertEquals(0.99951171875f, HalfFloats.roundToFp16(0.99951171875f)); // 1 - 2^-11 exact
@@ -196,9 +198,9 @@ class HalfFloatsTest {
         assertFp16(0x0000, 0x1p-30f);
         assertFp16(0x0000, Float.MIN_VALUE);
         assertFp16(0x8000, -Float.MIN_VALUE);
-        assertFp16(0x03ff, 0x3ffp-24f);               // largest subnormal
-        assertFp16(0x0400, 0x1p-14f);                 // smallest normal
-        assertFp16(0x0400, 0x7ffp-25f);               // tie between 0x3ff and 0x400: even is 0x400
+        assertFp16(0x03ff, 0x3ffp-24f); // largest subnormal
+        assertFp16(0x0400, 0x1p-14f); // smallest normal
+        assertFp16(0x0400, 0x7ffp-25f); // tie between 0x3ff and 0x400: even is 0x400
         assertFp16(0x0000, 0f);
         assertFp16(0x8000, -0f);
         assertEquals(0x1p-24f, HalfFloats.roundToFp16(0x1.4p-24f));
@@ -226,8 +228,9 @@ class HalfFloatsTest {
                 case 0 -> f = Float.intBitsToFloat(rnd.nextInt()); // anything at all
                 case 1 -> f = (float) (rnd.nextGaussian() * 1000);
                 case 2 -> f = (float) (rnd.nextGaussian() * 1e-5); // subnormal fp16 range
-                default -> f = Float.intBitsToFloat((rnd.nextInt(0x47800000 - 0x33000000) + 0x33000000)
-                        | (rnd.nextBoolean() ? 0x80000000 : 0)); // |f| in [2^-25, 2^16)
+                default ->
+                    f = Float.intBitsToFloat((rnd.nextInt(0x47800000 - 0x33000000) + 0x33000000)
+                            | (rnd.nextBoolean() ? 0x80000000 : 0)); // |f| in [2^-25, 2^16)
             }
             if (Float.isNaN(f)) {
                 continue;
@@ -272,13 +275,13 @@ class HalfFloatsTest {
         assertBf16(0xbf80, Float.intBitsToFloat(0xbf808000));
         assertBf16(0xbf82, Float.intBitsToFloat(0xbf818000));
         assertBf16(0x7f7f, Float.intBitsToFloat(0x7f7f7fff));
-        assertBf16(0x7f80, Float.MAX_VALUE);                  // above max + half ulp: infinity
+        assertBf16(0x7f80, Float.MAX_VALUE); // above max + half ulp: infinity
         assertBf16(0xff80, -Float.MAX_VALUE);
         assertBf16(0x7f80, Float.POSITIVE_INFINITY);
         assertBf16(0xff80, Float.NEGATIVE_INFINITY);
         assertBf16(0x0000, 0f);
         assertBf16(0x8000, -0f);
-        assertBf16(0x0000, Float.MIN_VALUE);                  // 2^-149 rounds to 0
+        assertBf16(0x0000, Float.MIN_VALUE); // 2^-149 rounds to 0
         assertBf16(0x0002, Float.intBitsToFloat(0x00018000)); // subnormal tie between 1 and 2: even is 2
         assertBf16(0x0000, Float.intBitsToFloat(0x00008000)); // subnormal tie between 0 and 1: even is 0
         assertEquals(1f, HalfFloats.bf16ToFloat((short) 0x3f80));

@@ -16,9 +16,15 @@ record ModuleTable(List<Row> rows) {
      *
      * @param line the line as written, the exact text the module's source hash covers
      */
-    record Row(String module, String source, String arch, String version, String target, List<String> checkedFor,
-               String kernels, String line) {
-    }
+    record Row(
+            String module,
+            String source,
+            String arch,
+            String version,
+            String target,
+            List<String> checkedFor,
+            String kernels,
+            String line) {}
 
     static ModuleTable read(Path cudaDir) throws IOException {
         List<Row> rows = new ArrayList<>();
@@ -30,7 +36,8 @@ record ModuleTable(List<Row> rows) {
             if (c.length != 7) {
                 throw new IllegalStateException("modules.tsv: expected 7 tab-separated columns: " + line);
             }
-            rows.add(new Row(c[0], c[1], c[2], c[3], c[4], Arrays.asList(c[5].trim().split("\\s+")), c[6], line));
+            rows.add(new Row(
+                    c[0], c[1], c[2], c[3], c[4], Arrays.asList(c[5].trim().split("\\s+")), c[6], line));
         }
         return new ModuleTable(List.copyOf(rows));
     }

@@ -1,14 +1,13 @@
 package dev.attune.kernels.ptx;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * modules.tsv is the one description of the PTX modules; README.md's table mirrors it column by
@@ -21,7 +20,8 @@ class ModuleTableTest {
         Path cuda = KernelsTree.cudaDir();
         ModuleTable table = ModuleTable.read(cuda);
         Map<String, List<String>> readme = ReadmeTable.read(cuda);
-        assertEquals(table.modules(), List.copyOf(readme.keySet()), "README.md lists the modules of modules.tsv, in order");
+        assertEquals(
+                table.modules(), List.copyOf(readme.keySet()), "README.md lists the modules of modules.tsv, in order");
         for (ModuleTable.Row row : table.rows()) {
             List<String> cells = readme.get(row.module());
             String where = "README.md row of " + row.module() + " vs modules.tsv";
@@ -42,7 +42,8 @@ class ModuleTableTest {
             assertTrue(row.version().matches("\\d+\\.\\d+"), row.module() + ": version " + row.version());
             var target = PtxModuleInfo.capabilityOf(row.target());
             for (String t : row.checkedFor()) {
-                assertTrue(PtxModuleInfo.capabilityOf(t).atLeast(target),
+                assertTrue(
+                        PtxModuleInfo.capabilityOf(t).atLeast(target),
                         row.module() + " claims " + t + ", older than its .target " + row.target());
             }
         }

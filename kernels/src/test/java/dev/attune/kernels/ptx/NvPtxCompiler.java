@@ -1,16 +1,15 @@
 package dev.attune.kernels.ptx;
 
 import dev.attune.kernels.cuda.NativeLibraryStaging;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Optional;
 import jcuda.CudaException;
 import jcuda.JCudaVersion;
 import jcuda.LibUtils;
 import jcuda.nvptxcompiler.JNvPTXCompiler;
 import jcuda.nvptxcompiler.nvPTXCompilerHandle;
-
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.Optional;
 
 /**
  * JCuda's in-process PTX assembler (nvPTXCompiler 12.0: PTX ISA up to 8.0, sm_50 to sm_90, no GPU
@@ -23,8 +22,7 @@ final class NvPtxCompiler {
     private static boolean initialized;
     private static String stagingNote = "";
 
-    private NvPtxCompiler() {
-    }
+    private NvPtxCompiler() {}
 
     /** The compiler's version, e.g. "12.0". */
     static String version() {
@@ -43,7 +41,7 @@ final class NvPtxCompiler {
         nvPTXCompilerHandle handle = new nvPTXCompilerHandle();
         JNvPTXCompiler.nvPTXCompilerCreate(handle, text.length, terminated);
         try {
-            JNvPTXCompiler.nvPTXCompilerCompile(handle, 1, new String[]{"--gpu-name=" + target});
+            JNvPTXCompiler.nvPTXCompilerCompile(handle, 1, new String[] {"--gpu-name=" + target});
             long[] size = new long[1];
             JNvPTXCompiler.nvPTXCompilerGetCompiledProgramSize(handle, size);
             return size[0] > 0 ? Optional.empty() : Optional.of("nvPTXCompiler produced an empty program");
@@ -70,15 +68,18 @@ final class NvPtxCompiler {
         if (initialized) {
             return;
         }
-        String file = LibUtils.createLibraryFileName(LibUtils.createPlatformLibraryName("JNvPTXCompiler-"
-                + JCudaVersion.get()));
-        stagingNote = NativeLibraryStaging.stage(Path.of(System.getProperty("java.io.tmpdir"), file),
+        String file = LibUtils.createLibraryFileName(
+                LibUtils.createPlatformLibraryName("JNvPTXCompiler-" + JCudaVersion.get()));
+        stagingNote = NativeLibraryStaging.stage(
+                Path.of(System.getProperty("java.io.tmpdir"), file),
                 () -> LibUtils.class.getResourceAsStream("/lib/" + file));
         try {
             JNvPTXCompiler.setExceptionsEnabled(true); // loads the JNI library
         } catch (LinkageError e) {
-            throw new IllegalStateException("cannot load JCuda's nvPTXCompiler (" + file + ")"
-                    + (stagingNote.isEmpty() ? "" : "; " + stagingNote), e);
+            throw new IllegalStateException(
+                    "cannot load JCuda's nvPTXCompiler (" + file + ")"
+                            + (stagingNote.isEmpty() ? "" : "; " + stagingNote),
+                    e);
         }
         initialized = true;
     }

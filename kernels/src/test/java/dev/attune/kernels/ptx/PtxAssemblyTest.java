@@ -1,13 +1,12 @@
 package dev.attune.kernels.ptx;
 
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.TestFactory;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
 
 /**
  * Every shipped PTX module assembles, as shipped, for every target it claims, with JCuda's
@@ -25,9 +24,11 @@ class PtxAssemblyTest {
             for (String target : info.checkedFor()) {
                 tests.add(DynamicTest.dynamicTest(info.module() + " for " + target, () -> {
                     Optional<String> error = NvPtxCompiler.assemble(shipped.ptxText(info.module()), target);
-                    assertTrue(error.isEmpty(), () -> info.module() + ".ptx (.version " + info.ptxVersion() + ", .target "
-                            + info.target() + ") does not assemble for " + target + " with nvPTXCompiler "
-                            + NvPtxCompiler.version() + ":\n" + error.orElse(""));
+                    assertTrue(
+                            error.isEmpty(),
+                            () -> info.module() + ".ptx (.version " + info.ptxVersion() + ", .target "
+                                    + info.target() + ") does not assemble for " + target + " with nvPTXCompiler "
+                                    + NvPtxCompiler.version() + ":\n" + error.orElse(""));
                 }));
             }
         }

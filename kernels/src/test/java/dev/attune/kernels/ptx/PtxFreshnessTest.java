@@ -1,19 +1,18 @@
 package dev.attune.kernels.ptx;
 
-import dev.attune.kernels.select.KernelSupport;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestFactory;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.kernels.select.KernelSupport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 
 /**
  * The shipped PTX was built from the sources in this tree, by this build script, from this table:
@@ -38,7 +37,9 @@ class PtxFreshnessTest {
 
     @Test
     void manifestListsExactlyTheTablesModules() {
-        assertEquals(table.modules(), shipped.modules().stream().map(PtxModuleInfo::module).toList(),
+        assertEquals(
+                table.modules(),
+                shipped.modules().stream().map(PtxModuleInfo::module).toList(),
                 "modules of manifest.json vs modules.tsv" + REBUILD);
     }
 
@@ -46,9 +47,14 @@ class PtxFreshnessTest {
     void noStrayPtxIsShipped() throws Exception {
         List<String> files;
         try (var s = Files.list(KernelsTree.shippedPtxDir())) {
-            files = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".ptx")).sorted().toList();
+            files = s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".ptx"))
+                    .sorted()
+                    .toList();
         }
-        assertEquals(table.modules().stream().map(m -> m + ".ptx").sorted().toList(), files,
+        assertEquals(
+                table.modules().stream().map(m -> m + ".ptx").sorted().toList(),
+                files,
                 "PTX files in " + KernelsTree.shippedPtxDir() + REBUILD);
     }
 
@@ -69,10 +75,14 @@ class PtxFreshnessTest {
         PtxModuleInfo info = shipped.module(m);
 
         List<PtxInput> inputs = SourceInputs.of(row, cuda);
-        assertEquals(inputs, info.inputs(), m + ": changed since the PTX was built: " + changed(inputs, info.inputs())
-                + REBUILD);
+        assertEquals(
+                inputs,
+                info.inputs(),
+                m + ": changed since the PTX was built: " + changed(inputs, info.inputs()) + REBUILD);
         assertEquals(SourceInputs.sourceSha256(inputs), info.sourceSha256(), m + ": source hash" + REBUILD);
-        assertEquals(info.ptxSha256(), ShippedPtx.sha256(Files.readAllBytes(committed)),
+        assertEquals(
+                info.ptxSha256(),
+                ShippedPtx.sha256(Files.readAllBytes(committed)),
                 m + ": " + committed + " is not the file the manifest describes" + REBUILD);
 
         assertEquals(m + ".ptx", info.file());
@@ -85,8 +95,11 @@ class PtxFreshnessTest {
         assertEquals(info.ptxVersion(), PtxText.version(text), m + ": .version in the PTX");
         assertEquals(info.target(), PtxText.target(text), m + ": .target in the PTX");
         assertEquals(PtxText.entries(text), info.entries(), m + ": entries of the manifest vs the PTX");
-        assertTrue(!text.contains(cuda.toAbsolutePath().toString())
-                        && !java.util.regex.Pattern.compile("(?m)^\\s*\\.file\\s").matcher(text).find(),
+        assertTrue(
+                !text.contains(cuda.toAbsolutePath().toString())
+                        && !java.util.regex.Pattern.compile("(?m)^\\s*\\.file\\s")
+                                .matcher(text)
+                                .find(),
                 m + ": the PTX names a source path (built with -lineinfo or -G?)");
     }
 
@@ -112,8 +125,11 @@ class PtxFreshnessTest {
         for (PtxModuleInfo info : shipped.modules()) {
             List<String> row = readme.get(info.module());
             assertTrue(row != null, "README.md has no row for " + info.module());
-            assertEquals("CUDA " + KernelSupport.driverString(info.minDriverVersion()), row.get(4),
-                    "README.md 'needs driver' of " + info.module() + " vs manifest.json (PTX ISA " + info.ptxVersion() + ")");
+            assertEquals(
+                    "CUDA " + KernelSupport.driverString(info.minDriverVersion()),
+                    row.get(4),
+                    "README.md 'needs driver' of " + info.module() + " vs manifest.json (PTX ISA " + info.ptxVersion()
+                            + ")");
         }
     }
 

@@ -1,5 +1,9 @@
 package dev.attune.kernels.ptx;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
 import dev.attune.kernels.cuda.launch.AttentionLaunch;
 import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
 import dev.attune.kernels.cuda.launch.FlashSm75Launch;
@@ -10,10 +14,6 @@ import dev.attune.kernels.cuda.launch.LaunchShape;
 import dev.attune.kernels.cuda.launch.MathAttentionLaunch;
 import dev.attune.kernels.cuda.launch.MemEfficientLaunch;
 import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestFactory;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -22,10 +22,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Supplier;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 
 /**
  * The Java launch classes and the shipped PTX agree: every kernel name a launch class can produce
@@ -36,22 +35,25 @@ import static org.junit.jupiter.api.Assertions.fail;
 class PtxLaunchBoundsTest {
 
     /** Encoder ops by launch kind, as EncoderOpsLaunch documents them; an (op, dtype) it refuses is not launched. */
-    private static final List<String> PER_ROW_OPS = List.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
-    private static final List<String> ELEMENTWISE_OPS = List.of("gelu", "residual_add", "count_nonfinite", "to_f32",
-            "from_f32");
+    private static final List<String> PER_ROW_OPS =
+            List.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
+
+    private static final List<String> ELEMENTWISE_OPS =
+            List.of("gelu", "residual_add", "count_nonfinite", "to_f32", "from_f32");
 
     /** One launch a class can make: the module it loads and the shape. */
-    private record Launch(String module, LaunchShape shape, String how) {
-    }
+    private record Launch(String module, LaunchShape shape, String how) {}
 
     private static List<Launch> everyLaunch() {
         List<Launch> out = new ArrayList<>();
-        List<AttentionLaunch> fused = List.of(FlashSm80Launch.INSTANCE, FlashSm75Launch.INSTANCE, MemEfficientLaunch.INSTANCE);
+        List<AttentionLaunch> fused =
+                List.of(FlashSm80Launch.INSTANCE, FlashSm75Launch.INSTANCE, MemEfficientLaunch.INSTANCE);
         for (AttentionLaunch a : fused) {
             for (ComputeDtype dt : ComputeDtype.values()) {
                 for (int d = 8; d <= 256; d += 8) {
                     if (a.supports(dt, d)) {
-                        out.add(new Launch(a.module(), a.shape(dt, d, 12, 2, 100), a.module() + " " + dt + " head_dim " + d));
+                        out.add(new Launch(
+                                a.module(), a.shape(dt, d, 12, 2, 100), a.module() + " " + dt + " head_dim " + d));
                     }
                 }
             }
@@ -102,7 +104,8 @@ class PtxLaunchBoundsTest {
     List<DynamicTest> everyLaunchedKernelIsAnEntryWithItsBlockAsMaxntid() {
         Map<String, List<Launch>> byKernel = new TreeMap<>();
         for (Launch l : everyLaunch()) {
-            byKernel.computeIfAbsent(l.module() + "/" + l.shape().kernel(), k -> new ArrayList<>()).add(l);
+            byKernel.computeIfAbsent(l.module() + "/" + l.shape().kernel(), k -> new ArrayList<>())
+                    .add(l);
         }
         List<DynamicTest> tests = new ArrayList<>();
         byKernel.forEach((key, launches) -> tests.add(DynamicTest.dynamicTest(key, () -> {
@@ -111,17 +114,22 @@ class PtxLaunchBoundsTest {
             Map<String, PtxEntry> entries = entriesOf(first.module());
             PtxEntry entry = entries.get(kernel);
             if (entry == null) {
-                fail(first.module() + ".ptx has no entry " + kernel + " (launched for " + first.how() + "); its entries: "
-                        + entries.keySet());
+                fail(first.module() + ".ptx has no entry " + kernel + " (launched for " + first.how()
+                        + "); its entries: " + entries.keySet());
             }
-            assertTrue(entry.maxThreadsPerBlock().isPresent(),
+            assertTrue(
+                    entry.maxThreadsPerBlock().isPresent(),
                     kernel + " declares no .maxntid: every kernel needs __launch_bounds__ with its Java thread count");
             for (Launch l : launches) {
                 int block = l.shape().block();
-                assertEquals(block, entry.maxThreadsPerBlock().getAsInt(),
+                assertEquals(
+                        block,
+                        entry.maxThreadsPerBlock().getAsInt(),
                         kernel + ": .maxntid " + entry.maxntid() + " vs the block of " + l.how());
-                assertEquals(block, entry.maxntid().get(0), kernel + ": launches are one-dimensional; .maxntid "
-                        + entry.maxntid());
+                assertEquals(
+                        block,
+                        entry.maxntid().get(0),
+                        kernel + ": launches are one-dimensional; .maxntid " + entry.maxntid());
             }
         })));
         return tests;
@@ -131,7 +139,8 @@ class PtxLaunchBoundsTest {
     void everyEntryIsLaunchedBySomething() throws Exception {
         Map<String, Set<String>> launched = new TreeMap<>();
         for (Launch l : everyLaunch()) {
-            launched.computeIfAbsent(l.module(), m -> new TreeSet<>()).add(l.shape().kernel());
+            launched.computeIfAbsent(l.module(), m -> new TreeSet<>())
+                    .add(l.shape().kernel());
         }
         List<String> orphans = new ArrayList<>();
         for (String module : ModuleTable.read(KernelsTree.cudaDir()).modules()) {
@@ -141,7 +150,9 @@ class PtxLaunchBoundsTest {
                 }
             }
         }
-        assertEquals(List.of(), orphans, "PTX entries no launch class produces (dead code, or a launch class is missing "
-                + "a case)");
+        assertEquals(
+                List.of(),
+                orphans,
+                "PTX entries no launch class produces (dead code, or a launch class is missing " + "a case)");
     }
 }

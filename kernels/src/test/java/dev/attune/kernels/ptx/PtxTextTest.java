@@ -1,13 +1,12 @@
 package dev.attune.kernels.ptx;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.OptionalInt;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.Test;
 
 class PtxTextTest {
 
@@ -59,11 +58,13 @@ class PtxTextTest {
     @Test
     void entriesWithTheirMaxntid() {
         List<PtxEntry> entries = PtxText.entries(PTX);
-        assertEquals(List.of(
-                new PtxEntry("gelu_f32", List.of(256, 1, 1)),
-                new PtxEntry("two_d", List.of(16, 8)),
-                new PtxEntry("bare", List.of()),
-                new PtxEntry("reqntid_only", List.of())), entries);
+        assertEquals(
+                List.of(
+                        new PtxEntry("gelu_f32", List.of(256, 1, 1)),
+                        new PtxEntry("two_d", List.of(16, 8)),
+                        new PtxEntry("bare", List.of()),
+                        new PtxEntry("reqntid_only", List.of())),
+                entries);
         assertEquals(OptionalInt.of(256), entries.get(0).maxThreadsPerBlock());
         assertEquals(OptionalInt.of(128), entries.get(1).maxThreadsPerBlock());
         assertEquals(OptionalInt.empty(), entries.get(2).maxThreadsPerBlock());
@@ -71,12 +72,14 @@ class PtxTextTest {
 
     @Test
     void malformedTextSaysWhatIsMissing() {
-        IllegalArgumentException noVersion = assertThrows(IllegalArgumentException.class, () -> PtxText.version("hello"));
+        IllegalArgumentException noVersion =
+                assertThrows(IllegalArgumentException.class, () -> PtxText.version("hello"));
         assertTrue(noVersion.getMessage().contains(".version"), noVersion.getMessage());
-        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
-                () -> PtxText.target(".target sm_60\n.target sm_75\n"));
+        IllegalArgumentException twice =
+                assertThrows(IllegalArgumentException.class, () -> PtxText.target(".target sm_60\n.target sm_75\n"));
         assertTrue(twice.getMessage().contains("twice"), twice.getMessage());
-        IllegalArgumentException noBody = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException noBody = assertThrows(
+                IllegalArgumentException.class,
                 () -> PtxText.entries(".version 6.0\n.visible .entry k(\n.param .u64 p\n)\n"));
         assertTrue(noBody.getMessage().contains("k has no body"), noBody.getMessage());
     }

@@ -13,11 +13,10 @@ import java.util.Map;
 /** The module table of {@code kernels/src/main/cuda/README.md}: cells of each row, backticks and escapes removed. */
 final class ReadmeTable {
 
-    static final List<String> HEADER = List.of("module", "kernels", "nvcc arch", "shipped .version / .target",
-            "needs driver", "checked for");
+    static final List<String> HEADER =
+            List.of("module", "kernels", "nvcc arch", "shipped .version / .target", "needs driver", "checked for");
 
-    private ReadmeTable() {
-    }
+    private ReadmeTable() {}
 
     /** Rows by module name, in README order. */
     static Map<String, List<String>> read(Path cudaDir) throws IOException {
@@ -34,7 +33,8 @@ final class ReadmeTable {
         }
         List<String> headerCells = cells(lines.get(header));
         if (!headerCells.equals(HEADER)) {
-            throw new IllegalStateException("README.md module table columns are " + headerCells + ", expected " + HEADER);
+            throw new IllegalStateException(
+                    "README.md module table columns are " + headerCells + ", expected " + HEADER);
         }
         Map<String, List<String>> rows = new LinkedHashMap<>();
         for (int i = header + 2; i < lines.size() && lines.get(i).startsWith("|"); i++) {

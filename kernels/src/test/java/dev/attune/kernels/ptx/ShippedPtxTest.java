@@ -1,11 +1,12 @@
 package dev.attune.kernels.ptx;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.select.KernelSupport;
 import dev.attune.kernels.select.ModuleRequirement;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -14,10 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Reading a manifest and its PTX from a class path, on a small manifest written here. */
 class ShippedPtxTest {
@@ -57,7 +56,7 @@ class ShippedPtxTest {
             Files.writeString(dir.resolve("manifest.json"), manifest, StandardCharsets.UTF_8);
         }
         Files.writeString(dir.resolve("tiny.ptx"), ptx, StandardCharsets.UTF_8);
-        URLClassLoader loader = new URLClassLoader(new URL[]{root.toUri().toURL()}, null);
+        URLClassLoader loader = new URLClassLoader(new URL[] {root.toUri().toURL()}, null);
         return ShippedPtx.load(loader, DIR);
     }
 
@@ -71,10 +70,12 @@ class ShippedPtxTest {
         assertEquals(List.of(new PtxEntry("k_f32", List.of(128, 1, 1))), tiny.entries());
         assertEquals(PTX, ptx.ptxText("tiny"));
         assertEquals(tiny.entries(), PtxText.entries(ptx.ptxText("tiny")));
-        assertEquals(new KernelSupport(Map.of("tiny", new ModuleRequirement("tiny", ComputeCapability.SM60, 9000)), ""),
+        assertEquals(
+                new KernelSupport(Map.of("tiny", new ModuleRequirement("tiny", ComputeCapability.SM60, 9000)), ""),
                 KernelSupport.from(ptx));
         PtxManifestException unknown = assertThrows(PtxManifestException.class, () -> ptx.module("huge"));
-        assertTrue(unknown.getMessage().contains("'huge'") && unknown.getMessage().contains("tiny"), unknown.getMessage());
+        assertTrue(
+                unknown.getMessage().contains("'huge'") && unknown.getMessage().contains("tiny"), unknown.getMessage());
     }
 
     @Test
@@ -88,11 +89,11 @@ class ShippedPtxTest {
     void missingOrBadManifestIsAClearError(@TempDir Path root) throws IOException {
         PtxManifestException missing = assertThrows(PtxManifestException.class, () -> load(root, null, PTX));
         assertTrue(missing.getMessage().contains("x/ptx/manifest.json is not on the classpath"), missing.getMessage());
-        PtxManifestException bad = assertThrows(PtxManifestException.class,
-                () -> load(root.resolve("b"), manifest("not-a-hash"), PTX));
+        PtxManifestException bad =
+                assertThrows(PtxManifestException.class, () -> load(root.resolve("b"), manifest("not-a-hash"), PTX));
         assertTrue(bad.getMessage().contains("tiny") && bad.getMessage().contains("ptxSha256"), bad.getMessage());
-        PtxManifestException format = assertThrows(PtxManifestException.class,
-                () -> load(root.resolve("c"), "{\"format\": 2, \"modules\": []}", PTX));
+        PtxManifestException format = assertThrows(
+                PtxManifestException.class, () -> load(root.resolve("c"), "{\"format\": 2, \"modules\": []}", PTX));
         assertTrue(format.getMessage().contains("format 2"), format.getMessage());
     }
 

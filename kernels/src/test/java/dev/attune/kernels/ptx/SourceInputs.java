@@ -19,10 +19,10 @@ import java.util.regex.Pattern;
  */
 final class SourceInputs {
 
-    private static final Pattern LOCAL_INCLUDE = Pattern.compile("^\\s*#\\s*include\\s*\"([^\"]+)\"", Pattern.MULTILINE);
+    private static final Pattern LOCAL_INCLUDE =
+            Pattern.compile("^\\s*#\\s*include\\s*\"([^\"]+)\"", Pattern.MULTILINE);
 
-    private SourceInputs() {
-    }
+    private SourceInputs() {}
 
     static List<PtxInput> of(ModuleTable.Row row, Path cudaDir) throws IOException {
         List<PtxInput> inputs = new ArrayList<>();
@@ -50,7 +50,8 @@ final class SourceInputs {
             Path parent = Path.of(file).getParent();
             Matcher m = LOCAL_INCLUDE.matcher(Files.readString(cudaDir.resolve(file), StandardCharsets.UTF_8));
             while (m.find()) {
-                String rel = parent == null ? m.group(1) : parent.resolve(m.group(1)).toString();
+                String rel =
+                        parent == null ? m.group(1) : parent.resolve(m.group(1)).toString();
                 if (Files.isRegularFile(cudaDir.resolve(rel)) && seen.add(rel)) {
                     queue.addLast(rel);
                 }

@@ -1,20 +1,19 @@
 package dev.attune.kernels.select;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
 import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.SimulatedDevices;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.TestFactory;
-
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
 
 /**
  * The selector over every simulated device (and the CPU) x model dtype x head_dim x mask kind,
@@ -27,8 +26,8 @@ class AttentionSelectorTableTest {
     @TestFactory
     List<DynamicTest> everyDeviceDtypeHeadDimAndMask() throws Exception {
         List<DynamicTest> tests = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                getClass().getResourceAsStream("/selector-table.txt"), StandardCharsets.UTF_8))) {
+        try (BufferedReader r = new BufferedReader(
+                new InputStreamReader(getClass().getResourceAsStream("/selector-table.txt"), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 if (line.isBlank() || line.startsWith("#")) {
@@ -47,9 +46,15 @@ class AttentionSelectorTableTest {
         String[] in = lr[0].trim().split("\\s+");
         String[] out = lr[1].trim().split("\\s+");
         DeviceInfo device = in[0].equals("cpu") ? DeviceInfo.cpu() : SimulatedDevices.get(in[0], 0);
-        AttentionRequest req = new AttentionRequest(ComputeDtype.parse(in[1]), 12, Integer.parseInt(in[2]), 8, 512,
+        AttentionRequest req = new AttentionRequest(
+                ComputeDtype.parse(in[1]),
+                12,
+                Integer.parseInt(in[2]),
+                8,
+                512,
                 MaskKind.valueOf(in[3].toUpperCase(Locale.ROOT)));
-        AttentionChoice c = AttentionSelector.select(device, req, UserOverrides.NONE, KernelSupportFixture.README_TABLE, 0.9);
+        AttentionChoice c =
+                AttentionSelector.select(device, req, UserOverrides.NONE, KernelSupportFixture.README_TABLE, 0.9);
         assertEquals(out[0], c.path().id(), "path for " + row + " (reason: " + c.reason() + ")");
         assertEquals(out[1], c.dtype().id(), "dtype for " + row);
         assertFalse(c.reason().isBlank(), "every choice has a reason");

@@ -1,7 +1,6 @@
 package dev.attune.kernels.select;
 
 import dev.attune.kernels.device.ComputeCapability;
-
 import java.util.List;
 
 /**
@@ -21,6 +20,5 @@ final class KernelSupportFixture {
             new ModuleRequirement("gemm_simt", ComputeCapability.SM60, 9000),
             new ModuleRequirement("encoder_ops", ComputeCapability.SM60, 9000)));
 
-    private KernelSupportFixture() {
-    }
+    private KernelSupportFixture() {}
 }

@@ -4,7 +4,6 @@ import dev.attune.app.job.DemoCommand;
 import dev.attune.app.job.ScoreCommand;
 import dev.attune.kernels.select.UnsupportedPathException;
 import dev.attune.model.ModelFormatException;
-
 import java.io.PrintStream;
 
 /**
@@ -13,7 +12,8 @@ import java.io.PrintStream;
  */
 public final class AttuneCli {
 
-    static final String USAGE = """
+    static final String USAGE =
+            """
             usage: attune <command> [options]
 
             commands:
@@ -30,8 +30,7 @@ public final class AttuneCli {
                          benchmarks recorded in docs/benchmarks.md
             """;
 
-    private AttuneCli() {
-    }
+    private AttuneCli() {}
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));

@@ -4,7 +4,6 @@ import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.GpuProbe;
 import dev.attune.kernels.device.ProbeResult;
 import dev.attune.kernels.device.SimulatedDevices;
-
 import java.io.PrintStream;
 import java.util.List;
 
@@ -14,8 +13,7 @@ import java.util.List;
  */
 final class DeviceOption {
 
-    private DeviceOption() {
-    }
+    private DeviceOption() {}
 
     static DeviceInfo resolve(String spec, PrintStream err) {
         String s = spec.trim();

@@ -1,6 +1,5 @@
 package dev.attune.app.cli;
 
-import dev.attune.task.EncoderScoring;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,12 +10,11 @@ import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.io.ModelLocator;
-import dev.attune.kernels.select.UserOverrides;
 import dev.attune.runtime.BatchRunner;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.runtime.GpuRunners;
 import dev.attune.runtime.RunnerCounters;
-
+import dev.attune.task.EncoderScoring;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -51,12 +49,11 @@ final class EmbedCommand {
 
     private static final int CHUNK_ROWS = 4096;
 
-    private EmbedCommand() {
-    }
+    private EmbedCommand() {}
 
     static int run(String[] args, PrintStream err) throws IOException {
-        Set<String> valued = new java.util.HashSet<>(Set.of("model", "input", "output", "batch-size", "max-tokens",
-                "threads", "device"));
+        Set<String> valued = new java.util.HashSet<>(
+                Set.of("model", "input", "output", "batch-size", "max-tokens", "threads", "device"));
         valued.addAll(OverrideOptions.NAMES);
         CliArgs a = new CliArgs("embed", args, 1, valued, Set.of());
         UserOverrides overrides = OverrideOptions.parse(a);
@@ -76,15 +73,20 @@ final class EmbedCommand {
         long rows = 0;
         Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
         try (EncoderModel model = EncoderModel.load(dir);
-             CpuThreads pool = new CpuThreads(threads);
-             BatchRunner runner = runnerFor(device, overrides, err);
-             BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-             OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
-             JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
+                CpuThreads pool = new CpuThreads(threads);
+                BatchRunner runner = runnerFor(device, overrides, err);
+                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
+                JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
             long loaded = System.nanoTime();
-            err.printf("attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
-                    modelSpec, model.config().layers(), model.dimension(), model.maxLength(),
-                    (loaded - t0) / 1e9, threads);
+            err.printf(
+                    "attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
+                    modelSpec,
+                    model.config().layers(),
+                    model.dimension(),
+                    model.maxLength(),
+                    (loaded - t0) / 1e9,
+                    threads);
             // Fail before reading any row if the device cannot run what was forced.
             AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
             err.printf("attune embed: device %s: %s%n", device.label(), planned);
@@ -123,8 +125,9 @@ final class EmbedCommand {
             }
             gen.flush();
             double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf("attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%n", rows, secs,
-                    rows / secs, output, perPath, describe(runner.counters()));
+            err.printf(
+                    "attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%n",
+                    rows, secs, rows / secs, output, perPath, describe(runner.counters()));
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
             throw e;

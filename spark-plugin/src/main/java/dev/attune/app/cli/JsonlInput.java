@@ -3,7 +3,6 @@ package dev.attune.app.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -26,8 +25,8 @@ final class JsonlInput {
                 throw new InputException(source + ":" + line + ": missing \"" + field + "\"");
             }
             if (!v.isTextual() && !v.isNull()) {
-                throw new InputException(source + ":" + line + ": \"" + field + "\" must be a string or null, got "
-                        + v.getNodeType());
+                throw new InputException(
+                        source + ":" + line + ": \"" + field + "\" must be a string or null, got " + v.getNodeType());
             }
             return v.isNull() ? null : v.asText();
         }
@@ -72,7 +71,8 @@ final class JsonlInput {
             throw new InputException(source + ":" + line + ": not valid JSON: " + e.getOriginalMessage());
         }
         if (n == null || !n.isObject()) {
-            throw new InputException(source + ":" + line + ": expected a JSON object like {\"id\": 1, \"text\": \"...\"}");
+            throw new InputException(
+                    source + ":" + line + ": expected a JSON object like {\"id\": 1, \"text\": \"...\"}");
         }
         if (!n.has("id")) {
             throw new InputException(source + ":" + line + ": missing \"id\"");
@@ -82,7 +82,8 @@ final class JsonlInput {
             throw new InputException(source + ":" + line + ": missing \"text\"");
         }
         if (!text.isTextual() && !text.isNull()) {
-            throw new InputException(source + ":" + line + ": \"text\" must be a string or null, got " + text.getNodeType());
+            throw new InputException(
+                    source + ":" + line + ": \"text\" must be a string or null, got " + text.getNodeType());
         }
         return new Row(line, n.get("id"), text.isNull() ? null : text.asText(), n);
     }

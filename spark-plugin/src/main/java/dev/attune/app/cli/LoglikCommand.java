@@ -17,7 +17,6 @@ import dev.attune.task.LogLikelihood;
 import dev.attune.task.RowTooLongException;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.SequenceScore;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -60,12 +59,19 @@ final class LoglikCommand {
 
     private static final int CHUNK_ROWS = 1024;
 
-    private LoglikCommand() {
-    }
+    private LoglikCommand() {}
 
     static int run(String[] args, PrintStream err) throws IOException {
-        Set<String> valued = new HashSet<>(Set.of("model", "input", "output", "batch-size", "max-tokens", "threads",
-                "device", "prompt-field", "choices"));
+        Set<String> valued = new HashSet<>(Set.of(
+                "model",
+                "input",
+                "output",
+                "batch-size",
+                "max-tokens",
+                "threads",
+                "device",
+                "prompt-field",
+                "choices"));
         valued.addAll(OverrideOptions.NAMES);
         CliArgs a = new CliArgs("loglik", args, 1, valued, Set.of("truncate-left", "length-normalize"));
         UserOverrides overrides = OverrideOptions.parse(a);
@@ -85,19 +91,21 @@ final class LoglikCommand {
         }
         if (Files.exists(output)) {
             throw new CliArgs.UsageException("loglik: output '" + output + "' already exists"
-                    + (Files.isSameFile(input, output) ? " and is the input" : "") + "; remove it or choose another path");
+                    + (Files.isSameFile(input, output) ? " and is the input" : "")
+                    + "; remove it or choose another path");
         }
         DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
         if (device.isGpu() && !device.simulated()) {
             // The decoder kernels for real GPUs are not in this build: say so, and compute on the host.
-            err.printf("attune loglik: %s: decoders have no CUDA kernels in this build; computing on the CPU%n",
+            err.printf(
+                    "attune loglik: %s: decoders have no CUDA kernels in this build; computing on the CPU%n",
                     device.label());
             device = DeviceInfo.cpu();
         }
         Path dir = ModelLocator.resolve(modelSpec);
         if (ModelFamily.of(dir) != ModelFamily.DECODER) {
-            throw new CliArgs.UsageException("loglik: " + dir + " is an encoder; loglik needs a decoder (llama, mistral, "
-                    + "qwen2, qwen3)");
+            throw new CliArgs.UsageException(
+                    "loglik: " + dir + " is an encoder; loglik needs a decoder (llama, mistral, " + "qwen2, qwen3)");
         }
 
         long t0 = System.nanoTime();
@@ -105,16 +113,25 @@ final class LoglikCommand {
         long rows = 0;
         long tokens = 0;
         try (DecoderModel model = DecoderModel.load(dir);
-             CpuThreads pool = new CpuThreads(threads);
-             BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-             OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
-             JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
+                CpuThreads pool = new CpuThreads(threads);
+                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
+                JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
             DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
             long loaded = System.nanoTime();
-            err.printf("attune loglik: model %s (%s, %d layers, hidden %d, %d/%d heads, context %d) loaded in %.1f s, "
-                    + "%d threads, device %s%n", dir, model.config().modelType(), model.config().layers(),
-                    model.config().hiddenSize(), model.config().heads(), model.config().kvHeads(),
-                    model.config().maxPositions(), (loaded - t0) / 1e9, threads, device.label());
+            err.printf(
+                    "attune loglik: model %s (%s, %d layers, hidden %d, %d/%d heads, context %d) loaded in %.1f s, "
+                            + "%d threads, device %s%n",
+                    dir,
+                    model.config().modelType(),
+                    model.config().layers(),
+                    model.config().hiddenSize(),
+                    model.config().heads(),
+                    model.config().kvHeads(),
+                    model.config().maxPositions(),
+                    (loaded - t0) / 1e9,
+                    threads,
+                    device.label());
             LogLikelihood scorer = new LogLikelihood(model, runner, pool, batch, maxTokens, a.flag("truncate-left"));
             Map<String, Long> perPath = new TreeMap<>();
             long[] progress = {0, 0, System.nanoTime()};
@@ -128,32 +145,47 @@ final class LoglikCommand {
             while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
                 try {
                     if (choicesField != null) {
-                        writeChoices(gen, chunk, choices(chunk, choicesField, input.toString()), scorer,
+                        writeChoices(
+                                gen,
+                                chunk,
+                                choices(chunk, choicesField, input.toString()),
+                                scorer,
                                 a.flag("length-normalize"));
                     } else {
                         List<ScoreRequest> req = new ArrayList<>(chunk.size());
                         for (JsonlInput.Row r : chunk) {
-                            req.add(new ScoreRequest(promptField == null ? null
-                                    : prompt(model, r, promptField, input.toString()), r.text()));
+                            req.add(new ScoreRequest(
+                                    promptField == null ? null : prompt(model, r, promptField, input.toString()),
+                                    r.text()));
                         }
                         writeScores(gen, chunk, scorer.score(req, listener));
                     }
                 } catch (RowTooLongException e) {
-                    throw new JsonlInput.InputException(input + ":" + chunk.get(e.row()).line() + ": " + e.getMessage()
-                            .replaceFirst("^row \\d+: ", "") + "; --truncate-left keeps the last tokens");
+                    throw new JsonlInput.InputException(input + ":"
+                            + chunk.get(e.row()).line() + ": " + e.getMessage().replaceFirst("^row \\d+: ", "")
+                            + "; --truncate-left keeps the last tokens");
                 }
                 rows += chunk.size();
                 progress[0] = rows;
                 double secs = (System.nanoTime() - loaded) / 1e9;
-                err.printf("attune loglik: %d rows, %d tokens in %.1f s (%.1f tokens/s)%n", rows, progress[1], secs,
-                        progress[1] / secs);
+                err.printf(
+                        "attune loglik: %d rows, %d tokens in %.1f s (%.1f tokens/s)%n",
+                        rows, progress[1], secs, progress[1] / secs);
             }
             gen.flush();
             tokens = progress[1];
             double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf("attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s%n",
-                    rows, tokens, secs, tokens / secs, output, perPath, runner.precisionFallbacks() > 0
-                            ? "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow" : "");
+            err.printf(
+                    "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s%n",
+                    rows,
+                    tokens,
+                    secs,
+                    tokens / secs,
+                    output,
+                    perPath,
+                    runner.precisionFallbacks() > 0
+                            ? "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow"
+                            : "");
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
             throw e;
@@ -173,11 +205,14 @@ final class LoglikCommand {
         }
         List<ChatMessage> messages = new ArrayList<>();
         for (JsonNode m : v) {
-            if (!m.isObject() || !m.path("role").isTextual() || !m.path("content").isTextual()) {
+            if (!m.isObject()
+                    || !m.path("role").isTextual()
+                    || !m.path("content").isTextual()) {
                 throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field + "\" message "
                         + messages.size() + " must be {\"role\": string, \"content\": string}, got " + m);
             }
-            messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+            messages.add(
+                    new ChatMessage(m.get("role").asText(), m.get("content").asText()));
         }
         try {
             return model.chatPrompt(messages);
@@ -228,16 +263,17 @@ final class LoglikCommand {
         for (JsonlInput.Row r : chunk) {
             JsonNode c = r.object().get(field);
             if (c == null || !(c.isArray() || c.isNull())) {
-                throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field
-                        + "\" must be an array of candidate strings" + (c == null ? " (missing)" : ", got " + c.getNodeType()));
+                throw new JsonlInput.InputException(
+                        source + ":" + r.line() + ": \"" + field + "\" must be an array of candidate strings"
+                                + (c == null ? " (missing)" : ", got " + c.getNodeType()));
             }
             List<String> labels = null;
             if (c.isArray()) {
                 labels = new ArrayList<>();
                 for (JsonNode l : c) {
                     if (!l.isTextual()) {
-                        throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field
-                                + "\" holds a " + l.getNodeType() + "; candidates must be strings");
+                        throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field + "\" holds a "
+                                + l.getNodeType() + "; candidates must be strings");
                     }
                     labels.add(l.asText());
                 }
@@ -247,8 +283,13 @@ final class LoglikCommand {
         return out;
     }
 
-    private static void writeChoices(JsonGenerator gen, List<JsonlInput.Row> chunk, List<LabelChoice.Request> req,
-                                     LogLikelihood scorer, boolean normalize) throws IOException {
+    private static void writeChoices(
+            JsonGenerator gen,
+            List<JsonlInput.Row> chunk,
+            List<LabelChoice.Request> req,
+            LogLikelihood scorer,
+            boolean normalize)
+            throws IOException {
         LabelChoice.Choice[] choices;
         try {
             choices = new LabelChoice(scorer, normalize).choose(req);

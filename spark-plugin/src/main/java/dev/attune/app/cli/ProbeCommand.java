@@ -17,7 +17,6 @@ import dev.attune.model.config.SentenceConfig;
 import dev.attune.model.io.ModelLocator;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.runtime.DevicePlan;
-
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,8 +38,7 @@ final class ProbeCommand {
 
     private static final double GIB = 1024.0 * 1024 * 1024;
 
-    private ProbeCommand() {
-    }
+    private ProbeCommand() {}
 
     static int run(String[] args, PrintStream out) {
         Set<String> valued = new java.util.HashSet<>(Set.of("simulate", "model", "memory-fraction"));
@@ -71,17 +69,19 @@ final class ProbeCommand {
         BertConfig config = BertConfig.read(dir);
         WeightStore store = WeightStore.open(dir);
         ComputeDtype stored = store.storedDtype().computeDtype();
-        long params = store.names().stream().mapToLong(n -> store.info(n).elements()).sum();
-        EncoderShape shape = new EncoderShape(config.layers(), config.hiddenSize(), config.heads(), config.intermediateSize(),
-                params);
+        long params =
+                store.names().stream().mapToLong(n -> store.info(n).elements()).sum();
+        EncoderShape shape = new EncoderShape(
+                config.layers(), config.hiddenSize(), config.heads(), config.intermediateSize(), params);
         int maxLen = EncoderModel.maxLength(dir, config, SentenceConfig.read(dir));
 
         ObjectMapper json = new ObjectMapper();
         ArrayNode rows = json.createArrayNode();
         boolean asJson = a.flag("json");
         if (!asJson) {
-            out.printf("model %s: %d layers, hidden %d, %d heads x head_dim %d, stored %s, max %d tokens%n", modelSpec,
-                    config.layers(), config.hiddenSize(), config.heads(), config.headDim(), stored, maxLen);
+            out.printf(
+                    "model %s: %d layers, hidden %d, %d heads x head_dim %d, stored %s, max %d tokens%n",
+                    modelSpec, config.layers(), config.hiddenSize(), config.heads(), config.headDim(), stored, maxLen);
             out.println(note);
         }
         for (DeviceInfo d : devices) {
@@ -105,10 +105,16 @@ final class ProbeCommand {
                 o.put("batchRowsAtMaxLength", plan.batchRows());
                 o.put("reason", plan.choice().reason());
                 if (!asJson) {
-                    out.printf("%-34s %-6s %7.1f GiB  %-9s  %-13s %-4s batch %-5d %s%n", d.label(),
-                            d.isGpu() ? d.capability().smName() : "-", d.totalMemory() / GIB,
-                            d.simulated() ? "simulated" : "real", plan.choice().path(), plan.choice().dtype(),
-                            plan.batchRows(), plan.choice().reason());
+                    out.printf(
+                            "%-34s %-6s %7.1f GiB  %-9s  %-13s %-4s batch %-5d %s%n",
+                            d.label(),
+                            d.isGpu() ? d.capability().smName() : "-",
+                            d.totalMemory() / GIB,
+                            d.simulated() ? "simulated" : "real",
+                            plan.choice().path(),
+                            plan.choice().dtype(),
+                            plan.batchRows(),
+                            plan.choice().reason());
                 }
             } catch (UnsupportedPathException e) {
                 o.putNull("path");

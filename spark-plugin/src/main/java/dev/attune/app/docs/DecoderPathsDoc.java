@@ -8,7 +8,6 @@ import dev.attune.kernels.select.AttentionRequest;
 import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,8 +28,7 @@ public final class DecoderPathsDoc {
     /** The devices of the table: the CPU, then the simulated GPUs from oldest to newest. */
     private static final String[] GPUS = {"P100", "V100", "T4", "A10", "L4", "A100-80GB", "H100"};
 
-    private DecoderPathsDoc() {
-    }
+    private DecoderPathsDoc() {}
 
     /** The markdown table: a Llama-shaped model (32 heads, head_dim 64) stored BF16, and the same stored fp16. */
     public static String table() {
@@ -45,12 +43,23 @@ public final class DecoderPathsDoc {
         for (DeviceInfo d : devices) {
             for (ComputeDtype stored : new ComputeDtype[] {ComputeDtype.BF16, ComputeDtype.FP16}) {
                 for (int tokens : new int[] {32, 2048}) {
-                    AttentionChoice c = AttentionSelector.select(d,
-                            new AttentionRequest(stored, 32, 64, 8, tokens, MaskKind.CAUSAL), UserOverrides.NONE);
-                    b.append("| ").append(d.isGpu() ? d.name() : "CPU").append(" | ")
-                            .append(d.isGpu() ? d.capability().toString() : "-").append(" | ").append(stored.id())
-                            .append(" | ").append(tokens).append(" | `").append(c.path().id()).append("` | ")
-                            .append(c.dtype().id()).append(" | ").append(c.reason().replace("|", "\\|")).append(" |\n");
+                    AttentionChoice c = AttentionSelector.select(
+                            d, new AttentionRequest(stored, 32, 64, 8, tokens, MaskKind.CAUSAL), UserOverrides.NONE);
+                    b.append("| ")
+                            .append(d.isGpu() ? d.name() : "CPU")
+                            .append(" | ")
+                            .append(d.isGpu() ? d.capability().toString() : "-")
+                            .append(" | ")
+                            .append(stored.id())
+                            .append(" | ")
+                            .append(tokens)
+                            .append(" | `")
+                            .append(c.path().id())
+                            .append("` | ")
+                            .append(c.dtype().id())
+                            .append(" | ")
+                            .append(c.reason().replace("|", "\\|"))
+                            .append(" |\n");
                 }
             }
         }

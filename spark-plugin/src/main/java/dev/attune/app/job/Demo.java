@@ -3,12 +3,6 @@ package dev.attune.app.job;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.spark.ml.TextEmbedder;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -19,6 +13,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * {@code bin/attune demo}: the scoring job in Spark local mode on the 3,000-text sample with the
@@ -35,8 +34,7 @@ public final class Demo {
             "Our team lost the match in the last minute",
             "Is it going to rain this weekend?");
 
-    private Demo() {
-    }
+    private Demo() {}
 
     public static int run(String[] args, PrintStream log) throws IOException {
         Path home = Path.of(System.getProperty("attune.home", "."));
@@ -52,8 +50,18 @@ public final class Demo {
             }
         }
         deleteTree(out);
-        List<String> jobArgs = new ArrayList<>(List.of("--input", sample.toString(), "--output", out.toString(),
-                "--master", "local[*]", "--chunks", "4", "--chunks-per-job", "4", "--with-path-device"));
+        List<String> jobArgs = new ArrayList<>(List.of(
+                "--input",
+                sample.toString(),
+                "--output",
+                out.toString(),
+                "--master",
+                "local[*]",
+                "--chunks",
+                "4",
+                "--chunks-per-job",
+                "4",
+                "--with-path-device"));
         if (simulate != null) {
             jobArgs.addAll(List.of("--simulate-devices", simulate));
         }
@@ -80,19 +88,22 @@ public final class Demo {
             JsonNode n = json.readTree(line);
             input.put(n.get("id").asLong(), n);
         }
-        List<Row> scored = spark.read().parquet(out.toString()).select("id", "embedding").collectAsList();
+        List<Row> scored =
+                spark.read().parquet(out.toString()).select("id", "embedding").collectAsList();
         List<Row> q = new ArrayList<>();
         for (int i = 0; i < QUERIES.size(); i++) {
             q.add(RowFactory.create((long) i, QUERIES.get(i)));
         }
         StructType schema = new StructType().add("id", DataTypes.LongType).add("text", DataTypes.StringType);
-        List<Row> qv = new TextEmbedder().transform(spark.createDataFrame(q, schema)).orderBy("id").collectAsList();
+        List<Row> qv = new TextEmbedder()
+                .transform(spark.createDataFrame(q, schema))
+                .orderBy("id")
+                .collectAsList();
         log.println();
         log.println("attune demo: nearest neighbours (cosine similarity) among the scored texts:");
         for (Row query : qv) {
             List<Float> a = query.getList(2);
-            record Hit(long id, double score) {
-            }
+            record Hit(long id, double score) {}
             List<Hit> hits = new ArrayList<>();
             for (Row r : scored) {
                 List<Float> b = r.getList(1);
@@ -111,8 +122,9 @@ public final class Demo {
                 if (!shown.add(text)) {
                     continue; // the sample repeats some sentences
                 }
-                log.printf("    %.3f  [%s] %s%n", h.score(), n.get("topic").asText(),
-                        text.length() > 90 ? text.substring(0, 90) + "..." : text);
+                log.printf(
+                        "    %.3f  [%s] %s%n",
+                        h.score(), n.get("topic").asText(), text.length() > 90 ? text.substring(0, 90) + "..." : text);
                 if (shown.size() == 3) {
                     break;
                 }

@@ -3,8 +3,7 @@ package dev.attune.app.job;
 /** {@code bin/attune score ...}: the scoring job from the command line (see {@link ScoringJob}). */
 public final class ScoreCommand {
 
-    private ScoreCommand() {
-    }
+    private ScoreCommand() {}
 
     public static int run(String[] args) {
         if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h"))) {

@@ -10,15 +10,6 @@ import dev.attune.spark.ml.SequenceScorer;
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
 import dev.attune.task.TaskKind;
-import org.apache.hadoop.fs.FileStatus;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
-import org.apache.spark.sql.Column;
-import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.functions;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,6 +20,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 
 /**
  * The scheduled offline scoring job: input table, score a text column, output table keyed by
@@ -50,10 +49,25 @@ import java.util.UUID;
 public final class ScoringJob {
 
     /** The job's settings. */
-    record Options(String input, String format, String table, String output, TaskKind task, String model, String textCol,
-                   String idCol, int chunks, int chunksPerJob, int partitions, boolean withPathDevice, String master,
-                   String simulateDevices, Map<String, String> conf, String promptCol, String choicesCol,
-                   boolean lengthNormalize) {
+    record Options(
+            String input,
+            String format,
+            String table,
+            String output,
+            TaskKind task,
+            String model,
+            String textCol,
+            String idCol,
+            int chunks,
+            int chunksPerJob,
+            int partitions,
+            boolean withPathDevice,
+            String master,
+            String simulateDevices,
+            Map<String, String> conf,
+            String promptCol,
+            String choicesCol,
+            boolean lengthNormalize) {
 
         /** The input columns the task reads besides the id. */
         List<String> inputCols() {
@@ -69,9 +83,14 @@ public final class ScoringJob {
     }
 
     /** What a finished run reports. */
-    public record Summary(long rowsThisRun, double seconds, long totalRows, Map<String, Long> perDevicePath,
-                          long failedRows, List<Integer> chunksDone, int chunks) {
-    }
+    public record Summary(
+            long rowsThisRun,
+            double seconds,
+            long totalRows,
+            Map<String, Long> perDevicePath,
+            long failedRows,
+            List<Integer> chunksDone,
+            int chunks) {}
 
     static final String USAGE = """
             attune score (--input PATH [--format parquet|json|csv] | --table NAME) --output PATH
@@ -84,8 +103,7 @@ public final class ScoringJob {
               choose   (a decoder) writes label, label_index, scores: the candidate of the array<string>
                        column --choices-col most likely after the prompt (--prompt-col, else --text-col)""";
 
-    private ScoringJob() {
-    }
+    private ScoringJob() {}
 
     public static void main(String[] args) {
         System.exit(run(args, System.err));
@@ -133,8 +151,22 @@ public final class ScoringJob {
         Map<String, String> conf = new LinkedHashMap<>();
         boolean pathDevice = false;
         boolean lengthNormalize = false;
-        List<String> valued = List.of("input", "format", "table", "output", "task", "model", "text-col", "id-col", "chunks",
-                "chunks-per-job", "partitions", "master", "simulate-devices", "prompt-col", "choices-col");
+        List<String> valued = List.of(
+                "input",
+                "format",
+                "table",
+                "output",
+                "task",
+                "model",
+                "text-col",
+                "id-col",
+                "chunks",
+                "chunks-per-job",
+                "partitions",
+                "master",
+                "simulate-devices",
+                "prompt-col",
+                "choices-col");
         int start = args.length > 0 && args[0].equals("score") ? 1 : 0;
         for (int i = start; i < args.length; i++) {
             String a = args[i];
@@ -168,7 +200,8 @@ public final class ScoringJob {
             throw new IllegalArgumentException("--" + e.getMessage());
         }
         if (task == TaskKind.CHOOSE && !v.containsKey("choices-col")) {
-            throw new IllegalArgumentException("--task choose needs --choices-col (an array<string> column of candidates)");
+            throw new IllegalArgumentException(
+                    "--task choose needs --choices-col (an array<string> column of candidates)");
         }
         if (task != TaskKind.CHOOSE && (v.containsKey("choices-col") || lengthNormalize)) {
             throw new IllegalArgumentException("--choices-col and --length-normalize are for --task choose");
@@ -178,10 +211,24 @@ public final class ScoringJob {
         }
         int chunks = positive(v, "chunks", 16);
         int perJob = positive(v, "chunks-per-job", 4);
-        return new Options(v.get("input"), v.get("format"), v.get("table"), v.get("output"), task, v.get("model"),
-                v.getOrDefault("text-col", "text"), v.getOrDefault("id-col", "id"), chunks, perJob,
-                v.containsKey("partitions") ? positive(v, "partitions", 1) : 0, pathDevice,
-                v.get("master"), v.get("simulate-devices"), conf, v.get("prompt-col"), v.get("choices-col"),
+        return new Options(
+                v.get("input"),
+                v.get("format"),
+                v.get("table"),
+                v.get("output"),
+                task,
+                v.get("model"),
+                v.getOrDefault("text-col", "text"),
+                v.getOrDefault("id-col", "id"),
+                chunks,
+                perJob,
+                v.containsKey("partitions") ? positive(v, "partitions", 1) : 0,
+                pathDevice,
+                v.get("master"),
+                v.get("simulate-devices"),
+                conf,
+                v.get("prompt-col"),
+                v.get("choices-col"),
                 lengthNormalize);
     }
 
@@ -223,7 +270,8 @@ public final class ScoringJob {
         needed.addAll(o.inputCols());
         for (String c : needed) {
             if (!Arrays.asList(input.columns()).contains(c)) {
-                throw new IllegalArgumentException("input has no column '" + c + "'; columns are " + Arrays.toString(input.columns()));
+                throw new IllegalArgumentException(
+                        "input has no column '" + c + "'; columns are " + Arrays.toString(input.columns()));
             }
         }
         Path out = new Path(o.output());
@@ -244,10 +292,12 @@ public final class ScoringJob {
                 todo.add(k);
             }
         }
-        log.printf("attune score: %d of %d chunks to score (%d already committed), %d chunks per job%n", todo.size(),
-                o.chunks(), o.chunks() - todo.size(), o.chunksPerJob());
+        log.printf(
+                "attune score: %d of %d chunks to score (%d already committed), %d chunks per job%n",
+                todo.size(), o.chunks(), o.chunks() - todo.size(), o.chunksPerJob());
         AttuneTextTransformer scorer = transformer(o, spark);
-        int partitions = o.partitions() > 0 ? o.partitions() : 2 * spark.sparkContext().defaultParallelism();
+        int partitions =
+                o.partitions() > 0 ? o.partitions() : 2 * spark.sparkContext().defaultParallelism();
         long rowsThisRun = 0;
         int waves = (todo.size() + o.chunksPerJob() - 1) / o.chunksPerJob();
         for (int w = 0; w < waves; w++) {
@@ -256,7 +306,8 @@ public final class ScoringJob {
             spark.sparkContext().setJobDescription("attune score: wave " + (w + 1) + "/" + waves + ", chunks " + wave);
             Path staging = new Path(meta, "staging-" + UUID.randomUUID());
             // Spread the wave over the cluster: a small input file is a single partition.
-            Dataset<Row> part = chunked.filter(functions.col("attune_chunk").isin(wave.toArray())).repartition(partitions);
+            Dataset<Row> part = chunked.filter(functions.col("attune_chunk").isin(wave.toArray()))
+                    .repartition(partitions);
             Dataset<Row> scored = scorer.transform(part);
             List<Column> cols = new ArrayList<>();
             cols.add(functions.col(o.idCol()));
@@ -276,7 +327,10 @@ public final class ScoringJob {
                     cols.add(functions.col(c));
                 }
             }
-            scored.select(cols.toArray(new Column[0])).write().partitionBy("attune_chunk").parquet(staging.toString());
+            scored.select(cols.toArray(new Column[0]))
+                    .write()
+                    .partitionBy("attune_chunk")
+                    .parquet(staging.toString());
             for (int k : wave) {
                 Path src = new Path(staging, "attune_chunk=" + k);
                 Path dst = new Path(out, "chunk=" + k);
@@ -299,12 +353,16 @@ public final class ScoringJob {
                 }
             }
             fs.delete(staging, true);
-            String[] waveDirs = wave.stream().map(k -> new Path(out, "chunk=" + k).toString())
-                    .filter(d -> hasParquet(fs, d)).toArray(String[]::new);
-            long waveRows = waveDirs.length == 0 ? 0 : spark.read().parquet(waveDirs).count();
+            String[] waveDirs = wave.stream()
+                    .map(k -> new Path(out, "chunk=" + k).toString())
+                    .filter(d -> hasParquet(fs, d))
+                    .toArray(String[]::new);
+            long waveRows =
+                    waveDirs.length == 0 ? 0 : spark.read().parquet(waveDirs).count();
             rowsThisRun += waveRows;
-            log.printf("attune score: wave %d/%d (chunks %s) committed: %d rows in %.1f s%n", w + 1, waves, wave, waveRows,
-                    (System.nanoTime() - tw) / 1e9);
+            log.printf(
+                    "attune score: wave %d/%d (chunks %s) committed: %d rows in %.1f s%n",
+                    w + 1, waves, wave, waveRows, (System.nanoTime() - tw) / 1e9);
         }
         return summarize(spark, fs, out, o, rowsThisRun, (System.nanoTime() - t0) / 1e9);
     }
@@ -322,8 +380,9 @@ public final class ScoringJob {
         }
     }
 
-    private static Summary summarize(SparkSession spark, FileSystem fs, Path out, Options o, long rowsThisRun,
-                                     double seconds) throws IOException {
+    private static Summary summarize(
+            SparkSession spark, FileSystem fs, Path out, Options o, long rowsThisRun, double seconds)
+            throws IOException {
         List<String> dirs = new ArrayList<>();
         for (int k = 0; k < o.chunks(); k++) {
             String d = new Path(out, "chunk=" + k).toString();
@@ -338,7 +397,10 @@ public final class ScoringJob {
             Dataset<Row> all = spark.read().parquet(dirs.toArray(new String[0]));
             total = all.count();
             if (Arrays.asList(all.columns()).contains("device")) {
-                for (Row r : all.groupBy("device", "path").count().orderBy("device", "path").collectAsList()) {
+                for (Row r : all.groupBy("device", "path")
+                        .count()
+                        .orderBy("device", "path")
+                        .collectAsList()) {
                     perDevicePath.put(r.getString(0) + " / " + r.getString(1), r.getLong(2));
                 }
             }
@@ -362,8 +424,13 @@ public final class ScoringJob {
     }
 
     private static void print(Summary s, PrintStream log) {
-        log.printf("attune score: done. %d rows this run in %.1f s (%.1f rows/s); %d rows in the output; %d failed rows%n",
-                s.rowsThisRun(), s.seconds(), s.rowsThisRun() / Math.max(s.seconds(), 1e-9), s.totalRows(), s.failedRows());
+        log.printf(
+                "attune score: done. %d rows this run in %.1f s (%.1f rows/s); %d rows in the output; %d failed rows%n",
+                s.rowsThisRun(),
+                s.seconds(),
+                s.rowsThisRun() / Math.max(s.seconds(), 1e-9),
+                s.totalRows(),
+                s.failedRows());
         if (!s.perDevicePath().isEmpty()) {
             log.println("attune score: rows per device / path:");
             s.perDevicePath().forEach((k, v) -> log.printf("  %-60s %d%n", k, v));
@@ -383,7 +450,12 @@ public final class ScoringJob {
         return switch (f) {
             case "parquet" -> spark.read().parquet(o.input());
             case "json" -> spark.read().json(o.input());
-            case "csv" -> spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"").csv(o.input());
+            case "csv" ->
+                spark.read()
+                        .option("header", "true")
+                        .option("multiLine", "true")
+                        .option("escape", "\"")
+                        .csv(o.input());
             default -> throw new IllegalArgumentException("--format must be parquet, json or csv, got '" + f + "'");
         };
     }
@@ -411,8 +483,11 @@ public final class ScoringJob {
                 SequenceScorer s = new SequenceScorer().setOutputCol(RESULT_COL);
                 yield o.promptCol() == null ? s : s.setPromptCol(o.promptCol());
             }
-            case CHOOSE -> new SequenceScorer().setOutputCol(RESULT_COL).setChoicesCol(o.choicesCol())
-                    .setLengthNormalize(o.lengthNormalize());
+            case CHOOSE ->
+                new SequenceScorer()
+                        .setOutputCol(RESULT_COL)
+                        .setChoicesCol(o.choicesCol())
+                        .setLengthNormalize(o.lengthNormalize());
         };
         t.set(t.model(), model);
         t.set(t.inputCol(), o.task() == TaskKind.CHOOSE && o.promptCol() != null ? o.promptCol() : o.textCol());
@@ -429,7 +504,8 @@ public final class ScoringJob {
         ObjectMapper json = new ObjectMapper();
         ObjectNode want = json.createObjectNode();
         want.put("task", o.task().id());
-        want.put("model", o.model() != null ? o.model() : SparkSettings.of(spark).model());
+        want.put(
+                "model", o.model() != null ? o.model() : SparkSettings.of(spark).model());
         want.put("textCol", o.textCol());
         want.put("idCol", o.idCol());
         want.put("chunks", o.chunks());
@@ -445,8 +521,8 @@ public final class ScoringJob {
             try (var in = fs.open(f)) {
                 var have = json.readTree(in);
                 if (!have.equals(want)) {
-                    throw new IllegalArgumentException("output " + o.output() + " was written with other settings " + have
-                            + "; this run has " + want + ": use a new output path or the same settings");
+                    throw new IllegalArgumentException("output " + o.output() + " was written with other settings "
+                            + have + "; this run has " + want + ": use a new output path or the same settings");
                 }
             }
             return;

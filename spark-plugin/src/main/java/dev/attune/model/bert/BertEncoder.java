@@ -11,7 +11,6 @@ import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.ops.WeightUploader;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.config.BertConfig;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -49,17 +48,26 @@ public final class BertEncoder {
     }
 
     /** One layer's weights on a backend. */
-    private record Layer(Tensor qkv, Tensor qkvBias, Tensor attnOut, Tensor attnOutBias, Tensor attnNormGamma,
-                         Tensor attnNormBeta, Tensor ffnIn, Tensor ffnInBias, Tensor ffnOut, Tensor ffnOutBias,
-                         Tensor ffnNormGamma, Tensor ffnNormBeta) {
-    }
+    private record Layer(
+            Tensor qkv,
+            Tensor qkvBias,
+            Tensor attnOut,
+            Tensor attnOutBias,
+            Tensor attnNormGamma,
+            Tensor attnNormBeta,
+            Tensor ffnIn,
+            Tensor ffnInBias,
+            Tensor ffnOut,
+            Tensor ffnOutBias,
+            Tensor ffnNormGamma,
+            Tensor ffnNormBeta) {}
 
     /** The encoder's weights resident on one backend in one dtype. */
     public static final class Resident {
         private final ComputeDtype dtype;
-        private final Tensor word;      // (vocab, hidden)
-        private final Tensor position;  // (positions, hidden)
-        private final Tensor type;      // (types, hidden)
+        private final Tensor word; // (vocab, hidden)
+        private final Tensor position; // (positions, hidden)
+        private final Tensor type; // (types, hidden)
         private final Tensor embNormGamma;
         private final Tensor embNormBeta;
         private final List<Layer> layers;
@@ -85,24 +93,34 @@ public final class BertEncoder {
         int inter = config.intermediateSize();
         Tensor[] emb = {
             up.upload("embeddings.word_embeddings", weights.wordEmbeddings(), weights.wordEmbeddings().length / h, h),
-            up.upload("embeddings.position_embeddings", weights.positionEmbeddings(),
-                    weights.positionEmbeddings().length / h, h),
-            up.upload("embeddings.token_type_embeddings", weights.typeEmbeddings(), weights.typeEmbeddings().length / h,
+            up.upload(
+                    "embeddings.position_embeddings",
+                    weights.positionEmbeddings(),
+                    weights.positionEmbeddings().length / h,
+                    h),
+            up.upload(
+                    "embeddings.token_type_embeddings",
+                    weights.typeEmbeddings(),
+                    weights.typeEmbeddings().length / h,
                     h),
             up.vector("embeddings.LayerNorm.weight", weights.embNormGamma()),
-            up.vector("embeddings.LayerNorm.bias", weights.embNormBeta())};
+            up.vector("embeddings.LayerNorm.bias", weights.embNormBeta())
+        };
         List<Layer> layers = new ArrayList<>();
         int i = 0;
         for (BertLayerWeights l : weights.layers()) {
             String p = "encoder.layer." + i++ + ".";
-            layers.add(new Layer(up.linear(p + "attention.qkv", l.qkv(), h, 3 * h), up.vector(p + "attention.qkv.bias",
-                    l.qkvBias()), up.linear(p + "attention.output.dense", l.attnOut(), h, h),
+            layers.add(new Layer(
+                    up.linear(p + "attention.qkv", l.qkv(), h, 3 * h),
+                    up.vector(p + "attention.qkv.bias", l.qkvBias()),
+                    up.linear(p + "attention.output.dense", l.attnOut(), h, h),
                     up.vector(p + "attention.output.dense.bias", l.attnOutBias()),
                     up.vector(p + "attention.output.LayerNorm.weight", l.attnNormGamma()),
                     up.vector(p + "attention.output.LayerNorm.bias", l.attnNormBeta()),
                     up.linear(p + "intermediate.dense", l.ffnIn(), h, inter),
                     up.vector(p + "intermediate.dense.bias", l.ffnInBias()),
-                    up.linear(p + "output.dense", l.ffnOut(), inter, h), up.vector(p + "output.dense.bias", l.ffnOutBias()),
+                    up.linear(p + "output.dense", l.ffnOut(), inter, h),
+                    up.vector(p + "output.dense.bias", l.ffnOutBias()),
                     up.vector(p + "output.LayerNorm.weight", l.ffnNormGamma()),
                     up.vector(p + "output.LayerNorm.bias", l.ffnNormBeta())));
         }
@@ -124,7 +142,7 @@ public final class BertEncoder {
 
         // Checks every id, type and position against the model's tables first, naming what is out of range.
         int[] positions = batch.positionIds(config);
-        Tensor x = ops.allocate(t, h);  // (tokens, hidden)
+        Tensor x = ops.allocate(t, h); // (tokens, hidden)
         ops.gatherRows(w.word, batch.ids(), x, false);
         ops.gatherRows(w.position, positions, x, true);
         ops.gatherRows(w.type, batch.typeIds(), x, true);
@@ -132,10 +150,10 @@ public final class BertEncoder {
         ops.store(x, "embeddings");
 
         AttentionProblem shape = AttentionProblem.fusedQkv(batch.cuSeqlens(), config.heads(), config.headDim(), false);
-        Tensor qkv = ops.allocate(t, 3 * h);  // (tokens, 3·hidden): q | k | v per token
-        Tensor ctx = ops.allocate(t, h);      // (tokens, heads·head_dim)
-        Tensor proj = ops.allocate(t, h);     // (tokens, hidden)
-        Tensor ffn = ops.allocate(t, inter);  // (tokens, intermediate)
+        Tensor qkv = ops.allocate(t, 3 * h); // (tokens, 3·hidden): q | k | v per token
+        Tensor ctx = ops.allocate(t, h); // (tokens, heads·head_dim)
+        Tensor proj = ops.allocate(t, h); // (tokens, hidden)
+        Tensor ffn = ops.allocate(t, inter); // (tokens, intermediate)
         for (Layer layer : w.layers) {
             ops.linear(x, layer.qkv, layer.qkvBias, qkv, Epilogue.NONE);
             ops.store(qkv, "QKV projection");

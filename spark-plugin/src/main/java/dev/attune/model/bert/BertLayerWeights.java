@@ -17,7 +17,16 @@ package dev.attune.model.bert;
  * @param ffnNormGamma (hidden) LayerNorm after the feed-forward block
  * @param ffnNormBeta  (hidden)
  */
-public record BertLayerWeights(float[] qkv, float[] qkvBias, float[] attnOut, float[] attnOutBias,
-                               float[] attnNormGamma, float[] attnNormBeta, float[] ffnIn, float[] ffnInBias,
-                               float[] ffnOut, float[] ffnOutBias, float[] ffnNormGamma, float[] ffnNormBeta) {
-}
+public record BertLayerWeights(
+        float[] qkv,
+        float[] qkvBias,
+        float[] attnOut,
+        float[] attnOutBias,
+        float[] attnNormGamma,
+        float[] attnNormBeta,
+        float[] ffnIn,
+        float[] ffnInBias,
+        float[] ffnOut,
+        float[] ffnOutBias,
+        float[] ffnNormGamma,
+        float[] ffnNormBeta) {}

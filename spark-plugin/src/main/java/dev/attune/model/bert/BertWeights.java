@@ -5,7 +5,6 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.safetensors.WeightStore;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,9 +26,17 @@ import java.util.List;
  * @param classifier         (hidden, labels) classification head, or null
  * @param classifierBias     (labels) or null
  */
-public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, float[] typeEmbeddings,
-                          float[] embNormGamma, float[] embNormBeta, List<BertLayerWeights> layers,
-                          float[] pooler, float[] poolerBias, float[] classifier, float[] classifierBias) {
+public record BertWeights(
+        float[] wordEmbeddings,
+        float[] positionEmbeddings,
+        float[] typeEmbeddings,
+        float[] embNormGamma,
+        float[] embNormBeta,
+        List<BertLayerWeights> layers,
+        float[] pooler,
+        float[] poolerBias,
+        float[] classifier,
+        float[] classifierBias) {
 
     public BertWeights {
         layers = List.copyOf(layers);
@@ -42,14 +49,31 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
         }
         List<BertLayerWeights> rounded = new ArrayList<>(layers.size());
         for (BertLayerWeights l : layers) {
-            rounded.add(new BertLayerWeights(r(l.qkv(), dtype), r(l.qkvBias(), dtype), r(l.attnOut(), dtype),
-                    r(l.attnOutBias(), dtype), r(l.attnNormGamma(), dtype), r(l.attnNormBeta(), dtype), r(l.ffnIn(), dtype),
-                    r(l.ffnInBias(), dtype), r(l.ffnOut(), dtype), r(l.ffnOutBias(), dtype), r(l.ffnNormGamma(), dtype),
+            rounded.add(new BertLayerWeights(
+                    r(l.qkv(), dtype),
+                    r(l.qkvBias(), dtype),
+                    r(l.attnOut(), dtype),
+                    r(l.attnOutBias(), dtype),
+                    r(l.attnNormGamma(), dtype),
+                    r(l.attnNormBeta(), dtype),
+                    r(l.ffnIn(), dtype),
+                    r(l.ffnInBias(), dtype),
+                    r(l.ffnOut(), dtype),
+                    r(l.ffnOutBias(), dtype),
+                    r(l.ffnNormGamma(), dtype),
                     r(l.ffnNormBeta(), dtype)));
         }
-        return new BertWeights(r(wordEmbeddings, dtype), r(positionEmbeddings, dtype), r(typeEmbeddings, dtype),
-                r(embNormGamma, dtype), r(embNormBeta, dtype), rounded, r(pooler, dtype), r(poolerBias, dtype),
-                r(classifier, dtype), r(classifierBias, dtype));
+        return new BertWeights(
+                r(wordEmbeddings, dtype),
+                r(positionEmbeddings, dtype),
+                r(typeEmbeddings, dtype),
+                r(embNormGamma, dtype),
+                r(embNormBeta, dtype),
+                rounded,
+                r(pooler, dtype),
+                r(poolerBias, dtype),
+                r(classifier, dtype),
+                r(classifierBias, dtype));
     }
 
     private static float[] r(float[] x, ComputeDtype dtype) {
@@ -58,12 +82,24 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
 
     /** Number of weights, for memory planning. */
     public long parameters() {
-        long n = (long) wordEmbeddings.length + positionEmbeddings.length + typeEmbeddings.length + embNormGamma.length
+        long n = (long) wordEmbeddings.length
+                + positionEmbeddings.length
+                + typeEmbeddings.length
+                + embNormGamma.length
                 + embNormBeta.length;
         for (BertLayerWeights l : layers) {
-            n += (long) l.qkv().length + l.qkvBias().length + l.attnOut().length + l.attnOutBias().length
-                    + l.attnNormGamma().length + l.attnNormBeta().length + l.ffnIn().length + l.ffnInBias().length
-                    + l.ffnOut().length + l.ffnOutBias().length + l.ffnNormGamma().length + l.ffnNormBeta().length;
+            n += (long) l.qkv().length
+                    + l.qkvBias().length
+                    + l.attnOut().length
+                    + l.attnOutBias().length
+                    + l.attnNormGamma().length
+                    + l.attnNormBeta().length
+                    + l.ffnIn().length
+                    + l.ffnInBias().length
+                    + l.ffnOut().length
+                    + l.ffnOutBias().length
+                    + l.ffnNormGamma().length
+                    + l.ffnNormBeta().length;
         }
         return n;
     }
@@ -89,13 +125,19 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
             System.arraycopy(store.floats(p + "attention.self.query.bias", h), 0, qkvBias, 0, h);
             System.arraycopy(store.floats(p + "attention.self.key.bias", h), 0, qkvBias, h, h);
             System.arraycopy(store.floats(p + "attention.self.value.bias", h), 0, qkvBias, 2 * h, h);
-            layers.add(new BertLayerWeights(qkv, qkvBias,
-                    linear(store, p + "attention.output.dense", h, h), store.floats(p + "attention.output.dense.bias", h),
+            layers.add(new BertLayerWeights(
+                    qkv,
+                    qkvBias,
+                    linear(store, p + "attention.output.dense", h, h),
+                    store.floats(p + "attention.output.dense.bias", h),
                     store.floats(p + "attention.output.LayerNorm.weight", h),
                     store.floats(p + "attention.output.LayerNorm.bias", h),
-                    linear(store, p + "intermediate.dense", h, inter), store.floats(p + "intermediate.dense.bias", inter),
-                    linear(store, p + "output.dense", inter, h), store.floats(p + "output.dense.bias", h),
-                    store.floats(p + "output.LayerNorm.weight", h), store.floats(p + "output.LayerNorm.bias", h)));
+                    linear(store, p + "intermediate.dense", h, inter),
+                    store.floats(p + "intermediate.dense.bias", inter),
+                    linear(store, p + "output.dense", inter, h),
+                    store.floats(p + "output.dense.bias", h),
+                    store.floats(p + "output.LayerNorm.weight", h),
+                    store.floats(p + "output.LayerNorm.bias", h)));
         }
         float[] pooler = null;
         float[] poolerBias = null;
@@ -106,16 +148,24 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
         float[] cls = null;
         float[] clsBias = null;
         if (store.contains("classifier.weight")) {
-            int labels = c.id2label().isEmpty() ? (int) store.info("classifier.weight").shape()[0] : c.id2label().size();
+            int labels = c.id2label().isEmpty()
+                    ? (int) store.info("classifier.weight").shape()[0]
+                    : c.id2label().size();
             cls = linear(store, "classifier", h, labels);
             clsBias = store.floats("classifier.bias", labels);
         }
         String e = prefix + "embeddings.";
-        return new BertWeights(store.floats(e + "word_embeddings.weight", c.vocabSize(), h),
+        return new BertWeights(
+                store.floats(e + "word_embeddings.weight", c.vocabSize(), h),
                 store.floats(e + "position_embeddings.weight", c.maxPositions(), h),
                 store.floats(e + "token_type_embeddings.weight", c.typeVocabSize(), h),
-                store.floats(e + "LayerNorm.weight", h), store.floats(e + "LayerNorm.bias", h),
-                layers, pooler, poolerBias, cls, clsBias);
+                store.floats(e + "LayerNorm.weight", h),
+                store.floats(e + "LayerNorm.bias", h),
+                layers,
+                pooler,
+                poolerBias,
+                cls,
+                clsBias);
     }
 
     private static String detectPrefix(WeightStore store) {
@@ -124,7 +174,8 @@ public record BertWeights(float[] wordEmbeddings, float[] positionEmbeddings, fl
                 return p;
             }
         }
-        throw new ModelFormatException(store.directory() + ": no embeddings.word_embeddings.weight: not a BERT-family checkpoint");
+        throw new ModelFormatException(
+                store.directory() + ": no embeddings.word_embeddings.weight: not a BERT-family checkpoint");
     }
 
     /** A Linear layer's weight stored (out, in), returned transposed to (in, out). */

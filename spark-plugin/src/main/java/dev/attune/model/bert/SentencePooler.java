@@ -8,8 +8,7 @@ import dev.attune.model.config.SentenceConfig;
  */
 public final class SentencePooler {
 
-    private SentencePooler() {
-    }
+    private SentencePooler() {}
 
     /** Row vectors of a packed batch, (rows, hidden). */
     public static float[][] pool(float[] hidden, int width, int[] cuSeqlens, SentenceConfig cfg) {

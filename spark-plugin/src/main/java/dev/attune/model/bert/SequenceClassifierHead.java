@@ -7,8 +7,7 @@ package dev.attune.model.bert;
  */
 public final class SequenceClassifierHead {
 
-    private SequenceClassifierHead() {
-    }
+    private SequenceClassifierHead() {}
 
     /** Class probabilities per row, (rows, labels). */
     public static float[][] probabilities(float[] hidden, int width, int[] cuSeqlens, BertWeights w) {

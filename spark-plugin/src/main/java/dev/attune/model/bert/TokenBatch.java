@@ -2,7 +2,6 @@ package dev.attune.model.bert;
 
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.tokenizer.TokenizedText;
-
 import java.util.List;
 
 /**
@@ -56,12 +55,12 @@ public record TokenBatch(int[] ids, int[] typeIds, int[] cuSeqlens) {
             }
             for (int tok = cuSeqlens[b]; tok < cuSeqlens[b + 1]; tok++) {
                 if (ids[tok] < 0 || ids[tok] >= config.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + ids[tok] + " is outside the vocabulary of "
-                            + config.vocabSize());
+                    throw new IllegalArgumentException(
+                            "token id " + ids[tok] + " is outside the vocabulary of " + config.vocabSize());
                 }
                 if (typeIds[tok] < 0 || typeIds[tok] >= config.typeVocabSize()) {
-                    throw new IllegalArgumentException("token type " + typeIds[tok] + " is outside 0.."
-                            + (config.typeVocabSize() - 1));
+                    throw new IllegalArgumentException(
+                            "token type " + typeIds[tok] + " is outside 0.." + (config.typeVocabSize() - 1));
                 }
                 pos[tok] = offset + tok - cuSeqlens[b];
             }

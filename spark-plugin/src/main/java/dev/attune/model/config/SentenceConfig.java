@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,8 +83,9 @@ public record SentenceConfig(Pooling pooling, boolean normalize, int maxSeqLengt
             chosen = Pooling.MAX;
             modes++;
         }
-        for (String unsupported : new String[] {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-                "pooling_mode_lasttoken"}) {
+        for (String unsupported : new String[] {
+            "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"
+        }) {
             if (p.path(unsupported).asBoolean(false)) {
                 throw new ModelFormatException(f + ": " + unsupported + " is not supported (cls, mean and max are)");
             }
@@ -121,13 +121,25 @@ public record SentenceConfig(Pooling pooling, boolean normalize, int maxSeqLengt
     public void write(Path dir, int dimension) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ArrayNode mods = json.createArrayNode();
-        mods.addObject().put("idx", 0).put("name", "0").put("path", "").put("type", "sentence_transformers.models.Transformer");
-        mods.addObject().put("idx", 1).put("name", "1").put("path", "1_Pooling").put("type", "sentence_transformers.models.Pooling");
+        mods.addObject()
+                .put("idx", 0)
+                .put("name", "0")
+                .put("path", "")
+                .put("type", "sentence_transformers.models.Transformer");
+        mods.addObject()
+                .put("idx", 1)
+                .put("name", "1")
+                .put("path", "1_Pooling")
+                .put("type", "sentence_transformers.models.Pooling");
         if (normalize) {
-            mods.addObject().put("idx", 2).put("name", "2").put("path", "2_Normalize")
+            mods.addObject()
+                    .put("idx", 2)
+                    .put("name", "2")
+                    .put("path", "2_Normalize")
                     .put("type", "sentence_transformers.models.Normalize");
         }
-        Files.writeString(dir.resolve(MODULES), json.writerWithDefaultPrettyPrinter().writeValueAsString(mods));
+        Files.writeString(
+                dir.resolve(MODULES), json.writerWithDefaultPrettyPrinter().writeValueAsString(mods));
         Files.createDirectories(dir.resolve("1_Pooling"));
         ObjectNode p = json.createObjectNode();
         p.put("word_embedding_dimension", dimension);
@@ -135,12 +147,15 @@ public record SentenceConfig(Pooling pooling, boolean normalize, int maxSeqLengt
         p.put("pooling_mode_mean_tokens", pooling == Pooling.MEAN);
         p.put("pooling_mode_max_tokens", pooling == Pooling.MAX);
         p.put("pooling_mode_mean_sqrt_len_tokens", false);
-        Files.writeString(dir.resolve("1_Pooling/config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(p));
+        Files.writeString(
+                dir.resolve("1_Pooling/config.json"),
+                json.writerWithDefaultPrettyPrinter().writeValueAsString(p));
         if (maxSeqLength > 0) {
             ObjectNode s = json.createObjectNode();
             s.put("max_seq_length", maxSeqLength);
             s.put("do_lower_case", false);
-            Files.writeString(dir.resolve(SBERT), json.writerWithDefaultPrettyPrinter().writeValueAsString(s));
+            Files.writeString(
+                    dir.resolve(SBERT), json.writerWithDefaultPrettyPrinter().writeValueAsString(s));
         }
     }
 }

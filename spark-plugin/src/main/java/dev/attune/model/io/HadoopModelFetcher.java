@@ -1,11 +1,6 @@
 package dev.attune.model.io;
 
 import dev.attune.model.ModelFormatException;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -17,6 +12,10 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
  * Copies a model directory from any Hadoop FileSystem into the local cache, once per host and
@@ -27,11 +26,11 @@ import java.util.UUID;
  */
 final class HadoopModelFetcher {
 
-    private HadoopModelFetcher() {
-    }
+    private HadoopModelFetcher() {}
 
     /** Copies {@code uri}; {@code hadoopConf} holds Hadoop options (the {@code spark.hadoop.*} settings, prefix removed). */
-    static java.nio.file.Path fetch(String uri, java.nio.file.Path cacheRoot, java.util.Map<String, String> hadoopConf) {
+    static java.nio.file.Path fetch(
+            String uri, java.nio.file.Path cacheRoot, java.util.Map<String, String> hadoopConf) {
         try {
             Path src = new Path(uri);
             Configuration conf = new Configuration();
@@ -46,15 +45,20 @@ final class HadoopModelFetcher {
                 newest = Math.max(newest, s.getModificationTime());
                 total += s.getLen();
             }
-            String key = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest((uri + "|" + newest + "|" + total).getBytes(StandardCharsets.UTF_8)), 0, 8);
+            String key = HexFormat.of()
+                    .formatHex(
+                            MessageDigest.getInstance("SHA-256")
+                                    .digest((uri + "|" + newest + "|" + total).getBytes(StandardCharsets.UTF_8)),
+                            0,
+                            8);
             java.nio.file.Path dir = cacheRoot.resolve(key);
             if (Files.isDirectory(dir)) {
                 return dir;
             }
             Files.createDirectories(cacheRoot);
-            try (FileChannel ch = FileChannel.open(cacheRoot.resolve(key + ".lock"), StandardOpenOption.CREATE,
-                    StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
+            try (FileChannel ch = FileChannel.open(
+                            cacheRoot.resolve(key + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    FileLock ignored = ch.lock()) {
                 if (Files.isDirectory(dir)) {
                     return dir;
                 }

@@ -3,7 +3,6 @@ package dev.attune.model.io;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
-
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -22,8 +21,7 @@ import java.nio.file.Path;
  */
 public final class ModelLocator {
 
-    private ModelLocator() {
-    }
+    private ModelLocator() {}
 
     public static Path resolve(String model) {
         return resolve(model, java.util.Map.of());
@@ -36,7 +34,9 @@ public final class ModelLocator {
     public static Path resolve(String model, java.util.Map<String, String> hadoopConf) {
         if (model == null || model.isBlank()) {
             throw new ModelFormatException("no model given: pass a model directory, a Hadoop URI or one of "
-                    + java.util.Arrays.stream(BuiltinModel.values()).map(BuiltinModel::uri).toList());
+                    + java.util.Arrays.stream(BuiltinModel.values())
+                            .map(BuiltinModel::uri)
+                            .toList());
         }
         if (model.startsWith(BuiltinModel.SCHEME)) {
             return BuiltinModels.resolve(model);

@@ -3,7 +3,6 @@ package dev.attune.model.llama;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.model.JsonFiles;
 import dev.attune.model.ModelFormatException;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,11 +41,27 @@ import java.util.Set;
  * @param eosTokenIds    every end-of-sequence id (a list in Llama 3 and Qwen)
  * @param storedDtype    {@code torch_dtype} as written
  */
-public record DecoderConfig(String modelType, int hiddenSize, int layers, int heads, int kvHeads, int headDim,
-                            int intermediateSize, int vocabSize, int maxPositions, double rmsNormEps, double ropeTheta,
-                            RopeScaling ropeScaling, boolean tieWordEmbeddings, boolean qkvBias, boolean outputBias,
-                            boolean qkNorm, int slidingWindow, int bosTokenId, List<Integer> eosTokenIds,
-                            String storedDtype) {
+public record DecoderConfig(
+        String modelType,
+        int hiddenSize,
+        int layers,
+        int heads,
+        int kvHeads,
+        int headDim,
+        int intermediateSize,
+        int vocabSize,
+        int maxPositions,
+        double rmsNormEps,
+        double ropeTheta,
+        RopeScaling ropeScaling,
+        boolean tieWordEmbeddings,
+        boolean qkvBias,
+        boolean outputBias,
+        boolean qkNorm,
+        int slidingWindow,
+        int bosTokenId,
+        List<Integer> eosTokenIds,
+        String storedDtype) {
 
     public static final String FILE = "config.json";
     public static final String GENERATION_FILE = "generation_config.json";
@@ -119,20 +134,34 @@ public record DecoderConfig(String modelType, int hiddenSize, int layers, int he
         double eps = number(root, "rms_norm_eps", 1e-6, file);
         double theta = number(root, "rope_theta", 10000, file);
         if (!(eps > 0) || !(theta > 1)) {
-            throw new ModelFormatException(file + ": rms_norm_eps must be > 0 and rope_theta > 1, got " + eps + ", "
-                    + theta);
+            throw new ModelFormatException(
+                    file + ": rms_norm_eps must be > 0 and rope_theta > 1, got " + eps + ", " + theta);
         }
         Ids ids = ids(dir, root, file);
-        return new DecoderConfig(type, hidden, positive(root, "num_hidden_layers", file), heads, kvHeads, headDim,
-                positive(root, "intermediate_size", file), positive(root, "vocab_size", file),
-                positive(root, "max_position_embeddings", file), eps, theta,
-                RopeScaling.parse(root.get("rope_scaling"), file), root.path("tie_word_embeddings").asBoolean(false),
-                qwen2 || attentionBias, !qwen2 && attentionBias, type.equals("qwen3"), window, ids.bos, ids.eos,
+        return new DecoderConfig(
+                type,
+                hidden,
+                positive(root, "num_hidden_layers", file),
+                heads,
+                kvHeads,
+                headDim,
+                positive(root, "intermediate_size", file),
+                positive(root, "vocab_size", file),
+                positive(root, "max_position_embeddings", file),
+                eps,
+                theta,
+                RopeScaling.parse(root.get("rope_scaling"), file),
+                root.path("tie_word_embeddings").asBoolean(false),
+                qwen2 || attentionBias,
+                !qwen2 && attentionBias,
+                type.equals("qwen3"),
+                window,
+                ids.bos,
+                ids.eos,
                 root.path("torch_dtype").asText("float32"));
     }
 
-    private record Ids(int bos, List<Integer> eos) {
-    }
+    private record Ids(int bos, List<Integer> eos) {}
 
     /** bos and eos ids: generation_config.json where it has them, else config.json. */
     private static Ids ids(Path dir, JsonNode config, String file) {
@@ -141,7 +170,8 @@ public record DecoderConfig(String modelType, int hiddenSize, int layers, int he
         if (Files.isRegularFile(g)) {
             gen = JsonFiles.readObject(g);
         }
-        JsonNode bos = gen != null && gen.hasNonNull("bos_token_id") ? gen.get("bos_token_id") : config.get("bos_token_id");
+        JsonNode bos =
+                gen != null && gen.hasNonNull("bos_token_id") ? gen.get("bos_token_id") : config.get("bos_token_id");
         boolean eosInGen = gen != null && gen.hasNonNull("eos_token_id");
         JsonNode eos = eosInGen ? gen.get("eos_token_id") : config.get("eos_token_id");
         String eosFile = eosInGen ? g.toString() : file;

@@ -14,6 +14,14 @@ package dev.attune.model.llama;
  * @param gateUp     (hidden, 2·intermediate): gate | up projections side by side
  * @param down       (intermediate, hidden)
  */
-public record DecoderLayerWeights(float[] inputNorm, float[] qkv, float[] qkvBias, float[] qNorm, float[] kNorm,
-                                  float[] o, float[] oBias, float[] postNorm, float[] gateUp, float[] down) {
-}
+public record DecoderLayerWeights(
+        float[] inputNorm,
+        float[] qkv,
+        float[] qkvBias,
+        float[] qNorm,
+        float[] kNorm,
+        float[] o,
+        float[] oBias,
+        float[] postNorm,
+        float[] gateUp,
+        float[] down) {}

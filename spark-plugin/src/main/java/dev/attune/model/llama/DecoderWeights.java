@@ -2,7 +2,6 @@ package dev.attune.model.llama;
 
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.safetensors.WeightStore;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,8 +30,16 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
     public long parameters() {
         long n = embed.length + finalNorm.length + (lmHead == embed ? 0 : lmHead.length);
         for (DecoderLayerWeights l : layers) {
-            n += l.inputNorm().length + l.qkv().length + len(l.qkvBias()) + len(l.qNorm()) + len(l.kNorm()) + l.o().length
-                    + len(l.oBias()) + l.postNorm().length + l.gateUp().length + l.down().length;
+            n += l.inputNorm().length
+                    + l.qkv().length
+                    + len(l.qkvBias())
+                    + len(l.qNorm())
+                    + len(l.kNorm())
+                    + l.o().length
+                    + len(l.oBias())
+                    + l.postNorm().length
+                    + l.gateUp().length
+                    + l.down().length;
         }
         return n;
     }
@@ -74,8 +81,17 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
             transposeInto(store.floats(p + "mlp.up_proj.weight", inter, h), inter, h, gateUp, 2 * inter, inter);
             float[] down = new float[inter * h];
             transposeInto(store.floats(p + "mlp.down_proj.weight", h, inter), h, inter, down, h, 0);
-            layers.add(new DecoderLayerWeights(store.floats(p + "input_layernorm.weight", h), qkv, qkvBias, qNorm, kNorm,
-                    o, oBias, store.floats(p + "post_attention_layernorm.weight", h), gateUp, down));
+            layers.add(new DecoderLayerWeights(
+                    store.floats(p + "input_layernorm.weight", h),
+                    qkv,
+                    qkvBias,
+                    qNorm,
+                    kNorm,
+                    o,
+                    oBias,
+                    store.floats(p + "post_attention_layernorm.weight", h),
+                    gateUp,
+                    down));
         }
         float[] norm = store.floats("model.norm.weight", h);
         float[] head;

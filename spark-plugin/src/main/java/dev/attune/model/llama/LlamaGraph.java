@@ -6,7 +6,6 @@ import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.ops.WeightUploader;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -45,17 +44,25 @@ public final class LlamaGraph {
     }
 
     /** One layer's weights on a backend. */
-    private record Layer(Tensor inputNorm, Tensor qkv, Tensor qkvBias, Tensor qNorm, Tensor kNorm, Tensor o,
-                         Tensor oBias, Tensor postNorm, Tensor gateUp, Tensor down) {
-    }
+    private record Layer(
+            Tensor inputNorm,
+            Tensor qkv,
+            Tensor qkvBias,
+            Tensor qNorm,
+            Tensor kNorm,
+            Tensor o,
+            Tensor oBias,
+            Tensor postNorm,
+            Tensor gateUp,
+            Tensor down) {}
 
     /** The decoder's weights resident on one backend in one dtype. */
     public static final class Resident {
         private final ComputeDtype dtype;
-        private final Tensor embed;     // (vocab, hidden)
+        private final Tensor embed; // (vocab, hidden)
         private final List<Layer> layers;
         private final Tensor finalNorm; // (hidden)
-        private final Tensor lmHead;    // (vocab, hidden); the embedding table when tied
+        private final Tensor lmHead; // (vocab, hidden); the embedding table when tied
 
         private Resident(ComputeDtype dtype, Tensor embed, List<Layer> layers, Tensor finalNorm, Tensor lmHead) {
             this.dtype = dtype;
@@ -85,9 +92,11 @@ public final class LlamaGraph {
         for (int i = 0; i < config.layers(); i++) {
             DecoderLayerWeights l = weights.layers().get(i);
             String p = "model.layers." + i + ".";
-            layers.add(new Layer(up.vector(p + "input_layernorm.weight", l.inputNorm()),
-                    up.linear(p + "self_attn.qkv_proj", l.qkv(), h, qkvWidth), up.vector(p + "self_attn.qkv_proj.bias",
-                    l.qkvBias()), up.vector(p + "self_attn.q_norm.weight", l.qNorm()),
+            layers.add(new Layer(
+                    up.vector(p + "input_layernorm.weight", l.inputNorm()),
+                    up.linear(p + "self_attn.qkv_proj", l.qkv(), h, qkvWidth),
+                    up.vector(p + "self_attn.qkv_proj.bias", l.qkvBias()),
+                    up.vector(p + "self_attn.q_norm.weight", l.qNorm()),
                     up.vector(p + "self_attn.k_norm.weight", l.kNorm()),
                     up.linear(p + "self_attn.o_proj.weight", l.o(), config.qDim(), h),
                     up.vector(p + "self_attn.o_proj.bias", l.oBias()),
@@ -95,7 +104,8 @@ public final class LlamaGraph {
                     up.linear(p + "mlp.gate_up_proj", l.gateUp(), h, 2 * inter),
                     up.linear(p + "mlp.down_proj.weight", l.down(), inter, h)));
         }
-        Tensor head = weights.lmHead() == weights.embed() ? embed
+        Tensor head = weights.lmHead() == weights.embed()
+                ? embed
                 : up.upload("lm_head.weight", weights.lmHead(), config.vocabSize(), h);
         return new Resident(up.dtype(), embed, layers, up.vector("model.norm.weight", weights.finalNorm()), head);
     }
@@ -118,18 +128,18 @@ public final class LlamaGraph {
         int q = config.qDim();
         int kv = config.kvDim();
         float eps = (float) config.rmsNormEps();
-        AttentionProblem attention = AttentionProblem.fusedGqa(batch.cuSeqlens(), heads, kvHeads, d,
-                config.slidingWindow(), batch.prefixRows());
+        AttentionProblem attention = AttentionProblem.fusedGqa(
+                batch.cuSeqlens(), heads, kvHeads, d, config.slidingWindow(), batch.prefixRows());
 
-        Tensor x = ops.allocate(t, hidden);              // (tokens, hidden): the residual stream
+        Tensor x = ops.allocate(t, hidden); // (tokens, hidden): the residual stream
         ops.gatherRows(w.embed, batch.ids(), x, false);
-        Tensor h = ops.allocate(t, hidden);              // (tokens, hidden): normalised input of a block
-        Tensor qkv = ops.allocate(t, q + 2 * kv);        // (tokens, heads·d | kv_heads·d | kv_heads·d)
-        Tensor ctx = ops.allocate(t, q);                 // (tokens, heads·d)
-        Tensor delta = ops.allocate(t, hidden);          // (tokens, hidden): what a block adds to the stream
+        Tensor h = ops.allocate(t, hidden); // (tokens, hidden): normalised input of a block
+        Tensor qkv = ops.allocate(t, q + 2 * kv); // (tokens, heads·d | kv_heads·d | kv_heads·d)
+        Tensor ctx = ops.allocate(t, q); // (tokens, heads·d)
+        Tensor delta = ops.allocate(t, hidden); // (tokens, hidden): what a block adds to the stream
         Tensor gateUp = ops.allocate(t, 2 * config.intermediateSize()); // (tokens, 2·intermediate)
-        Tensor act = ops.allocate(t, config.intermediateSize());        // (tokens, intermediate)
-        boolean pending = false;                         // delta holds the previous MLP's output
+        Tensor act = ops.allocate(t, config.intermediateSize()); // (tokens, intermediate)
+        boolean pending = false; // delta holds the previous MLP's output
         for (Layer layer : w.layers) {
             ops.addRmsNorm(x, pending ? delta : null, layer.inputNorm, eps, h);
             ops.store(x, "residual stream");
@@ -138,8 +148,8 @@ public final class LlamaGraph {
             ops.linear(h, layer.qkv, layer.qkvBias, qkv, Epilogue.NONE);
             ops.store(qkv, "QKV projection");
             if (layer.qNorm != null) {
-                ops.headRmsNorm(qkv, 0, heads, d, layer.qNorm, eps);      // q heads
-                ops.headRmsNorm(qkv, q, kvHeads, d, layer.kNorm, eps);    // k heads
+                ops.headRmsNorm(qkv, 0, heads, d, layer.qNorm, eps); // q heads
+                ops.headRmsNorm(qkv, q, kvHeads, d, layer.kNorm, eps); // k heads
             }
             ops.rope(qkv, 0, heads, d, batch.positions(), invFreq);
             ops.rope(qkv, q, kvHeads, d, batch.positions(), invFreq);

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.model.safetensors.DType;
 import dev.attune.model.safetensors.SafetensorsWriter;
 import dev.attune.model.safetensors.WeightStore;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -79,21 +78,39 @@ import java.util.stream.Stream;
  * @param initStd               standard deviation of matrices, embeddings and biases
  * @param normStd               standard deviation of norm weights around 1
  */
-public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int numLayers, int numHeads, int numKvHeads,
-                                      int headDim, int intermediateSize, int vocabSize, int maxPositionEmbeddings,
-                                      double ropeTheta, RopeScaling ropeScaling, double rmsNormEps,
-                                      boolean tieWordEmbeddings, Integer slidingWindow, int bosTokenId,
-                                      List<Integer> eosTokenIds, DType dtype, int shards, long seed, double initStd,
-                                      double normStd) {
+public record RandomDecoderCheckpoint(
+        ModelType modelType,
+        int hiddenSize,
+        int numLayers,
+        int numHeads,
+        int numKvHeads,
+        int headDim,
+        int intermediateSize,
+        int vocabSize,
+        int maxPositionEmbeddings,
+        double ropeTheta,
+        RopeScaling ropeScaling,
+        double rmsNormEps,
+        boolean tieWordEmbeddings,
+        Integer slidingWindow,
+        int bosTokenId,
+        List<Integer> eosTokenIds,
+        DType dtype,
+        int shards,
+        long seed,
+        double initStd,
+        double normStd) {
 
     /** The {@code transformers} version written into the config files. */
     public static final String TRANSFORMERS_VERSION = "4.51.3";
+
     public static final String CONFIG_FILE = "config.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
     public static final String TOKENIZER_FILE = "tokenizer.json";
 
     /** Files of a tokenizer directory that are never copied: they describe a model, not a tokenizer. */
-    private static final Set<String> NOT_TOKENIZER = Set.of(CONFIG_FILE, GENERATION_CONFIG_FILE, WeightStore.INDEX_FILE);
+    private static final Set<String> NOT_TOKENIZER =
+            Set.of(CONFIG_FILE, GENERATION_CONFIG_FILE, WeightStore.INDEX_FILE);
 
     /** The decoder architectures, with their HF {@code model_type} and {@code architectures} entry. */
     public enum ModelType {
@@ -136,7 +153,8 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
                     return t;
                 }
             }
-            throw new IllegalArgumentException("modelType: '" + hfName + "' is not one of llama, mistral, qwen2, qwen3");
+            throw new IllegalArgumentException(
+                    "modelType: '" + hfName + "' is not one of llama, mistral, qwen2, qwen3");
         }
     }
 
@@ -144,17 +162,14 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
     public sealed interface RopeScaling {
 
         /** No scaling: {@code rope_scaling} is null. */
-        record None() implements RopeScaling {
-        }
+        record None() implements RopeScaling {}
 
         /** Position interpolation: every inverse frequency divided by {@code factor}. */
-        record Linear(double factor) implements RopeScaling {
-        }
+        record Linear(double factor) implements RopeScaling {}
 
         /** Llama 3.1's wavelength bands ({@code _compute_llama3_parameters}). */
-        record Llama3(double factor, double lowFreqFactor, double highFreqFactor,
-                      int originalMaxPositionEmbeddings) implements RopeScaling {
-        }
+        record Llama3(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositionEmbeddings)
+                implements RopeScaling {}
 
         RopeScaling NONE = new None();
 
@@ -162,7 +177,8 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
             return new Linear(factor);
         }
 
-        static RopeScaling llama3(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+        static RopeScaling llama3(
+                double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
             return new Llama3(factor, lowFreqFactor, highFreqFactor, originalMaxPositions);
         }
     }
@@ -201,7 +217,8 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
         }
         if (slidingWindow != null) {
             if (modelType != ModelType.MISTRAL) {
-                throw new IllegalArgumentException("slidingWindow: only mistral checkpoints have one, not " + modelType.hfName());
+                throw new IllegalArgumentException(
+                        "slidingWindow: only mistral checkpoints have one, not " + modelType.hfName());
             }
             positive("slidingWindow", slidingWindow);
         }
@@ -225,10 +242,12 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
         for (int id : eosTokenIds) {
             tokenId("eosTokenIds", id, vocabSize);
         }
-        int tensors = 3 + numLayers * (9 + (modelType.hasQkvBias() ? 3 : 0) + (modelType.hasQkNorm() ? 2 : 0))
+        int tensors = 3
+                + numLayers * (9 + (modelType.hasQkvBias() ? 3 : 0) + (modelType.hasQkNorm() ? 2 : 0))
                 - (tieWordEmbeddings ? 1 : 0);
         if (shards > tensors) {
-            throw new IllegalArgumentException("shards: " + shards + " is more than the checkpoint's " + tensors + " tensors");
+            throw new IllegalArgumentException(
+                    "shards: " + shards + " is more than the checkpoint's " + tensors + " tensors");
         }
     }
 
@@ -240,7 +259,8 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
 
     private static void tokenId(String field, int id, int vocabSize) {
         if (id < 0 || id >= vocabSize) {
-            throw new IllegalArgumentException(field + ": id " + id + " is outside the vocabulary [0, " + vocabSize + ")");
+            throw new IllegalArgumentException(
+                    field + ": id " + id + " is outside the vocabulary [0, " + vocabSize + ")");
         }
     }
 
@@ -262,10 +282,23 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
      * 2048 positions, BF16, rope_theta 10000, eps 1e-5, untied, bos 1, eos 2, std 0.02.
      */
     public static RandomDecoderCheckpoint tinyLlamaShape() {
-        return builder(ModelType.LLAMA).hiddenSize(2048).numLayers(22).numHeads(32).numKvHeads(4).headDim(64)
-                .intermediateSize(5632).vocabSize(32000).maxPositionEmbeddings(2048).ropeTheta(10000)
-                .rmsNormEps(1e-5).tieWordEmbeddings(false).bosTokenId(1).eosTokenIds(2).dtype(DType.BF16)
-                .initStd(0.02).build();
+        return builder(ModelType.LLAMA)
+                .hiddenSize(2048)
+                .numLayers(22)
+                .numHeads(32)
+                .numKvHeads(4)
+                .headDim(64)
+                .intermediateSize(5632)
+                .vocabSize(32000)
+                .maxPositionEmbeddings(2048)
+                .ropeTheta(10000)
+                .rmsNormEps(1e-5)
+                .tieWordEmbeddings(false)
+                .bosTokenId(1)
+                .eosTokenIds(2)
+                .dtype(DType.BF16)
+                .initStd(0.02)
+                .build();
     }
 
     /**
@@ -284,7 +317,11 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
         }
         long start = System.nanoTime();
         spec.write(Path.of(args[0]), args.length >= 2 ? Path.of(args[1]) : null);
-        System.out.printf(Locale.ROOT, "wrote %,d parameters to %s in %.1f s%n", spec.parameterCount(), args[0],
+        System.out.printf(
+                Locale.ROOT,
+                "wrote %,d parameters to %s in %.1f s%n",
+                spec.parameterCount(),
+                args[0],
                 (System.nanoTime() - start) / 1e9);
     }
 
@@ -462,13 +499,32 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
             } else if (numHeads > 0 && hiddenSize % numHeads == 0) {
                 hd = hiddenSize / numHeads;
             } else {
-                throw new IllegalArgumentException("headDim: hiddenSize " + hiddenSize + " is not a multiple of numHeads "
-                        + numHeads + "; give headDim explicitly");
+                throw new IllegalArgumentException("headDim: hiddenSize " + hiddenSize
+                        + " is not a multiple of numHeads " + numHeads + "; give headDim explicitly");
             }
             double std = initStd != null ? initStd : hiddenSize > 0 ? 1 / Math.sqrt(hiddenSize) : Double.NaN;
-            return new RandomDecoderCheckpoint(modelType, hiddenSize, numLayers, numHeads, numKvHeads, hd,
-                    intermediateSize, vocabSize, maxPositionEmbeddings, ropeTheta, ropeScaling, rmsNormEps,
-                    tieWordEmbeddings, slidingWindow, bosTokenId, eosTokenIds, dtype, shards, seed, std, normStd);
+            return new RandomDecoderCheckpoint(
+                    modelType,
+                    hiddenSize,
+                    numLayers,
+                    numHeads,
+                    numKvHeads,
+                    hd,
+                    intermediateSize,
+                    vocabSize,
+                    maxPositionEmbeddings,
+                    ropeTheta,
+                    ropeScaling,
+                    rmsNormEps,
+                    tieWordEmbeddings,
+                    slidingWindow,
+                    bosTokenId,
+                    eosTokenIds,
+                    dtype,
+                    shards,
+                    seed,
+                    std,
+                    normStd);
         }
     }
 
@@ -633,10 +689,19 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
             return new TreeMap<>(Map.of("factor", l.factor(), "rope_type", "linear", "type", "linear"));
         }
         if (s instanceof RopeScaling.Llama3 l) {
-            return new TreeMap<>(Map.of("factor", l.factor(), "low_freq_factor", l.lowFreqFactor(),
-                    "high_freq_factor", l.highFreqFactor(),
-                    "original_max_position_embeddings", l.originalMaxPositionEmbeddings(),
-                    "rope_type", "llama3", "type", "llama3"));
+            return new TreeMap<>(Map.of(
+                    "factor",
+                    l.factor(),
+                    "low_freq_factor",
+                    l.lowFreqFactor(),
+                    "high_freq_factor",
+                    l.highFreqFactor(),
+                    "original_max_position_embeddings",
+                    l.originalMaxPositionEmbeddings(),
+                    "rope_type",
+                    "llama3",
+                    "type",
+                    "llama3"));
         }
         return null;
     }
@@ -691,8 +756,11 @@ public record RandomDecoderCheckpoint(ModelType modelType, int hiddenSize, int n
                         + tokens + " tokens (" + tokenizerDir + ")");
             }
             try (Stream<Path> s = Files.list(tokenizerDir)) {
-                tokenizerFiles = s.filter(p -> Files.isRegularFile(p) && p.getFileName().toString().endsWith(".json")
-                        && !NOT_TOKENIZER.contains(p.getFileName().toString())).sorted().toList();
+                tokenizerFiles = s.filter(p -> Files.isRegularFile(p)
+                                && p.getFileName().toString().endsWith(".json")
+                                && !NOT_TOKENIZER.contains(p.getFileName().toString()))
+                        .sorted()
+                        .toList();
             }
         }
         Files.createDirectories(dir);

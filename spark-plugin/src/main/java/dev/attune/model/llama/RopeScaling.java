@@ -19,8 +19,8 @@ import dev.attune.model.ModelFormatException;
  * @param highFreqFactor llama3 only
  * @param originalMaxPositions llama3 only: the context the model was trained with
  */
-public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor,
-                          int originalMaxPositions) {
+public record RopeScaling(
+        String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
 
     public static final RopeScaling NONE = new RopeScaling("default", 1, 0, 0, 0);
 
@@ -48,15 +48,17 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
                 }
                 yield new RopeScaling("llama3", f, low, high, (int) orig);
             }
-            default -> throw new ModelFormatException(file + ": rope_scaling.rope_type '" + type
-                    + "' is not supported (supported: default, linear, llama3)");
+            default ->
+                throw new ModelFormatException(file + ": rope_scaling.rope_type '" + type
+                        + "' is not supported (supported: default, linear, llama3)");
         };
     }
 
     private static double factor(JsonNode node, String file) {
         double f = number(node, "factor", file);
         if (!(f >= 1) || Double.isInfinite(f)) {
-            throw new ModelFormatException(file + ": rope_scaling.factor must be a number >= 1, got " + node.get("factor"));
+            throw new ModelFormatException(
+                    file + ": rope_scaling.factor must be a number >= 1, got " + node.get("factor"));
         }
         return f;
     }
@@ -90,13 +92,13 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
                     if (wavelen > lowWavelen) {
                         inv[i] /= factor;
                     } else if (wavelen >= highWavelen) {
-                        double smooth = (originalMaxPositions / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+                        double smooth =
+                                (originalMaxPositions / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
                         inv[i] = (1 - smooth) * inv[i] / factor + smooth * inv[i];
                     }
                 }
             }
-            default -> {
-            }
+            default -> {}
         }
         return inv;
     }

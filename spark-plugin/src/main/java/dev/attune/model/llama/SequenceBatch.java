@@ -18,8 +18,11 @@ import java.util.List;
 public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions, int[] prefixRows) {
 
     public SequenceBatch {
-        if (cuSeqlens.length < 2 || cuSeqlens[0] != 0 || cuSeqlens[cuSeqlens.length - 1] != ids.length
-                || positions.length != ids.length || (prefixRows != null && prefixRows.length != cuSeqlens.length - 1)) {
+        if (cuSeqlens.length < 2
+                || cuSeqlens[0] != 0
+                || cuSeqlens[cuSeqlens.length - 1] != ids.length
+                || positions.length != ids.length
+                || (prefixRows != null && prefixRows.length != cuSeqlens.length - 1)) {
             throw new IllegalArgumentException("a batch of " + ids.length + " tokens needs cuSeqlens from 0 to "
                     + ids.length + ", one position per token and at most one prefix row per row");
         }
@@ -41,8 +44,8 @@ public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions, int[] p
         for (int b = 0; b < rows.size(); b++) {
             int p = prefixRows[b];
             if (p >= b || p < -1 || (p >= 0 && prefixRows[p] != -1)) {
-                throw new IllegalArgumentException("row " + b + ": prefix row " + p + " must be an earlier row "
-                        + "without a prefix");
+                throw new IllegalArgumentException(
+                        "row " + b + ": prefix row " + p + " must be an earlier row " + "without a prefix");
             }
             int offset = p < 0 ? 0 : rows.get(p).length;
             for (int i = 0; i < rows.get(b).length; i++) {
@@ -91,8 +94,11 @@ public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions, int[] p
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SequenceBatch s && Arrays.equals(ids, s.ids) && Arrays.equals(cuSeqlens, s.cuSeqlens)
-                && Arrays.equals(positions, s.positions) && Arrays.equals(prefixRows, s.prefixRows);
+        return o instanceof SequenceBatch s
+                && Arrays.equals(ids, s.ids)
+                && Arrays.equals(cuSeqlens, s.cuSeqlens)
+                && Arrays.equals(positions, s.positions)
+                && Arrays.equals(prefixRows, s.prefixRows);
     }
 
     @Override

@@ -3,7 +3,6 @@ package dev.attune.model.onnx;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.config.BertConfig;
 import dev.attune.model.safetensors.SafetensorsWriter;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -24,19 +23,18 @@ import java.util.regex.Pattern;
  */
 public final class OnnxBertImporter {
 
-    private static final Pattern LINEAR_NODE = Pattern.compile("^/?((?:bert/|roberta/)?(?:encoder/layer\\.\\d+/[a-z_/]+"
-            + "|pooler/dense))/MatMul$");
+    private static final Pattern LINEAR_NODE =
+            Pattern.compile("^/?((?:bert/|roberta/)?(?:encoder/layer\\.\\d+/[a-z_/]+" + "|pooler/dense))/MatMul$");
     private static final Pattern LAYER = Pattern.compile("encoder\\.layer\\.(\\d+)\\.");
 
-    private OnnxBertImporter() {
-    }
+    private OnnxBertImporter() {}
 
     /**
      * Converts {@code onnx} into {@code target} (which must exist) and returns the config
      * written there.
      */
-    public static BertConfig importTo(OnnxInitializers onnx, String source, int heads, double layerNormEps,
-                                      Path target) throws IOException {
+    public static BertConfig importTo(OnnxInitializers onnx, String source, int heads, double layerNormEps, Path target)
+            throws IOException {
         Map<String, long[]> shapes = new TreeMap<>();
         SafetensorsWriter out = new SafetensorsWriter().metadata("format", "pt").metadata("attune.source", source);
         Map<String, OnnxInitializers.Tensor> init = onnx.tensors();
@@ -67,7 +65,8 @@ public final class OnnxBertImporter {
             used.add(w.name());
         }
         for (OnnxInitializers.Tensor t : init.values()) {
-            if (!used.contains(t.name()) && t.name().matches("^(bert\\.|roberta\\.)?(embeddings|encoder|pooler)\\..*")) {
+            if (!used.contains(t.name())
+                    && t.name().matches("^(bert\\.|roberta\\.)?(embeddings|encoder|pooler)\\..*")) {
                 out.add(t.name(), t.dims(), t.data());
                 shapes.put(t.name(), t.dims());
             }
@@ -91,13 +90,30 @@ public final class OnnxBertImporter {
             }
         }
         for (int l = 0; l < layers; l++) {
-            for (String part : new String[] {"attention.self.query", "attention.self.key", "attention.self.value",
-                    "attention.output.dense", "intermediate.dense", "output.dense"}) {
+            for (String part : new String[] {
+                "attention.self.query",
+                "attention.self.key",
+                "attention.self.value",
+                "attention.output.dense",
+                "intermediate.dense",
+                "output.dense"
+            }) {
                 require(source, shapes, "encoder.layer." + l + "." + part + ".weight");
             }
         }
-        return new BertConfig("bert", (int) word[1], layers, heads, (int) inter[0], (int) pos[0], (int) type[0],
-                (int) word[0], eps, 0, "float32", Map.of());
+        return new BertConfig(
+                "bert",
+                (int) word[1],
+                layers,
+                heads,
+                (int) inter[0],
+                (int) pos[0],
+                (int) type[0],
+                (int) word[0],
+                eps,
+                0,
+                "float32",
+                Map.of());
     }
 
     private static long[] require(String source, Map<String, long[]> shapes, String name) {

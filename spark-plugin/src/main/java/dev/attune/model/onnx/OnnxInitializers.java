@@ -2,7 +2,6 @@ package dev.attune.model.onnx;
 
 import com.google.protobuf.CodedInputStream;
 import dev.attune.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -27,12 +26,10 @@ import java.util.Map;
 public final class OnnxInitializers {
 
     /** One graph node: its name, operator and input names. */
-    public record Node(String name, String opType, List<String> inputs) {
-    }
+    public record Node(String name, String opType, List<String> inputs) {}
 
     /** One fp32 initializer. */
-    public record Tensor(String name, long[] dims, float[] data) {
-    }
+    public record Tensor(String name, long[] dims, float[] data) {}
 
     // Field numbers from onnx.proto.
     private static final int MODEL_GRAPH = 7;
@@ -60,7 +57,8 @@ public final class OnnxInitializers {
     public static OnnxInitializers read(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (ch.size() > Integer.MAX_VALUE) {
-                throw new ModelFormatException(file + ": ONNX files over 2 GiB keep weights outside the file; not supported");
+                throw new ModelFormatException(
+                        file + ": ONNX files over 2 GiB keep weights outside the file; not supported");
             }
             ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
             return read(file.toString(), CodedInputStream.newInstance(buf));

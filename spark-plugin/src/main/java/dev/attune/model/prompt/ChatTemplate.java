@@ -15,8 +15,6 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.loader.ResourceLocator;
 import com.hubspot.jinjava.tree.Node;
 import dev.attune.model.ModelFormatException;
-import jinjava.javax.el.CompositeELResolver;
-
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
@@ -32,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import jinjava.javax.el.CompositeELResolver;
 
 /**
  * A model's chat template (the Jinja {@code chat_template} of its {@code tokenizer_config.json}),
@@ -72,7 +71,13 @@ public final class ChatTemplate {
     public static final String JINJA_FILE = "chat_template.jinja";
 
     private static final List<String> SPECIAL_TOKENS = List.of(
-            "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+            "bos_token",
+            "eos_token",
+            "unk_token",
+            "sep_token",
+            "pad_token",
+            "cls_token",
+            "mask_token",
             "additional_special_tokens");
     private static final List<String> RESERVED = List.of("messages", "add_generation_prompt");
 
@@ -88,8 +93,8 @@ public final class ChatTemplate {
 
         public Limits {
             if (maxOutputChars < 1 || maxNodes < 1 || maxTime == null || maxTime.isNegative() || maxTime.isZero()) {
-                throw new IllegalArgumentException("limits must be positive: " + maxOutputChars + ", " + maxNodes
-                        + ", " + maxTime);
+                throw new IllegalArgumentException(
+                        "limits must be positive: " + maxOutputChars + ", " + maxNodes + ", " + maxTime);
             }
         }
     }
@@ -102,8 +107,8 @@ public final class ChatTemplate {
     private final JinjavaConfig config;
     private final ThreadLocal<Jinjava> engines;
 
-    private ChatTemplate(String sourceName, String source, Map<String, Object> specialTokens, Clock clock,
-                         Limits limits) {
+    private ChatTemplate(
+            String sourceName, String source, Map<String, Object> specialTokens, Clock clock, Limits limits) {
         this.sourceName = sourceName;
         this.source = source;
         this.prepared = PythonSyntax.rewrite(source);
@@ -132,8 +137,8 @@ public final class ChatTemplate {
         Path jinja = dir.resolve(JINJA_FILE);
         if (Files.isRegularFile(jinja)) {
             try {
-                return Optional.of(new ChatTemplate(jinja.toString(), Files.readString(jinja, StandardCharsets.UTF_8),
-                        tokens, clock, limits));
+                return Optional.of(new ChatTemplate(
+                        jinja.toString(), Files.readString(jinja, StandardCharsets.UTF_8), tokens, clock, limits));
             } catch (IOException e) {
                 throw new ModelFormatException(jinja + ": unreadable: " + e.getMessage(), e);
             }
@@ -148,7 +153,9 @@ public final class ChatTemplate {
         } else if (t.isArray()) {
             text = null;
             for (JsonNode e : t) {
-                if (e.isObject() && "default".equals(e.path("name").asText(null)) && e.path("template").isTextual()) {
+                if (e.isObject()
+                        && "default".equals(e.path("name").asText(null))
+                        && e.path("template").isTextual()) {
                     text = e.get("template").asText();
                 }
             }
@@ -165,8 +172,8 @@ public final class ChatTemplate {
      * A template given as text, for templates that do not come with the model. {@code sourceName}
      * is what error messages name; {@code specialTokens} are bound like a tokenizer's.
      */
-    public static ChatTemplate of(String source, String sourceName, Map<String, ?> specialTokens, Clock clock,
-                                  Limits limits) {
+    public static ChatTemplate of(
+            String source, String sourceName, Map<String, ?> specialTokens, Clock clock, Limits limits) {
         Objects.requireNonNull(source, "template source");
         Objects.requireNonNull(sourceName, "source name");
         Objects.requireNonNull(clock, "clock");
@@ -269,8 +276,8 @@ public final class ChatTemplate {
         bindings.putAll(specialTokens);
         for (Map.Entry<String, ?> e : variables.entrySet()) {
             if (e.getKey() == null || RESERVED.contains(e.getKey())) {
-                throw new IllegalArgumentException("template variable " + e.getKey()
-                        + " is set by render itself, not by the variables map");
+                throw new IllegalArgumentException(
+                        "template variable " + e.getKey() + " is set by render itself, not by the variables map");
             }
             bindings.put(e.getKey(), e.getValue());
         }
@@ -301,7 +308,8 @@ public final class ChatTemplate {
                 throw new IllegalArgumentException("message " + i + ": null");
             }
             if (m.role() == null || m.role().isEmpty()) {
-                throw new IllegalArgumentException("message " + i + ": " + (m.role() == null ? "null" : "empty") + " role");
+                throw new IllegalArgumentException(
+                        "message " + i + ": " + (m.role() == null ? "null" : "empty") + " role");
             }
             if (m.content() == null) {
                 throw new IllegalArgumentException("message " + i + " (" + m.role() + "): null content");
@@ -361,9 +369,10 @@ public final class ChatTemplate {
         }
 
         @Override
-        public JinjavaInterpreter newInstance(Jinjava application, com.hubspot.jinjava.interpret.Context context,
-                                              JinjavaConfig config) {
-            PythonInterpreter in = (PythonInterpreter) PythonInterpreter.FACTORY.newInstance(application, context, config);
+        public JinjavaInterpreter newInstance(
+                Jinjava application, com.hubspot.jinjava.interpret.Context context, JinjavaConfig config) {
+            PythonInterpreter in =
+                    (PythonInterpreter) PythonInterpreter.FACTORY.newInstance(application, context, config);
             in.budget(CURRENT_BUDGET.get());
             return in;
         }
@@ -372,10 +381,10 @@ public final class ChatTemplate {
     private Jinjava newEngine() {
         Jinjava j = new Jinjava(config);
         j.setResourceLocator(new NoResources());
-        j.registerFunction(new ELFunctionDefinition("", "raise_exception", PythonInterpreter.class,
-                "raiseException", Object.class));
-        j.registerFunction(new ELFunctionDefinition("", "strftime_now", PythonInterpreter.class,
-                "strftimeNow", String.class));
+        j.registerFunction(new ELFunctionDefinition(
+                "", "raise_exception", PythonInterpreter.class, "raiseException", Object.class));
+        j.registerFunction(
+                new ELFunctionDefinition("", "strftime_now", PythonInterpreter.class, "strftimeNow", String.class));
         j.registerFilter(new PythonJson());
         return j;
     }
@@ -405,7 +414,8 @@ public final class ChatTemplate {
             if (e instanceof ModelFormatException) {
                 throw e;
             }
-            throw new ModelFormatException(sourceName + ": chat template does not parse: " + oneLine(e.getMessage()), e);
+            throw new ModelFormatException(
+                    sourceName + ": chat template does not parse: " + oneLine(e.getMessage()), e);
         } finally {
             JinjavaInterpreter.popCurrent();
         }
@@ -416,8 +426,8 @@ public final class ChatTemplate {
         for (TemplateError e : errors) {
             PythonInterpreter.Raised raised = cause(e.getException(), PythonInterpreter.Raised.class);
             if (raised != null) {
-                throw new ChatTemplateException(sourceName + ": the chat template raised an error: "
-                        + raised.getMessage(), true);
+                throw new ChatTemplateException(
+                        sourceName + ": the chat template raised an error: " + raised.getMessage(), true);
             }
             if (first == null && isFatal(e)) {
                 first = e;
@@ -428,8 +438,10 @@ public final class ChatTemplate {
         }
         if (first != null) {
             if (cause(first.getException(), OutputTooBigException.class) != null) {
-                throw new ChatTemplateException(sourceName + ": chat template stopped: the output or a string grew longer than "
-                        + limits.maxOutputChars() + " characters", false);
+                throw new ChatTemplateException(
+                        sourceName + ": chat template stopped: the output or a string grew longer than "
+                                + limits.maxOutputChars() + " characters",
+                        false);
             }
             throw new ChatTemplateException(sourceName + ": chat template failed: " + describe(first), false);
         }

@@ -6,7 +6,6 @@ import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.objects.date.StrftimeFormatter;
-
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.Locale;

@@ -3,7 +3,6 @@ package dev.attune.model.prompt;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.objects.SafeString;
-
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -135,8 +134,8 @@ final class PythonJson implements Filter {
                 }
                 open.remove(v);
             } else {
-                throw new IllegalArgumentException("tojson: a " + v.getClass().getSimpleName()
-                        + " is not JSON serializable");
+                throw new IllegalArgumentException(
+                        "tojson: a " + v.getClass().getSimpleName() + " is not JSON serializable");
             }
         }
 
@@ -173,13 +172,27 @@ final class PythonJson implements Filter {
             for (int i = 0; i < s.length(); i++) {
                 char c = s.charAt(i);
                 switch (c) {
-                    case '"': out.append("\\\""); break;
-                    case '\\': out.append("\\\\"); break;
-                    case '\n': out.append("\\n"); break;
-                    case '\r': out.append("\\r"); break;
-                    case '\t': out.append("\\t"); break;
-                    case '\b': out.append("\\b"); break;
-                    case '\f': out.append("\\f"); break;
+                    case '"':
+                        out.append("\\\"");
+                        break;
+                    case '\\':
+                        out.append("\\\\");
+                        break;
+                    case '\n':
+                        out.append("\\n");
+                        break;
+                    case '\r':
+                        out.append("\\r");
+                        break;
+                    case '\t':
+                        out.append("\\t");
+                        break;
+                    case '\b':
+                        out.append("\\b");
+                        break;
+                    case '\f':
+                        out.append("\\f");
+                        break;
                     default:
                         if (c < 0x20 || (ascii && c > 0x7e)) {
                             out.append(String.format("\\u%04x", (int) c));

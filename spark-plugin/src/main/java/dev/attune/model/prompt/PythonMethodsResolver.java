@@ -2,10 +2,6 @@ package dev.attune.model.prompt;
 
 import com.hubspot.jinjava.el.ext.NamedParameter;
 import com.hubspot.jinjava.objects.SafeString;
-import jinjava.javax.el.ELContext;
-import jinjava.javax.el.ELException;
-import jinjava.javax.el.ELResolver;
-
 import java.beans.FeatureDescriptor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,6 +10,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import jinjava.javax.el.ELContext;
+import jinjava.javax.el.ELException;
+import jinjava.javax.el.ELResolver;
 
 /**
  * Gives template values the Python methods Hugging Face chat templates call, with Python's
@@ -267,8 +266,8 @@ final class PythonMethodsResolver extends ELResolver {
                     } else {
                         sb.append(titleOf(cp));
                     }
-                    prevCased = Character.isLetter(cp) && (Character.isUpperCase(cp) || Character.isLowerCase(cp)
-                            || Character.isTitleCase(cp));
+                    prevCased = Character.isLetter(cp)
+                            && (Character.isUpperCase(cp) || Character.isLowerCase(cp) || Character.isTitleCase(cp));
                 }
                 return sb.toString();
             }
@@ -277,7 +276,8 @@ final class PythonMethodsResolver extends ELResolver {
             case "count": {
                 argCount(name, a, 1, 3);
                 int[] cps = s.codePoints().toArray();
-                int[] idx = indices(cps.length, new Object[] {a.length > 1 ? a[1] : null, a.length > 2 ? a[2] : null, null});
+                int[] idx = indices(
+                        cps.length, new Object[] {a.length > 1 ? a[1] : null, a.length > 2 ? a[2] : null, null});
                 String sub = new String(cps, idx[0], idx[3]);
                 String needle = str(name, a[0]);
                 if (name.equals("count")) {
@@ -295,7 +295,8 @@ final class PythonMethodsResolver extends ELResolver {
             }
             case "join": {
                 argCount(name, a, 1, 1);
-                Iterable<?> items = a[0] instanceof Iterable ? (Iterable<?>) a[0]
+                Iterable<?> items = a[0] instanceof Iterable
+                        ? (Iterable<?>) a[0]
                         : a[0] instanceof Object[] ? Arrays.asList((Object[]) a[0]) : null;
                 if (items == null) {
                     throw new ELException("join() takes a sequence of strings");
@@ -312,11 +313,14 @@ final class PythonMethodsResolver extends ELResolver {
             }
             case "removeprefix":
                 argCount(name, a, 1, 1);
-                return s.startsWith(str(name, a[0])) ? s.substring(str(name, a[0]).length()) : s;
+                return s.startsWith(str(name, a[0]))
+                        ? s.substring(str(name, a[0]).length())
+                        : s;
             case "removesuffix":
                 argCount(name, a, 1, 1);
                 return s.endsWith(str(name, a[0])) && !str(name, a[0]).isEmpty()
-                        ? s.substring(0, s.length() - str(name, a[0]).length()) : s;
+                        ? s.substring(0, s.length() - str(name, a[0]).length())
+                        : s;
             case "isspace":
                 return !s.isEmpty() && s.codePoints().allMatch(PythonMethodsResolver::isSpace);
             case "isdigit":
@@ -326,9 +330,11 @@ final class PythonMethodsResolver extends ELResolver {
             case "isalnum":
                 return !s.isEmpty() && s.codePoints().allMatch(Character::isLetterOrDigit);
             case "isupper":
-                return s.codePoints().anyMatch(Character::isUpperCase) && s.codePoints().noneMatch(Character::isLowerCase);
+                return s.codePoints().anyMatch(Character::isUpperCase)
+                        && s.codePoints().noneMatch(Character::isLowerCase);
             case "islower":
-                return s.codePoints().anyMatch(Character::isLowerCase) && s.codePoints().noneMatch(Character::isUpperCase);
+                return s.codePoints().anyMatch(Character::isLowerCase)
+                        && s.codePoints().noneMatch(Character::isUpperCase);
             default:
                 return NOT_HANDLED;
         }
@@ -362,8 +368,8 @@ final class PythonMethodsResolver extends ELResolver {
 
     private static void argCount(String name, Object[] a, int min, int max) {
         if (a.length < min || a.length > max) {
-            throw new ELException(name + "() takes " + (min == max ? "" + min : min + " to " + max)
-                    + " arguments, got " + a.length);
+            throw new ELException(
+                    name + "() takes " + (min == max ? "" + min : min + " to " + max) + " arguments, got " + a.length);
         }
     }
 
@@ -495,8 +501,16 @@ final class PythonMethodsResolver extends ELResolver {
             int brk = 0;
             if (c == '\r' && i + 1 < s.length() && s.charAt(i + 1) == '\n') {
                 brk = 2;
-            } else if (c == '\n' || c == '\r' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e
-                    || c == 0x85 || c == 0x2028 || c == 0x2029) {
+            } else if (c == '\n'
+                    || c == '\r'
+                    || c == 0x0b
+                    || c == 0x0c
+                    || c == 0x1c
+                    || c == 0x1d
+                    || c == 0x1e
+                    || c == 0x85
+                    || c == 0x2028
+                    || c == 0x2029) {
                 brk = 1;
             }
             if (brk > 0) {
@@ -557,8 +571,7 @@ final class PythonMethodsResolver extends ELResolver {
     }
 
     @Override
-    public void setValue(ELContext context, Object base, Object property, Object value) {
-    }
+    public void setValue(ELContext context, Object base, Object property, Object value) {}
 
     @Override
     public boolean isReadOnly(ELContext context, Object base, Object property) {

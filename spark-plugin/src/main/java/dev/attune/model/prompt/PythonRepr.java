@@ -1,7 +1,6 @@
 package dev.attune.model.prompt;
 
 import com.hubspot.jinjava.objects.SafeString;
-
 import java.math.BigDecimal;
 import java.util.Arrays;
 import java.util.Collection;
@@ -18,8 +17,7 @@ import java.util.Map;
  */
 final class PythonRepr {
 
-    private PythonRepr() {
-    }
+    private PythonRepr() {}
 
     /** Python's {@code str(value)}, with null printed as the empty string. */
     static String str(Object v) {

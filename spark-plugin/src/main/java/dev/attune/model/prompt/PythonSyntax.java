@@ -30,12 +30,12 @@ final class PythonSyntax {
 
     static final String SLICE_METHOD = "pyslice__";
 
-    private static final Pattern KWARG = Pattern.compile("^(\\s*[A-Za-z_][A-Za-z0-9_]*\\s*=)(?!=)(.*)$", Pattern.DOTALL);
+    private static final Pattern KWARG =
+            Pattern.compile("^(\\s*[A-Za-z_][A-Za-z0-9_]*\\s*=)(?!=)(.*)$", Pattern.DOTALL);
     private static final Pattern TAG_NAME = Pattern.compile("^\\s*([A-Za-z_]+)");
     private static final Pattern ENDRAW = Pattern.compile("\\{%[-+]?\\s*endraw\\s*[-+]?%\\}");
 
-    private PythonSyntax() {
-    }
+    private PythonSyntax() {}
 
     static String rewrite(String source) {
         String s = source.replace("\r\n", "\n");
@@ -143,8 +143,8 @@ final class PythonSyntax {
         return nots(pos[0] >= e.length() ? r : r + e.substring(pos[0]));
     }
 
-    private static final java.util.Set<String> KEYWORDS = java.util.Set.of(
-            "and", "or", "not", "if", "else", "in", "is", "for", "set", "elif", "print", "do");
+    private static final java.util.Set<String> KEYWORDS =
+            java.util.Set.of("and", "or", "not", "if", "else", "in", "is", "for", "set", "elif", "print", "do");
     private static final java.util.Set<String> ENDS_NOT = java.util.Set.of("and", "or", "if", "else");
 
     /**
@@ -192,7 +192,9 @@ final class PythonSyntax {
                     while (trail > 0 && Character.isWhitespace(operand.charAt(trail - 1))) {
                         trail--;
                     }
-                    out.append("not (").append(nots(operand.substring(0, trail).strip())).append(')')
+                    out.append("not (")
+                            .append(nots(operand.substring(0, trail).strip()))
+                            .append(')')
                             .append(operand, trail, operand.length());
                     i = end;
                     prev = "";
@@ -205,7 +207,7 @@ final class PythonSyntax {
                 out.append(c);
                 i++;
                 // an operator: what follows starts a new operand, as after a keyword
-                prev = (c == '.' ) ? "" : (Character.isDigit(c) || c == ')' || c == ']' || c == '}') ? "" : "and";
+                prev = (c == '.') ? "" : (Character.isDigit(c) || c == ')' || c == ']' || c == '}') ? "" : "and";
             }
         }
         return out.toString();
@@ -310,7 +312,11 @@ final class PythonSyntax {
                 }
                 i = p[0] + 1;
                 if (c == '[' && inner.startsWith("\u0000slice:")) {
-                    cur.append('.').append(SLICE_METHOD).append('(').append(inner.substring(7)).append(')');
+                    cur.append('.')
+                            .append(SLICE_METHOD)
+                            .append('(')
+                            .append(inner.substring(7))
+                            .append(')');
                 } else {
                     cur.append(c).append(inner).append(close);
                 }

@@ -49,9 +49,11 @@ final class RenderBudget {
         if (failure != null) {
             throw new Exceeded(failure);
         }
-        long len = value instanceof CharSequence ? ((CharSequence) value).length()
-                : value instanceof java.util.Collection ? ((java.util.Collection<?>) value).size()
-                : value instanceof java.util.Map ? ((java.util.Map<?, ?>) value).size() : 0;
+        long len = value instanceof CharSequence
+                ? ((CharSequence) value).length()
+                : value instanceof java.util.Collection
+                        ? ((java.util.Collection<?>) value).size()
+                        : value instanceof java.util.Map ? ((java.util.Map<?, ?>) value).size() : 0;
         if (len > maxValueLength) {
             fail("an expression produced a value of " + len + " characters or items, more than the limit of "
                     + maxValueLength);

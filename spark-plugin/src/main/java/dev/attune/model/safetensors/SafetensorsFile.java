@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.attune.kernels.precision.HalfFloats;
 import dev.attune.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -58,7 +57,9 @@ public final class SafetensorsFile {
             .build();
 
     static {
-        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build());
+        JSON.getFactory()
+                .setStreamReadConstraints(
+                        StreamReadConstraints.builder().maxNestingDepth(64).build());
     }
 
     private final Path file;
@@ -66,8 +67,7 @@ public final class SafetensorsFile {
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path file, long dataStart, Map<String, TensorInfo> tensors,
-                            Map<String, String> metadata) {
+    private SafetensorsFile(Path file, long dataStart, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.file = file;
         this.dataStart = dataStart;
         this.tensors = tensors;
@@ -135,7 +135,8 @@ public final class SafetensorsFile {
                 }
                 node.fields().forEachRemaining(m -> {
                     if (!m.getValue().isTextual()) {
-                        throw new ModelFormatException(file + ": __metadata__ value '" + m.getKey() + "' is not a string");
+                        throw new ModelFormatException(
+                                file + ": __metadata__ value '" + m.getKey() + "' is not a string");
                     }
                     metadata.put(m.getKey(), m.getValue().asText());
                 });
@@ -156,8 +157,9 @@ public final class SafetensorsFile {
         if (dtypeNode == null || !dtypeNode.isTextual()) {
             throw new ModelFormatException(where + ": missing dtype");
         }
-        DType dtype = DType.parse(dtypeNode.asText()).orElseThrow(() -> new ModelFormatException(
-                where + ": unsupported dtype '" + dtypeNode.asText() + "' (Attune reads F32, F16 and BF16)"));
+        DType dtype = DType.parse(dtypeNode.asText())
+                .orElseThrow(() -> new ModelFormatException(
+                        where + ": unsupported dtype '" + dtypeNode.asText() + "' (Attune reads F32, F16 and BF16)"));
         JsonNode shapeNode = node.get("shape");
         if (shapeNode == null || !shapeNode.isArray() || shapeNode.size() > 8) {
             throw new ModelFormatException(where + ": shape must be an array of at most 8 dimensions");
@@ -167,7 +169,8 @@ public final class SafetensorsFile {
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
             if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-                throw new ModelFormatException(where + ": shape dimension " + i + " is not a non-negative integer: " + d);
+                throw new ModelFormatException(
+                        where + ": shape dimension " + i + " is not a non-negative integer: " + d);
             }
             shape[i] = d.asLong();
             try {
@@ -177,14 +180,20 @@ public final class SafetensorsFile {
             }
         }
         JsonNode offs = node.get("data_offsets");
-        if (offs == null || !offs.isArray() || offs.size() != 2 || !offs.get(0).isIntegralNumber()
-                || !offs.get(1).isIntegralNumber() || !offs.get(0).canConvertToLong() || !offs.get(1).canConvertToLong()) {
+        if (offs == null
+                || !offs.isArray()
+                || offs.size() != 2
+                || !offs.get(0).isIntegralNumber()
+                || !offs.get(1).isIntegralNumber()
+                || !offs.get(0).canConvertToLong()
+                || !offs.get(1).canConvertToLong()) {
             throw new ModelFormatException(where + ": data_offsets must be two integers");
         }
         long begin = offs.get(0).asLong();
         long end = offs.get(1).asLong();
         if (begin < 0 || end < begin) {
-            throw new ModelFormatException(where + ": data_offsets [" + begin + ", " + end + "] are not an ordered range");
+            throw new ModelFormatException(
+                    where + ": data_offsets [" + begin + ", " + end + "] are not an ordered range");
         }
         if (end > dataLen) {
             throw new ModelFormatException(where + ": data_offsets [" + begin + ", " + end
@@ -197,8 +206,8 @@ public final class SafetensorsFile {
             throw new ModelFormatException(where + ": size overflows");
         }
         if (end - begin != expected) {
-            throw new ModelFormatException(where + ": data_offsets span " + (end - begin) + " bytes but "
-                    + dtype + Json.shape(shape) + " needs " + expected);
+            throw new ModelFormatException(where + ": data_offsets span " + (end - begin) + " bytes but " + dtype
+                    + Json.shape(shape) + " needs " + expected);
         }
         return new TensorInfo(name, dtype, shape, begin, end);
     }
@@ -211,8 +220,8 @@ public final class SafetensorsFile {
             TensorInfo a = sorted.get(i - 1);
             TensorInfo b = sorted.get(i);
             if (b.begin() < a.end()) {
-                throw new ModelFormatException(file + ": tensors '" + a.name() + "' and '" + b.name()
-                        + "' overlap in the data section");
+                throw new ModelFormatException(
+                        file + ": tensors '" + a.name() + "' and '" + b.name() + "' overlap in the data section");
             }
         }
     }
@@ -247,7 +256,8 @@ public final class SafetensorsFile {
         TensorInfo t = info(name);
         long n = t.elements();
         if (n > Integer.MAX_VALUE - 8) {
-            throw new ModelFormatException(file + ": tensor '" + name + "' has " + n + " elements, too many for one array");
+            throw new ModelFormatException(
+                    file + ": tensor '" + name + "' has " + n + " elements, too many for one array");
         }
         float[] out = new float[(int) n];
         if (n == 0) {
@@ -298,8 +308,7 @@ public final class SafetensorsFile {
 
     /** Small helpers for messages. */
     static final class Json {
-        private Json() {
-        }
+        private Json() {}
 
         static String shape(long[] s) {
             return java.util.Arrays.toString(s);

@@ -3,7 +3,6 @@ package dev.attune.model.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.kernels.precision.HalfFloats;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -68,7 +67,8 @@ public final class SafetensorsWriter {
         Objects.requireNonNull(data, "data");
         long n = elements(name, shape);
         if (n != data.length) {
-            throw new IllegalArgumentException("tensor '" + name + "': shape holds " + n + " elements, data " + data.length);
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': shape holds " + n + " elements, data " + data.length);
         }
         return put(name, new Entry(dtype, shape.clone(), n, () -> data));
     }
@@ -109,12 +109,14 @@ public final class SafetensorsWriter {
         long n = 1;
         for (long d : shape) {
             if (d < 0) {
-                throw new IllegalArgumentException("tensor '" + name + "': negative dimension in shape " + java.util.Arrays.toString(shape));
+                throw new IllegalArgumentException(
+                        "tensor '" + name + "': negative dimension in shape " + java.util.Arrays.toString(shape));
             }
             n = Math.multiplyExact(n, d);
         }
         if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + n + " elements, more than one fp32 array can hold");
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': " + n + " elements, more than one fp32 array can hold");
         }
         return n;
     }
@@ -142,7 +144,8 @@ public final class SafetensorsWriter {
         int padded = (h.length + 7) / 8 * 8; // data section 8-byte aligned, padded with spaces
         Path tmp = Files.createTempFile(target.toAbsolutePath().getParent(), target.getFileName() + ".", ".tmp");
         try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+            ByteBuffer len =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
             out.write(len.array());
             out.write(h);
             for (int i = h.length; i < padded; i++) {
@@ -164,8 +167,8 @@ public final class SafetensorsWriter {
     private static void writeData(OutputStream out, ByteBuffer buf, String name, Entry e) throws IOException {
         float[] data = e.data().get();
         if (data == null || data.length != e.elements()) {
-            throw new IllegalStateException("tensor '" + name + "': shape holds " + e.elements() + " elements, its supplier gave "
-                    + (data == null ? "null" : data.length));
+            throw new IllegalStateException("tensor '" + name + "': shape holds " + e.elements()
+                    + " elements, its supplier gave " + (data == null ? "null" : data.length));
         }
         for (int i = 0; i < data.length; i++) {
             if (buf.remaining() < Float.BYTES) {

@@ -3,7 +3,6 @@ package dev.attune.model.safetensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.model.ModelFormatException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +44,8 @@ public final class WeightStore {
         }
         Path single = dir.resolve(SINGLE_FILE);
         if (!Files.isRegularFile(single)) {
-            throw new ModelFormatException(dir + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " in the model directory");
+            throw new ModelFormatException(
+                    dir + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " in the model directory");
         }
         SafetensorsFile f = SafetensorsFile.open(single);
         Map<String, SafetensorsFile> m = new LinkedHashMap<>();
@@ -81,7 +81,8 @@ public final class WeightStore {
                 return SafetensorsFile.open(p);
             });
             if (!f.tensors().containsKey(e.getKey())) {
-                throw new ModelFormatException(index + ": tensor '" + e.getKey() + "' is not in its shard '" + shard + "'");
+                throw new ModelFormatException(
+                        index + ": tensor '" + e.getKey() + "' is not in its shard '" + shard + "'");
             }
             byTensor.put(e.getKey(), f);
         }
@@ -89,12 +90,16 @@ public final class WeightStore {
     }
 
     static Path checkShardName(Path index, Path base, String shard) {
-        boolean plain = !shard.isEmpty() && !shard.contains("/") && !shard.contains("\\") && !shard.equals(".")
-                && !shard.equals("..") && !shard.contains("\0");
+        boolean plain = !shard.isEmpty()
+                && !shard.contains("/")
+                && !shard.contains("\\")
+                && !shard.equals(".")
+                && !shard.equals("..")
+                && !shard.contains("\0");
         Path p = plain ? base.resolve(shard).normalize() : null;
         if (p == null || !p.getParent().equals(base)) {
-            throw new ModelFormatException(index + ": shard name '" + shard
-                    + "' is not a plain file name inside the model directory");
+            throw new ModelFormatException(
+                    index + ": shard name '" + shard + "' is not a plain file name inside the model directory");
         }
         return p;
     }
@@ -123,8 +128,8 @@ public final class WeightStore {
     public float[] floats(String name, long... expectedShape) {
         TensorInfo t = info(name);
         if (!java.util.Arrays.equals(t.shape(), expectedShape)) {
-            throw new ModelFormatException(dir + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
-                    + ", expected " + java.util.Arrays.toString(expectedShape));
+            throw new ModelFormatException(dir + ": tensor '" + name + "' has shape "
+                    + java.util.Arrays.toString(t.shape()) + ", expected " + java.util.Arrays.toString(expectedShape));
         }
         return floats(name);
     }
@@ -135,7 +140,10 @@ public final class WeightStore {
         for (String n : names()) {
             counts.merge(info(n).dtype(), 1, Integer::sum);
         }
-        return counts.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
+        return counts.entrySet().stream()
+                .max(Map.Entry.comparingByValue())
+                .map(Map.Entry::getKey)
+                .orElse(DType.F32);
     }
 
     private SafetensorsFile file(String name) {

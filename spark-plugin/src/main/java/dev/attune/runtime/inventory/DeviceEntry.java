@@ -15,6 +15,14 @@ import java.io.Serializable;
  * @param batchRows  rows per batch the memory planner allows at full length
  * @param reason     the selector's reason, or what went wrong
  */
-public record DeviceEntry(String label, String capability, boolean simulated, long totalBytes, long freeBytes,
-                          String path, String dtype, int batchRows, String reason) implements Serializable {
-}
+public record DeviceEntry(
+        String label,
+        String capability,
+        boolean simulated,
+        long totalBytes,
+        long freeBytes,
+        String path,
+        String dtype,
+        int batchRows,
+        String reason)
+        implements Serializable {}

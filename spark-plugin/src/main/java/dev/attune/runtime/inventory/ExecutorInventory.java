@@ -16,8 +16,15 @@ import java.util.List;
  * @param heapUsedBytes    JVM heap in use when reported
  * @param probeNote        what the GPU probe said (why no GPU was found, simulated devices, ...)
  */
-public record ExecutorInventory(String executorId, List<DeviceEntry> devices, String model, int modelLoads,
-                                long modelLoadMillis, long heapUsedBytes, String probeNote) implements Serializable {
+public record ExecutorInventory(
+        String executorId,
+        List<DeviceEntry> devices,
+        String model,
+        int modelLoads,
+        long modelLoadMillis,
+        long heapUsedBytes,
+        String probeNote)
+        implements Serializable {
 
     public ExecutorInventory {
         devices = List.copyOf(devices);

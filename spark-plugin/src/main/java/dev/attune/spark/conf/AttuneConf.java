@@ -6,7 +6,6 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.runtime.AttuneSettings;
 import dev.attune.runtime.OnError;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -31,60 +30,116 @@ public final class AttuneConf {
     public static final String PREFIX = "spark.attune.";
     private static final List<ConfEntry<?>> ENTRIES = new ArrayList<>();
 
-    public static final ConfEntry<String> MODEL = add("spark.attune.model", "string", "builtin:all-MiniLM-L6-v2",
+    public static final ConfEntry<String> MODEL = add(
+            "spark.attune.model",
+            "string",
+            "builtin:all-MiniLM-L6-v2",
             "The model: a Hugging Face model directory, a Hadoop URI (hdfs:, s3a:, ...) or builtin:all-MiniLM-L6-v2, "
                     + "builtin:bge-small-en-v1.5. Executors preload it; transformers and SQL functions use it unless they name "
-                    + "another.", AttuneConf::nonBlank);
-    public static final ConfEntry<Boolean> MODEL_PRELOAD = add("spark.attune.model.preload", "boolean", "true",
+                    + "another.",
+            AttuneConf::nonBlank);
+    public static final ConfEntry<Boolean> MODEL_PRELOAD = add(
+            "spark.attune.model.preload",
+            "boolean",
+            "true",
             "Load the model when the executor starts, so the first task does not pay for it and a missing model fails "
-                    + "the executor at once.", AttuneConf::bool);
-    public static final ConfEntry<Optional<AttentionPath>> ATTENTION_PATH = add("spark.attune.attention.path", "string",
-            "auto", "Force one attention path on every device (flash-sm80, flash-sm75, mem-efficient, math, cpu-flash, "
+                    + "the executor at once.",
+            AttuneConf::bool);
+    public static final ConfEntry<Optional<AttentionPath>> ATTENTION_PATH = add(
+            "spark.attune.attention.path",
+            "string",
+            "auto",
+            "Force one attention path on every device (flash-sm80, flash-sm75, mem-efficient, math, cpu-flash, "
                     + "cpu-math), or auto. A device that cannot run a forced path fails with the device, path and reason.",
             s -> s.equalsIgnoreCase("auto") ? Optional.empty() : Optional.of(AttentionPath.parse(s)));
-    public static final ConfEntry<Set<AttentionPath>> ATTENTION_EXCLUDE = add("spark.attune.attention.exclude", "list",
-            "", "Attention paths never to use, comma-separated; the selector takes the next runnable one.",
-            s -> Arrays.stream(s.split(",")).filter(x -> !x.isBlank()).map(AttentionPath::parse).collect(Collectors.toSet()));
-    public static final ConfEntry<Optional<ComputeDtype>> DTYPE = add("spark.attune.dtype", "string", "auto",
+    public static final ConfEntry<Set<AttentionPath>> ATTENTION_EXCLUDE = add(
+            "spark.attune.attention.exclude",
+            "list",
+            "",
+            "Attention paths never to use, comma-separated; the selector takes the next runnable one.",
+            s -> Arrays.stream(s.split(","))
+                    .filter(x -> !x.isBlank())
+                    .map(AttentionPath::parse)
+                    .collect(Collectors.toSet()));
+    public static final ConfEntry<Optional<ComputeDtype>> DTYPE = add(
+            "spark.attune.dtype",
+            "string",
+            "auto",
             "Compute dtype on GPUs: auto (bf16 or fp16 on sm80+ as the model is stored, fp16 on sm70/sm75, fp32 on older), "
                     + "fp32, fp16 or bf16 (sm80+ only). The CPU always computes in fp32.",
             s -> s.equalsIgnoreCase("auto") ? Optional.empty() : Optional.of(ComputeDtype.parse(s)));
-    public static final ConfEntry<Integer> BATCH_SIZE = add("spark.attune.batch.size", "int", "0",
+    public static final ConfEntry<Integer> BATCH_SIZE = add(
+            "spark.attune.batch.size",
+            "int",
+            "0",
             "Rows per batch; 0 sizes batches from the memory planner (device memory, path and the model's maximum "
-                    + "length), capped at 256.", s -> intAtLeast(s, 0));
-    public static final ConfEntry<Integer> BATCH_MAX_TOKENS = add("spark.attune.batch.maxTokens", "int", "16384",
-            "Most tokens in one batch; rows are grouped by length within each partition first.", s -> intAtLeast(s, 1));
-    public static final ConfEntry<Integer> GPU_CONCURRENT_TASKS = add("spark.attune.gpu.concurrentTasks", "int", "2",
-            "Tasks that may run on one GPU at once; further tasks wait for a slot.", s -> intAtLeast(s, 1));
-    public static final ConfEntry<Double> GPU_MEMORY_FRACTION = add("spark.attune.gpu.memoryFraction", "double", "0.9",
+                    + "length), capped at 256.",
+            s -> intAtLeast(s, 0));
+    public static final ConfEntry<Integer> BATCH_MAX_TOKENS = add(
+            "spark.attune.batch.maxTokens",
+            "int",
+            "16384",
+            "Most tokens in one batch; rows are grouped by length within each partition first.",
+            s -> intAtLeast(s, 1));
+    public static final ConfEntry<Integer> GPU_CONCURRENT_TASKS = add(
+            "spark.attune.gpu.concurrentTasks",
+            "int",
+            "2",
+            "Tasks that may run on one GPU at once; further tasks wait for a slot.",
+            s -> intAtLeast(s, 1));
+    public static final ConfEntry<Double> GPU_MEMORY_FRACTION = add(
+            "spark.attune.gpu.memoryFraction",
+            "double",
+            "0.9",
             "Share of a device's free memory the memory planner may use for weights and activations.",
             AttuneConf::fraction);
-    public static final ConfEntry<String> GPU_RESOURCE = add("spark.attune.gpu.resourceName", "string", "gpu",
+    public static final ConfEntry<String> GPU_RESOURCE = add(
+            "spark.attune.gpu.resourceName",
+            "string",
+            "gpu",
             "Name of the Spark resource whose addresses are this executor's GPUs (spark.executor.resource.<name>.amount).",
             AttuneConf::nonBlank);
-    public static final ConfEntry<Integer> CPU_THREADS = add("spark.attune.cpu.threads", "int", "0",
+    public static final ConfEntry<Integer> CPU_THREADS = add(
+            "spark.attune.cpu.threads",
+            "int",
+            "0",
             "Threads one task uses on the CPU path; 0 means spark.task.cpus, so a task stays within the cores Spark "
-                    + "gave it.", s -> intAtLeast(s, 0));
-    public static final ConfEntry<Integer> MAX_TEXT_CHARS = add(AttuneSettings.MAX_TEXT_CHARS_KEY, "int", "1000000",
+                    + "gave it.",
+            s -> intAtLeast(s, 0));
+    public static final ConfEntry<Integer> MAX_TEXT_CHARS = add(
+            AttuneSettings.MAX_TEXT_CHARS_KEY,
+            "int",
+            "1000000",
             "Longest text, in characters, a row may hold; a longer one is a row error (see onError) instead of a "
-                    + "tokenizer run over megabytes whose tokens would be truncated anyway.", s -> intAtLeast(s, 1));
-    public static final ConfEntry<OnError> ON_ERROR = add("spark.attune.onError", "string", "fail",
+                    + "tokenizer run over megabytes whose tokens would be truncated anyway.",
+            s -> intAtLeast(s, 1));
+    public static final ConfEntry<OnError> ON_ERROR = add(
+            "spark.attune.onError",
+            "string",
+            "fail",
             "What a row that cannot be scored does: fail (the task fails, naming the row) or null (the row gets null and "
-                    + "an error message in the error column; every other row is kept).", OnError::parse);
-    public static final ConfEntry<Map<String, List<String>>> SIMULATE_DEVICES = add(AttuneSettings.SIMULATE_DEVICES_KEY,
-            "string", "", "Give executors simulated GPUs instead of probing: EXECUTOR_ID=NAME[+NAME...] pairs, "
+                    + "an error message in the error column; every other row is kept).",
+            OnError::parse);
+    public static final ConfEntry<Map<String, List<String>>> SIMULATE_DEVICES = add(
+            AttuneSettings.SIMULATE_DEVICES_KEY,
+            "string",
+            "",
+            "Give executors simulated GPUs instead of probing: EXECUTOR_ID=NAME[+NAME...] pairs, "
                     + "comma-separated, or *=NAME for every executor; for example 0=T4,1=A100 (local-cluster) or "
                     + "driver=T4 (local mode). Names: " + String.join(", ", SimulatedDevices.names()) + ".",
             AttuneConf::simulated);
-    public static final ConfEntry<String> CACHE_DIR = add("spark.attune.cache.dir", "string", "",
+    public static final ConfEntry<String> CACHE_DIR = add(
+            "spark.attune.cache.dir",
+            "string",
+            "",
             "Where built-in models are converted and remote models copied on each host; empty means $ATTUNE_CACHE_DIR or "
-                    + "~/.cache/attune.", s -> s);
+                    + "~/.cache/attune.",
+            s -> s);
 
-    private AttuneConf() {
-    }
+    private AttuneConf() {}
 
-    private static <T> ConfEntry<T> add(String key, String type, String dflt, String doc,
-                                        java.util.function.Function<String, T> parser) {
+    private static <T> ConfEntry<T> add(
+            String key, String type, String dflt, String doc, java.util.function.Function<String, T> parser) {
         ConfEntry<T> e = new ConfEntry<>(key, type, dflt, doc, parser);
         ENTRIES.add(e);
         return e;
@@ -117,10 +172,13 @@ public final class AttuneConf {
                 problems.add(ex.getMessage());
             }
         }
-        Optional<AttentionPath> forced = ATTENTION_PATH.get(conf.containsKey(ATTENTION_PATH.key()) && problems.isEmpty()
-                ? conf : Map.of());
-        if (problems.isEmpty() && forced.isPresent() && ATTENTION_EXCLUDE.get(conf).contains(forced.get())) {
-            problems.add("spark.attune.attention.path forces " + forced.get() + ", which spark.attune.attention.exclude excludes");
+        Optional<AttentionPath> forced =
+                ATTENTION_PATH.get(conf.containsKey(ATTENTION_PATH.key()) && problems.isEmpty() ? conf : Map.of());
+        if (problems.isEmpty()
+                && forced.isPresent()
+                && ATTENTION_EXCLUDE.get(conf).contains(forced.get())) {
+            problems.add("spark.attune.attention.path forces " + forced.get()
+                    + ", which spark.attune.attention.exclude excludes");
         }
         if (!problems.isEmpty()) {
             throw new AttuneConfigException("invalid Attune configuration: " + String.join("; ", problems));
@@ -144,14 +202,27 @@ public final class AttuneConf {
         });
         int taskCpus;
         try {
-            taskCpus = Integer.parseInt(conf.getOrDefault("spark.task.cpus", "1").trim());
+            taskCpus =
+                    Integer.parseInt(conf.getOrDefault("spark.task.cpus", "1").trim());
         } catch (NumberFormatException e) {
             taskCpus = 1;
         }
-        return new AttuneSettings(MODEL.get(conf), MODEL_PRELOAD.get(conf), overrides(conf), BATCH_SIZE.get(conf),
-                BATCH_MAX_TOKENS.get(conf), GPU_CONCURRENT_TASKS.get(conf), GPU_MEMORY_FRACTION.get(conf),
-                GPU_RESOURCE.get(conf), CPU_THREADS.get(conf), taskCpus, MAX_TEXT_CHARS.get(conf), ON_ERROR.get(conf),
-                SIMULATE_DEVICES.get(conf), CACHE_DIR.get(conf), hadoop);
+        return new AttuneSettings(
+                MODEL.get(conf),
+                MODEL_PRELOAD.get(conf),
+                overrides(conf),
+                BATCH_SIZE.get(conf),
+                BATCH_MAX_TOKENS.get(conf),
+                GPU_CONCURRENT_TASKS.get(conf),
+                GPU_MEMORY_FRACTION.get(conf),
+                GPU_RESOURCE.get(conf),
+                CPU_THREADS.get(conf),
+                taskCpus,
+                MAX_TEXT_CHARS.get(conf),
+                ON_ERROR.get(conf),
+                SIMULATE_DEVICES.get(conf),
+                CACHE_DIR.get(conf),
+                hadoop);
     }
 
     /** The selector overrides this configuration asks for. */
@@ -181,7 +252,9 @@ public final class AttuneConf {
         for (int i = 1; i <= a.length(); i++) {
             cur[0] = i;
             for (int j = 1; j <= b.length(); j++) {
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+                cur[j] = Math.min(
+                        Math.min(cur[j - 1] + 1, prev[j] + 1),
+                        prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
             }
             int[] t = prev;
             prev = cur;
@@ -248,7 +321,9 @@ public final class AttuneConf {
             if (id.isEmpty() || part.substring(eq + 1).isBlank()) {
                 throw new IllegalArgumentException("'" + part + "' is not EXECUTOR_ID=NAME[+NAME...]");
             }
-            List<String> names = Arrays.stream(part.substring(eq + 1).split("\\+", -1)).map(String::trim).toList();
+            List<String> names = Arrays.stream(part.substring(eq + 1).split("\\+", -1))
+                    .map(String::trim)
+                    .toList();
             for (String n : names) {
                 if (n.isEmpty()) {
                     throw new IllegalArgumentException("'" + part + "' has an empty device name");

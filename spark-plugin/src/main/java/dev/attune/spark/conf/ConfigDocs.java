@@ -11,21 +11,28 @@ import java.nio.file.Path;
  */
 public final class ConfigDocs {
 
-    private ConfigDocs() {
-    }
+    private ConfigDocs() {}
 
     public static String render() {
         StringBuilder b = new StringBuilder();
         b.append("# Attune configuration\n\n");
         b.append("<!-- Generated from dev.attune.spark.conf.AttuneConf by ConfigDocs; do not edit by hand. -->\n\n");
-        b.append("Every key is read from the Spark configuration (`--conf`, `spark-defaults.conf`, `SparkSession.builder`). ")
-                .append("The driver checks all `spark.attune.*` keys before any executor starts: an unknown key or a bad ")
+        b.append(
+                        "Every key is read from the Spark configuration (`--conf`, `spark-defaults.conf`, `SparkSession.builder`). ")
+                .append(
+                        "The driver checks all `spark.attune.*` keys before any executor starts: an unknown key or a bad ")
                 .append("value stops the application with an error naming it.\n\n");
         b.append("| key | type | default | meaning |\n|---|---|---|---|\n");
         for (ConfEntry<?> e : AttuneConf.entries()) {
-            b.append("| `").append(e.key()).append("` | ").append(e.type()).append(" | ")
-                    .append(e.dflt().isEmpty() ? "(empty)" : "`" + e.dflt() + "`").append(" | ")
-                    .append(cell(e.doc())).append(" |\n");
+            b.append("| `")
+                    .append(e.key())
+                    .append("` | ")
+                    .append(e.type())
+                    .append(" | ")
+                    .append(e.dflt().isEmpty() ? "(empty)" : "`" + e.dflt() + "`")
+                    .append(" | ")
+                    .append(cell(e.doc()))
+                    .append(" |\n");
         }
         return b.toString();
     }

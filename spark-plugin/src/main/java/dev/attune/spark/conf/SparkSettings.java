@@ -1,11 +1,10 @@
 package dev.attune.spark.conf;
 
 import dev.attune.runtime.AttuneSettings;
-import org.apache.spark.SparkConf;
-import org.apache.spark.sql.SparkSession;
-
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * Spark's configurations parsed into {@link AttuneSettings} ({@link AttuneConf#parse}): a
@@ -14,8 +13,7 @@ import java.util.Map;
  */
 public final class SparkSettings {
 
-    private SparkSettings() {
-    }
+    private SparkSettings() {}
 
     /** @throws AttuneConfigException for a bad {@code spark.attune.*} key or value */
     public static AttuneSettings of(SparkConf conf) {
@@ -24,7 +22,8 @@ public final class SparkSettings {
 
     /** @throws AttuneConfigException for a bad {@code spark.attune.*} key or value */
     public static AttuneSettings of(SparkSession session) {
-        return AttuneConf.parse(scala.jdk.javaapi.CollectionConverters.asJava(session.conf().getAll()));
+        return AttuneConf.parse(
+                scala.jdk.javaapi.CollectionConverters.asJava(session.conf().getAll()));
     }
 
     /** The active session's settings as the driver sees them now, or the defaults when there is no session. */

@@ -1,8 +1,9 @@
 package dev.attune.spark.ml;
 
-import dev.attune.task.TaskKind;
 import dev.attune.runtime.OnError;
 import dev.attune.spark.conf.SparkSettings;
+import dev.attune.task.TaskKind;
+import java.util.Arrays;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
@@ -14,8 +15,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-
-import java.util.Arrays;
 
 /**
  * The parameters and the transform shared by {@link TextEmbedder} and {@link TextClassifier}:
@@ -49,16 +48,23 @@ public abstract class AttuneTextTransformer extends Transformer {
         model = new Param<>(this, "model", "model directory, Hadoop URI or builtin:NAME; empty = spark.attune.model");
         inputCol = new Param<>(this, "inputCol", "string column to score");
         outputCol = new Param<>(this, "outputCol", "result column");
-        batchSize = new IntParam(this, "batchSize", "rows per batch; 0 sizes batches from the device's memory",
-                ParamValidators.gtEq(0));
-        maxLength = new IntParam(this, "maxLength", "truncate inputs to this many tokens; 0 = the model's maximum",
+        batchSize = new IntParam(
+                this, "batchSize", "rows per batch; 0 sizes batches from the device's memory", ParamValidators.gtEq(0));
+        maxLength = new IntParam(
+                this,
+                "maxLength",
+                "truncate inputs to this many tokens; 0 = the model's maximum",
                 ParamValidators.gtEq(0));
         idCol = new Param<>(this, "idCol", "column naming rows in error messages; empty = row position");
         pathCol = new Param<>(this, "pathCol", "column for the attention path that produced the row; empty = none");
         deviceCol = new Param<>(this, "deviceCol", "column for the device that produced the row; empty = none");
         errorCol = new Param<>(this, "errorCol", "column for the error of a failed row (with onError=null)");
-        onError = new Param<>(this, "onError", "fail (the task fails naming the row) or null (null result + error "
-                + "column); empty = spark.attune.onError", v -> v.isEmpty() || v.equals("fail") || v.equals("null"));
+        onError = new Param<>(
+                this,
+                "onError",
+                "fail (the task fails naming the row) or null (null result + error "
+                        + "column); empty = spark.attune.onError",
+                v -> v.isEmpty() || v.equals("fail") || v.equals("null"));
         setDefault(model, "");
         setDefault(inputCol, "text");
         setDefault(outputCol, defaultOutput);
@@ -157,12 +163,13 @@ public abstract class AttuneTextTransformer extends Transformer {
     public StructType transformSchema(StructType schema) {
         String in = $(inputCol);
         if (!Arrays.asList(schema.fieldNames()).contains(in)) {
-            throw new IllegalArgumentException(getClass().getSimpleName() + ": input column '" + in + "' does not exist; "
-                    + "columns are " + Arrays.toString(schema.fieldNames()));
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": input column '" + in
+                    + "' does not exist; " + "columns are " + Arrays.toString(schema.fieldNames()));
         }
         if (!schema.apply(in).dataType().equals(DataTypes.StringType)) {
-            throw new IllegalArgumentException(getClass().getSimpleName() + ": input column '" + in + "' must be a string, "
-                    + "it is " + schema.apply(in).dataType().simpleString());
+            throw new IllegalArgumentException(
+                    getClass().getSimpleName() + ": input column '" + in + "' must be a string, " + "it is "
+                            + schema.apply(in).dataType().simpleString());
         }
         String id = $(idCol);
         if (!id.isEmpty() && !Arrays.asList(schema.fieldNames()).contains(id)) {
@@ -186,7 +193,8 @@ public abstract class AttuneTextTransformer extends Transformer {
 
     private StructType add(StructType s, StructField f) {
         if (Arrays.asList(s.fieldNames()).contains(f.name())) {
-            throw new IllegalArgumentException(getClass().getSimpleName() + ": output column '" + f.name() + "' already exists");
+            throw new IllegalArgumentException(
+                    getClass().getSimpleName() + ": output column '" + f.name() + "' already exists");
         }
         return s.add(f);
     }
@@ -196,11 +204,19 @@ public abstract class AttuneTextTransformer extends Transformer {
         StructType out = transformSchema(dataset.schema());
         StructType in = dataset.schema();
         String id = $(idCol);
-        ScoreSettings settings = new ScoreSettings(getModel(), task(), (Integer) $(batchSize), (Integer) $(maxLength),
+        ScoreSettings settings = new ScoreSettings(
+                getModel(),
+                task(),
+                (Integer) $(batchSize),
+                (Integer) $(maxLength),
                 // Decided here, with the schema: the session's spark.attune.onError as the driver sees it now,
                 // so the error column and what the tasks do always agree.
-                nullOnError() ? OnError.NULL : OnError.FAIL, in.fieldIndex($(inputCol)),
-                id.isEmpty() ? -1 : in.fieldIndex(id), withProbabilities(), !$(pathCol).isEmpty(), !$(deviceCol).isEmpty(),
+                nullOnError() ? OnError.NULL : OnError.FAIL,
+                in.fieldIndex($(inputCol)),
+                id.isEmpty() ? -1 : in.fieldIndex(id),
+                withProbabilities(),
+                !$(pathCol).isEmpty(),
+                !$(deviceCol).isEmpty(),
                 nullOnError());
         return dataset.toDF().mapPartitions(new ScorePartition(settings), Encoders.row(out));
     }

@@ -5,20 +5,19 @@ import dev.attune.model.DecoderModel;
 import dev.attune.model.ModelFormatException;
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.DeviceSlot;
-import dev.attune.task.PartitionScorer;
-import dev.attune.runtime.RowFailure;
 import dev.attune.runtime.OnError;
+import dev.attune.runtime.RowFailure;
 import dev.attune.spark.ExecutorRuntime;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.LogLikelihood;
+import dev.attune.task.PartitionScorer;
 import dev.attune.task.RowTooLongException;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.SequenceScore;
-import org.apache.spark.TaskContext;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.spark.TaskContext;
 
 /**
  * Scores the rows of one partition chunk with a decoder, for {@link SequenceScorer}, the SQL
@@ -54,8 +53,7 @@ public final class DecoderPartitionScorer {
      * for a null input or a failed row), the device and path that computed it, the error of a
      * failed row (with onError=null).
      */
-    public record Result(SequenceScore score, LabelChoice.Choice choice, String device, String path, String error) {
-    }
+    public record Result(SequenceScore score, LabelChoice.Choice choice, String device, String path, String error) {}
 
     /** A row that cannot be scored, by its index in the chunk. */
     private static final class RowAtFault extends RuntimeException {
@@ -87,9 +85,14 @@ public final class DecoderPartitionScorer {
      * @param lengthNormalize label choice compares mean log-probabilities per token instead of sums
      * @param truncateLeft    rows longer than the context keep their last tokens instead of failing
      */
-    public DecoderPartitionScorer(AttuneRuntime runtime, String modelSpec, int batchRows, int maxTokens,
-                                  OnError onError,
-                                  boolean lengthNormalize, boolean truncateLeft) {
+    public DecoderPartitionScorer(
+            AttuneRuntime runtime,
+            String modelSpec,
+            int batchRows,
+            int maxTokens,
+            OnError onError,
+            boolean lengthNormalize,
+            boolean truncateLeft) {
         this.runtime = runtime;
         this.modelSpec = modelSpec;
         this.batchRows = batchRows;
@@ -143,15 +146,20 @@ public final class DecoderPartitionScorer {
                 }
                 for (int c = 0; problems[i] == null && c < r.labels().size(); c++) {
                     String l = r.labels().get(c);
-                    problems[i] = l == null ? "candidate " + c + " is null" : l.isEmpty() ? "candidate " + c + " is empty"
-                            : PartitionScorer.check(l, maxChars) == null ? null
-                            : "candidate " + c + ": " + PartitionScorer.check(l, maxChars);
+                    problems[i] = l == null
+                            ? "candidate " + c + " is null"
+                            : l.isEmpty()
+                                    ? "candidate " + c + " is empty"
+                                    : PartitionScorer.check(l, maxChars) == null
+                                            ? null
+                                            : "candidate " + c + ": " + PartitionScorer.check(l, maxChars);
                 }
             }
         }
         LabelChoice.Choice[] none = new LabelChoice.Choice[0];
         return scoreAll(rows.size(), ids, tc, problems, skip, (idx, scorer, listener) -> {
-            List<LabelChoice.Request> sub = Arrays.stream(idx).mapToObj(rows::get).toList();
+            List<LabelChoice.Request> sub =
+                    Arrays.stream(idx).mapToObj(rows::get).toList();
             LabelChoice.Choice[] c = none;
             try {
                 c = new LabelChoice(scorer, lengthNormalize).choose(sub, listener);
@@ -184,8 +192,8 @@ public final class DecoderPartitionScorer {
             return null;
         }
         float[] lp = Arrays.copyOfRange(s.tokenLogprobs(), s.firstScored(), s.tokenLogprobs().length);
-        return org.apache.spark.sql.RowFactory.create(s.logprob(), s.meanLogprob(), s.scoredTokens(),
-                dev.attune.spark.SparkValues.floatSeq(lp));
+        return org.apache.spark.sql.RowFactory.create(
+                s.logprob(), s.meanLogprob(), s.scoredTokens(), dev.attune.spark.SparkValues.floatSeq(lp));
     }
 
     /** The {@code SequenceScorer.CHOICE_TYPE} value of a choice (null for null): label, index, scores. */
@@ -197,7 +205,9 @@ public final class DecoderPartitionScorer {
         for (double d : c.scores()) {
             scores.add(d);
         }
-        return org.apache.spark.sql.RowFactory.create(c.label(), c.index(),
+        return org.apache.spark.sql.RowFactory.create(
+                c.label(),
+                c.index(),
                 scala.jdk.javaapi.CollectionConverters.asScala(scores).toSeq());
     }
 
@@ -206,10 +216,12 @@ public final class DecoderPartitionScorer {
     }
 
     private String tooLong(RowTooLongException e) {
-        return e.getMessage().replaceFirst("^row \\d+: ", "") + "; the transformer's truncateLeft keeps the last tokens";
+        return e.getMessage().replaceFirst("^row \\d+: ", "")
+                + "; the transformer's truncateLeft keeps the last tokens";
     }
 
-    private List<Result> scoreAll(int n, List<String> ids, TaskContext tc, String[] problems, boolean[] skip, Batch batch) {
+    private List<Result> scoreAll(
+            int n, List<String> ids, TaskContext tc, String[] problems, boolean[] skip, Batch batch) {
         DecoderModel model = runtime.decoder(modelSpec); // an encoder, or a broken model, fails the task
         DeviceSlot slot = runtime.slotFor(ExecutorRuntime.placement(runtime, tc));
         AttuneRuntime.DecoderRunner dr = runtime.decoderRunner(slot);
@@ -235,8 +247,8 @@ public final class DecoderPartitionScorer {
                 runtime.metrics().decoderBatch(choice.path().id(), r, t, nanos);
         slot.permits().acquireUninterruptibly();
         try {
-            LogLikelihood scorer = new LogLikelihood(model, dr.runner(), runtime.threadsForThisTask(), rows, tokens,
-                    truncateLeft);
+            LogLikelihood scorer =
+                    new LogLikelihood(model, dr.runner(), runtime.threadsForThisTask(), rows, tokens, truncateLeft);
             while (!todo.isEmpty()) {
                 int[] idx = todo.stream().mapToInt(Integer::intValue).toArray();
                 try {

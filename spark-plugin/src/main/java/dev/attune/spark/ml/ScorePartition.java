@@ -1,21 +1,20 @@
 package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
+import dev.attune.runtime.ChunkedIterator;
+import dev.attune.runtime.ScoredRow;
 import dev.attune.runtime.TaskPlacement;
 import dev.attune.spark.ExecutorRuntime;
-import dev.attune.runtime.ChunkedIterator;
-import dev.attune.task.PartitionScorer;
-import dev.attune.runtime.ScoredRow;
-import dev.attune.task.TaskKind;
 import dev.attune.spark.SparkValues;
+import dev.attune.task.PartitionScorer;
+import dev.attune.task.TaskKind;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
 
 /**
  * The task side of the transformers: reads a partition in chunks of {@link #CHUNK} rows, scores
@@ -35,7 +34,8 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = ExecutorRuntime.get();
-        PartitionScorer scorer = new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
+        PartitionScorer scorer =
+                new PartitionScorer(rt, s.model(), s.task(), s.batchRows(), s.onError(), s.maxLength());
         TaskContext tc = TaskContext.get();
         TaskPlacement placement = ExecutorRuntime.placement(rt, tc);
         return new ChunkedIterator<Row, Row>(input, CHUNK, (in, first) -> {
@@ -44,8 +44,10 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             for (int i = 0; i < in.size(); i++) {
                 Row r = in.get(i);
                 texts.add(r.isNullAt(s.textIndex()) ? null : r.getString(s.textIndex()));
-                ids.add(s.idIndex() >= 0 ? String.valueOf(r.get(s.idIndex()))
-                        : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
+                ids.add(
+                        s.idIndex() >= 0
+                                ? String.valueOf(r.get(s.idIndex()))
+                                : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
             }
             List<ScoredRow> scored = scorer.score(texts, ids, placement);
             List<Row> out = new ArrayList<>(in.size());

@@ -1,8 +1,7 @@
 package dev.attune.spark.ml;
 
-import dev.attune.task.TaskKind;
 import dev.attune.runtime.OnError;
-
+import dev.attune.task.TaskKind;
 import java.io.Serializable;
 
 /**
@@ -21,7 +20,16 @@ import java.io.Serializable;
  * @param withDevice   add the device column
  * @param withError    add the error column
  */
-record ScoreSettings(String model, TaskKind task, int batchRows, int maxLength, OnError onError,
-                     int textIndex, int idIndex, boolean withProbabilities, boolean withPath, boolean withDevice,
-                     boolean withError) implements Serializable {
-}
+record ScoreSettings(
+        String model,
+        TaskKind task,
+        int batchRows,
+        int maxLength,
+        OnError onError,
+        int textIndex,
+        int idIndex,
+        boolean withProbabilities,
+        boolean withPath,
+        boolean withDevice,
+        boolean withError)
+        implements Serializable {}

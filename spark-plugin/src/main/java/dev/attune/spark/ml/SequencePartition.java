@@ -1,21 +1,20 @@
 package dev.attune.spark.ml;
 
 import dev.attune.runtime.AttuneRuntime;
-import dev.attune.spark.ExecutorRuntime;
 import dev.attune.runtime.ChunkedIterator;
 import dev.attune.runtime.OnError;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.TaskKind;
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 
 /**
  * The task side of {@link SequenceScorer}: reads a partition in chunks of {@link ScorePartition#CHUNK}
@@ -25,10 +24,22 @@ import java.util.List;
 final class SequencePartition implements MapPartitionsFunction<Row, Row> {
 
     /** What the tasks need, captured on the driver; indices are -1 for columns not given. */
-    record Settings(String model, TaskKind task, int batchRows, int maxTokens, OnError onError, int textIndex,
-                    int promptIndex, int choicesIndex, int idIndex, boolean lengthNormalize, boolean truncateLeft,
-                    boolean withPath, boolean withDevice, boolean withError) implements Serializable {
-    }
+    record Settings(
+            String model,
+            TaskKind task,
+            int batchRows,
+            int maxTokens,
+            OnError onError,
+            int textIndex,
+            int promptIndex,
+            int choicesIndex,
+            int idIndex,
+            boolean lengthNormalize,
+            boolean truncateLeft,
+            boolean withPath,
+            boolean withDevice,
+            boolean withError)
+            implements Serializable {}
 
     private final Settings s;
 
@@ -39,28 +50,31 @@ final class SequencePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = ExecutorRuntime.get();
-        DecoderPartitionScorer scorer = new DecoderPartitionScorer(rt, s.model(), s.batchRows(), s.maxTokens(),
-                s.onError(), s.lengthNormalize(), s.truncateLeft());
+        DecoderPartitionScorer scorer = new DecoderPartitionScorer(
+                rt, s.model(), s.batchRows(), s.maxTokens(), s.onError(), s.lengthNormalize(), s.truncateLeft());
         TaskContext tc = TaskContext.get();
         return new ChunkedIterator<Row, Row>(input, ScorePartition.CHUNK, (in, first) -> {
             List<String> ids = new ArrayList<>(in.size());
             for (int i = 0; i < in.size(); i++) {
-                ids.add(s.idIndex() >= 0 ? String.valueOf(in.get(i).get(s.idIndex()))
-                        : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
+                ids.add(
+                        s.idIndex() >= 0
+                                ? String.valueOf(in.get(i).get(s.idIndex()))
+                                : "#" + (first + i) + " of partition " + (tc == null ? "?" : tc.partitionId()));
             }
             List<DecoderPartitionScorer.Result> scored;
             if (s.task() == TaskKind.CHOOSE) {
                 List<LabelChoice.Request> req = new ArrayList<>(in.size());
                 for (Row r : in) {
-                    req.add(new LabelChoice.Request(string(r, s.textIndex()),
+                    req.add(new LabelChoice.Request(
+                            string(r, s.textIndex()),
                             r.isNullAt(s.choicesIndex()) ? null : r.<String>getList(s.choicesIndex())));
                 }
                 scored = scorer.choose(req, ids, tc);
             } else {
                 List<ScoreRequest> req = new ArrayList<>(in.size());
                 for (Row r : in) {
-                    req.add(new ScoreRequest(s.promptIndex() < 0 ? null : string(r, s.promptIndex()),
-                            string(r, s.textIndex())));
+                    req.add(new ScoreRequest(
+                            s.promptIndex() < 0 ? null : string(r, s.promptIndex()), string(r, s.textIndex())));
                 }
                 scored = scorer.loglik(req, ids, tc);
             }
@@ -81,8 +95,10 @@ final class SequencePartition implements MapPartitionsFunction<Row, Row> {
         for (int i = 0; i < in.size(); i++) {
             v.add(in.get(i));
         }
-        v.add(s.task() == TaskKind.CHOOSE ? DecoderPartitionScorer.choiceValue(r.choice())
-                : DecoderPartitionScorer.loglikValue(r.score()));
+        v.add(
+                s.task() == TaskKind.CHOOSE
+                        ? DecoderPartitionScorer.choiceValue(r.choice())
+                        : DecoderPartitionScorer.loglikValue(r.score()));
         if (s.withPath()) {
             v.add(r.path());
         }

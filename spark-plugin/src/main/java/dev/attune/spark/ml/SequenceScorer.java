@@ -2,6 +2,7 @@ package dev.attune.spark.ml;
 
 import dev.attune.runtime.OnError;
 import dev.attune.task.TaskKind;
+import java.util.Arrays;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
@@ -15,8 +16,6 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-
-import java.util.Arrays;
 
 /**
  * Spark ML transformer that scores a text column with a Llama-family decoder (llama, mistral,
@@ -58,16 +57,18 @@ public class SequenceScorer extends AttuneTextTransformer {
 
     /** The log-likelihood result. */
     public static final StructType LOGLIK_TYPE = DataTypes.createStructType(new StructField[] {
-            DataTypes.createStructField("logprob", DataTypes.DoubleType, false),
-            DataTypes.createStructField("mean_logprob", DataTypes.DoubleType, false),
-            DataTypes.createStructField("tokens", DataTypes.IntegerType, false),
-            DataTypes.createStructField("token_logprobs", DataTypes.createArrayType(DataTypes.FloatType, false), false)});
+        DataTypes.createStructField("logprob", DataTypes.DoubleType, false),
+        DataTypes.createStructField("mean_logprob", DataTypes.DoubleType, false),
+        DataTypes.createStructField("tokens", DataTypes.IntegerType, false),
+        DataTypes.createStructField("token_logprobs", DataTypes.createArrayType(DataTypes.FloatType, false), false)
+    });
 
     /** The label-choice result. */
     public static final StructType CHOICE_TYPE = DataTypes.createStructType(new StructField[] {
-            DataTypes.createStructField("label", DataTypes.StringType, false),
-            DataTypes.createStructField("index", DataTypes.IntegerType, false),
-            DataTypes.createStructField("scores", DataTypes.createArrayType(DataTypes.DoubleType, false), false)});
+        DataTypes.createStructField("label", DataTypes.StringType, false),
+        DataTypes.createStructField("index", DataTypes.IntegerType, false),
+        DataTypes.createStructField("scores", DataTypes.createArrayType(DataTypes.DoubleType, false), false)
+    });
 
     public final Param<String> promptCol;
     public final Param<String> choicesCol;
@@ -82,14 +83,17 @@ public class SequenceScorer extends AttuneTextTransformer {
     public SequenceScorer(String uid) {
         super(uid, "loglik");
         promptCol = new Param<>(this, "promptCol", "string column of prompts the text completes; empty = none");
-        choicesCol = new Param<>(this, "choicesCol", "array<string> column of candidate labels for the prompt in the "
-                + "input column; empty = log-likelihood mode");
-        lengthNormalize = new BooleanParam(this, "lengthNormalize", "label choice compares mean log-probabilities per "
-                + "token instead of sums");
-        truncateLeft = new BooleanParam(this, "truncateLeft", "rows longer than the context keep their last tokens "
-                + "instead of failing");
-        maxTokens = new IntParam(this, "maxTokens", "tokens per batch; 0 = spark.attune.batch.maxTokens",
-                ParamValidators.gtEq(0));
+        choicesCol = new Param<>(
+                this,
+                "choicesCol",
+                "array<string> column of candidate labels for the prompt in the "
+                        + "input column; empty = log-likelihood mode");
+        lengthNormalize = new BooleanParam(
+                this, "lengthNormalize", "label choice compares mean log-probabilities per " + "token instead of sums");
+        truncateLeft = new BooleanParam(
+                this, "truncateLeft", "rows longer than the context keep their last tokens " + "instead of failing");
+        maxTokens = new IntParam(
+                this, "maxTokens", "tokens per batch; 0 = spark.attune.batch.maxTokens", ParamValidators.gtEq(0));
         setDefault(promptCol, "");
         setDefault(choicesCol, "");
         setDefault(lengthNormalize, false);
@@ -110,8 +114,9 @@ public class SequenceScorer extends AttuneTextTransformer {
 
     @Override
     StructField[] resultFields() {
-        return new StructField[] {DataTypes.createStructField(getOutputCol(),
-                task() == TaskKind.CHOOSE ? CHOICE_TYPE : LOGLIK_TYPE, true)};
+        return new StructField[] {
+            DataTypes.createStructField(getOutputCol(), task() == TaskKind.CHOOSE ? CHOICE_TYPE : LOGLIK_TYPE, true)
+        };
     }
 
     @Override
@@ -133,8 +138,8 @@ public class SequenceScorer extends AttuneTextTransformer {
         if (!choices.isEmpty()) {
             DataType t = require(schema, choices, null, "choices");
             if (!(t instanceof ArrayType a) || !a.elementType().equals(DataTypes.StringType)) {
-                throw new IllegalArgumentException(name + ": choices column '" + choices + "' must be array<string>, it "
-                        + "is " + t.simpleString());
+                throw new IllegalArgumentException(name + ": choices column '" + choices
+                        + "' must be array<string>, it " + "is " + t.simpleString());
             }
         }
         return super.transformSchema(schema);
@@ -159,11 +164,20 @@ public class SequenceScorer extends AttuneTextTransformer {
         StructType in = dataset.schema();
         String id = $(idCol);
         boolean nullOnError = nullOnError();
-        SequencePartition.Settings s = new SequencePartition.Settings(getModel(), task(), (Integer) $(batchSize),
-                (Integer) $(maxTokens), nullOnError ? OnError.NULL : OnError.FAIL,
-                in.fieldIndex(getInputCol()), $(promptCol).isEmpty() ? -1 : in.fieldIndex($(promptCol)),
-                $(choicesCol).isEmpty() ? -1 : in.fieldIndex($(choicesCol)), id.isEmpty() ? -1 : in.fieldIndex(id),
-                (Boolean) $(lengthNormalize), (Boolean) $(truncateLeft), !$(pathCol).isEmpty(), !$(deviceCol).isEmpty(),
+        SequencePartition.Settings s = new SequencePartition.Settings(
+                getModel(),
+                task(),
+                (Integer) $(batchSize),
+                (Integer) $(maxTokens),
+                nullOnError ? OnError.NULL : OnError.FAIL,
+                in.fieldIndex(getInputCol()),
+                $(promptCol).isEmpty() ? -1 : in.fieldIndex($(promptCol)),
+                $(choicesCol).isEmpty() ? -1 : in.fieldIndex($(choicesCol)),
+                id.isEmpty() ? -1 : in.fieldIndex(id),
+                (Boolean) $(lengthNormalize),
+                (Boolean) $(truncateLeft),
+                !$(pathCol).isEmpty(),
+                !$(deviceCol).isEmpty(),
                 nullOnError);
         return dataset.toDF().mapPartitions(new SequencePartition(s), Encoders.row(out));
     }

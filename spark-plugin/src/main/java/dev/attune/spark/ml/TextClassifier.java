@@ -54,8 +54,12 @@ public class TextClassifier extends AttuneTextTransformer {
         if (!withProbabilities()) {
             return new StructField[] {label, score};
         }
-        return new StructField[] {label, score, DataTypes.createStructField($(probabilitiesCol),
-                DataTypes.createArrayType(DataTypes.FloatType, false), true)};
+        return new StructField[] {
+            label,
+            score,
+            DataTypes.createStructField(
+                    $(probabilitiesCol), DataTypes.createArrayType(DataTypes.FloatType, false), true)
+        };
     }
 
     public TextClassifier setModel(String v) {

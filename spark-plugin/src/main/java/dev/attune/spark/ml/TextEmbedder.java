@@ -33,8 +33,9 @@ public class TextEmbedder extends AttuneTextTransformer {
 
     @Override
     StructField[] resultFields() {
-        return new StructField[] {DataTypes.createStructField($(outputCol),
-                DataTypes.createArrayType(DataTypes.FloatType, false), true)};
+        return new StructField[] {
+            DataTypes.createStructField($(outputCol), DataTypes.createArrayType(DataTypes.FloatType, false), true)
+        };
     }
 
     public TextEmbedder setModel(String v) {

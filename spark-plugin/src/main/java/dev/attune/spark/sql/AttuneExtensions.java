@@ -19,8 +19,10 @@ public final class AttuneExtensions implements Function1<SparkSessionExtensions,
     }
 
     /** Builds the batching rule for a session. */
-    static final class BatchRuleBuilder extends scala.runtime.AbstractFunction1<org.apache.spark.sql.SparkSession,
-            org.apache.spark.sql.catalyst.rules.Rule<org.apache.spark.sql.catalyst.plans.logical.LogicalPlan>> {
+    static final class BatchRuleBuilder
+            extends scala.runtime.AbstractFunction1<
+                    org.apache.spark.sql.SparkSession,
+                    org.apache.spark.sql.catalyst.rules.Rule<org.apache.spark.sql.catalyst.plans.logical.LogicalPlan>> {
         @Override
         public org.apache.spark.sql.catalyst.rules.Rule<org.apache.spark.sql.catalyst.plans.logical.LogicalPlan> apply(
                 org.apache.spark.sql.SparkSession session) {

@@ -2,6 +2,8 @@ package dev.attune.spark.sql;
 
 import dev.attune.spark.ml.SequenceScorer;
 import dev.attune.task.TaskKind;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.catalyst.FunctionIdentifier;
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
@@ -16,9 +18,6 @@ import scala.Option;
 import scala.Tuple3;
 import scala.collection.immutable.Seq;
 import scala.jdk.javaapi.CollectionConverters;
-
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The SQL functions:
@@ -48,13 +47,13 @@ public final class AttuneFunctions {
 
     static final DataType EMBED_TYPE = DataTypes.createArrayType(DataTypes.FloatType, false);
     static final DataType CLASSIFY_TYPE = DataTypes.createStructType(new org.apache.spark.sql.types.StructField[] {
-            DataTypes.createStructField("label", DataTypes.StringType, true),
-            DataTypes.createStructField("score", DataTypes.DoubleType, true)});
+        DataTypes.createStructField("label", DataTypes.StringType, true),
+        DataTypes.createStructField("score", DataTypes.DoubleType, true)
+    });
     static final DataType LOGLIK_TYPE = SequenceScorer.LOGLIK_TYPE;
     static final DataType CHOICE_TYPE = SequenceScorer.CHOICE_TYPE;
 
-    private AttuneFunctions() {
-    }
+    private AttuneFunctions() {}
 
     /** The task of a function name, or null when the name is not one of ours. */
     static TaskKind kindOf(String name) {
@@ -87,23 +86,37 @@ public final class AttuneFunctions {
     }
 
     /** (name, description, builder) for every function, as {@code SparkSessionExtensions.injectFunction} takes them. */
-    public static List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>> definitions() {
-        List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>> defs = new ArrayList<>();
-        defs.add(new Tuple3<>(new FunctionIdentifier(EMBED, Option.empty(), Option.empty()),
-                info(EMBED, "_FUNC_(text[, model]) - sentence embedding of text as array<float>, with the model "
-                        + "(default spark.attune.model)"),
+    public static List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>>
+            definitions() {
+        List<Tuple3<FunctionIdentifier, ExpressionInfo, Function1<Seq<Expression>, Expression>>> defs =
+                new ArrayList<>();
+        defs.add(new Tuple3<>(
+                new FunctionIdentifier(EMBED, Option.empty(), Option.empty()),
+                info(
+                        EMBED,
+                        "_FUNC_(text[, model]) - sentence embedding of text as array<float>, with the model "
+                                + "(default spark.attune.model)"),
                 args -> build(EMBED, args, EMBED_TYPE, SqlScoring::embed)));
-        defs.add(new Tuple3<>(new FunctionIdentifier(CLASSIFY, Option.empty(), Option.empty()),
-                info(CLASSIFY, "_FUNC_(text[, model]) - struct<label, score> from a sequence-classification model "
-                        + "(default spark.attune.model)"),
+        defs.add(new Tuple3<>(
+                new FunctionIdentifier(CLASSIFY, Option.empty(), Option.empty()),
+                info(
+                        CLASSIFY,
+                        "_FUNC_(text[, model]) - struct<label, score> from a sequence-classification model "
+                                + "(default spark.attune.model)"),
                 args -> build(CLASSIFY, args, CLASSIFY_TYPE, SqlScoring::classify)));
-        defs.add(new Tuple3<>(new FunctionIdentifier(LOGLIK, Option.empty(), Option.empty()),
-                info(LOGLIK, "_FUNC_(text[, prompt[, model]]) - struct<logprob, mean_logprob, tokens, token_logprobs>: "
-                        + "log-likelihood of text (of the completion, given prompt) under a decoder (default spark.attune.model)"),
+        defs.add(new Tuple3<>(
+                new FunctionIdentifier(LOGLIK, Option.empty(), Option.empty()),
+                info(
+                        LOGLIK,
+                        "_FUNC_(text[, prompt[, model]]) - struct<logprob, mean_logprob, tokens, token_logprobs>: "
+                                + "log-likelihood of text (of the completion, given prompt) under a decoder (default spark.attune.model)"),
                 args -> buildLoglik(args)));
-        defs.add(new Tuple3<>(new FunctionIdentifier(CHOOSE, Option.empty(), Option.empty()),
-                info(CHOOSE, "_FUNC_(prompt, labels[, model]) - struct<label, index, scores>: the label of array<string> "
-                        + "labels a decoder finds most likely after prompt (default spark.attune.model)"),
+        defs.add(new Tuple3<>(
+                new FunctionIdentifier(CHOOSE, Option.empty(), Option.empty()),
+                info(
+                        CHOOSE,
+                        "_FUNC_(prompt, labels[, model]) - struct<label, index, scores>: the label of array<string> "
+                                + "labels a decoder finds most likely after prompt (default spark.attune.model)"),
                 args -> buildChoose(args)));
         return defs;
     }
@@ -141,8 +154,9 @@ public final class AttuneFunctions {
         checkArgs(LOGLIK, n, 1, 3);
         Object fn = switch (n) {
             case 1 -> (Function1<String, Object> & java.io.Serializable) text -> SqlScoring.loglik(text, null, null);
-            case 2 -> (Function2<String, String, Object> & java.io.Serializable) (text, prompt) ->
-                    SqlScoring.loglik(text, prompt, null);
+            case 2 ->
+                (Function2<String, String, Object> & java.io.Serializable)
+                        (text, prompt) -> SqlScoring.loglik(text, prompt, null);
             default -> (scala.Function3<String, String, String, Object> & java.io.Serializable) SqlScoring::loglik;
         };
         return udf(LOGLIK, fn, LOGLIK_TYPE, args);
@@ -152,8 +166,8 @@ public final class AttuneFunctions {
         int n = args.size();
         checkArgs(CHOOSE, n, 2, 3);
         Object fn = n == 2
-                ? (Function2<String, scala.collection.Seq<String>, Object> & java.io.Serializable) (prompt, labels) ->
-                        SqlScoring.choose(prompt, labels, null)
+                ? (Function2<String, scala.collection.Seq<String>, Object> & java.io.Serializable)
+                        (prompt, labels) -> SqlScoring.choose(prompt, labels, null)
                 : (scala.Function3<String, scala.collection.Seq<String>, String, Object> & java.io.Serializable)
                         SqlScoring::choose;
         return udf(CHOOSE, fn, CHOICE_TYPE, args);
@@ -167,7 +181,8 @@ public final class AttuneFunctions {
             params.put("expectedNum", "[" + min + ", " + max + "]");
             params.put("actualNum", String.valueOf(n));
             params.put("docroot", "https://spark.apache.org/docs/latest");
-            throw AttuneFunctions.<RuntimeException>sneaky(new AnalysisException("WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
+            throw AttuneFunctions.<RuntimeException>sneaky(new AnalysisException(
+                    "WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
                     scala.collection.immutable.Map$.MODULE$.from(CollectionConverters.asScala(params))));
         }
     }
@@ -177,7 +192,8 @@ public final class AttuneFunctions {
         for (int i = 0; i < args.size(); i++) {
             encoders.add(Option.empty());
         }
-        Seq<Option<ExpressionEncoder<?>>> enc = CollectionConverters.asScala(encoders).toSeq();
+        Seq<Option<ExpressionEncoder<?>>> enc =
+                CollectionConverters.asScala(encoders).toSeq();
         return new ScalaUDF(fn, type, args, enc, Option.empty(), Option.apply(name), true, true);
     }
 }

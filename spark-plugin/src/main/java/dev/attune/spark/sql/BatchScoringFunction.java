@@ -1,16 +1,19 @@
 package dev.attune.spark.sql;
 
 import dev.attune.runtime.AttuneRuntime;
-import dev.attune.spark.ExecutorRuntime;
 import dev.attune.runtime.ChunkedIterator;
-import dev.attune.task.PartitionScorer;
-import dev.attune.runtime.ScoredRow;
-import dev.attune.spark.SparkValues;
 import dev.attune.runtime.OnError;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.ExecutorRuntime;
+import dev.attune.spark.SparkValues;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
+import dev.attune.task.PartitionScorer;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.TaskKind;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -18,10 +21,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
 import scala.jdk.javaapi.CollectionConverters;
-
-import java.io.Serializable;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The partition function {@link BatchSqlScoring} puts in place of row-at-a-time SQL calls: reads
@@ -57,8 +56,8 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
         AttuneRuntime rt = ExecutorRuntime.get();
         OnError onError = rt.settings().onError();
         TaskContext tc = TaskContext.get();
-        java.util.Iterator<Row> out = new ChunkedIterator<Row, Row>(CollectionConverters.asJava(input), CHUNK,
-                (chunk, first) -> {
+        java.util.Iterator<Row> out =
+                new ChunkedIterator<Row, Row>(CollectionConverters.asJava(input), CHUNK, (chunk, first) -> {
                     List<List<Object>> results = new ArrayList<>();
                     for (Call c : calls) {
                         results.add(score(rt, c, chunk, first, onError, tc));
@@ -81,8 +80,8 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
     }
 
     /** One call's results for a chunk, in row order. */
-    private static List<Object> score(AttuneRuntime rt, Call c, List<Row> chunk, long first, OnError onError,
-                                      TaskContext tc) {
+    private static List<Object> score(
+            AttuneRuntime rt, Call c, List<Row> chunk, long first, OnError onError, TaskContext tc) {
         List<String> texts = new ArrayList<>(chunk.size());
         List<String> ids = new ArrayList<>(chunk.size());
         String fn = AttuneFunctions.nameOf(c.kind());
@@ -96,8 +95,8 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             return scoreDecoder(rt, c, chunk, texts, ids, model, onError, tc);
         }
         TaskKind task = c.kind();
-        List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0).score(texts, ids,
-                ExecutorRuntime.placement(rt, tc));
+        List<ScoredRow> scored = new PartitionScorer(rt, model, task, 0, onError, 0)
+                .score(texts, ids, ExecutorRuntime.placement(rt, tc));
         List<Object> out = new ArrayList<>(scored.size());
         for (ScoredRow s : scored) {
             if (s.error() != null) {
@@ -116,15 +115,22 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
         return row.isNullAt(i) ? null : row.getString(i);
     }
 
-    private static List<Object> scoreDecoder(AttuneRuntime rt, Call c, List<Row> chunk, List<String> first,
-                                             List<String> ids, String model, OnError onError, TaskContext tc) {
+    private static List<Object> scoreDecoder(
+            AttuneRuntime rt,
+            Call c,
+            List<Row> chunk,
+            List<String> first,
+            List<String> ids,
+            String model,
+            OnError onError,
+            TaskContext tc) {
         DecoderPartitionScorer scorer = new DecoderPartitionScorer(rt, model, 0, 0, onError, false, false);
         List<DecoderPartitionScorer.Result> scored;
         if (c.kind() == TaskKind.LOGLIK) {
             List<ScoreRequest> req = new ArrayList<>(chunk.size());
             for (int r = 0; r < chunk.size(); r++) {
-                req.add(new ScoreRequest(c.argIndexes().length > 1 ? string(chunk.get(r), c.argIndexes()[1]) : null,
-                        first.get(r)));
+                req.add(new ScoreRequest(
+                        c.argIndexes().length > 1 ? string(chunk.get(r), c.argIndexes()[1]) : null, first.get(r)));
             }
             scored = scorer.loglik(req, ids, tc);
         } else {
@@ -132,8 +138,8 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             for (int r = 0; r < chunk.size(); r++) {
                 Row row = chunk.get(r);
                 int li = c.argIndexes()[1];
-                req.add(new LabelChoice.Request(first.get(r), row.isNullAt(li) ? null
-                        : new ArrayList<>(row.<String>getList(li))));
+                req.add(new LabelChoice.Request(
+                        first.get(r), row.isNullAt(li) ? null : new ArrayList<>(row.<String>getList(li))));
             }
             scored = scorer.choose(req, ids, tc);
         }
@@ -142,8 +148,10 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             if (s.error() != null) {
                 LOG.warn("Attune: {}", s.error());
             }
-            out.add(c.kind() == TaskKind.LOGLIK ? DecoderPartitionScorer.loglikValue(s.score())
-                    : DecoderPartitionScorer.choiceValue(s.choice()));
+            out.add(
+                    c.kind() == TaskKind.LOGLIK
+                            ? DecoderPartitionScorer.loglikValue(s.score())
+                            : DecoderPartitionScorer.choiceValue(s.choice()));
         }
         return out;
     }

@@ -1,6 +1,10 @@
 package dev.attune.spark.sql;
 
 import dev.attune.task.TaskKind;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder;
 import org.apache.spark.sql.catalyst.expressions.Alias;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
@@ -17,11 +21,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Option;
 import scala.jdk.javaapi.CollectionConverters;
-
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Optimizer rule that makes the SQL functions score rows in batches: a projection that calls
@@ -61,7 +60,9 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
             changed |= r != k;
             rewritten.add(r);
         }
-        LogicalPlan q = changed ? p.withNewChildren(CollectionConverters.asScala(rewritten).toSeq()) : p;
+        LogicalPlan q = changed
+                ? p.withNewChildren(CollectionConverters.asScala(rewritten).toSeq())
+                : p;
         return q instanceof Project proj ? rewriteProject(proj) : q;
     }
 
@@ -101,7 +102,9 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
             int[] argIndexes = new int[data];
             for (int a = 0; a < data; a++) {
                 argIndexes[a] = pre.size();
-                pre.add(alias(args.get(a), "__attune_arg_" + i + "_" + a,
+                pre.add(alias(
+                        args.get(a),
+                        "__attune_arg_" + i + "_" + a,
                         org.apache.spark.sql.catalyst.expressions.NamedExpression$.MODULE$.newExprId()));
             }
             String model = null;
@@ -127,15 +130,15 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
         var serde = org.apache.spark.sql.catalyst.plans.logical.CatalystSerde$.MODULE$;
         // Ordinals become the text projection's attributes again, so column pruning sees what is read.
         Expression deserializer = unbind(inEnc.deserializer(), CollectionConverters.asJava(texts.output()));
-        LogicalPlan rows = new org.apache.spark.sql.catalyst.plans.logical.DeserializeToObject(deserializer,
-                serde.generateObjAttr(inEnc), texts);
+        LogicalPlan rows = new org.apache.spark.sql.catalyst.plans.logical.DeserializeToObject(
+                deserializer, serde.generateObjAttr(inEnc), texts);
         @SuppressWarnings({"unchecked", "rawtypes"})
         scala.Function1<scala.collection.Iterator<Object>, scala.collection.Iterator<Object>> fn =
                 (scala.Function1) new BatchScoringFunction(specs);
-        LogicalPlan scored = new org.apache.spark.sql.catalyst.plans.logical.MapPartitions(fn, serde.generateObjAttr(outEnc),
-                rows);
-        LogicalPlan mapped = new org.apache.spark.sql.catalyst.plans.logical.SerializeFromObject(outEnc.namedExpressions(),
-                scored);
+        LogicalPlan scored =
+                new org.apache.spark.sql.catalyst.plans.logical.MapPartitions(fn, serde.generateObjAttr(outEnc), rows);
+        LogicalPlan mapped =
+                new org.apache.spark.sql.catalyst.plans.logical.SerializeFromObject(outEnc.namedExpressions(), scored);
         List<Attribute> mappedOut = CollectionConverters.asJava(mapped.output());
 
         // 3. The original projection over the new columns: old attributes map to the new ones by position.
@@ -173,8 +176,12 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
     }
 
     /** The calls replaced by their result columns, and the child's attributes by the new ones. */
-    private static Expression replace(Expression e, List<ScalaUDF> calls, Map<ExprId, Attribute> byId,
-                                      List<Attribute> mappedOut, int resultsStart) {
+    private static Expression replace(
+            Expression e,
+            List<ScalaUDF> calls,
+            Map<ExprId, Attribute> byId,
+            List<Attribute> mappedOut,
+            int resultsStart) {
         return mapTree(e, x -> {
             if (batchable(x)) {
                 for (int i = 0; i < calls.size(); i++) {
@@ -189,8 +196,11 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
 
     /** Bound ordinals replaced by the attributes they stand for. */
     private static Expression unbind(Expression e, List<Attribute> attrs) {
-        return mapTree(e, x -> x instanceof org.apache.spark.sql.catalyst.expressions.BoundReference b
-                ? attrs.get(b.ordinal()) : x);
+        return mapTree(
+                e,
+                x -> x instanceof org.apache.spark.sql.catalyst.expressions.BoundReference b
+                        ? attrs.get(b.ordinal())
+                        : x);
     }
 
     /**
@@ -214,7 +224,12 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
     }
 
     private static Alias alias(Expression child, String name, ExprId id) {
-        return new Alias(child, name, id, CollectionConverters.asScala(List.<String>of()).toSeq(), Option.empty(),
+        return new Alias(
+                child,
+                name,
+                id,
+                CollectionConverters.asScala(List.<String>of()).toSeq(),
+                Option.empty(),
                 CollectionConverters.asScala(List.<String>of()).toSeq());
     }
 }

@@ -1,21 +1,20 @@
 package dev.attune.spark.sql;
 
-import dev.attune.task.TaskKind;
 import dev.attune.runtime.AttuneRuntime;
-import dev.attune.spark.ExecutorRuntime;
-import dev.attune.task.PartitionScorer;
-import dev.attune.runtime.ScoredRow;
 import dev.attune.runtime.OnError;
+import dev.attune.runtime.ScoredRow;
+import dev.attune.spark.ExecutorRuntime;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
+import dev.attune.task.PartitionScorer;
 import dev.attune.task.ScoreRequest;
+import dev.attune.task.TaskKind;
+import java.util.List;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.List;
 
 /**
  * The bodies of the SQL functions, run on the executors (row at a time, where the batching rule
@@ -28,8 +27,7 @@ final class SqlScoring {
 
     private static final Logger LOG = LoggerFactory.getLogger(SqlScoring.class);
 
-    private SqlScoring() {
-    }
+    private SqlScoring() {}
 
     static float[] embed(String text, String model) {
         ScoredRow r = score(text, model, TaskKind.EMBED, "attune_embed");
@@ -46,8 +44,12 @@ final class SqlScoring {
             return null;
         }
         AttuneRuntime rt = ExecutorRuntime.get();
-        DecoderPartitionScorer.Result r = decoder(rt, model).loglik(List.of(new ScoreRequest(prompt, text)),
-                List.of(AttuneFunctions.LOGLIK + " on text '" + shorten(text) + "'"), TaskContext.get()).get(0);
+        DecoderPartitionScorer.Result r = decoder(rt, model)
+                .loglik(
+                        List.of(new ScoreRequest(prompt, text)),
+                        List.of(AttuneFunctions.LOGLIK + " on text '" + shorten(text) + "'"),
+                        TaskContext.get())
+                .get(0);
         warn(r.error());
         return DecoderPartitionScorer.loglikValue(r.score());
     }
@@ -58,8 +60,12 @@ final class SqlScoring {
         }
         AttuneRuntime rt = ExecutorRuntime.get();
         List<String> l = new java.util.ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(labels));
-        DecoderPartitionScorer.Result r = decoder(rt, model).choose(List.of(new LabelChoice.Request(prompt, l)),
-                List.of(AttuneFunctions.CHOOSE + " on prompt '" + shorten(prompt) + "'"), TaskContext.get()).get(0);
+        DecoderPartitionScorer.Result r = decoder(rt, model)
+                .choose(
+                        List.of(new LabelChoice.Request(prompt, l)),
+                        List.of(AttuneFunctions.CHOOSE + " on prompt '" + shorten(prompt) + "'"),
+                        TaskContext.get())
+                .get(0);
         warn(r.error());
         return DecoderPartitionScorer.choiceValue(r.choice());
     }
@@ -87,8 +93,9 @@ final class SqlScoring {
         String m = model == null ? rt.settings().model() : model;
         OnError onError = rt.settings().onError();
         String id = fn + " on text '" + (text.length() > 40 ? text.substring(0, 40) + "..." : text) + "'";
-        ScoredRow r = new PartitionScorer(rt, m, task, 1, onError, 0).score(List.of(text), List.of(id),
-                ExecutorRuntime.placement(rt, TaskContext.get())).get(0);
+        ScoredRow r = new PartitionScorer(rt, m, task, 1, onError, 0)
+                .score(List.of(text), List.of(id), ExecutorRuntime.placement(rt, TaskContext.get()))
+                .get(0);
         if (r.error() != null) {
             LOG.warn("Attune: {}", r.error());
         }

@@ -1,28 +1,26 @@
 package dev.attune.app.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code attune embed} end to end on the built-in model: order, ids, nulls, errors and exit codes. */
 class EmbedCommandTest {
 
     private final ObjectMapper json = new ObjectMapper();
 
-    private record Run(int code, String err) {
-    }
+    private record Run(int code, String err) {}
 
     private static Run run(String... args) {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -34,14 +32,17 @@ class EmbedCommandTest {
     void embedsEveryRowInInputOrderWithItsId(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("in.jsonl");
         Path out = dir.resolve("out.jsonl");
-        Files.write(in, List.of(
-                "{\"id\": 7, \"text\": \"A long sentence about GPUs, attention kernels and Spark executors on a cluster.\"}",
-                "",
-                "{\"id\": \"b\", \"text\": \"short\"}",
-                "{\"id\": {\"k\": [1, 2]}, \"text\": null}",
-                "{\"id\": 3.5, \"text\": \"   \"}",
-                "{\"id\": null, \"text\": \"\"}"));
-        Run r = run("embed", "--input", in.toString(), "--output", out.toString(), "--batch-size", "2", "--threads", "2");
+        Files.write(
+                in,
+                List.of(
+                        "{\"id\": 7, \"text\": \"A long sentence about GPUs, attention kernels and Spark executors on a cluster.\"}",
+                        "",
+                        "{\"id\": \"b\", \"text\": \"short\"}",
+                        "{\"id\": {\"k\": [1, 2]}, \"text\": null}",
+                        "{\"id\": 3.5, \"text\": \"   \"}",
+                        "{\"id\": null, \"text\": \"\"}"));
+        Run r = run(
+                "embed", "--input", in.toString(), "--output", out.toString(), "--batch-size", "2", "--threads", "2");
         assertEquals(0, r.code(), r.err());
         List<String> lines = Files.readAllLines(out);
         assertEquals(5, lines.size());
@@ -62,7 +63,8 @@ class EmbedCommandTest {
         assertEquals(3.5, blank.get("id").asDouble());
         assertTrue(empty.get("id").isNull());
         assertEquals(384, blank.get("embedding").size());
-        assertEquals(blank.get("embedding"), empty.get("embedding"), "whitespace-only text is embedded as the empty string");
+        assertEquals(
+                blank.get("embedding"), empty.get("embedding"), "whitespace-only text is embedded as the empty string");
         assertTrue(r.err().contains("5 rows"), r.err());
     }
 
@@ -70,7 +72,12 @@ class EmbedCommandTest {
     void malformedLineIsAnErrorNamingItsLineAndWritesNothing(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("in.jsonl");
         Path out = dir.resolve("out.jsonl");
-        Files.write(in, List.of("{\"id\": 1, \"text\": \"fine\"}", "{\"id\": 2, \"text\": \"also fine\"}", "{\"id\": 3, \"text\": "));
+        Files.write(
+                in,
+                List.of(
+                        "{\"id\": 1, \"text\": \"fine\"}",
+                        "{\"id\": 2, \"text\": \"also fine\"}",
+                        "{\"id\": 3, \"text\": "));
         Run r = run("embed", "--input", in.toString(), "--output", out.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("in.jsonl:3"), r.err());
@@ -84,10 +91,10 @@ class EmbedCommandTest {
     void wrongShapesOfLinesAreNamed(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out.jsonl");
         String[][] cases = {
-                {"[1, 2]", "expected a JSON object"},
-                {"{\"text\": \"no id\"}", "missing \"id\""},
-                {"{\"id\": 1}", "missing \"text\""},
-                {"{\"id\": 1, \"text\": 42}", "must be a string or null"},
+            {"[1, 2]", "expected a JSON object"},
+            {"{\"text\": \"no id\"}", "missing \"id\""},
+            {"{\"id\": 1}", "missing \"text\""},
+            {"{\"id\": 1, \"text\": 42}", "must be a string or null"},
         };
         for (String[] c : cases) {
             Path in = dir.resolve("bad.jsonl");
@@ -119,11 +126,20 @@ class EmbedCommandTest {
     void unknownModelIsAClearError(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("in.jsonl");
         Files.write(in, List.of("{\"id\": 1, \"text\": \"x\"}"));
-        Run r = run("embed", "--input", in.toString(), "--output", dir.resolve("o").toString(), "--model", "builtin:nope");
+        Run r = run(
+                "embed", "--input", in.toString(), "--output", dir.resolve("o").toString(), "--model", "builtin:nope");
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("unknown built-in model 'builtin:nope'") && r.err().contains("builtin:all-MiniLM-L6-v2"),
+        assertTrue(
+                r.err().contains("unknown built-in model 'builtin:nope'")
+                        && r.err().contains("builtin:all-MiniLM-L6-v2"),
                 r.err());
-        Run missingDir = run("embed", "--input", in.toString(), "--output", dir.resolve("o").toString(), "--model",
+        Run missingDir = run(
+                "embed",
+                "--input",
+                in.toString(),
+                "--output",
+                dir.resolve("o").toString(),
+                "--model",
                 dir.resolve("no-such-model").toString());
         assertEquals(1, missingDir.code());
         assertTrue(missingDir.err().contains("does not exist"), missingDir.err());

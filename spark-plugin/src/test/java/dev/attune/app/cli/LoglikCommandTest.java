@@ -1,5 +1,9 @@
 package dev.attune.app.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,10 +11,6 @@ import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.testing.decoder.DecoderReference;
 import dev.attune.testing.decoder.TestTokenizers;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -18,10 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code attune loglik} end to end, exactly its contract: one output line per input row in input
@@ -36,17 +35,23 @@ class LoglikCommandTest {
 
     @TempDir
     static Path tmp;
+
     private static Path model;
 
     @BeforeAll
     static void checkpoint() throws Exception {
         model = tmp.resolve("llama");
-        RandomDecoderCheckpoint.builder(ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16).initStd(0.3)
-                .maxPositionEmbeddings(64).build().write(model, TestTokenizers.dir("llama2"));
+        RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .initStd(0.3)
+                .maxPositionEmbeddings(64)
+                .build()
+                .write(model, TestTokenizers.dir("llama2"));
     }
 
-    private record Run(int code, String err) {
-    }
+    private record Run(int code, String err) {}
 
     private static Run run(String... args) {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -62,15 +67,26 @@ class LoglikCommandTest {
 
     @Test
     void writesTheContractedFieldsInInputOrder() throws Exception {
-        Path in = input("in.jsonl",
+        Path in = input(
+                "in.jsonl",
                 "{\"id\": 1, \"text\": \"Hello world, this is a longer sentence to score.\"}",
                 "{\"id\": \"two\", \"text\": \"Short.\"}",
                 "",
                 "{\"id\": 3, \"text\": null}",
                 "{\"id\": 4, \"text\": \"\"}");
         Path out = tmp.resolve("out.jsonl");
-        Run r = run("loglik", "--model", model.toString(), "--input", in.toString(), "--output", out.toString(),
-                "--threads", "2", "--batch-size", "2");
+        Run r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                out.toString(),
+                "--threads",
+                "2",
+                "--batch-size",
+                "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("prefill tokens/s"), r.err());
         List<String> lines = Files.readAllLines(out);
@@ -80,9 +96,11 @@ class LoglikCommandTest {
             String[] texts = {"Hello world, this is a longer sentence to score.", "Short."};
             for (int i = 0; i < 2; i++) {
                 JsonNode row = JSON.readTree(lines.get(i));
-                assertEquals(List.of("id", "tokens", "token_logprobs", "logprob", "device", "path"),
-                        iterableNames(row));
-                int[] ids = Arrays.stream(hf.encode(texts[i]).getIds()).mapToInt(Math::toIntExact).toArray();
+                assertEquals(
+                        List.of("id", "tokens", "token_logprobs", "logprob", "device", "path"), iterableNames(row));
+                int[] ids = Arrays.stream(hf.encode(texts[i]).getIds())
+                        .mapToInt(Math::toIntExact)
+                        .toArray();
                 assertEquals(1, ids[0], "the Llama 2 tokenizer adds <s>");
                 assertEquals(ids.length, row.get("tokens").size());
                 for (int t = 0; t < ids.length; t++) {
@@ -118,12 +136,23 @@ class LoglikCommandTest {
 
     @Test
     void completionsScoreOnlyTheCompletionAndChoicesPickALabel() throws Exception {
-        Path in = input("prompts.jsonl",
+        Path in = input(
+                "prompts.jsonl",
                 "{\"id\": 1, \"q\": \"Question: is the sky blue? Answer:\", \"text\": \" yes\", "
                         + "\"labels\": [\" yes\", \" no\"]}");
         Path out = tmp.resolve("completion.jsonl");
-        Run r = run("loglik", "--model", model.toString(), "--input", in.toString(), "--output", out.toString(),
-                "--prompt-field", "q", "--device", "simulate:T4");
+        Run r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                out.toString(),
+                "--prompt-field",
+                "q",
+                "--device",
+                "simulate:T4");
         assertEquals(0, r.code(), r.err());
         JsonNode row = JSON.readTree(Files.readAllLines(out).get(0));
         JsonNode lp = row.get("token_logprobs");
@@ -136,11 +165,22 @@ class LoglikCommandTest {
         assertEquals("flash-sm75", row.get("path").asText());
         assertTrue(row.get("device").asText().contains("T4"), row.toString());
 
-        Path prompts = input("choose.jsonl", "{\"id\": 9, \"text\": \"Question: is the sky blue? Answer:\", "
-                + "\"labels\": [\" yes\", \" no\", \" it depends on the weather\"]}");
+        Path prompts = input(
+                "choose.jsonl",
+                "{\"id\": 9, \"text\": \"Question: is the sky blue? Answer:\", "
+                        + "\"labels\": [\" yes\", \" no\", \" it depends on the weather\"]}");
         Path chosen = tmp.resolve("chosen.jsonl");
-        r = run("loglik", "--model", model.toString(), "--input", prompts.toString(), "--output", chosen.toString(),
-                "--choices", "labels", "--length-normalize");
+        r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                prompts.toString(),
+                "--output",
+                chosen.toString(),
+                "--choices",
+                "labels",
+                "--length-normalize");
         assertEquals(0, r.code(), r.err());
         JsonNode c = JSON.readTree(Files.readAllLines(chosen).get(0));
         assertEquals(9, c.get("id").asInt());
@@ -150,33 +190,64 @@ class LoglikCommandTest {
             best = c.get("scores").get(i).asDouble() > c.get("scores").get(best).asDouble() ? i : best;
         }
         assertEquals(best, c.get("choice_index").asInt());
-        assertEquals(List.of(" yes", " no", " it depends on the weather").get(best), c.get("choice").asText());
+        assertEquals(
+                List.of(" yes", " no", " it depends on the weather").get(best),
+                c.get("choice").asText());
     }
 
     @Test
     void chatMessagePromptsAreRenderedByTheModelsTemplate() throws Exception {
         Path qwen = tmp.resolve("qwen3");
-        RandomDecoderCheckpoint.builder(ModelType.QWEN3).numHeads(4).numKvHeads(2).headDim(16).vocabSize(151936)
-                .bosTokenId(151643).eosTokenIds(151645).build().write(qwen, TestTokenizers.dir("qwen3"));
-        Path in = input("chat.jsonl", "{\"id\": 1, \"text\": \"Paris.\", \"messages\": ["
-                + "{\"role\": \"system\", \"content\": \"Answer in one word.\"},"
-                + "{\"role\": \"user\", \"content\": \"Capital of France?\"}]}",
+        RandomDecoderCheckpoint.builder(ModelType.QWEN3)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .vocabSize(151936)
+                .bosTokenId(151643)
+                .eosTokenIds(151645)
+                .build()
+                .write(qwen, TestTokenizers.dir("qwen3"));
+        Path in = input(
+                "chat.jsonl",
+                "{\"id\": 1, \"text\": \"Paris.\", \"messages\": ["
+                        + "{\"role\": \"system\", \"content\": \"Answer in one word.\"},"
+                        + "{\"role\": \"user\", \"content\": \"Capital of France?\"}]}",
                 "{\"id\": 2, \"text\": \"x\", \"messages\": [{\"role\": \"user\"}]}");
         Path out = tmp.resolve("chat-out.jsonl");
-        Run r = run("loglik", "--model", qwen.toString(), "--input", in.toString(), "--output", out.toString(),
-                "--prompt-field", "messages");
+        Run r = run(
+                "loglik",
+                "--model",
+                qwen.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                out.toString(),
+                "--prompt-field",
+                "messages");
         assertEquals(1, r.code(), "the second row's message has no content: " + r.err());
         assertTrue(r.err().contains("chat.jsonl:2") && r.err().contains("message 0"), r.err());
         assertFalse(Files.exists(out));
 
         Files.write(in, List.of(Files.readAllLines(in).get(0)));
-        r = run("loglik", "--model", qwen.toString(), "--input", in.toString(), "--output", out.toString(),
-                "--prompt-field", "messages");
+        r = run(
+                "loglik",
+                "--model",
+                qwen.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                out.toString(),
+                "--prompt-field",
+                "messages");
         assertEquals(0, r.code(), r.err());
         JsonNode row = JSON.readTree(Files.readAllLines(out).get(0));
-        String prompt = dev.attune.model.prompt.ChatTemplate.load(qwen).orElseThrow().render(List.of(
-                dev.attune.model.prompt.ChatMessage.system("Answer in one word."),
-                dev.attune.model.prompt.ChatMessage.user("Capital of France?")), true);
+        String prompt = dev.attune.model.prompt.ChatTemplate.load(qwen)
+                .orElseThrow()
+                .render(
+                        List.of(
+                                dev.attune.model.prompt.ChatMessage.system("Answer in one word."),
+                                dev.attune.model.prompt.ChatMessage.user("Capital of France?")),
+                        true);
         assertTrue(prompt.endsWith("<|im_start|>assistant\n"), prompt);
         try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(qwen.resolve("tokenizer.json"))) {
             long[] whole = hf.encode(prompt + "Paris.").getIds();
@@ -205,24 +276,45 @@ class LoglikCommandTest {
         assertEquals(List.of("{\"id\": 1, \"text\": \"fine\"}"), Files.readAllLines(in));
 
         String longText = "word ".repeat(200);
-        Path tooLong = input("long.jsonl", "{\"id\": 1, \"text\": \"ok\"}", "{\"id\": 2, \"text\": \"" + longText + "\"}");
+        Path tooLong =
+                input("long.jsonl", "{\"id\": 1, \"text\": \"ok\"}", "{\"id\": 2, \"text\": \"" + longText + "\"}");
         Path out = tmp.resolve("long-out.jsonl");
         r = run("loglik", "--model", model.toString(), "--input", tooLong.toString(), "--output", out.toString());
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("long.jsonl:2") && r.err().contains("context of 64"), r.err());
         assertFalse(Files.exists(out), "no partial output");
-        r = run("loglik", "--model", model.toString(), "--input", tooLong.toString(), "--output", out.toString(),
+        r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                tooLong.toString(),
+                "--output",
+                out.toString(),
                 "--truncate-left");
         assertEquals(0, r.code(), r.err());
-        assertEquals(64, JSON.readTree(Files.readAllLines(out).get(1)).get("tokens").size());
+        assertEquals(
+                64, JSON.readTree(Files.readAllLines(out).get(1)).get("tokens").size());
 
         Path bad = input("bad.jsonl", "{\"id\": 1, \"text\": \"ok\"}", "{\"id\": 2, \"text\": \"broken");
-        r = run("loglik", "--model", model.toString(), "--input", bad.toString(), "--output",
+        r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                bad.toString(),
+                "--output",
                 tmp.resolve("bad-out.jsonl").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("bad.jsonl:2"), r.err());
 
-        r = run("loglik", "--model", tmp.resolve("missing").toString(), "--input", in.toString(), "--output",
+        r = run(
+                "loglik",
+                "--model",
+                tmp.resolve("missing").toString(),
+                "--input",
+                in.toString(),
+                "--output",
                 tmp.resolve("m-out.jsonl").toString());
         assertTrue(r.code() != 0 && r.err().contains("missing"), r.err());
     }

@@ -1,10 +1,11 @@
 package dev.attune.app.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -12,21 +13,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code attune probe} and {@code attune embed --device}: per-device paths with reasons, and forced-path errors. */
 class ProbeCommandTest {
 
-    private record Run(int code, String out, String err) {
-    }
+    private record Run(int code, String out, String err) {}
 
     private static Run run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = AttuneCli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        int code = AttuneCli.run(
+                args,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -60,7 +60,9 @@ class ProbeCommandTest {
         assertEquals("cpu", last.get("kind").asText());
         assertEquals("cpu-flash", last.get("path").asText());
         if (devices.size() == 1) {
-            assertTrue(root.get("note").asText().startsWith("no GPU"), root.get("note").asText());
+            assertTrue(
+                    root.get("note").asText().startsWith("no GPU"),
+                    root.get("note").asText());
         }
         Run text = run("probe");
         assertTrue(text.out().lines().anyMatch(l -> l.startsWith("cpu ")), text.out());
@@ -70,7 +72,12 @@ class ProbeCommandTest {
     void aForcedPathTheDeviceCannotRunIsNamed() throws Exception {
         Run r = run("probe", "--simulate", "T4", "--attention-path", "flash-sm80", "--json");
         assertEquals(0, r.code());
-        String error = new ObjectMapper().readTree(r.out()).get("devices").get(0).get("error").asText();
+        String error = new ObjectMapper()
+                .readTree(r.out())
+                .get("devices")
+                .get(0)
+                .get("error")
+                .asText();
         assertTrue(error.contains("Tesla T4") && error.contains("flash-sm80") && error.contains("sm_80"), error);
         assertEquals(2, run("probe", "--simulate", "T5").code());
         assertEquals(2, run("probe", "--attention-path", "warp").code());
@@ -91,14 +98,30 @@ class ProbeCommandTest {
         assertTrue(second.get("path").isNull());
         Run cpu = run("embed", "--input", in.toString(), "--output", out.toString(), "--device", "cpu");
         assertEquals(0, cpu.code());
-        assertEquals("cpu-flash", new ObjectMapper().readTree(Files.readAllLines(out).get(0)).get("path").asText());
+        assertEquals(
+                "cpu-flash",
+                new ObjectMapper()
+                        .readTree(Files.readAllLines(out).get(0))
+                        .get("path")
+                        .asText());
 
         Path forcedOut = dir.resolve("forced.jsonl");
-        Run forced = run("embed", "--input", in.toString(), "--output", forcedOut.toString(), "--device", "simulate:T4",
-                "--attention-path", "flash-sm80");
+        Run forced = run(
+                "embed",
+                "--input",
+                in.toString(),
+                "--output",
+                forcedOut.toString(),
+                "--device",
+                "simulate:T4",
+                "--attention-path",
+                "flash-sm80");
         assertEquals(1, forced.code());
         assertTrue(forced.err().contains("Tesla T4") && forced.err().contains("flash-sm80"), forced.err());
         assertFalse(Files.exists(forcedOut));
-        assertEquals(2, run("embed", "--input", in.toString(), "--output", out.toString(), "--device", "gpu9").code());
+        assertEquals(
+                2,
+                run("embed", "--input", in.toString(), "--output", out.toString(), "--device", "gpu9")
+                        .code());
     }
 }

@@ -1,12 +1,11 @@
 package dev.attune.app.docs;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * docs/decoders.md's table of prefill paths is what the selector answers today, so the page
@@ -24,16 +23,23 @@ class DecoderPathsDocTest {
     @Test
     void checkedInTableMatchesTheSelector() throws Exception {
         String page = Files.readString(page());
-        assertEquals(DecoderPathsDoc.render(page), page, "docs/decoders.md is stale: regenerate it with "
-                + "java -cp <classpath> dev.attune.app.docs.DecoderPathsDoc docs/decoders.md");
+        assertEquals(
+                DecoderPathsDoc.render(page),
+                page,
+                "docs/decoders.md is stale: regenerate it with "
+                        + "java -cp <classpath> dev.attune.app.docs.DecoderPathsDoc docs/decoders.md");
     }
 
     @Test
     void theTableTellsTuringFromAmpere() {
         String t = DecoderPathsDoc.table();
-        assertTrue(t.lines().anyMatch(l -> l.startsWith("| Tesla T4 ") && l.contains("`flash-sm75`")
-                && l.contains("| fp16 |")), t);
-        assertTrue(t.lines().anyMatch(l -> l.contains("A100") && l.contains("`flash-sm80`") && l.contains("| bf16 |")), t);
+        assertTrue(
+                t.lines()
+                        .anyMatch(l ->
+                                l.startsWith("| Tesla T4 ") && l.contains("`flash-sm75`") && l.contains("| fp16 |")),
+                t);
+        assertTrue(
+                t.lines().anyMatch(l -> l.contains("A100") && l.contains("`flash-sm80`") && l.contains("| bf16 |")), t);
         assertTrue(t.lines().anyMatch(l -> l.startsWith("| CPU ") && l.contains("`cpu-flash`")), t);
     }
 }

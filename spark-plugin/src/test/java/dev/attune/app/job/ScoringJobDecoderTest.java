@@ -1,5 +1,10 @@
 package dev.attune.app.job;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.kernels.cpu.CpuThreads;
@@ -15,14 +20,6 @@ import dev.attune.task.SequenceScore;
 import dev.attune.testing.SparkSessions;
 import dev.attune.testing.TestTexts;
 import dev.attune.testing.decoder.TestTokenizers;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -32,11 +29,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scoring job's decoder tasks: {@code --task loglik} (with a prompt column) and
@@ -60,8 +59,15 @@ class ScoringJobDecoderTest {
     @BeforeAll
     static void start() throws Exception {
         modelDir = tmp.resolve("llama");
-        RandomDecoderCheckpoint.builder(RandomDecoderCheckpoint.ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16)
-                .maxPositionEmbeddings(128).initStd(0.3).seed(7L).build().write(modelDir, TestTokenizers.dir("llama2"));
+        RandomDecoderCheckpoint.builder(RandomDecoderCheckpoint.ModelType.LLAMA)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .maxPositionEmbeddings(128)
+                .initStd(0.3)
+                .seed(7L)
+                .build()
+                .write(modelDir, TestTokenizers.dir("llama2"));
         ObjectMapper json = new ObjectMapper();
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 24; i++) {
@@ -92,8 +98,8 @@ class ScoringJobDecoderTest {
 
     static ScoringJob.Summary run(String... args) {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        ScoringJob.Summary s = ScoringJob.execute(spark, ScoringJob.parse(args), new PrintStream(buf, true,
-                StandardCharsets.UTF_8));
+        ScoringJob.Summary s =
+                ScoringJob.execute(spark, ScoringJob.parse(args), new PrintStream(buf, true, StandardCharsets.UTF_8));
         assertNotNull(s, buf.toString(StandardCharsets.UTF_8));
         return s;
     }
@@ -101,17 +107,33 @@ class ScoringJobDecoderTest {
     @Test
     void loglikWritesTheTableAndAReRunIsIdempotent() throws Exception {
         Path out = tmp.resolve("loglik-out");
-        String[] args = {"--input", input.toString(), "--output", out.toString(), "--task", "loglik", "--model",
-                modelDir.toString(), "--prompt-col", "prompt", "--chunks", "4", "--chunks-per-job", "2"};
+        String[] args = {
+            "--input",
+            input.toString(),
+            "--output",
+            out.toString(),
+            "--task",
+            "loglik",
+            "--model",
+            modelDir.toString(),
+            "--prompt-col",
+            "prompt",
+            "--chunks",
+            "4",
+            "--chunks-per-job",
+            "2"
+        };
         ScoringJob.Summary first = run(args);
         assertEquals(24, first.rowsThisRun());
         List<Row> rows = spark.read().parquet(out.toString()).orderBy("id").collectAsList();
         assertEquals(24, rows.size());
-        assertEquals(List.of("id", "logprob", "mean_logprob", "tokens"),
+        assertEquals(
+                List.of("id", "logprob", "mean_logprob", "tokens"),
                 Arrays.asList(spark.read().parquet(out.toString()).drop("chunk").columns()));
-        try (DecoderModel model = DecoderModel.load(modelDir); CpuThreads threads = new CpuThreads(1)) {
-            LogLikelihood direct = new LogLikelihood(model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9),
-                    threads, 16, 16384, false);
+        try (DecoderModel model = DecoderModel.load(modelDir);
+                CpuThreads threads = new CpuThreads(1)) {
+            LogLikelihood direct = new LogLikelihood(
+                    model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads, 16, 16384, false);
             List<ScoreRequest> req = new ArrayList<>();
             for (int i = 0; i < texts.size(); i++) {
                 req.add(new ScoreRequest("Q" + i + ":", texts.get(i)));
@@ -119,8 +141,11 @@ class ScoringJobDecoderTest {
             SequenceScore[] want = direct.score(req);
             for (Row r : rows) {
                 int i = (int) r.getLong(r.fieldIndex("id"));
-                assertEquals(want[i].logprob(), r.getDouble(r.fieldIndex("logprob")), 1e-6 * Math.abs(want[i].logprob()));
-                assertEquals(want[i].meanLogprob(), r.getDouble(r.fieldIndex("mean_logprob")),
+                assertEquals(
+                        want[i].logprob(), r.getDouble(r.fieldIndex("logprob")), 1e-6 * Math.abs(want[i].logprob()));
+                assertEquals(
+                        want[i].meanLogprob(),
+                        r.getDouble(r.fieldIndex("mean_logprob")),
                         1e-6 * Math.abs(want[i].meanLogprob()));
                 assertEquals(want[i].scoredTokens(), r.getInt(r.fieldIndex("tokens")));
             }
@@ -128,27 +153,45 @@ class ScoringJobDecoderTest {
         ScoringJob.Summary second = run(args);
         assertEquals(0, second.rowsThisRun(), "a re-run scores nothing again");
         assertEquals(24, second.totalRows());
-        assertEquals(24, spark.read().parquet(out.toString()).select("id").distinct().count());
+        assertEquals(
+                24, spark.read().parquet(out.toString()).select("id").distinct().count());
         // Other settings are refused instead of mixed.
         String[] other = args.clone();
-        other[Arrays.asList(args).indexOf("prompt") ] = "text";
+        other[Arrays.asList(args).indexOf("prompt")] = "text";
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        assertEquals(null, ScoringJob.execute(spark, ScoringJob.parse(other), new PrintStream(buf, true,
-                StandardCharsets.UTF_8)));
-        assertTrue(buf.toString(StandardCharsets.UTF_8).contains("other settings"), buf.toString(StandardCharsets.UTF_8));
+        assertEquals(
+                null,
+                ScoringJob.execute(spark, ScoringJob.parse(other), new PrintStream(buf, true, StandardCharsets.UTF_8)));
+        assertTrue(
+                buf.toString(StandardCharsets.UTF_8).contains("other settings"), buf.toString(StandardCharsets.UTF_8));
     }
 
     @Test
     void chooseWritesTheBestLabel() throws Exception {
         Path out = tmp.resolve("choose-out");
-        run("--input", input.toString(), "--output", out.toString(), "--task", "choose", "--model", modelDir.toString(),
-                "--choices-col", "choices", "--chunks", "2", "--chunks-per-job", "2");
+        run(
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--task",
+                "choose",
+                "--model",
+                modelDir.toString(),
+                "--choices-col",
+                "choices",
+                "--chunks",
+                "2",
+                "--chunks-per-job",
+                "2");
         List<Row> rows = spark.read().parquet(out.toString()).orderBy("id").collectAsList();
         assertEquals(24, rows.size());
-        try (DecoderModel model = DecoderModel.load(modelDir); CpuThreads threads = new CpuThreads(1)) {
-            LogLikelihood direct = new LogLikelihood(model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9),
-                    threads, 16, 16384, false);
-            List<LabelChoice.Request> req = texts.stream().map(t -> new LabelChoice.Request(t, LABELS)).toList();
+        try (DecoderModel model = DecoderModel.load(modelDir);
+                CpuThreads threads = new CpuThreads(1)) {
+            LogLikelihood direct = new LogLikelihood(
+                    model, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads, 16, 16384, false);
+            List<LabelChoice.Request> req =
+                    texts.stream().map(t -> new LabelChoice.Request(t, LABELS)).toList();
             LabelChoice.Choice[] want = new LabelChoice(direct, false).choose(req);
             for (Row r : rows) {
                 int i = (int) r.getLong(r.fieldIndex("id"));
@@ -161,12 +204,16 @@ class ScoringJobDecoderTest {
 
     @Test
     void decoderOptionsAreChecked() {
-        assertThrows(IllegalArgumentException.class, () -> ScoringJob.parse(new String[] {"--input", "x", "--output", "y",
-                "--task", "choose"}));
-        assertThrows(IllegalArgumentException.class, () -> ScoringJob.parse(new String[] {"--input", "x", "--output", "y",
-                "--task", "embed", "--prompt-col", "p"}));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ScoringJob.parse(new String[] {
-                "--input", "x", "--output", "y", "--task", "generate"}));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> ScoringJob.parse(new String[] {"--input", "x", "--output", "y", "--task", "choose"}));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> ScoringJob.parse(
+                        new String[] {"--input", "x", "--output", "y", "--task", "embed", "--prompt-col", "p"}));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ScoringJob.parse(new String[] {"--input", "x", "--output", "y", "--task", "generate"}));
         assertTrue(e.getMessage().contains("loglik"), e.getMessage());
     }
 }

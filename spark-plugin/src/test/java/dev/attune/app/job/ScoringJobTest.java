@@ -1,15 +1,11 @@
 package dev.attune.app.job;
 
-import dev.attune.task.EncoderScoring;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.apache.spark.unsafe.hash.Murmur3_x86_32;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
-
+import dev.attune.task.EncoderScoring;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -21,9 +17,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.unsafe.hash.Murmur3_x86_32;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scoring job end to end: a run that fails part-way (a row over the text limit, in the last wave) keeps the
@@ -71,8 +70,7 @@ class ScoringJobTest {
         Files.write(file, lines);
     }
 
-    private record Result(int code, String log) {
-    }
+    private record Result(int code, String log) {}
 
     private static Result run(String... args) {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -83,8 +81,13 @@ class ScoringJobTest {
     }
 
     private static Map<Long, float[]> readOutput(Path out, String master) {
-        SparkSession spark = SparkSession.builder().master(master).appName("read").config("spark.ui.enabled", "false")
-                .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1").getOrCreate();
+        SparkSession spark = SparkSession.builder()
+                .master(master)
+                .appName("read")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .getOrCreate();
         try {
             Map<Long, float[]> m = new TreeMap<>();
             for (Row r : spark.read().parquet(out.toString()).collectAsList()) {
@@ -115,8 +118,21 @@ class ScoringJobTest {
         Path in = dir.resolve("in.jsonl");
         Path out = dir.resolve("out");
         writeInput(in, texts, badId);
-        String[] args = {"--input", in.toString(), "--output", out.toString(), "--chunks", String.valueOf(CHUNKS),
-                "--chunks-per-job", "2", "--master", "local[2]", "--with-path-device", "--conf", "spark.attune.maxTextChars=4000"};
+        String[] args = {
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString(),
+            "--chunks",
+            String.valueOf(CHUNKS),
+            "--chunks-per-job",
+            "2",
+            "--master",
+            "local[2]",
+            "--with-path-device",
+            "--conf",
+            "spark.attune.maxTextChars=4000"
+        };
 
         Result first = run(args);
         assertEquals(1, first.code());
@@ -139,8 +155,21 @@ class ScoringJobTest {
         Map<Long, float[]> resumed = readOutput(out, "local[1]");
         assertEquals(ROWS, resumed.size());
         Path clean = dir.resolve("clean");
-        assertEquals(0, run("--input", in.toString(), "--output", clean.toString(), "--chunks", String.valueOf(CHUNKS),
-                "--master", "local[2]", "--with-path-device", "--conf", "spark.attune.maxTextChars=4000").code());
+        assertEquals(
+                0,
+                run(
+                                "--input",
+                                in.toString(),
+                                "--output",
+                                clean.toString(),
+                                "--chunks",
+                                String.valueOf(CHUNKS),
+                                "--master",
+                                "local[2]",
+                                "--with-path-device",
+                                "--conf",
+                                "spark.attune.maxTextChars=4000")
+                        .code());
         Map<Long, float[]> fresh = readOutput(clean, "local[1]");
         assertEquals(fresh.keySet(), resumed.keySet());
         for (long id : fresh.keySet()) {
@@ -155,7 +184,8 @@ class ScoringJobTest {
         assertTrue(again.log().contains("0 of 8 chunks to score"), again.log());
         assertEquals(ROWS, readOutput(out, "local[1]").size(), "re-running a finished job changes nothing");
 
-        Result otherSettings = run("--input", in.toString(), "--output", out.toString(), "--chunks", "4", "--master", "local[1]");
+        Result otherSettings =
+                run("--input", in.toString(), "--output", out.toString(), "--chunks", "4", "--master", "local[1]");
         assertEquals(1, otherSettings.code());
         assertTrue(otherSettings.log().contains("other settings"), otherSettings.log());
         assertEquals(2, run("--output", out.toString()).code());
@@ -173,14 +203,32 @@ class ScoringJobTest {
         Path in = dir.resolve("in.jsonl");
         writeInput(in, texts, badId);
         Path out = dir.resolve("out");
-        String[] args = {"--input", in.toString(), "--output", out.toString(), "--chunks", "4", "--chunks-per-job", "2",
-                "--master", "local-cluster[2,1,1024]", "--simulate-devices", "0=T4,1=A100", "--with-path-device",
-                "--conf", "spark.attune.maxTextChars=4000",
-                "--conf", "spark.attune.cache.dir=" + dev.attune.model.builtin.BuiltinModels.cacheRoot()};
+        String[] args = {
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString(),
+            "--chunks",
+            "4",
+            "--chunks-per-job",
+            "2",
+            "--master",
+            "local-cluster[2,1,1024]",
+            "--simulate-devices",
+            "0=T4,1=A100",
+            "--with-path-device",
+            "--conf",
+            "spark.attune.maxTextChars=4000",
+            "--conf",
+            "spark.attune.cache.dir=" + dev.attune.model.builtin.BuiltinModels.cacheRoot()
+        };
         Result first = run(args);
         assertEquals(1, first.code(), first.log());
-        assertTrue(Files.exists(out.resolve("_attune/chunk-0.done")) && Files.exists(out.resolve("_attune/chunk-1.done"))
-                && !Files.exists(out.resolve("_attune/chunk-3.done")), "the first wave is kept, the failing one is not");
+        assertTrue(
+                Files.exists(out.resolve("_attune/chunk-0.done"))
+                        && Files.exists(out.resolve("_attune/chunk-1.done"))
+                        && !Files.exists(out.resolve("_attune/chunk-3.done")),
+                "the first wave is kept, the failing one is not");
 
         writeInput(in, texts, -1);
         Result second = run(args);
@@ -192,8 +240,9 @@ class ScoringJobTest {
         Map<Long, float[]> got = readOutput(out, "local[1]");
         assertEquals(48, got.size(), "every id exactly once");
         float[][] ref;
-        try (var m = dev.attune.model.EncoderModel.load(dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
-             var t = new dev.attune.kernels.cpu.CpuThreads(2)) {
+        try (var m = dev.attune.model.EncoderModel.load(
+                        dev.attune.model.builtin.BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"));
+                var t = new dev.attune.kernels.cpu.CpuThreads(2)) {
             ref = EncoderScoring.embed(m, texts, 16, 4096, new dev.attune.kernels.attention.CpuMathAttention(), t);
         }
         for (long id : got.keySet()) {
@@ -205,7 +254,8 @@ class ScoringJobTest {
                 na += a[c] * a[c];
                 nb += b[c] * b[c];
             }
-            assertTrue(dot / Math.sqrt(na * nb) >= 0.999, "id " + id + " matches the CPU reference within fp16 tolerance");
+            assertTrue(
+                    dot / Math.sqrt(na * nb) >= 0.999, "id " + id + " matches the CPU reference within fp16 tolerance");
         }
     }
 

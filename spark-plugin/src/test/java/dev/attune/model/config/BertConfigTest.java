@@ -1,21 +1,20 @@
 package dev.attune.model.config;
 
-import dev.attune.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Reading a Hugging Face {@code config.json}: the fields of a valid BERT or RoBERTa config and
@@ -105,7 +104,8 @@ class BertConfigTest {
 
     @Test
     void id2labelIsParsedInNumericOrder() throws IOException {
-        write(MINILM.replace("\"use_cache\": true,",
+        write(MINILM.replace(
+                "\"use_cache\": true,",
                 "\"use_cache\": true, \"id2label\": {\"10\": \"ten\", \"2\": \"two\", \"0\": \"zero\"},"));
         BertConfig c = BertConfig.read(dir);
         assertEquals(Map.of(0, "zero", 2, "two", 10, "ten"), c.id2label());
@@ -121,11 +121,13 @@ class BertConfigTest {
 
     @Test
     void writeThenReadRoundTrips() throws IOException {
-        BertConfig c = new BertConfig("bert", 384, 6, 12, 1536, 512, 2, 30522, 1e-12, 0, "float32",
-                Map.of(0, "negative", 1, "positive"));
+        BertConfig c = new BertConfig(
+                "bert", 384, 6, 12, 1536, 512, 2, 30522, 1e-12, 0, "float32", Map.of(0, "negative", 1, "positive"));
         c.write(dir);
         assertEquals(c, BertConfig.read(dir));
-        assertEquals("BertForSequenceClassification", c.toJson().get("architectures").get(0).asText());
+        assertEquals(
+                "BertForSequenceClassification",
+                c.toJson().get("architectures").get(0).asText());
 
         BertConfig r = new BertConfig("roberta", 768, 12, 12, 3072, 514, 1, 50265, 1e-5, 1, "float16", Map.of());
         r.write(dir);
@@ -134,20 +136,23 @@ class BertConfigTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "\"hidden_size\": 384,|''|'hidden_size' must be a positive integer, got null",
-            "\"hidden_size\": 384,|\"hidden_size\": 0,|'hidden_size' must be a positive integer, got 0",
-            "\"hidden_size\": 384,|\"hidden_size\": -384,|'hidden_size' must be a positive integer, got -384",
-            "\"hidden_size\": 384,|\"hidden_size\": \"384\",|'hidden_size' must be a positive integer",
-            "\"hidden_size\": 384,|\"hidden_size\": 99999999999,|'hidden_size' must be a positive integer",
-            "\"hidden_size\": 384,|\"hidden_size\": 384.5,|'hidden_size' must be a positive integer, got 384.5",
-            "\"intermediate_size\": 1536,|\"intermediate_size\": 1536.7,|'intermediate_size' must be a positive integer",
-            "\"pad_token_id\": 0,|\"pad_token_id\": 0.5,|'pad_token_id' must be a non-negative integer, got 0.5",
-            "\"num_attention_heads\": 12,|\"num_attention_heads\": 0,|'num_attention_heads' must be a positive integer",
-            "\"num_hidden_layers\": 6,|''|'num_hidden_layers' must be a positive integer, got null",
-            "\"vocab_size\": 30522|\"vocab_size\": null|'vocab_size' must be a positive integer",
-            "\"pad_token_id\": 0,|\"pad_token_id\": -1,|'pad_token_id' must be a non-negative integer, got -1",
-            "\"type_vocab_size\": 2,|\"type_vocab_size\": \"two\",|'type_vocab_size' must be a non-negative integer"})
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "\"hidden_size\": 384,|''|'hidden_size' must be a positive integer, got null",
+                "\"hidden_size\": 384,|\"hidden_size\": 0,|'hidden_size' must be a positive integer, got 0",
+                "\"hidden_size\": 384,|\"hidden_size\": -384,|'hidden_size' must be a positive integer, got -384",
+                "\"hidden_size\": 384,|\"hidden_size\": \"384\",|'hidden_size' must be a positive integer",
+                "\"hidden_size\": 384,|\"hidden_size\": 99999999999,|'hidden_size' must be a positive integer",
+                "\"hidden_size\": 384,|\"hidden_size\": 384.5,|'hidden_size' must be a positive integer, got 384.5",
+                "\"intermediate_size\": 1536,|\"intermediate_size\": 1536.7,|'intermediate_size' must be a positive integer",
+                "\"pad_token_id\": 0,|\"pad_token_id\": 0.5,|'pad_token_id' must be a non-negative integer, got 0.5",
+                "\"num_attention_heads\": 12,|\"num_attention_heads\": 0,|'num_attention_heads' must be a positive integer",
+                "\"num_hidden_layers\": 6,|''|'num_hidden_layers' must be a positive integer, got null",
+                "\"vocab_size\": 30522|\"vocab_size\": null|'vocab_size' must be a positive integer",
+                "\"pad_token_id\": 0,|\"pad_token_id\": -1,|'pad_token_id' must be a non-negative integer, got -1",
+                "\"type_vocab_size\": 2,|\"type_vocab_size\": \"two\",|'type_vocab_size' must be a non-negative integer"
+            })
     void missingOrInvalidSizesAreRefused(String from, String to, String expected) throws IOException {
         assertTrue(MINILM.contains(from));
         write(MINILM.replace(from, to));
@@ -159,17 +164,21 @@ class BertConfigTest {
     void hiddenSizeNotAMultipleOfHeadsIsRefused() throws IOException {
         write(MINILM.replace("\"num_attention_heads\": 12,", "\"num_attention_heads\": 7,"));
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> BertConfig.read(dir));
-        assertMessage(e, dir.resolve("config.json").toString(), "hidden_size 384 is not a multiple of num_attention_heads 7");
+        assertMessage(
+                e, dir.resolve("config.json").toString(), "hidden_size 384 is not a multiple of num_attention_heads 7");
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "\"model_type\": \"bert\"|\"model_type\": \"llama\"|model_type 'llama' is not a BERT-family encoder",
-            "\"model_type\": \"bert\"|\"model_type\": \"distilbert\"|model_type 'distilbert' is not a BERT-family encoder",
-            "\"hidden_act\": \"gelu\"|\"hidden_act\": \"relu\"|hidden_act 'relu' is not supported",
-            "\"hidden_act\": \"gelu\"|\"hidden_act\": \"gelu_new\"|hidden_act 'gelu_new' is not supported",
-            "\"position_embedding_type\": \"absolute\"|\"position_embedding_type\": \"relative_key\""
-                    + "|position_embedding_type 'relative_key' is not supported"})
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "\"model_type\": \"bert\"|\"model_type\": \"llama\"|model_type 'llama' is not a BERT-family encoder",
+                "\"model_type\": \"bert\"|\"model_type\": \"distilbert\"|model_type 'distilbert' is not a BERT-family encoder",
+                "\"hidden_act\": \"gelu\"|\"hidden_act\": \"relu\"|hidden_act 'relu' is not supported",
+                "\"hidden_act\": \"gelu\"|\"hidden_act\": \"gelu_new\"|hidden_act 'gelu_new' is not supported",
+                "\"position_embedding_type\": \"absolute\"|\"position_embedding_type\": \"relative_key\""
+                        + "|position_embedding_type 'relative_key' is not supported"
+            })
     void unsupportedArchitecturesAreRefused(String from, String to, String expected) throws IOException {
         assertTrue(MINILM.contains(from));
         write(MINILM.replace(from, to));

@@ -1,19 +1,18 @@
 package dev.attune.model.config;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.model.ModelFormatException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Reading the sentence-transformers files of a model directory: the defaults without them,
@@ -71,7 +70,8 @@ class SentenceConfigTest {
 
     @Test
     void poolingModuleInTheModelDirectoryItself() throws IOException {
-        Files.writeString(dir.resolve(SentenceConfig.MODULES),
+        Files.writeString(
+                dir.resolve(SentenceConfig.MODULES),
                 "[{\"idx\": 0, \"path\": \"\", \"type\": \"sentence_transformers.models.Pooling\"}]");
         pooling("", true, false, false);
         assertEquals(Pooling.CLS, SentenceConfig.read(dir).pooling());
@@ -107,7 +107,9 @@ class SentenceConfigTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"})
+    @ValueSource(
+            strings = {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"
+            })
     void unsupportedPoolingModesAreRefused(String mode) throws IOException {
         Files.writeString(dir.resolve(SentenceConfig.MODULES), MODULES_WITHOUT_NORMALIZE);
         Files.createDirectories(dir.resolve("1_Pooling"));
@@ -122,8 +124,10 @@ class SentenceConfigTest {
         Path model = Files.createDirectories(dir.resolve("model"));
         Files.createDirectories(dir.resolve("x"));
         Files.writeString(dir.resolve("x/config.json"), "{\"pooling_mode_cls_token\": true}");
-        Files.writeString(model.resolve(SentenceConfig.MODULES), "[{\"path\": \"" + path.replace("\\", "\\\\")
-                + "\", \"type\": \"sentence_transformers.models.Pooling\"}]");
+        Files.writeString(
+                model.resolve(SentenceConfig.MODULES),
+                "[{\"path\": \"" + path.replace("\\", "\\\\")
+                        + "\", \"type\": \"sentence_transformers.models.Pooling\"}]");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> SentenceConfig.read(model));
         assertMessage(e, model.resolve(SentenceConfig.MODULES).toString(), "module path", "leaves the model directory");
     }
@@ -156,21 +160,24 @@ class SentenceConfigTest {
     @ParameterizedTest
     @EnumSource(Pooling.class)
     void writeThenReadRoundTrips(Pooling pooling) throws IOException {
-        for (SentenceConfig c : new SentenceConfig[] {
-                new SentenceConfig(pooling, true, 256), new SentenceConfig(pooling, false, 0)}) {
+        for (SentenceConfig c :
+                new SentenceConfig[] {new SentenceConfig(pooling, true, 256), new SentenceConfig(pooling, false, 0)}) {
             Path d = Files.createTempDirectory(dir, "m");
             c.write(d, 384);
             assertEquals(c, SentenceConfig.read(d));
-            assertTrue(Files.readString(d.resolve("1_Pooling/config.json")).contains("\"word_embedding_dimension\" : 384"));
+            assertTrue(Files.readString(d.resolve("1_Pooling/config.json"))
+                    .contains("\"word_embedding_dimension\" : 384"));
             assertEquals(c.maxSeqLength() > 0, Files.exists(d.resolve(SentenceConfig.SBERT)));
         }
     }
 
     private void pooling(String sub, boolean cls, boolean mean, boolean max) throws IOException {
         Path d = Files.createDirectories(dir.resolve(sub));
-        Files.writeString(d.resolve("config.json"), "{\"word_embedding_dimension\": 384,"
-                + " \"pooling_mode_cls_token\": " + cls + ", \"pooling_mode_mean_tokens\": " + mean
-                + ", \"pooling_mode_max_tokens\": " + max + ", \"pooling_mode_mean_sqrt_len_tokens\": false}");
+        Files.writeString(
+                d.resolve("config.json"),
+                "{\"word_embedding_dimension\": 384,"
+                        + " \"pooling_mode_cls_token\": " + cls + ", \"pooling_mode_mean_tokens\": " + mean
+                        + ", \"pooling_mode_max_tokens\": " + max + ", \"pooling_mode_mean_sqrt_len_tokens\": false}");
     }
 
     private static void assertMessage(Exception e, String... fragments) {

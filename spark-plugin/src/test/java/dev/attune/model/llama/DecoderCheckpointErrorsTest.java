@@ -1,5 +1,9 @@
 package dev.attune.model.llama;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.model.DecoderModel;
@@ -8,16 +12,11 @@ import dev.attune.model.ModelFormatException;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.model.safetensors.SafetensorsWriter;
 import dev.attune.testing.decoder.TestTokenizers;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A decoder checkpoint that is wrong fails at load time with one message naming the key or the
@@ -36,8 +35,13 @@ class DecoderCheckpointErrorsTest {
     }
 
     private static RandomDecoderCheckpoint.Builder tiny() {
-        return RandomDecoderCheckpoint.builder(ModelType.LLAMA).hiddenSize(32).numHeads(4).numKvHeads(2).headDim(8)
-                .intermediateSize(64).numLayers(1);
+        return RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                .hiddenSize(32)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(8)
+                .intermediateSize(64)
+                .numLayers(1);
     }
 
     private static void editConfig(Path dir, Consumer<ObjectNode> edit) throws Exception {
@@ -48,13 +52,18 @@ class DecoderCheckpointErrorsTest {
     }
 
     private static String loadError(Path dir) {
-        return assertThrows(ModelFormatException.class, () -> DecoderModel.load(dir).close()).getMessage();
+        return assertThrows(
+                        ModelFormatException.class, () -> DecoderModel.load(dir).close())
+                .getMessage();
     }
 
     @Test
     void readsWhatHuggingFaceWrites() throws Exception {
-        Path dir = checkpoint("ok", tiny().eosTokenIds(2, 7).ropeScaling(RandomDecoderCheckpoint.RopeScaling.linear(4))
-                .build());
+        Path dir = checkpoint(
+                "ok",
+                tiny().eosTokenIds(2, 7)
+                        .ropeScaling(RandomDecoderCheckpoint.RopeScaling.linear(4))
+                        .build());
         DecoderConfig c = DecoderConfig.read(dir);
         assertEquals("llama", c.modelType());
         assertEquals(4, c.heads());
@@ -71,7 +80,8 @@ class DecoderCheckpointErrorsTest {
     void unsupportedConfigsAreNamed() throws Exception {
         Path dir = checkpoint("cfg", tiny().build());
         editConfig(dir, c -> c.put("model_type", "gpt2"));
-        String m = assertThrows(ModelFormatException.class, () -> ModelFamily.of(dir)).getMessage();
+        String m = assertThrows(ModelFormatException.class, () -> ModelFamily.of(dir))
+                .getMessage();
         assertTrue(m.contains("model_type 'gpt2'") && m.contains("llama"), m);
 
         editConfig(dir, c -> {

@@ -1,5 +1,9 @@
 package dev.attune.model.llama;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
@@ -17,20 +21,15 @@ import dev.attune.task.ScoreRequest;
 import dev.attune.task.SequenceScore;
 import dev.attune.testing.decoder.DecoderReference;
 import dev.attune.testing.decoder.TestTokenizers;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The four decoder architectures end to end on the CPU: a random-weight checkpoint per variant in
@@ -55,17 +54,59 @@ class DecoderModelsMatchReferenceTest {
 
     /** One architecture variant: its checkpoint and its tokenizer. */
     enum Variant {
-        LLAMA(RandomDecoderCheckpoint.builder(ModelType.LLAMA).numHeads(4).numKvHeads(2).headDim(16).initStd(0.3), "llama2"),
-        LLAMA3_SCALED_TIED_SHARDED(RandomDecoderCheckpoint.builder(ModelType.LLAMA).initStd(0.3).numHeads(4).numKvHeads(1)
-                .headDim(16).vocabSize(128256).tieWordEmbeddings(true).shards(3).bosTokenId(128000)
-                .eosTokenIds(128001, 128009).ropeTheta(500000).ropeScaling(RopeScaling.llama3(8, 1, 4, 16)), "llama3"),
-        MISTRAL_WINDOW_BF16(RandomDecoderCheckpoint.builder(ModelType.MISTRAL).numHeads(4).numKvHeads(2).headDim(16)
-                .slidingWindow(5).dtype(DType.BF16).initStd(0.3), "llama2"),
-        QWEN2_BIAS_TIED(RandomDecoderCheckpoint.builder(ModelType.QWEN2).numHeads(4).numKvHeads(2).headDim(16)
-                .vocabSize(151936).tieWordEmbeddings(true).bosTokenId(151643).eosTokenIds(151645, 151643)
-                .ropeScaling(RopeScaling.linear(2)).initStd(0.3), "qwen3"),
-        QWEN3_QKNORM_F16(RandomDecoderCheckpoint.builder(ModelType.QWEN3).numHeads(4).numKvHeads(2).headDim(24)
-                .vocabSize(151936).bosTokenId(151643).eosTokenIds(151645).dtype(DType.F16).initStd(0.3), "qwen3");
+        LLAMA(
+                RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                        .numHeads(4)
+                        .numKvHeads(2)
+                        .headDim(16)
+                        .initStd(0.3),
+                "llama2"),
+        LLAMA3_SCALED_TIED_SHARDED(
+                RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                        .initStd(0.3)
+                        .numHeads(4)
+                        .numKvHeads(1)
+                        .headDim(16)
+                        .vocabSize(128256)
+                        .tieWordEmbeddings(true)
+                        .shards(3)
+                        .bosTokenId(128000)
+                        .eosTokenIds(128001, 128009)
+                        .ropeTheta(500000)
+                        .ropeScaling(RopeScaling.llama3(8, 1, 4, 16)),
+                "llama3"),
+        MISTRAL_WINDOW_BF16(
+                RandomDecoderCheckpoint.builder(ModelType.MISTRAL)
+                        .numHeads(4)
+                        .numKvHeads(2)
+                        .headDim(16)
+                        .slidingWindow(5)
+                        .dtype(DType.BF16)
+                        .initStd(0.3),
+                "llama2"),
+        QWEN2_BIAS_TIED(
+                RandomDecoderCheckpoint.builder(ModelType.QWEN2)
+                        .numHeads(4)
+                        .numKvHeads(2)
+                        .headDim(16)
+                        .vocabSize(151936)
+                        .tieWordEmbeddings(true)
+                        .bosTokenId(151643)
+                        .eosTokenIds(151645, 151643)
+                        .ropeScaling(RopeScaling.linear(2))
+                        .initStd(0.3),
+                "qwen3"),
+        QWEN3_QKNORM_F16(
+                RandomDecoderCheckpoint.builder(ModelType.QWEN3)
+                        .numHeads(4)
+                        .numKvHeads(2)
+                        .headDim(24)
+                        .vocabSize(151936)
+                        .bosTokenId(151643)
+                        .eosTokenIds(151645)
+                        .dtype(DType.F16)
+                        .initStd(0.3),
+                "qwen3");
 
         final RandomDecoderCheckpoint.Builder spec;
         final String tokenizer;
@@ -86,6 +127,7 @@ class DecoderModelsMatchReferenceTest {
 
     @TempDir
     static Path tmp;
+
     private static CpuThreads threads;
 
     @BeforeAll
@@ -106,8 +148,8 @@ class DecoderModelsMatchReferenceTest {
         return dir;
     }
 
-    private static SequenceScore[] score(DecoderModel m, DeviceInfo device, UserOverrides o, List<ScoreRequest> rows,
-                                         int maxRows) {
+    private static SequenceScore[] score(
+            DecoderModel m, DeviceInfo device, UserOverrides o, List<ScoreRequest> rows, int maxRows) {
         return new LogLikelihood(m, new DeviceRunner(device, o, 0.9), threads, maxRows, 4096, false).score(rows);
     }
 
@@ -125,8 +167,9 @@ class DecoderModelsMatchReferenceTest {
             if (i < from) {
                 assertTrue(Float.isNaN(got[i]), what + ": token " + i + " is not scored");
             } else {
-                assertTrue(Math.abs(want[i] - got[i]) <= tol, what + ": token " + i + " logprob " + got[i]
-                        + " vs reference " + want[i]);
+                assertTrue(
+                        Math.abs(want[i] - got[i]) <= tol,
+                        what + ": token " + i + " logprob " + got[i] + " vs reference " + want[i]);
             }
         }
     }
@@ -137,12 +180,14 @@ class DecoderModelsMatchReferenceTest {
         Path dir = write(v);
         DecoderReference ref = DecoderReference.load(dir);
         try (DecoderModel m = DecoderModel.load(dir);
-             HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(dir.resolve("tokenizer.json"))) {
+                HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(dir.resolve("tokenizer.json"))) {
             for (AttentionPath path : new AttentionPath[] {AttentionPath.CPU_FLASH, AttentionPath.CPU_MATH}) {
                 SequenceScore[] s = score(m, DeviceInfo.cpu(), UserOverrides.force(path), texts(), 16);
                 for (int i = 0; i < TEXTS.size(); i++) {
                     long[] ids = hf.encode(TEXTS.get(i)).getIds();
-                    assertArrayEquals(Arrays.stream(ids).mapToInt(Math::toIntExact).toArray(), s[i].tokens(),
+                    assertArrayEquals(
+                            Arrays.stream(ids).mapToInt(Math::toIntExact).toArray(),
+                            s[i].tokens(),
                             v + ": token ids are the tokenizers library's");
                     double[] want = ref.tokenLogprobs(s[i].tokens());
                     assertNear(want, s[i].tokenLogprobs(), 1, 1e-3, v + " " + path + " text " + i);
@@ -182,18 +227,30 @@ class DecoderModelsMatchReferenceTest {
             for (String gpu : new String[] {"T4", "A100", "V100"}) {
                 SequenceScore[] s = score(m, SimulatedDevices.get(gpu, 0), UserOverrides.NONE, texts(), 16);
                 for (int i = 0; i < TEXTS.size(); i++) {
-                    double tol = s[i].dtype().equals("bf16") ? 0.25 : s[i].dtype().equals("fp16") ? 0.05 : 1e-3;
-                    assertNear(ref.tokenLogprobs(s[i].tokens()), s[i].tokenLogprobs(), 1, tol,
+                    double tol =
+                            s[i].dtype().equals("bf16") ? 0.25 : s[i].dtype().equals("fp16") ? 0.05 : 1e-3;
+                    assertNear(
+                            ref.tokenLogprobs(s[i].tokens()),
+                            s[i].tokenLogprobs(),
+                            1,
+                            tol,
                             v + " on " + gpu + " (" + s[i].path() + " " + s[i].dtype() + ") text " + i);
                 }
                 String expectDtype = switch (gpu) {
-                    case "A100" -> m.storedDtype().id().equals("bf16") ? "bf16" : m.storedDtype().id().equals("fp32")
-                            ? "fp16" : m.storedDtype().id();
+                    case "A100" ->
+                        m.storedDtype().id().equals("bf16")
+                                ? "bf16"
+                                : m.storedDtype().id().equals("fp32")
+                                        ? "fp16"
+                                        : m.storedDtype().id();
                     default -> "fp16";
                 };
                 assertTrue(s[0].device().contains(gpu), s[0].device());
-                assertTrue(s[0].path().startsWith("flash-") || s[0].path().equals("mem-efficient")
-                        || s[0].path().equals("math"), s[0].path());
+                assertTrue(
+                        s[0].path().startsWith("flash-")
+                                || s[0].path().equals("mem-efficient")
+                                || s[0].path().equals("math"),
+                        s[0].path());
                 if (gpu.equals("T4") || gpu.equals("V100")) {
                     assertEquals("fp16", s[0].dtype(), gpu + " has no bf16: " + s[0]);
                 } else {
@@ -204,7 +261,9 @@ class DecoderModelsMatchReferenceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"LLAMA", "QWEN3_QKNORM_F16"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"LLAMA", "QWEN3_QKNORM_F16"})
     void completionsScoreOnlyTheirOwnTokensAndChoicePicksTheBest(Variant v) throws Exception {
         Path dir = write(v);
         DecoderReference ref = DecoderReference.load(dir);
@@ -213,8 +272,8 @@ class DecoderModelsMatchReferenceTest {
             List<String> labels = List.of(" positive", " negative", " neutral", " mixed feelings overall");
             List<ScoreRequest> rows = new ArrayList<>();
             labels.forEach(l -> rows.add(new ScoreRequest(prompt, l)));
-            LogLikelihood scorer = new LogLikelihood(m, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9),
-                    threads, 16, 4096, false);
+            LogLikelihood scorer = new LogLikelihood(
+                    m, new DeviceRunner(DeviceInfo.cpu(), UserOverrides.NONE, 0.9), threads, 16, 4096, false);
             long[] packedTokens = {0};
             SequenceScore[] s = scorer.score(rows, (n, tokens, c, nanos) -> packedTokens[0] += tokens);
             int context = m.tokenize(prompt).length;
@@ -225,7 +284,8 @@ class DecoderModelsMatchReferenceTest {
                 alone += single.tokens().length;
                 float[] a = single.tokenLogprobs();
                 for (int t = context; t < a.length; t++) {
-                    assertEquals(a[t], s[c].tokenLogprobs()[t], 1e-5, v + " shared vs alone, label " + c + " token " + t);
+                    assertEquals(
+                            a[t], s[c].tokenLogprobs()[t], 1e-5, v + " shared vs alone, label " + c + " token " + t);
                 }
             }
             assertEquals(alone - (labels.size() - 1) * context, packedTokens[0], "the prompt is prefilled once");
@@ -242,8 +302,8 @@ class DecoderModelsMatchReferenceTest {
                 means[c] = sums[c] / (want.length - context);
             }
             for (boolean normalize : new boolean[] {false, true}) {
-                LabelChoice.Choice choice = new LabelChoice(scorer, normalize)
-                        .choose(List.of(new LabelChoice.Request(prompt, labels))) [0];
+                LabelChoice.Choice choice =
+                        new LabelChoice(scorer, normalize).choose(List.of(new LabelChoice.Request(prompt, labels)))[0];
                 double[] by = normalize ? means : sums;
                 int best = 0;
                 for (int c = 1; c < by.length; c++) {

@@ -1,5 +1,12 @@
 package dev.attune.model.llama;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.kernels.precision.HalfFloats;
@@ -9,12 +16,6 @@ import dev.attune.model.safetensors.DType;
 import dev.attune.model.safetensors.SafetensorsFile;
 import dev.attune.model.safetensors.WeightStore;
 import dev.attune.testing.decoder.TestTokenizers;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +28,11 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Random-weight decoder checkpoints: every model type with a real tokenizer, read back through
@@ -49,24 +48,63 @@ class RandomDecoderCheckpointTest {
 
     /** The tiny shape of the brief: hidden 64, 2 layers, 4 heads, 2 KV heads, head_dim 16, FFN 128. */
     static RandomDecoderCheckpoint.Builder tiny(ModelType type) {
-        return RandomDecoderCheckpoint.builder(type).hiddenSize(64).numLayers(2).numHeads(4).numKvHeads(2).headDim(16)
+        return RandomDecoderCheckpoint.builder(type)
+                .hiddenSize(64)
+                .numLayers(2)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
                 .intermediateSize(128);
     }
 
     static Stream<Arguments> modelsWithTokenizers() {
         return Stream.of(
                 Arguments.of("llama", "llama2", tiny(ModelType.LLAMA).build()),
-                Arguments.of("mistral", "llama2", tiny(ModelType.MISTRAL).slidingWindow(8).dtype(DType.BF16).build()),
-                Arguments.of("llama3", "llama3", tiny(ModelType.LLAMA).vocabSize(128256).bosTokenId(128000)
-                        .eosTokenIds(128001, 128008, 128009).ropeTheta(500000)
-                        .ropeScaling(RopeScaling.llama3(8, 1, 4, 8192)).dtype(DType.BF16).build()),
-                Arguments.of("qwen2", "qwen3", tiny(ModelType.QWEN2).vocabSize(151936).bosTokenId(151643)
-                        .eosTokenIds(151645).tieWordEmbeddings(true).ropeTheta(1000000).rmsNormEps(1e-6)
-                        .dtype(DType.BF16).build()),
+                Arguments.of(
+                        "mistral",
+                        "llama2",
+                        tiny(ModelType.MISTRAL)
+                                .slidingWindow(8)
+                                .dtype(DType.BF16)
+                                .build()),
+                Arguments.of(
+                        "llama3",
+                        "llama3",
+                        tiny(ModelType.LLAMA)
+                                .vocabSize(128256)
+                                .bosTokenId(128000)
+                                .eosTokenIds(128001, 128008, 128009)
+                                .ropeTheta(500000)
+                                .ropeScaling(RopeScaling.llama3(8, 1, 4, 8192))
+                                .dtype(DType.BF16)
+                                .build()),
+                Arguments.of(
+                        "qwen2",
+                        "qwen3",
+                        tiny(ModelType.QWEN2)
+                                .vocabSize(151936)
+                                .bosTokenId(151643)
+                                .eosTokenIds(151645)
+                                .tieWordEmbeddings(true)
+                                .ropeTheta(1000000)
+                                .rmsNormEps(1e-6)
+                                .dtype(DType.BF16)
+                                .build()),
                 // head_dim 32 while hidden / heads = 16: Qwen3's head_dim is independent of the width.
-                Arguments.of("qwen3", "qwen3", tiny(ModelType.QWEN3).headDim(32).vocabSize(151936).bosTokenId(151643)
-                        .eosTokenIds(151645, 151643).tieWordEmbeddings(true).ropeTheta(1000000).rmsNormEps(1e-6)
-                        .dtype(DType.BF16).shards(2).build()));
+                Arguments.of(
+                        "qwen3",
+                        "qwen3",
+                        tiny(ModelType.QWEN3)
+                                .headDim(32)
+                                .vocabSize(151936)
+                                .bosTokenId(151643)
+                                .eosTokenIds(151645, 151643)
+                                .tieWordEmbeddings(true)
+                                .ropeTheta(1000000)
+                                .rmsNormEps(1e-6)
+                                .dtype(DType.BF16)
+                                .shards(2)
+                                .build()));
     }
 
     @ParameterizedTest(name = "{0} with the {1} tokenizer")
@@ -87,7 +125,9 @@ class RandomDecoderCheckpointTest {
         }
         assertEquals(spec.dtype(), w.storedDtype());
         String q0 = "model.layers.0.self_attn.q_proj.weight";
-        assertArrayEquals(new long[] {spec.numHeads() * spec.headDim(), spec.hiddenSize()}, w.info(q0).shape());
+        assertArrayEquals(
+                new long[] {spec.numHeads() * spec.headDim(), spec.hiddenSize()},
+                w.info(q0).shape());
         float[] q = w.floats(q0);
         float[] expected = spec.values(q0);
         for (int i = 0; i < q.length; i++) {
@@ -103,9 +143,13 @@ class RandomDecoderCheckpointTest {
 
         JsonNode config = JSON.readTree(dir.resolve("config.json").toFile());
         assertEquals(spec.modelType().hfName(), config.get("model_type").asText());
-        assertEquals(spec.modelType().architecture(), config.get("architectures").get(0).asText());
+        assertEquals(
+                spec.modelType().architecture(),
+                config.get("architectures").get(0).asText());
         assertEquals(spec.headDim(), config.get("head_dim").asInt());
-        assertEquals(RandomDecoderCheckpoint.torchDtype(spec.dtype()), config.get("torch_dtype").asText());
+        assertEquals(
+                RandomDecoderCheckpoint.torchDtype(spec.dtype()),
+                config.get("torch_dtype").asText());
         JsonNode gen = JSON.readTree(dir.resolve("generation_config.json").toFile());
         assertEquals(spec.bosTokenId(), gen.get("bos_token_id").asInt());
         assertEquals(config.get("eos_token_id"), gen.get("eos_token_id"));
@@ -122,13 +166,21 @@ class RandomDecoderCheckpointTest {
         }
         for (int i = 0; i < spec.numLayers(); i++) {
             String p = "model.layers." + i + ".";
-            for (String n : List.of("input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight",
-                    "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight", "mlp.gate_proj.weight",
-                    "mlp.up_proj.weight", "mlp.down_proj.weight")) {
+            for (String n : List.of(
+                    "input_layernorm.weight",
+                    "post_attention_layernorm.weight",
+                    "self_attn.q_proj.weight",
+                    "self_attn.k_proj.weight",
+                    "self_attn.v_proj.weight",
+                    "self_attn.o_proj.weight",
+                    "mlp.gate_proj.weight",
+                    "mlp.up_proj.weight",
+                    "mlp.down_proj.weight")) {
                 s.add(p + n);
             }
             if (spec.modelType() == ModelType.QWEN2) {
-                s.addAll(List.of(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias"));
+                s.addAll(
+                        List.of(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias"));
             }
             if (spec.modelType() == ModelType.QWEN3) {
                 s.addAll(List.of(p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"));
@@ -147,16 +199,39 @@ class RandomDecoderCheckpointTest {
 
     @Test
     void configJsonHasTheHuggingFaceKeysOfEachType() throws IOException {
-        Set<String> common = Set.of("architectures", "attention_dropout", "bos_token_id", "eos_token_id", "head_dim",
-                "hidden_act", "hidden_size", "initializer_range", "intermediate_size", "max_position_embeddings",
-                "model_type", "num_attention_heads", "num_hidden_layers", "num_key_value_heads", "rms_norm_eps",
-                "rope_theta", "tie_word_embeddings", "torch_dtype", "transformers_version", "use_cache", "vocab_size");
+        Set<String> common = Set.of(
+                "architectures",
+                "attention_dropout",
+                "bos_token_id",
+                "eos_token_id",
+                "head_dim",
+                "hidden_act",
+                "hidden_size",
+                "initializer_range",
+                "intermediate_size",
+                "max_position_embeddings",
+                "model_type",
+                "num_attention_heads",
+                "num_hidden_layers",
+                "num_key_value_heads",
+                "rms_norm_eps",
+                "rope_theta",
+                "tie_word_embeddings",
+                "torch_dtype",
+                "transformers_version",
+                "use_cache",
+                "vocab_size");
         Map<ModelType, Set<String>> extra = Map.of(
                 ModelType.LLAMA, Set.of("attention_bias", "mlp_bias", "pretraining_tp", "rope_scaling"),
                 ModelType.MISTRAL, Set.of("sliding_window"),
                 ModelType.QWEN2, Set.of("max_window_layers", "rope_scaling", "sliding_window", "use_sliding_window"),
-                ModelType.QWEN3, Set.of("attention_bias", "max_window_layers", "rope_scaling", "sliding_window",
-                        "use_sliding_window"));
+                ModelType.QWEN3,
+                        Set.of(
+                                "attention_bias",
+                                "max_window_layers",
+                                "rope_scaling",
+                                "sliding_window",
+                                "use_sliding_window"));
         for (ModelType t : ModelType.values()) {
             RandomDecoderCheckpoint spec = tiny(t).build();
             Path dir = tmp.resolve(t.hfName());
@@ -193,17 +268,28 @@ class RandomDecoderCheckpointTest {
                 assertFalse(c.get("attention_bias").asBoolean());
             }
         }
-        assertTrue(JSON.readTree(tmp.resolve("mistral/config.json").toFile()).get("sliding_window").isNull());
+        assertTrue(JSON.readTree(tmp.resolve("mistral/config.json").toFile())
+                .get("sliding_window")
+                .isNull());
 
         Path m = tmp.resolve("mistral-window");
-        tiny(ModelType.MISTRAL).slidingWindow(4096).eosTokenIds(2, 0).dtype(DType.F16).build().write(m);
+        tiny(ModelType.MISTRAL)
+                .slidingWindow(4096)
+                .eosTokenIds(2, 0)
+                .dtype(DType.F16)
+                .build()
+                .write(m);
         JsonNode mc = JSON.readTree(m.resolve("config.json").toFile());
         assertEquals(4096, mc.get("sliding_window").asInt());
         assertEquals("[2,0]", mc.get("eos_token_id").toString());
         assertEquals("float16", mc.get("torch_dtype").asText());
 
         Path l3 = tmp.resolve("llama3");
-        tiny(ModelType.LLAMA).ropeScaling(RopeScaling.llama3(8, 1, 4, 8192)).dtype(DType.BF16).build().write(l3);
+        tiny(ModelType.LLAMA)
+                .ropeScaling(RopeScaling.llama3(8, 1, 4, 8192))
+                .dtype(DType.BF16)
+                .build()
+                .write(l3);
         JsonNode rs = JSON.readTree(l3.resolve("config.json").toFile()).get("rope_scaling");
         assertEquals("llama3", rs.get("rope_type").asText());
         assertEquals("llama3", rs.get("type").asText());
@@ -211,7 +297,11 @@ class RandomDecoderCheckpointTest {
         assertEquals(1.0, rs.get("low_freq_factor").asDouble());
         assertEquals(4.0, rs.get("high_freq_factor").asDouble());
         assertEquals(8192, rs.get("original_max_position_embeddings").asInt());
-        assertEquals("bfloat16", JSON.readTree(l3.resolve("config.json").toFile()).get("torch_dtype").asText());
+        assertEquals(
+                "bfloat16",
+                JSON.readTree(l3.resolve("config.json").toFile())
+                        .get("torch_dtype")
+                        .asText());
 
         Path lin = tmp.resolve("linear");
         tiny(ModelType.QWEN2).ropeScaling(RopeScaling.linear(2)).build().write(lin);
@@ -236,8 +326,12 @@ class RandomDecoderCheckpointTest {
             for (int i = 0; i < a.length; i++) {
                 // Half an ulp of the format, relative: bf16 keeps 8 significant bits, fp16 11.
                 int at = i;
-                assertTrue(Math.abs(b[i] - a[i]) <= Math.abs(a[i]) * 0x1p-8, () -> name + "[" + at + "] bf16 " + b[at] + " vs " + a[at]);
-                assertTrue(Math.abs(h[i] - a[i]) <= Math.abs(a[i]) * 0x1p-11 + 0x1p-25, () -> name + "[" + at + "] fp16 " + h[at] + " vs " + a[at]);
+                assertTrue(
+                        Math.abs(b[i] - a[i]) <= Math.abs(a[i]) * 0x1p-8,
+                        () -> name + "[" + at + "] bf16 " + b[at] + " vs " + a[at]);
+                assertTrue(
+                        Math.abs(h[i] - a[i]) <= Math.abs(a[i]) * 0x1p-11 + 0x1p-25,
+                        () -> name + "[" + at + "] fp16 " + h[at] + " vs " + a[at]);
                 assertEquals(HalfFloats.roundToBf16(a[i]), b[i], 0f);
                 assertEquals(HalfFloats.roundToFp16(a[i]), h[i], 0f);
                 checked++;
@@ -249,7 +343,8 @@ class RandomDecoderCheckpointTest {
 
     @Test
     void threeShardsHoldTheSameTensorsAsOneFile() throws IOException {
-        RandomDecoderCheckpoint one = tiny(ModelType.QWEN3).tieWordEmbeddings(false).dtype(DType.BF16).build();
+        RandomDecoderCheckpoint one =
+                tiny(ModelType.QWEN3).tieWordEmbeddings(false).dtype(DType.BF16).build();
         RandomDecoderCheckpoint three = one.toBuilder().shards(3).build();
         Path single = tmp.resolve("single");
         Path sharded = tmp.resolve("sharded");
@@ -267,8 +362,12 @@ class RandomDecoderCheckpointTest {
             mapped.add(e.getKey());
             shardFiles.add(e.getValue().asText());
         }
-        assertEquals(Set.of("model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
-                "model-00003-of-00003.safetensors"), shardFiles);
+        assertEquals(
+                Set.of(
+                        "model-00001-of-00003.safetensors",
+                        "model-00002-of-00003.safetensors",
+                        "model-00003-of-00003.safetensors"),
+                shardFiles);
         for (String f : shardFiles) {
             SafetensorsFile s = SafetensorsFile.open(sharded.resolve(f));
             assertFalse(s.tensors().isEmpty(), f);
@@ -287,17 +386,20 @@ class RandomDecoderCheckpointTest {
             assertArrayEquals(a.floats(n), b.floats(n), n);
         }
         // Shards are a storage detail: the config is the same.
-        assertArrayEquals(Files.readAllBytes(single.resolve("config.json")), Files.readAllBytes(sharded.resolve("config.json")));
+        assertArrayEquals(
+                Files.readAllBytes(single.resolve("config.json")), Files.readAllBytes(sharded.resolve("config.json")));
     }
 
     @Test
     void valuesDependOnSeedAndTensorNameOnly() throws IOException {
         RandomDecoderCheckpoint two = tiny(ModelType.LLAMA).seed(7).build();
-        RandomDecoderCheckpoint three = two.toBuilder().numLayers(3).vocabSize(1000).build();
+        RandomDecoderCheckpoint three =
+                two.toBuilder().numLayers(3).vocabSize(1000).build();
         String k = "model.layers.1.self_attn.k_proj.weight";
         assertArrayEquals(two.values(k), three.values(k), "a tensor's values do not depend on the other tensors");
         assertArrayEquals(two.values(k), two.values(k));
-        assertFalse(java.util.Arrays.equals(two.values(k), two.toBuilder().seed(8).build().values(k)));
+        assertFalse(java.util.Arrays.equals(
+                two.values(k), two.toBuilder().seed(8).build().values(k)));
         assertFalse(java.util.Arrays.equals(two.values(k), two.values("model.layers.0.self_attn.k_proj.weight")));
 
         // Matrices are N(0, initStd^2), norms 1 + N(0, normStd^2).
@@ -312,7 +414,9 @@ class RandomDecoderCheckpointTest {
         Path b = tmp.resolve("b");
         two.write(a);
         two.write(b);
-        assertArrayEquals(Files.readAllBytes(a.resolve("model.safetensors")), Files.readAllBytes(b.resolve("model.safetensors")),
+        assertArrayEquals(
+                Files.readAllBytes(a.resolve("model.safetensors")),
+                Files.readAllBytes(b.resolve("model.safetensors")),
                 "the same spec writes the same bytes");
     }
 
@@ -333,24 +437,30 @@ class RandomDecoderCheckpointTest {
                 Arguments.of("numKvHeads", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.numKvHeads(0)),
                 Arguments.of("hiddenSize", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.hiddenSize(-64)),
                 Arguments.of("numLayers", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.numLayers(0)),
-                Arguments.of("intermediateSize", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.intermediateSize(0)),
+                Arguments.of("intermediateSize", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> b.intermediateSize(0)),
                 Arguments.of("vocabSize", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.vocabSize(0)),
                 Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.headDim(15)),
                 Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.headDim(0)),
-                Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b ->
-                        RandomDecoderCheckpoint.builder(ModelType.QWEN3)),
-                Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b ->
-                        RandomDecoderCheckpoint.builder(ModelType.LLAMA).hiddenSize(60).numHeads(8).numKvHeads(8)),
-                Arguments.of("slidingWindow", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.slidingWindow(16)),
-                Arguments.of("slidingWindow", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b ->
-                        b.modelType(ModelType.MISTRAL).slidingWindow(0)),
+                Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> RandomDecoderCheckpoint.builder(ModelType.QWEN3)),
+                Arguments.of("headDim", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                                .hiddenSize(60)
+                                .numHeads(8)
+                                .numKvHeads(8)),
+                Arguments.of(
+                        "slidingWindow", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.slidingWindow(16)),
+                Arguments.of("slidingWindow", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> b.modelType(ModelType.MISTRAL).slidingWindow(0)),
                 Arguments.of("bosTokenId", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.bosTokenId(32000)),
                 Arguments.of("eosTokenIds", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.eosTokenIds(2, -1)),
                 Arguments.of("eosTokenIds", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.eosTokenIds()),
                 Arguments.of("ropeTheta", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.ropeTheta(0)),
-                Arguments.of("ropeScaling", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.ropeScaling(RopeScaling.linear(0))),
-                Arguments.of("ropeScaling", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b ->
-                        b.ropeScaling(RopeScaling.llama3(8, 4, 1, 8192))),
+                Arguments.of("ropeScaling", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> b.ropeScaling(RopeScaling.linear(0))),
+                Arguments.of("ropeScaling", (UnaryOperator<RandomDecoderCheckpoint.Builder>)
+                        b -> b.ropeScaling(RopeScaling.llama3(8, 4, 1, 8192))),
                 Arguments.of("rmsNormEps", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.rmsNormEps(0)),
                 Arguments.of("initStd", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.initStd(Double.NaN)),
                 Arguments.of("normStd", (UnaryOperator<RandomDecoderCheckpoint.Builder>) b -> b.normStd(-1)),
@@ -361,20 +471,30 @@ class RandomDecoderCheckpointTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("badSpecs")
     void aBadSpecIsRefusedNamingTheField(String field, UnaryOperator<RandomDecoderCheckpoint.Builder> change) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> change.apply(tiny(ModelType.LLAMA)).build());
         assertTrue(e.getMessage().startsWith(field + ":"), e.getMessage());
     }
 
     @Test
     void aVocabularySmallerThanTheTokenizersIsRefusedBeforeWriting() throws IOException {
-        assertEquals(32000, RandomDecoderCheckpoint.tokenizerVocabSize(TestTokenizers.dir("llama2").resolve("tokenizer.json")));
-        assertEquals(128256, RandomDecoderCheckpoint.tokenizerVocabSize(TestTokenizers.dir("llama3").resolve("tokenizer.json")));
-        assertEquals(151669, RandomDecoderCheckpoint.tokenizerVocabSize(TestTokenizers.dir("qwen3").resolve("tokenizer.json")));
+        assertEquals(
+                32000,
+                RandomDecoderCheckpoint.tokenizerVocabSize(
+                        TestTokenizers.dir("llama2").resolve("tokenizer.json")));
+        assertEquals(
+                128256,
+                RandomDecoderCheckpoint.tokenizerVocabSize(
+                        TestTokenizers.dir("llama3").resolve("tokenizer.json")));
+        assertEquals(
+                151669,
+                RandomDecoderCheckpoint.tokenizerVocabSize(
+                        TestTokenizers.dir("qwen3").resolve("tokenizer.json")));
         RandomDecoderCheckpoint small = tiny(ModelType.QWEN3).vocabSize(151643).build();
         Path dir = tmp.resolve("small");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> small.write(dir, TestTokenizers.dir("qwen3")));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> small.write(dir, TestTokenizers.dir("qwen3")));
         assertTrue(e.getMessage().startsWith("vocabSize:") && e.getMessage().contains("151669"), e.getMessage());
         assertFalse(Files.exists(dir), "nothing written");
         assertThrows(IllegalArgumentException.class, () -> small.write(dir, tmp));
@@ -408,9 +528,17 @@ class RandomDecoderCheckpointTest {
     @Test
     void aLargeCheckpointIsWrittenOneTensorAtATime() throws IOException {
         // About 56M parameters, 112 MB in BF16: its fp32 values (225 MB) are never all in memory at once.
-        RandomDecoderCheckpoint big = RandomDecoderCheckpoint.builder(ModelType.LLAMA).hiddenSize(512).numLayers(8)
-                .numHeads(8).numKvHeads(2).headDim(64).intermediateSize(1408).vocabSize(32000).dtype(DType.BF16)
-                .shards(2).build();
+        RandomDecoderCheckpoint big = RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                .hiddenSize(512)
+                .numLayers(8)
+                .numHeads(8)
+                .numKvHeads(2)
+                .headDim(64)
+                .intermediateSize(1408)
+                .vocabSize(32000)
+                .dtype(DType.BF16)
+                .shards(2)
+                .build();
         Path dir = tmp.resolve("big");
         long start = System.nanoTime();
         big.write(dir, TestTokenizers.dir("llama2"));

@@ -1,21 +1,20 @@
 package dev.attune.model.prompt;
 
+import static dev.attune.model.prompt.ChatTemplateFixturesTest.resource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import dev.attune.testing.SparkSessions;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
-import java.util.Map;
-
-import static dev.attune.model.prompt.ChatTemplateFixturesTest.resource;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * jinjava and Spark on one classpath (Guava, Jackson, commons-lang3 are shared): Spark tasks
@@ -39,7 +38,9 @@ class ChatTemplateOnSparkTest {
             List<String> out = new ArrayList<>();
             while (rows.hasNext()) {
                 String q = rows.next();
-                out.add(t.render(List.of(ChatMessage.system("Answer in one word."), ChatMessage.user(q)), true,
+                out.add(t.render(
+                        List.of(ChatMessage.system("Answer in one word."), ChatMessage.user(q)),
+                        true,
                         Map.of("enable_thinking", false)));
             }
             return out.iterator();
@@ -56,13 +57,17 @@ class ChatTemplateOnSparkTest {
         ChatTemplate t = ChatTemplate.load(dir).orElseThrow();
         List<String> expected = new ArrayList<>();
         for (String q : questions) {
-            expected.add(t.render(List.of(ChatMessage.system("Answer in one word."), ChatMessage.user(q)), true,
+            expected.add(t.render(
+                    List.of(ChatMessage.system("Answer in one word."), ChatMessage.user(q)),
+                    true,
                     Map.of("enable_thinking", false)));
         }
         SparkSession spark = SparkSessions.start("local[2]", Map.of());
         try {
-            Dataset<String> ds = spark.createDataset(questions, Encoders.STRING()).coalesce(4);
-            List<String> got = ds.mapPartitions(new Render(dir.toString()), Encoders.STRING()).collectAsList();
+            Dataset<String> ds =
+                    spark.createDataset(questions, Encoders.STRING()).coalesce(4);
+            List<String> got = ds.mapPartitions(new Render(dir.toString()), Encoders.STRING())
+                    .collectAsList();
             assertEquals(expected, got);
         } finally {
             spark.stop();

@@ -1,10 +1,13 @@
 package dev.attune.model.prompt;
 
-import dev.attune.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import static dev.attune.model.prompt.ChatTemplateFixturesTest.fixedClock;
+import static dev.attune.model.prompt.ChatTemplateFixturesTest.resource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,13 +20,9 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static dev.attune.model.prompt.ChatTemplateFixturesTest.fixedClock;
-import static dev.attune.model.prompt.ChatTemplateFixturesTest.resource;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link ChatTemplate} beyond the fixtures: loading (no template, bad JSON, a list of named
@@ -35,7 +34,9 @@ class ChatTemplateTest {
 
     private static final Clock CLOCK = fixedClock(1721984703000L);
     private static final List<ChatMessage> CHAT = List.of(
-            ChatMessage.system("Be brief."), ChatMessage.user("Hi"), ChatMessage.assistant("Hello!"),
+            ChatMessage.system("Be brief."),
+            ChatMessage.user("Hi"),
+            ChatMessage.assistant("Hello!"),
             ChatMessage.user("Bye"));
 
     @TempDir
@@ -92,9 +93,10 @@ class ChatTemplateTest {
 
     @Test
     void listOfNamedTemplatesUsesDefaultAndAddedTokensAreText() throws IOException {
-        Path d = modelDir("{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\", \"lstrip\": false},"
-                + " \"chat_template\": [{\"name\": \"tool_use\", \"template\": \"TOOLS\"},"
-                + " {\"name\": \"default\", \"template\": \"{{ bos_token }}{% for m in messages %}[{{ m.role }}]{% endfor %}\"}]}");
+        Path d = modelDir(
+                "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\", \"lstrip\": false},"
+                        + " \"chat_template\": [{\"name\": \"tool_use\", \"template\": \"TOOLS\"},"
+                        + " {\"name\": \"default\", \"template\": \"{{ bos_token }}{% for m in messages %}[{{ m.role }}]{% endfor %}\"}]}");
         ChatTemplate t = ChatTemplate.load(d).orElseThrow();
         assertEquals("<B>[user]", t.render(List.of(ChatMessage.user("x")), true));
         Path noDefault = modelDir("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}]}");
@@ -116,16 +118,18 @@ class ChatTemplateTest {
         ChatTemplate t = inline("{% for m in messages %}{{ m.content }}{% endfor %}");
         assertThrows(IllegalArgumentException.class, () -> t.render(null, true));
         assertThrows(IllegalArgumentException.class, () -> t.render(List.of(), true));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> t.render(Arrays.asList(ChatMessage.user("a"), null), true));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class, () -> t.render(Arrays.asList(ChatMessage.user("a"), null), true));
         assertTrue(e.getMessage().contains("message 1"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
-                () -> t.render(List.of(ChatMessage.user("a"), ChatMessage.user("b"), new ChatMessage(null, "c")), true));
+        e = assertThrows(
+                IllegalArgumentException.class,
+                () -> t.render(
+                        List.of(ChatMessage.user("a"), ChatMessage.user("b"), new ChatMessage(null, "c")), true));
         assertTrue(e.getMessage().contains("message 2") && e.getMessage().contains("role"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
-                () -> t.render(List.of(new ChatMessage("user", null)), true));
+        e = assertThrows(IllegalArgumentException.class, () -> t.render(List.of(new ChatMessage("user", null)), true));
         assertTrue(e.getMessage().contains("message 0") && e.getMessage().contains("content"), e.getMessage());
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> t.render(List.of(ChatMessage.user("a")), true, Map.of("messages", "x")));
     }
 
@@ -137,7 +141,8 @@ class ChatTemplateTest {
                 + "{{ raise_exception('Conversation roles must be user or assistant, got ' + m.role) }}"
                 + "{% endif %}{{ m.content }}{% endfor %}");
         assertEquals("ab", t.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), true));
-        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+        ChatTemplateException e = assertThrows(
+                ChatTemplateException.class,
                 () -> t.render(List.of(ChatMessage.user("a"), new ChatMessage("tool", "b")), true));
         assertTrue(e.raisedByTemplate());
         assertOneLineNaming("test-template", e);
@@ -146,8 +151,8 @@ class ChatTemplateTest {
 
     @Test
     void syntaxErrorIsOneLineAtLoad() {
-        ModelFormatException e = assertThrows(ModelFormatException.class,
-                () -> inline("{% for m in messages %}{{ m.content }}"));
+        ModelFormatException e =
+                assertThrows(ModelFormatException.class, () -> inline("{% for m in messages %}{{ m.content }}"));
         assertOneLineNaming("test-template", e);
         e = assertThrows(ModelFormatException.class, () -> inline("{% if %}x{% endif %}{% endfor %}"));
         assertOneLineNaming("test-template", e);
@@ -156,8 +161,8 @@ class ChatTemplateTest {
     @Test
     void runtimeErrorIsOneLine() {
         ChatTemplate t = inline("{{ messages[0].content.split('') }}");
-        ChatTemplateException e = assertThrows(ChatTemplateException.class,
-                () -> t.render(List.of(ChatMessage.user("a b")), true));
+        ChatTemplateException e =
+                assertThrows(ChatTemplateException.class, () -> t.render(List.of(ChatMessage.user("a b")), true));
         assertFalse(e.raisedByTemplate());
         assertOneLineNaming("test-template", e);
         assertTrue(e.getMessage().contains("empty separator"), e.getMessage());
@@ -169,8 +174,9 @@ class ChatTemplateTest {
     @Test
     @Timeout(10)
     void hostileLoopsStopQuickly() {
-        ChatTemplate nested = inline("{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"
-                + "{% endfor %}{% endfor %}{% endfor %}");
+        ChatTemplate nested =
+                inline("{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"
+                        + "{% endfor %}{% endfor %}{% endfor %}");
         long t0 = System.nanoTime();
         ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> nested.render(CHAT, true));
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -182,11 +188,13 @@ class ChatTemplateTest {
     @Test
     @Timeout(10)
     void hugeOutputAndValuesStop() {
-        ChatTemplate output = inline("{% for a in range(100000) %}{% for b in range(1000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}");
+        ChatTemplate output = inline(
+                "{% for a in range(100000) %}{% for b in range(1000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}");
         ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> output.render(CHAT, true));
         assertOneLineNaming("test-template", e);
-        ChatTemplate doubling = inline("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
-                + "{% endfor %}{{ ns.s|length }}");
+        ChatTemplate doubling =
+                inline("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+                        + "{% endfor %}{{ ns.s|length }}");
         e = assertThrows(ChatTemplateException.class, () -> doubling.render(CHAT, true));
         assertOneLineNaming("test-template", e);
         ChatTemplate recursion = inline("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
@@ -197,7 +205,8 @@ class ChatTemplateTest {
     @Test
     @Timeout(10)
     void timeLimitIsABackstop() {
-        ChatTemplate slow = inline("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+        ChatTemplate slow = inline(
+                "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
                 new ChatTemplate.Limits(1 << 20, Long.MAX_VALUE, Duration.ofMillis(300)));
         long t0 = System.nanoTime();
         ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> slow.render(CHAT, true));
@@ -215,7 +224,9 @@ class ChatTemplateTest {
             longChat.add(ChatMessage.assistant("<think>\nthinking " + i + "\n</think>\n\nanswer " + i));
         }
         String out = qwen3.render(longChat, true);
-        assertTrue(out.contains("answer 499") && out.endsWith("<|im_start|>assistant\n"), out.substring(out.length() - 100));
+        assertTrue(
+                out.contains("answer 499") && out.endsWith("<|im_start|>assistant\n"),
+                out.substring(out.length() - 100));
         assertFalse(out.contains("thinking 0"), "earlier reasoning is stripped");
         assertTrue(out.contains("thinking 499"), "the last turn's reasoning is kept");
     }
@@ -238,8 +249,10 @@ class ChatTemplateTest {
     @Test
     @Timeout(60)
     void concurrentRendersMatchSequentialOnes() throws Exception {
-        ChatTemplate qwen3 = ChatTemplate.load(resource("tokenizers/qwen3"), CLOCK, ChatTemplate.Limits.DEFAULT).orElseThrow();
-        ChatTemplate llama3 = ChatTemplate.load(resource("tokenizers/llama3"), CLOCK, ChatTemplate.Limits.DEFAULT).orElseThrow();
+        ChatTemplate qwen3 = ChatTemplate.load(resource("tokenizers/qwen3"), CLOCK, ChatTemplate.Limits.DEFAULT)
+                .orElseThrow();
+        ChatTemplate llama3 = ChatTemplate.load(resource("tokenizers/llama3"), CLOCK, ChatTemplate.Limits.DEFAULT)
+                .orElseThrow();
         List<List<ChatMessage>> chats = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             List<ChatMessage> c = new ArrayList<>();
@@ -263,8 +276,8 @@ class ChatTemplateTest {
                     for (int rep = 0; rep < 3; rep++) {
                         for (int j = 0; j < chats.size(); j++) {
                             int i = (j + shift * 7) % chats.size();
-                            String got = qwen3.render(chats.get(i), true, Map.of("enable_thinking", false))
-                                    + "|" + llama3.render(chats.get(i), false);
+                            String got = qwen3.render(chats.get(i), true, Map.of("enable_thinking", false)) + "|"
+                                    + llama3.render(chats.get(i), false);
                             if (!got.equals(expected.get(i))) {
                                 return false;
                             }

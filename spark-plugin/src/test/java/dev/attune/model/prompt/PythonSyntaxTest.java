@@ -1,8 +1,8 @@
 package dev.attune.model.prompt;
 
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
 
 /**
  * The source pass before jinjava: what it rewrites (slices, keyword arguments, unary not) and,
@@ -31,20 +31,25 @@ class PythonSyntaxTest {
     void textStringsCommentsAndRawStayAsTheyAre() {
         String text = "text [::-1] f(i=n - 1) not x is y {not a tag} { {";
         assertEquals(text, r(text));
-        assertEquals("{{ 'a[::-1]' + \"f(i=1 - 1)\" + 'it\\'s [1:]' }}", r("{{ 'a[::-1]' + \"f(i=1 - 1)\" + 'it\\'s [1:]' }}"));
+        assertEquals(
+                "{{ 'a[::-1]' + \"f(i=1 - 1)\" + 'it\\'s [1:]' }}",
+                r("{{ 'a[::-1]' + \"f(i=1 - 1)\" + 'it\\'s [1:]' }}"));
         assertEquals("{# x[::-1] not a is b #}", r("{# x[::-1] not a is b #}"));
-        assertEquals("{% raw %}{{ x[::-1] }}{% endraw %}{{ y.pyslice__((1), none, none) }}",
+        assertEquals(
+                "{% raw %}{{ x[::-1] }}{% endraw %}{{ y.pyslice__((1), none, none) }}",
                 r("{% raw %}{{ x[::-1] }}{% endraw %}{{ y[1:] }}"));
         assertEquals("{{ '}}' }}", r("{{ '}}' }}"));
     }
 
     @Test
     void keywordArguments() {
-        assertEquals("{%- set ns = namespace(a=(true), i=(messages|length - 1)) %}",
+        assertEquals(
+                "{%- set ns = namespace(a=(true), i=(messages|length - 1)) %}",
                 r("{%- set ns = namespace(a=true, i=messages|length - 1) %}"));
         assertEquals("{{ x|tojson(indent=(4)) }}", r("{{ x|tojson(indent=4) }}"));
         assertEquals("{{ f(a == b, c) }}{{ f(a <= b) }}", r("{{ f(a == b, c) }}{{ f(a <= b) }}"));
-        assertEquals("{% macro m(a=1, b='x') %}{{ a }}{% endmacro %}", r("{% macro m(a=1, b='x') %}{{ a }}{% endmacro %}"));
+        assertEquals(
+                "{% macro m(a=1, b='x') %}{{ a }}{% endmacro %}", r("{% macro m(a=1, b='x') %}{{ a }}{% endmacro %}"));
         assertEquals("{% set x = 1 %}", r("{% set x = 1 %}"));
     }
 

@@ -1,13 +1,11 @@
 package dev.attune.model.safetensors;
 
-import dev.attune.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -19,11 +17,12 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The safetensors reader: fp32 round trips through {@link SafetensorsWriter}, exact fp16 and bf16
@@ -40,8 +39,16 @@ class SafetensorsFileTest {
 
     @Test
     void writerRoundTripKeepsNamesShapesAndExactBits() throws IOException {
-        float[] special = {Float.NaN, -0.0f, 0.0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
-                Float.MIN_VALUE, Float.MAX_VALUE, -1.5e-30f};
+        float[] special = {
+            Float.NaN,
+            -0.0f,
+            0.0f,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY,
+            Float.MIN_VALUE,
+            Float.MAX_VALUE,
+            -1.5e-30f
+        };
         float[] matrix = new float[3 * 5];
         for (int i = 0; i < matrix.length; i++) {
             matrix[i] = i * 0.25f - 1f;
@@ -57,7 +64,9 @@ class SafetensorsFileTest {
 
         SafetensorsFile st = SafetensorsFile.open(f);
         assertEquals(f, st.path());
-        assertEquals(List.of("a.matrix", "b.special", "c.scalar", "d.empty"), List.copyOf(st.tensors().keySet()));
+        assertEquals(
+                List.of("a.matrix", "b.special", "c.scalar", "d.empty"),
+                List.copyOf(st.tensors().keySet()));
         assertEquals(Map.of("format", "pt"), st.metadata());
         assertArrayEquals(new long[] {3, 5}, st.info("a.matrix").shape());
         assertEquals(DType.F32, st.info("a.matrix").dtype());
@@ -98,7 +107,9 @@ class SafetensorsFileTest {
             big[i] = i;
         }
         Path f = dir.resolve("m.safetensors");
-        new SafetensorsWriter().add("big", new long[] {512, 512}, big).add("tail", new long[] {3}, new float[] {-1, -2, -3})
+        new SafetensorsWriter()
+                .add("big", new long[] {512, 512}, big)
+                .add("tail", new long[] {3}, new float[] {-1, -2, -3})
                 .write(f);
         SafetensorsFile st = SafetensorsFile.open(f);
         assertEquals(4L << 18, st.info("tail").begin());
@@ -124,27 +135,41 @@ class SafetensorsFileTest {
         for (float v : bf16Values) {
             data.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
         }
-        Path f = raw("chunks.safetensors", "{\"f\":{\"dtype\":\"F32\",\"shape\":[7],\"data_offsets\":[0,28]},"
-                + "\"h\":{\"dtype\":\"F16\",\"shape\":[7],\"data_offsets\":[28,42]},"
-                + "\"b\":{\"dtype\":\"BF16\",\"shape\":[7],\"data_offsets\":[42,56]}}", data.array());
+        Path f = raw(
+                "chunks.safetensors",
+                "{\"f\":{\"dtype\":\"F32\",\"shape\":[7],\"data_offsets\":[0,28]},"
+                        + "\"h\":{\"dtype\":\"F16\",\"shape\":[7],\"data_offsets\":[28,42]},"
+                        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[7],\"data_offsets\":[42,56]}}",
+                data.array());
         SafetensorsFile st = SafetensorsFile.open(f);
         for (long chunk : new long[] {4, 8, 12, 28, 1 << 20}) {
             assertArrayEquals(f32, st.readFloats("f", chunk), "F32, chunk " + chunk);
             assertArrayEquals(halfValues, st.readFloats("h", chunk), "F16, chunk " + chunk);
             assertArrayEquals(bf16Values, st.readFloats("b", chunk), "BF16, chunk " + chunk);
         }
-        assertTrue(SafetensorsFile.MAX_MAP_BYTES <= Integer.MAX_VALUE && SafetensorsFile.MAX_MAP_BYTES % 4 == 0,
+        assertTrue(
+                SafetensorsFile.MAX_MAP_BYTES <= Integer.MAX_VALUE && SafetensorsFile.MAX_MAP_BYTES % 4 == 0,
                 "one mapping must stay under 2 GiB and hold whole elements");
     }
 
     @Test
     void convertsFp16Exactly() throws IOException {
-        short[] halves = {0x3C00, (short) 0xC100, 0x7BFF, (short) 0xFBFF, 0x0001, (short) 0x8000, 0x3555, 0x7C00,
-                (short) 0xFC00};
-        float[] expected = {1.0f, -2.5f, 65504f, -65504f, 0x1p-24f, -0.0f, 0.333251953125f, Float.POSITIVE_INFINITY,
-                Float.NEGATIVE_INFINITY};
-        Path f = raw("h.safetensors",
-                "{\"h\":{\"dtype\":\"F16\",\"shape\":[3,3],\"data_offsets\":[0,18]}}", le16(halves));
+        short[] halves = {
+            0x3C00, (short) 0xC100, 0x7BFF, (short) 0xFBFF, 0x0001, (short) 0x8000, 0x3555, 0x7C00, (short) 0xFC00
+        };
+        float[] expected = {
+            1.0f,
+            -2.5f,
+            65504f,
+            -65504f,
+            0x1p-24f,
+            -0.0f,
+            0.333251953125f,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY
+        };
+        Path f = raw(
+                "h.safetensors", "{\"h\":{\"dtype\":\"F16\",\"shape\":[3,3],\"data_offsets\":[0,18]}}", le16(halves));
         SafetensorsFile st = SafetensorsFile.open(f);
         assertEquals(DType.F16, st.info("h").dtype());
         assertArrayEquals(bits(expected), bits(st.readFloats("h")));
@@ -153,8 +178,11 @@ class SafetensorsFileTest {
     @Test
     void convertsBf16Exactly() throws IOException {
         short[] bf = {0x3F80, (short) 0xC020, 0x4049, (short) 0xBF80, 0x7F7F, 0x0001};
-        float[] expected = {1.0f, -2.5f, 3.140625f, -1.0f, Float.intBitsToFloat(0x7F7F0000), Float.intBitsToFloat(0x00010000)};
-        Path f = raw("b.safetensors",
+        float[] expected = {
+            1.0f, -2.5f, 3.140625f, -1.0f, Float.intBitsToFloat(0x7F7F0000), Float.intBitsToFloat(0x00010000)
+        };
+        Path f = raw(
+                "b.safetensors",
                 "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"BF16\",\"shape\":[6],\"data_offsets\":[0,12]}}",
                 le16(bf));
         SafetensorsFile st = SafetensorsFile.open(f);
@@ -167,9 +195,12 @@ class SafetensorsFileTest {
     void readsMixedDtypesAtTheirOwnOffsets() throws IOException {
         ByteBuffer data = ByteBuffer.allocate(4 + 2 + 2).order(ByteOrder.LITTLE_ENDIAN);
         data.putFloat(6.5f).putShort((short) 0x3C00).putShort((short) 0x4049);
-        Path f = raw("mixed.safetensors", "{\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                + "\"h\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]},"
-                + "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[6,8]}}", data.array());
+        Path f = raw(
+                "mixed.safetensors",
+                "{\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                        + "\"h\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+                        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[6,8]}}",
+                data.array());
         SafetensorsFile st = SafetensorsFile.open(f);
         assertArrayEquals(new float[] {6.5f}, st.readFloats("f"));
         assertArrayEquals(new float[] {1.0f}, st.readFloats("h"));
@@ -181,7 +212,9 @@ class SafetensorsFileTest {
         // The reference writer pads the header with spaces; unused bytes before a tensor are harmless.
         ByteBuffer data = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
         data.putFloat(0, 99f).putFloat(8, 5f);
-        Path f = raw("pad.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}        ",
+        Path f = raw(
+                "pad.safetensors",
+                "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}        ",
                 data.array());
         assertArrayEquals(new float[] {5f}, SafetensorsFile.open(f).readFloats("x"));
     }
@@ -236,76 +269,171 @@ class SafetensorsFileTest {
                 Arguments.of("JSON string", "\"hello\"", 0, List.of("header must be a JSON object")),
                 Arguments.of("JSON null", "null", 0, List.of("header must be a JSON object")),
                 Arguments.of("only spaces", "      ", 0, List.of("header must be a JSON object")),
-                Arguments.of("deep nesting", "{\"w\":" + "[".repeat(5000) + "]".repeat(5000) + "}", 0,
+                Arguments.of(
+                        "deep nesting",
+                        "{\"w\":" + "[".repeat(5000) + "]".repeat(5000) + "}",
+                        0,
                         List.of("header is not valid JSON")),
-                Arguments.of("duplicate key", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,16]},"
-                        + "\"w\":{" + f32x4 + ",\"data_offsets\":[16,32]}}", 32, List.of("not valid JSON", "'w'")),
+                Arguments.of(
+                        "duplicate key",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,16]}," + "\"w\":{" + f32x4
+                                + ",\"data_offsets\":[16,32]}}",
+                        32,
+                        List.of("not valid JSON", "'w'")),
                 Arguments.of("entry not an object", "{\"w\": 5}", 0, List.of("tensor 'w'", "entry must be an object")),
-                Arguments.of("truncated data", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,16]}}", 8,
+                Arguments.of(
+                        "truncated data",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,16]}}",
+                        8,
                         List.of("tensor 'w'", "[0, 16]", "outside the data section of 8 bytes")),
-                Arguments.of("offset far past end", "{\"w\":{" + f32x4
-                        + ",\"data_offsets\":[9223372036854775790,9223372036854775806]}}", 16,
+                Arguments.of(
+                        "offset far past end",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[9223372036854775790,9223372036854775806]}}",
+                        16,
                         List.of("tensor 'w'", "outside the data section")),
-                Arguments.of("reversed offsets", "{\"w\":{" + f32x4 + ",\"data_offsets\":[16,0]}}", 16,
+                Arguments.of(
+                        "reversed offsets",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[16,0]}}",
+                        16,
                         List.of("tensor 'w'", "[16, 0]", "not an ordered range")),
-                Arguments.of("negative offsets", "{\"w\":{" + f32x4 + ",\"data_offsets\":[-16,0]}}", 16,
+                Arguments.of(
+                        "negative offsets",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[-16,0]}}",
+                        16,
                         List.of("tensor 'w'", "[-16, 0]", "not an ordered range")),
-                Arguments.of("non-integer offsets", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0.0,16.0]}}", 16,
+                Arguments.of(
+                        "non-integer offsets",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0.0,16.0]}}",
+                        16,
                         List.of("tensor 'w'", "data_offsets must be two integers")),
-                Arguments.of("three offsets", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,8,16]}}", 16,
+                Arguments.of(
+                        "three offsets",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,8,16]}}",
+                        16,
                         List.of("tensor 'w'", "data_offsets must be two integers")),
-                Arguments.of("offset beyond long", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,99999999999999999999]}}", 16,
+                Arguments.of(
+                        "offset beyond long",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,99999999999999999999]}}",
+                        16,
                         List.of("tensor 'w'", "data_offsets must be two integers")),
-                Arguments.of("missing offsets", "{\"w\":{" + f32x4 + "}}", 16,
+                Arguments.of(
+                        "missing offsets",
+                        "{\"w\":{" + f32x4 + "}}",
+                        16,
                         List.of("tensor 'w'", "data_offsets must be two integers")),
-                Arguments.of("overlapping tensors", "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]},"
-                        + "\"b\":{" + f32x4 + ",\"data_offsets\":[8,24]}}", 24,
+                Arguments.of(
+                        "overlapping tensors",
+                        "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]}," + "\"b\":{" + f32x4
+                                + ",\"data_offsets\":[8,24]}}",
+                        24,
                         List.of("tensors 'a' and 'b' overlap")),
-                Arguments.of("identical ranges", "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]},"
-                        + "\"b\":{" + f32x4 + ",\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "identical ranges",
+                        "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]}," + "\"b\":{" + f32x4
+                                + ",\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("'a'", "'b'", "overlap")),
-                Arguments.of("overlap behind an empty tensor", "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]},"
-                        + "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
-                        + "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", 16,
+                Arguments.of(
+                        "overlap behind an empty tensor",
+                        "{\"a\":{" + f32x4 + ",\"data_offsets\":[0,16]},"
+                                + "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                                + "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+                        16,
                         List.of("'a'", "'c'", "overlap")),
-                Arguments.of("span smaller than shape", "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,12]}}", 16,
+                Arguments.of(
+                        "span smaller than shape",
+                        "{\"w\":{" + f32x4 + ",\"data_offsets\":[0,12]}}",
+                        16,
                         List.of("tensor 'w'", "span 12 bytes", "F32[4] needs 16")),
-                Arguments.of("span larger than shape", "{\"w\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "span larger than shape",
+                        "{\"w\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "span 16 bytes", "F16[4] needs 8")),
-                Arguments.of("dtype F64", "{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "dtype F64",
+                        "{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "unsupported dtype 'F64'")),
-                Arguments.of("dtype I8", "{\"w\":{\"dtype\":\"I8\",\"shape\":[16],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "dtype I8",
+                        "{\"w\":{\"dtype\":\"I8\",\"shape\":[16],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "unsupported dtype 'I8'")),
-                Arguments.of("dtype Q4", "{\"w\":{\"dtype\":\"Q4\",\"shape\":[32],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "dtype Q4",
+                        "{\"w\":{\"dtype\":\"Q4\",\"shape\":[32],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "unsupported dtype 'Q4'")),
-                Arguments.of("empty dtype", "{\"w\":{\"dtype\":\"\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "empty dtype",
+                        "{\"w\":{\"dtype\":\"\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "unsupported dtype ''")),
-                Arguments.of("missing dtype", "{\"w\":{\"shape\":[4],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "missing dtype",
+                        "{\"w\":{\"shape\":[4],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "missing dtype")),
-                Arguments.of("numeric dtype", "{\"w\":{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "numeric dtype",
+                        "{\"w\":{\"dtype\":4,\"shape\":[4],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "missing dtype")),
-                Arguments.of("negative dimension", "{\"w\":{\"dtype\":\"F32\",\"shape\":[-1,-4],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "negative dimension",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[-1,-4],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "shape dimension 0 is not a non-negative integer")),
-                Arguments.of("fractional dimension", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2.5],\"data_offsets\":[0,20]}}", 20,
+                Arguments.of(
+                        "fractional dimension",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2.5],\"data_offsets\":[0,20]}}",
+                        20,
                         List.of("tensor 'w'", "shape dimension 1 is not a non-negative integer")),
-                Arguments.of("string dimension", "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"4\"],\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "string dimension",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"4\"],\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "shape dimension 0 is not a non-negative integer")),
-                Arguments.of("dimension beyond long", "{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],"
-                        + "\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "dimension beyond long",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999]," + "\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "shape dimension 0 is not a non-negative integer")),
-                Arguments.of("shape overflows long", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
-                        + "\"data_offsets\":[0,16]}}", 16, List.of("tensor 'w'", "overflows")),
-                Arguments.of("byte size overflows long", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],"
-                        + "\"data_offsets\":[0,16]}}", 16, List.of("tensor 'w'", "size overflows")),
-                Arguments.of("shape not an array", "{\"w\":{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "shape overflows long",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296]," + "\"data_offsets\":[0,16]}}",
+                        16,
+                        List.of("tensor 'w'", "overflows")),
+                Arguments.of(
+                        "byte size overflows long",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952]," + "\"data_offsets\":[0,16]}}",
+                        16,
+                        List.of("tensor 'w'", "size overflows")),
+                Arguments.of(
+                        "shape not an array",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "shape must be an array")),
-                Arguments.of("missing shape", "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}", 16,
+                Arguments.of(
+                        "missing shape",
+                        "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}",
+                        16,
                         List.of("tensor 'w'", "shape must be an array")),
-                Arguments.of("too many dimensions", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,4],"
-                        + "\"data_offsets\":[0,16]}}", 16, List.of("tensor 'w'", "at most 8 dimensions")),
-                Arguments.of("metadata not an object", "{\"__metadata__\":[1]}", 0,
+                Arguments.of(
+                        "too many dimensions",
+                        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,4]," + "\"data_offsets\":[0,16]}}",
+                        16,
+                        List.of("tensor 'w'", "at most 8 dimensions")),
+                Arguments.of(
+                        "metadata not an object",
+                        "{\"__metadata__\":[1]}",
+                        0,
                         List.of("__metadata__ must be an object")),
-                Arguments.of("metadata value not a string", "{\"__metadata__\":{\"format\":{\"x\":1}}}", 0,
+                Arguments.of(
+                        "metadata value not a string",
+                        "{\"__metadata__\":{\"format\":{\"x\":1}}}",
+                        0,
                         List.of("__metadata__ value 'format' is not a string")));
     }
 
@@ -318,9 +446,12 @@ class SafetensorsFileTest {
 
     @Test
     void adjacentAndEmptyTensorsDoNotCountAsOverlapping() throws IOException {
-        Path f = raw("adjacent.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
-                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", new byte[16]);
+        Path f = raw(
+                "adjacent.safetensors",
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                        + "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                new byte[16]);
         SafetensorsFile st = SafetensorsFile.open(f);
         assertEquals(3, st.tensors().size());
         assertEquals(0, st.readFloats("z").length);
@@ -329,8 +460,10 @@ class SafetensorsFileTest {
     @Test
     void tensorTruncatedAfterOpenIsAFormatErrorNotACrash() throws IOException {
         Path f = dir.resolve("m.safetensors");
-        new SafetensorsWriter().add("a", new long[] {4}, new float[] {1, 2, 3, 4})
-                .add("b", new long[] {4}, new float[] {5, 6, 7, 8}).write(f);
+        new SafetensorsWriter()
+                .add("a", new long[] {4}, new float[] {1, 2, 3, 4})
+                .add("b", new long[] {4}, new float[] {5, 6, 7, 8})
+                .write(f);
         SafetensorsFile st = SafetensorsFile.open(f);
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
             ch.truncate(ch.size() - 8);

@@ -1,9 +1,13 @@
 package dev.attune.model.safetensors;
 
-import dev.attune.kernels.precision.HalfFloats;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.kernels.precision.HalfFloats;
 import java.io.IOException;
 import java.lang.ref.WeakReference;
 import java.nio.file.Files;
@@ -12,13 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The writer's dtypes (F32, F16, BF16 with round-to-nearest-even, per tensor or per file), its
@@ -43,11 +42,17 @@ class SafetensorsWriterTest {
     void eachTensorIsStoredInItsDtypeRoundedToNearestEven() throws IOException {
         float[] a = random(1000, 1, 10);
         // Values exactly between two bf16 / fp16 neighbours: ties go to the even mantissa.
-        float[] ties = {Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), 1 + 0x1p-11f, 1 + 3 * 0x1p-11f};
+        float[] ties = {
+            Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), 1 + 0x1p-11f, 1 + 3 * 0x1p-11f
+        };
         Path f = dir.resolve("m.safetensors");
-        new SafetensorsWriter(DType.BF16).add("bf", new long[] {10, 100}, a).add("f16", DType.F16, new long[] {1000}, a)
-                .add("f32", DType.F32, new long[] {1000}, a).add("tiesBf", new long[] {4}, ties)
-                .add("tiesF16", DType.F16, new long[] {4}, ties).write(f);
+        new SafetensorsWriter(DType.BF16)
+                .add("bf", new long[] {10, 100}, a)
+                .add("f16", DType.F16, new long[] {1000}, a)
+                .add("f32", DType.F32, new long[] {1000}, a)
+                .add("tiesBf", new long[] {4}, ties)
+                .add("tiesF16", DType.F16, new long[] {4}, ties)
+                .write(f);
         SafetensorsFile s = SafetensorsFile.open(f);
         assertEquals(DType.BF16, s.info("bf").dtype());
         assertEquals(DType.F16, s.info("f16").dtype());
@@ -62,7 +67,8 @@ class SafetensorsWriterTest {
             assertTrue(Math.abs(bf[i] - a[i]) <= Math.ulp(a[i]) * 0x1p15f, "bf16 within half a bf16 ulp");
         }
         assertArrayEquals(new float[] {1f, Float.intBitsToFloat(0x3f820000), 1f, 1 + 4 * 0x1p-11f}, new float[] {
-                s.readFloats("tiesBf")[0], s.readFloats("tiesBf")[1], s.readFloats("tiesF16")[2], s.readFloats("tiesF16")[3]});
+            s.readFloats("tiesBf")[0], s.readFloats("tiesBf")[1], s.readFloats("tiesF16")[2], s.readFloats("tiesF16")[3]
+        });
     }
 
     @Test
@@ -79,7 +85,8 @@ class SafetensorsWriterTest {
                 // Every earlier tensor's array must be collectable by now: the writer keeps none.
                 System.gc();
                 for (WeakReference<float[]> r : made) {
-                    assertNull(r.get(), "tensor " + made.indexOf(r) + " is still held when tensor " + id + " is computed");
+                    assertNull(
+                            r.get(), "tensor " + made.indexOf(r) + " is still held when tensor " + id + " is computed");
                 }
                 float[] x = new float[n];
                 java.util.Arrays.fill(x, id + 0.5f);
@@ -107,7 +114,8 @@ class SafetensorsWriterTest {
         SafetensorsWriter wrongLength = new SafetensorsWriter().add("x", DType.F32, new long[] {3}, () -> new float[2]);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> wrongLength.write(f));
         assertTrue(e.getMessage().contains("'x'"), e.getMessage());
-        SafetensorsWriter overflow = new SafetensorsWriter().add("big", DType.F16, new long[] {2}, new float[] {1, 70000});
+        SafetensorsWriter overflow =
+                new SafetensorsWriter().add("big", DType.F16, new long[] {2}, new float[] {1, 70000});
         IllegalArgumentException o = assertThrows(IllegalArgumentException.class, () -> overflow.write(f));
         assertTrue(o.getMessage().contains("'big'") && o.getMessage().contains("F16"), o.getMessage());
         assertArrayEquals(new float[] {7}, SafetensorsFile.open(f).readFloats("old"));
@@ -122,7 +130,8 @@ class SafetensorsWriterTest {
         assertThrows(IllegalArgumentException.class, () -> w.add("a", new long[] {2, 2}, new float[3]));
         assertThrows(IllegalArgumentException.class, () -> w.add("a", DType.BF16, new long[] {-1}, () -> new float[0]));
         w.add("a", DType.BF16, new long[] {2}, () -> new float[2]);
-        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> w.add("a", new long[] {1}, new float[1]));
+        IllegalArgumentException twice =
+                assertThrows(IllegalArgumentException.class, () -> w.add("a", new long[] {1}, new float[1]));
         assertTrue(twice.getMessage().contains("twice"));
         assertFalse(w.dataBytes() != 4);
     }

@@ -1,21 +1,20 @@
 package dev.attune.model.safetensors;
 
-import dev.attune.model.ModelFormatException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Set;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.model.ModelFormatException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The weights of a model directory: a single {@code model.safetensors} or shards listed by
@@ -30,8 +29,10 @@ class WeightStoreTest {
 
     @Test
     void singleFileModelLoadsAllTensors() throws IOException {
-        new SafetensorsWriter().add("a", new long[] {2, 2}, new float[] {1, 2, 3, 4})
-                .add("b", new long[] {3}, new float[] {5, 6, 7}).write(dir.resolve(WeightStore.SINGLE_FILE));
+        new SafetensorsWriter()
+                .add("a", new long[] {2, 2}, new float[] {1, 2, 3, 4})
+                .add("b", new long[] {3}, new float[] {5, 6, 7})
+                .write(dir.resolve(WeightStore.SINGLE_FILE));
         WeightStore w = WeightStore.open(dir);
         assertEquals(dir, w.directory());
         assertEquals(Set.of("a", "b"), w.names());
@@ -63,19 +64,33 @@ class WeightStoreTest {
     @Test
     void indexTakesPrecedenceOverASingleFile() throws IOException {
         writeShards();
-        new SafetensorsWriter().add("stale", new long[] {1}, new float[] {0}).write(dir.resolve(WeightStore.SINGLE_FILE));
+        new SafetensorsWriter()
+                .add("stale", new long[] {1}, new float[] {0})
+                .write(dir.resolve(WeightStore.SINGLE_FILE));
         index("{\"weight_map\": {\"pooler.bias\": \"model-00002-of-00002.safetensors\"}}");
         WeightStore w = WeightStore.open(dir);
         assertEquals(Set.of("pooler.bias"), w.names());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"../evil.safetensors", "/etc/passwd", "sub/x.safetensors", "..\\evil.safetensors",
-            "sub\\x.safetensors", "..", ".", "", "./model-00001-of-00002.safetensors", "bad\u0000name"})
+    @ValueSource(
+            strings = {
+                "../evil.safetensors",
+                "/etc/passwd",
+                "sub/x.safetensors",
+                "..\\evil.safetensors",
+                "sub\\x.safetensors",
+                "..",
+                ".",
+                "",
+                "./model-00001-of-00002.safetensors",
+                "bad\u0000name"
+            })
     void shardNamesOutsideTheModelDirectoryAreRefused(String shard) throws IOException {
         writeShards();
         Files.createDirectories(dir.resolve("sub"));
-        new SafetensorsWriter().add("layer.0.weight", new long[] {2}, new float[] {5, 6})
+        new SafetensorsWriter()
+                .add("layer.0.weight", new long[] {2}, new float[] {5, 6})
                 .write(dir.resolve("sub/x.safetensors"));
         index("{\"weight_map\": {\"layer.0.weight\": " + jsonString(shard) + "}}");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> WeightStore.open(dir));
@@ -105,7 +120,10 @@ class WeightStoreTest {
         writeShards();
         index("{\"weight_map\": {\"layer.1.weight\": \"model-00001-of-00002.safetensors\"}}");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> WeightStore.open(dir));
-        assertMessage(e, WeightStore.INDEX_FILE, "tensor 'layer.1.weight' is not in its shard 'model-00001-of-00002.safetensors'");
+        assertMessage(
+                e,
+                WeightStore.INDEX_FILE,
+                "tensor 'layer.1.weight' is not in its shard 'model-00001-of-00002.safetensors'");
     }
 
     @Test
@@ -126,13 +144,15 @@ class WeightStoreTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"{not json", "", "[1, 2]", "null", "{}", "{\"weight_map\": [\"a\"]}", "{\"weight_map\": \"x\"}"})
+    @ValueSource(
+            strings = {"{not json", "", "[1, 2]", "null", "{}", "{\"weight_map\": [\"a\"]}", "{\"weight_map\": \"x\"}"})
     void brokenIndexIsRefused(String content) throws IOException {
         writeShards();
         index(content);
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> WeightStore.open(dir));
         assertMessage(e, dir.resolve(WeightStore.INDEX_FILE).toString());
-        assertTrue(e.getMessage().contains("not valid JSON") || e.getMessage().contains("missing the weight_map object"),
+        assertTrue(
+                e.getMessage().contains("not valid JSON") || e.getMessage().contains("missing the weight_map object"),
                 e::getMessage);
     }
 
@@ -164,10 +184,12 @@ class WeightStoreTest {
     }
 
     private void writeShards() throws IOException {
-        new SafetensorsWriter().add("embeddings.weight", new long[] {2, 2}, new float[] {1, 2, 3, 4})
+        new SafetensorsWriter()
+                .add("embeddings.weight", new long[] {2, 2}, new float[] {1, 2, 3, 4})
                 .add("layer.0.weight", new long[] {2}, new float[] {5, 6})
                 .write(dir.resolve("model-00001-of-00002.safetensors"));
-        new SafetensorsWriter().add("layer.1.weight", new long[] {3}, new float[] {7, 8, 9})
+        new SafetensorsWriter()
+                .add("layer.1.weight", new long[] {3}, new float[] {7, 8, 9})
                 .add("pooler.bias", new long[] {1}, new float[] {10})
                 .write(dir.resolve("model-00002-of-00002.safetensors"));
     }

@@ -1,13 +1,15 @@
 package dev.attune.model.tokenizer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.testing.TestTexts;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,13 +19,10 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The real tokenizer of all-MiniLM-L6-v2 (uncased WordPiece on the bert-base-uncased vocabulary)
@@ -57,7 +56,9 @@ class TextTokenizerTest {
 
     @Test
     void knownWordPieceIds() {
-        assertArrayEquals(new int[] {CLS, 7592, 2088, SEP}, tokenizer.encode("hello world").ids());
+        assertArrayEquals(
+                new int[] {CLS, 7592, 2088, SEP},
+                tokenizer.encode("hello world").ids());
         assertArrayEquals(new String[] {"[CLS]", "hello", "world", "[SEP]"}, tokenizer.tokens("hello world"));
         // "don't" splits into three WordPiece tokens; an unknown long word into sub-word pieces.
         assertArrayEquals(new String[] {"[CLS]", "don", "'", "t", "[SEP]"}, tokenizer.tokens("don't"));
@@ -84,7 +85,9 @@ class TextTokenizerTest {
         int[] lower = tokenizer.encode("hello world").ids();
         assertArrayEquals(lower, tokenizer.encode("Hello World").ids());
         assertArrayEquals(lower, tokenizer.encode("HELLO WORLD").ids());
-        assertArrayEquals(tokenizer.encode("the quick brown fox").ids(), tokenizer.encode("tHe QuIcK bRoWn FoX").ids());
+        assertArrayEquals(
+                tokenizer.encode("the quick brown fox").ids(),
+                tokenizer.encode("tHe QuIcK bRoWn FoX").ids());
     }
 
     @Test
@@ -102,18 +105,23 @@ class TextTokenizerTest {
     @Test
     void accentsAreStrippedNotUnknown() {
         assertArrayEquals(new int[] {CLS, 7668, SEP}, tokenizer.encode("café").ids());
-        assertArrayEquals(tokenizer.encode("cafe").ids(), tokenizer.encode("Café").ids());
+        assertArrayEquals(
+                tokenizer.encode("cafe").ids(), tokenizer.encode("Café").ids());
         assertArrayEquals(new String[] {"[CLS]", "naive", "resume", "[SEP]"}, tokenizer.tokens("naïve résumé"));
-        int[] ids = tokenizer.encode("Café au lait, crème brûlée et pâté — très français.").ids();
+        int[] ids = tokenizer
+                .encode("Café au lait, crème brûlée et pâté — très français.")
+                .ids();
         assertTrue(Arrays.stream(ids).noneMatch(i -> i == UNK), () -> Arrays.toString(ids));
     }
 
     @Test
     void cjkIsSplitPerCharacter() {
-        assertArrayEquals(new int[] {CLS, 1864, 1876, 1950, SEP}, tokenizer.encode("日本語").ids());
+        assertArrayEquals(
+                new int[] {CLS, 1864, 1876, 1950, SEP}, tokenizer.encode("日本語").ids());
         assertArrayEquals(new String[] {"[CLS]", "日", "本", "語", "[SEP]"}, tokenizer.tokens("日本語"));
         // One token per ideograph, known or not: 我 is in the vocabulary, 喜 and 欢 are not.
-        assertArrayEquals(new int[] {CLS, 1855, UNK, UNK, SEP}, tokenizer.encode("我喜欢").ids());
+        assertArrayEquals(
+                new int[] {CLS, 1855, UNK, UNK, SEP}, tokenizer.encode("我喜欢").ids());
         assertArrayEquals(new int[] {CLS, UNK, SEP}, tokenizer.encode("🙂").ids());
     }
 
@@ -167,8 +175,13 @@ class TextTokenizerTest {
 
     @Test
     void textsOfUnequalLengthsAreNotPadded() {
-        List<String> texts = List.of("a", TestTexts.longParagraph(), "Hello, world!", "",
-                "The quick brown fox jumps over the lazy dog.", "日本語のテキストもちゃんと処理できますか？");
+        List<String> texts = List.of(
+                "a",
+                TestTexts.longParagraph(),
+                "Hello, world!",
+                "",
+                "The quick brown fox jumps over the lazy dog.",
+                "日本語のテキストもちゃんと処理できますか？");
         List<TokenizedText> batch = texts.stream().map(tokenizer::encode).toList();
         try (TextTokenizer fresh = TextTokenizer.load(modelDir, 256)) {
             for (int i = texts.size() - 1; i >= 0; i--) {
@@ -186,12 +199,14 @@ class TextTokenizerTest {
     @Test
     void concurrentEncodingGivesTheSameIds() throws Exception {
         List<String> texts = TestTexts.VARIED;
-        List<int[]> expected = texts.stream().map(t -> tokenizer.encode(t).ids()).toList();
+        List<int[]> expected =
+                texts.stream().map(t -> tokenizer.encode(t).ids()).toList();
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             List<Future<List<int[]>>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
-                results.add(pool.submit(() -> texts.stream().map(t -> tokenizer.encode(t).ids()).toList()));
+                results.add(pool.submit(
+                        () -> texts.stream().map(t -> tokenizer.encode(t).ids()).toList()));
             }
             for (Future<List<int[]>> r : results) {
                 List<int[]> got = r.get();
@@ -207,7 +222,8 @@ class TextTokenizerTest {
     @Test
     void missingTokenizerJsonIsRefused() {
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> TextTokenizer.load(tmp, 16));
-        assertTrue(e.getMessage().contains(tmp.toString()) && e.getMessage().contains("no tokenizer.json"), e::getMessage);
+        assertTrue(
+                e.getMessage().contains(tmp.toString()) && e.getMessage().contains("no tokenizer.json"), e::getMessage);
     }
 
     @Test
@@ -215,8 +231,10 @@ class TextTokenizerTest {
         Path f = tmp.resolve(TextTokenizer.FILE);
         for (String content : new String[] {"{not json", "", "{}", "[1, 2]"}) {
             Files.writeString(f, content);
-            ModelFormatException e = assertThrows(ModelFormatException.class, () -> TextTokenizer.load(tmp, 16), content);
-            assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("not a usable tokenizer"),
+            ModelFormatException e =
+                    assertThrows(ModelFormatException.class, () -> TextTokenizer.load(tmp, 16), content);
+            assertTrue(
+                    e.getMessage().contains(f.toString()) && e.getMessage().contains("not a usable tokenizer"),
                     e::getMessage);
         }
     }

@@ -1,13 +1,16 @@
 package dev.attune.spark.conf;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.attune.kernels.device.SimulatedDevices;
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.runtime.AttuneSettings;
 import dev.attune.runtime.OnError;
-import org.junit.jupiter.api.Test;
-
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -15,11 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * The {@code spark.attune.*} registry: every default parses, {@link AttuneConf#validate} reports
@@ -61,8 +60,24 @@ class AttuneConfTest {
     @Test
     void parseReadsEverySettingWithTheDefaultsForKeysNotSet() {
         AttuneSettings d = AttuneConf.parse(Map.of());
-        assertEquals(new AttuneSettings("builtin:all-MiniLM-L6-v2", true, UserOverrides.NONE, 0, 16384, 2, 0.9, "gpu", 0,
-                1, 1000000, OnError.FAIL, Map.of(), "", Map.of()), d);
+        assertEquals(
+                new AttuneSettings(
+                        "builtin:all-MiniLM-L6-v2",
+                        true,
+                        UserOverrides.NONE,
+                        0,
+                        16384,
+                        2,
+                        0.9,
+                        "gpu",
+                        0,
+                        1,
+                        1000000,
+                        OnError.FAIL,
+                        Map.of(),
+                        "",
+                        Map.of()),
+                d);
 
         Map<String, String> conf = new HashMap<>();
         conf.put("spark.attune.model", "/models/m");
@@ -84,21 +99,42 @@ class AttuneConfTest {
         conf.put("spark.hadoop.fs.s3a.endpoint", "http://minio:9000");
         conf.put("spark.executor.memory", "4g");
         AttuneSettings s = AttuneConf.parse(conf);
-        assertEquals(new AttuneSettings("/models/m", false, new UserOverrides(Optional.of(AttentionPath.MATH),
-                Set.of(AttentionPath.CPU_FLASH), Optional.of(ComputeDtype.FP16)), 8, 512, 3, 0.5, "accel", 4, 2, 100,
-                OnError.NULL, Map.of("1", List.of("T4", "A100")), "/tmp/c",
-                Map.of("fs.s3a.endpoint", "http://minio:9000")), s);
-        assertEquals(1, AttuneConf.parse(Map.of("spark.task.cpus", "many")).taskCpus(),
+        assertEquals(
+                new AttuneSettings(
+                        "/models/m",
+                        false,
+                        new UserOverrides(
+                                Optional.of(AttentionPath.MATH),
+                                Set.of(AttentionPath.CPU_FLASH),
+                                Optional.of(ComputeDtype.FP16)),
+                        8,
+                        512,
+                        3,
+                        0.5,
+                        "accel",
+                        4,
+                        2,
+                        100,
+                        OnError.NULL,
+                        Map.of("1", List.of("T4", "A100")),
+                        "/tmp/c",
+                        Map.of("fs.s3a.endpoint", "http://minio:9000")),
+                s);
+        assertEquals(
+                1,
+                AttuneConf.parse(Map.of("spark.task.cpus", "many")).taskCpus(),
                 "not a number: 1, as Spark's default");
     }
 
     @Test
     void parseValidatesFirstAndReportsEveryProblem() {
-        AttuneConfigException e = assertThrows(AttuneConfigException.class, () -> AttuneConf.parse(Map.of(
-                "spark.attune.batch.size", "many", "spark.attune.modle", "x")));
+        AttuneConfigException e = assertThrows(
+                AttuneConfigException.class,
+                () -> AttuneConf.parse(Map.of("spark.attune.batch.size", "many", "spark.attune.modle", "x")));
         assertTrue(e.getMessage().startsWith("invalid Attune configuration: "), e.getMessage());
         assertTrue(e.getMessage().contains("spark.attune.batch.size = 'many' is not valid"), e.getMessage());
-        assertTrue(e.getMessage().contains("unknown key spark.attune.modle (did you mean spark.attune.model?)"),
+        assertTrue(
+                e.getMessage().contains("unknown key spark.attune.modle (did you mean spark.attune.model?)"),
                 e.getMessage());
     }
 
@@ -112,11 +148,11 @@ class AttuneConfTest {
 
     @Test
     void badValuesNameKeyValueAndWhatIsAllowed() {
-        AttuneConfigException e = assertThrows(AttuneConfigException.class,
+        AttuneConfigException e = assertThrows(
+                AttuneConfigException.class,
                 () -> AttuneConf.BATCH_MAX_TOKENS.get(Map.of("spark.attune.batch.maxTokens", "-3")));
         assertEquals("spark.attune.batch.maxTokens = '-3' is not valid: must be at least 1", e.getMessage());
-        e = assertThrows(AttuneConfigException.class,
-                () -> AttuneConf.GPU_MEMORY_FRACTION.parse("1.5"));
+        e = assertThrows(AttuneConfigException.class, () -> AttuneConf.GPU_MEMORY_FRACTION.parse("1.5"));
         assertTrue(e.getMessage().contains("(0, 1]"), e.getMessage());
         e = assertThrows(AttuneConfigException.class, () -> AttuneConf.BATCH_SIZE.parse("many"));
         assertTrue(e.getMessage().contains("not an integer"), e.getMessage());
@@ -139,9 +175,13 @@ class AttuneConfTest {
         conf.put("spark.attune.batch.size", "8"); // fine
         AttuneConfigException e = assertThrows(AttuneConfigException.class, () -> AttuneConf.validate(conf));
         String m = e.getMessage();
-        for (String part : List.of("spark.attune.batch.maxTokens = '-3'", "unknown key spark.attune.modle (did you mean "
-                + "spark.attune.model?)", "spark.attune.dtype = 'fp8'", "spark.attune.gpu.memoryFraction = '1.5'",
-                "spark.attune.attention.path = 'warp-speed'", "unknown key spark.attune.completelyDifferentThing")) {
+        for (String part : List.of(
+                "spark.attune.batch.maxTokens = '-3'",
+                "unknown key spark.attune.modle (did you mean " + "spark.attune.model?)",
+                "spark.attune.dtype = 'fp8'",
+                "spark.attune.gpu.memoryFraction = '1.5'",
+                "spark.attune.attention.path = 'warp-speed'",
+                "unknown key spark.attune.completelyDifferentThing")) {
             assertTrue(m.contains(part), "missing '" + part + "' in: " + m);
         }
         assertFalse(m.contains("completelyDifferentThing (did you mean"), "no suggestion for a far-off key: " + m);
@@ -151,24 +191,46 @@ class AttuneConfTest {
 
     @Test
     void forcedAndExcludedPathConflict() {
-        AttuneConfigException e = assertThrows(AttuneConfigException.class, () -> AttuneConf.validate(Map.of(
-                "spark.attune.attention.path", "math", "spark.attune.attention.exclude", "cpu-math,math")));
+        AttuneConfigException e = assertThrows(
+                AttuneConfigException.class,
+                () -> AttuneConf.validate(Map.of(
+                        "spark.attune.attention.path", "math", "spark.attune.attention.exclude", "cpu-math,math")));
         assertTrue(e.getMessage().contains("forces math") && e.getMessage().contains("excludes"), e.getMessage());
-        AttuneConf.validate(Map.of("spark.attune.attention.path", "math", "spark.attune.attention.exclude", "cpu-math"));
+        AttuneConf.validate(
+                Map.of("spark.attune.attention.path", "math", "spark.attune.attention.exclude", "cpu-math"));
     }
 
     @Test
     void overridesMapPathExclusionsAndDtype() {
         assertEquals(UserOverrides.NONE, AttuneConf.overrides(Map.of()));
-        assertEquals(UserOverrides.NONE, AttuneConf.overrides(Map.of("spark.attune.attention.path", "AUTO",
-                "spark.attune.dtype", "auto", "spark.attune.attention.exclude", " , ")));
-        UserOverrides o = AttuneConf.overrides(Map.of("spark.attune.attention.path", "Flash-SM75",
-                "spark.attune.attention.exclude", "math, cpu-math", "spark.attune.dtype", "bfloat16"));
-        assertEquals(new UserOverrides(Optional.of(AttentionPath.FLASH_SM75), Set.of(AttentionPath.MATH,
-                AttentionPath.CPU_MATH), Optional.of(ComputeDtype.BF16)), o);
-        AttuneConfigException e = assertThrows(AttuneConfigException.class, () -> AttuneConf.overrides(Map.of(
-                "spark.attune.attention.exclude", "math,warp")));
-        assertTrue(e.getMessage().contains("spark.attune.attention.exclude") && e.getMessage().contains("'warp'"),
+        assertEquals(
+                UserOverrides.NONE,
+                AttuneConf.overrides(Map.of(
+                        "spark.attune.attention.path",
+                        "AUTO",
+                        "spark.attune.dtype",
+                        "auto",
+                        "spark.attune.attention.exclude",
+                        " , ")));
+        UserOverrides o = AttuneConf.overrides(Map.of(
+                "spark.attune.attention.path",
+                "Flash-SM75",
+                "spark.attune.attention.exclude",
+                "math, cpu-math",
+                "spark.attune.dtype",
+                "bfloat16"));
+        assertEquals(
+                new UserOverrides(
+                        Optional.of(AttentionPath.FLASH_SM75),
+                        Set.of(AttentionPath.MATH, AttentionPath.CPU_MATH),
+                        Optional.of(ComputeDtype.BF16)),
+                o);
+        AttuneConfigException e = assertThrows(
+                AttuneConfigException.class,
+                () -> AttuneConf.overrides(Map.of("spark.attune.attention.exclude", "math,warp")));
+        assertTrue(
+                e.getMessage().contains("spark.attune.attention.exclude")
+                        && e.getMessage().contains("'warp'"),
                 e.getMessage());
     }
 
@@ -179,10 +241,13 @@ class AttuneConfTest {
         assertEquals(List.of("T4"), m.get("0"));
         assertEquals(List.of("A100", "T4"), m.get("1"));
         assertEquals(List.of("V100"), m.get("*"));
-        assertEquals(Map.of("driver", List.of("H100", "l4")), AttuneConf.SIMULATE_DEVICES.parse(" driver = H100 + l4 , "));
+        assertEquals(
+                Map.of("driver", List.of("H100", "l4")), AttuneConf.SIMULATE_DEVICES.parse(" driver = H100 + l4 , "));
         assertEquals(Map.of(), AttuneConf.SIMULATE_DEVICES.parse(""));
         for (String name : SimulatedDevices.names()) {
-            assertEquals(List.of(name), AttuneConf.SIMULATE_DEVICES.parse("0=" + name).get("0"));
+            assertEquals(
+                    List.of(name),
+                    AttuneConf.SIMULATE_DEVICES.parse("0=" + name).get("0"));
         }
     }
 
@@ -197,9 +262,10 @@ class AttuneConfTest {
         cases.put("0=T4++A100", "'0=T4++A100' has an empty device name");
         cases.put("0=T4,0=A100", "'0=A100': executor 0 is given devices twice");
         cases.forEach((value, message) -> {
-            AttuneConfigException e = assertThrows(AttuneConfigException.class,
-                    () -> AttuneConf.SIMULATE_DEVICES.parse(value), value);
-            assertTrue(e.getMessage().startsWith("spark.attune.simulate.devices = '" + value + "' is not valid: "),
+            AttuneConfigException e =
+                    assertThrows(AttuneConfigException.class, () -> AttuneConf.SIMULATE_DEVICES.parse(value), value);
+            assertTrue(
+                    e.getMessage().startsWith("spark.attune.simulate.devices = '" + value + "' is not valid: "),
                     e.getMessage());
             assertTrue(e.getMessage().contains(message), value + ": " + e.getMessage());
         });

@@ -1,14 +1,13 @@
 package dev.attune.spark.conf;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
  * docs/configs.md is what {@link ConfigDocs#render()} makes of the registry, so the page cannot go
@@ -27,17 +26,24 @@ class ConfigDocsTest {
     @Test
     void checkedInPageMatchesTheRegistry() throws IOException {
         Path page = page();
-        assertTrue(Files.isRegularFile(page), page + " is missing: generate it with "
-                + "java -cp <classpath> dev.attune.spark.conf.ConfigDocs docs/configs.md");
-        assertEquals(ConfigDocs.render(), Files.readString(page), page + " is stale: regenerate it with "
-                + "java -cp <classpath> dev.attune.spark.conf.ConfigDocs docs/configs.md");
+        assertTrue(
+                Files.isRegularFile(page),
+                page + " is missing: generate it with "
+                        + "java -cp <classpath> dev.attune.spark.conf.ConfigDocs docs/configs.md");
+        assertEquals(
+                ConfigDocs.render(),
+                Files.readString(page),
+                page + " is stale: regenerate it with "
+                        + "java -cp <classpath> dev.attune.spark.conf.ConfigDocs docs/configs.md");
     }
 
     @Test
     void pageListsEveryKeyWithItsDefault() {
         String md = ConfigDocs.render();
         for (ConfEntry<?> e : AttuneConf.entries()) {
-            String row = md.lines().filter(l -> l.startsWith("| `" + e.key() + "` |")).findFirst()
+            String row = md.lines()
+                    .filter(l -> l.startsWith("| `" + e.key() + "` |"))
+                    .findFirst()
                     .orElseThrow(() -> new AssertionError("no row for " + e.key()));
             assertTrue(row.contains(e.dflt().isEmpty() ? "(empty)" : "`" + e.dflt() + "`"), row);
             assertFalse(row.contains("<") || row.contains(">"), "raw angle brackets would render as HTML: " + row);

@@ -2,7 +2,6 @@ package dev.attune.testing.decoder;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -30,21 +29,46 @@ import java.util.Arrays;
 public final class DecoderReference {
 
     /** The fields of {@code config.json} the forward pass reads. */
-    public record Config(String modelType, int hidden, int layers, int heads, int kvHeads, int headDim,
-                         int intermediate, int vocab, double eps, double ropeTheta, JsonNode ropeScaling,
-                         boolean tied, int slidingWindow, boolean qkvBias, boolean oBias, boolean qkNorm) {
-    }
+    public record Config(
+            String modelType,
+            int hidden,
+            int layers,
+            int heads,
+            int kvHeads,
+            int headDim,
+            int intermediate,
+            int vocab,
+            double eps,
+            double ropeTheta,
+            JsonNode ropeScaling,
+            boolean tied,
+            int slidingWindow,
+            boolean qkvBias,
+            boolean oBias,
+            boolean qkNorm) {}
 
-    private record Layer(double[] inNorm, double[] wq, double[] bq, double[] wk, double[] bk, double[] wv,
-                         double[] bv, double[] wo, double[] bo, double[] qNorm, double[] kNorm, double[] postNorm,
-                         double[] gate, double[] up, double[] down) {
-    }
+    private record Layer(
+            double[] inNorm,
+            double[] wq,
+            double[] bq,
+            double[] wk,
+            double[] bk,
+            double[] wv,
+            double[] bv,
+            double[] wo,
+            double[] bo,
+            double[] qNorm,
+            double[] kNorm,
+            double[] postNorm,
+            double[] gate,
+            double[] up,
+            double[] down) {}
 
     private final Config c;
-    private final double[] embed;   // (vocab, hidden)
+    private final double[] embed; // (vocab, hidden)
     private final Layer[] layers;
-    private final double[] norm;    // (hidden)
-    private final double[] lmHead;  // (vocab, hidden)
+    private final double[] norm; // (hidden)
+    private final double[] lmHead; // (vocab, hidden)
     private final double[] invFreq; // (head_dim / 2)
 
     private DecoderReference(Config c, double[] embed, Layer[] layers, double[] norm, double[] lmHead) {
@@ -77,10 +101,14 @@ public final class DecoderReference {
             String a = p + "self_attn.";
             layers[i] = new Layer(
                     tensor(w, p + "input_layernorm.weight", h),
-                    tensor(w, a + "q_proj.weight", q, h), c.qkvBias() ? tensor(w, a + "q_proj.bias", q) : null,
-                    tensor(w, a + "k_proj.weight", kv, h), c.qkvBias() ? tensor(w, a + "k_proj.bias", kv) : null,
-                    tensor(w, a + "v_proj.weight", kv, h), c.qkvBias() ? tensor(w, a + "v_proj.bias", kv) : null,
-                    tensor(w, a + "o_proj.weight", h, q), c.oBias() ? tensor(w, a + "o_proj.bias", h) : null,
+                    tensor(w, a + "q_proj.weight", q, h),
+                    c.qkvBias() ? tensor(w, a + "q_proj.bias", q) : null,
+                    tensor(w, a + "k_proj.weight", kv, h),
+                    c.qkvBias() ? tensor(w, a + "k_proj.bias", kv) : null,
+                    tensor(w, a + "v_proj.weight", kv, h),
+                    c.qkvBias() ? tensor(w, a + "v_proj.bias", kv) : null,
+                    tensor(w, a + "o_proj.weight", h, q),
+                    c.oBias() ? tensor(w, a + "o_proj.bias", h) : null,
                     c.qkNorm() ? tensor(w, a + "q_norm.weight", c.headDim()) : null,
                     c.qkNorm() ? tensor(w, a + "k_norm.weight", c.headDim()) : null,
                     tensor(w, p + "post_attention_layernorm.weight", h),
@@ -114,9 +142,11 @@ public final class DecoderReference {
         int hidden = j.get("hidden_size").asInt();
         int heads = j.get("num_attention_heads").asInt();
         // Defaults as the HF config classes have them.
-        int kvHeads = j.path("num_key_value_heads").isNumber() ? j.get("num_key_value_heads").asInt() : heads;
-        int headDim = j.path("head_dim").isNumber() ? j.get("head_dim").asInt()
-                : type.equals("qwen3") ? 128 : hidden / heads;
+        int kvHeads = j.path("num_key_value_heads").isNumber()
+                ? j.get("num_key_value_heads").asInt()
+                : heads;
+        int headDim =
+                j.path("head_dim").isNumber() ? j.get("head_dim").asInt() : type.equals("qwen3") ? 128 : hidden / heads;
         int window = 0;
         if (type.equals("mistral") && j.path("sliding_window").isNumber()) {
             window = j.get("sliding_window").asInt();
@@ -128,17 +158,30 @@ public final class DecoderReference {
         boolean qkvBias = type.equals("qwen2") || ((type.equals("llama") || type.equals("qwen3")) && attentionBias);
         boolean oBias = (type.equals("llama") || type.equals("qwen3")) && attentionBias;
         JsonNode scaling = j.path("rope_scaling").isObject() ? j.get("rope_scaling") : null;
-        return new Config(type, hidden, j.get("num_hidden_layers").asInt(), heads, kvHeads, headDim,
-                j.get("intermediate_size").asInt(), j.get("vocab_size").asInt(),
-                j.path("rms_norm_eps").asDouble(1e-6), j.path("rope_theta").asDouble(10000), scaling,
-                j.path("tie_word_embeddings").asBoolean(false), window, qkvBias, oBias, type.equals("qwen3"));
+        return new Config(
+                type,
+                hidden,
+                j.get("num_hidden_layers").asInt(),
+                heads,
+                kvHeads,
+                headDim,
+                j.get("intermediate_size").asInt(),
+                j.get("vocab_size").asInt(),
+                j.path("rms_norm_eps").asDouble(1e-6),
+                j.path("rope_theta").asDouble(10000),
+                scaling,
+                j.path("tie_word_embeddings").asBoolean(false),
+                window,
+                qkvBias,
+                oBias,
+                type.equals("qwen3"));
     }
 
     private static double[] tensor(ReferenceSafetensors w, String name, long... shape) {
         ReferenceSafetensors.Tensor t = w.tensor(name);
         if (!Arrays.equals(t.shape(), shape)) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(t.shape()) + ", expected "
-                    + Arrays.toString(shape));
+            throw new IllegalArgumentException(
+                    name + " has shape " + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape));
         }
         return t.values();
     }
@@ -158,10 +201,11 @@ public final class DecoderReference {
         if (scaling == null) {
             return f;
         }
-        String type = scaling.has("rope_type") ? scaling.get("rope_type").asText() : scaling.path("type").asText();
+        String type = scaling.has("rope_type")
+                ? scaling.get("rope_type").asText()
+                : scaling.path("type").asText();
         switch (type) {
-            case "default" -> {
-            }
+            case "default" -> {}
             case "linear" -> {
                 double factor = scaling.get("factor").asDouble();
                 for (int i = 0; i < f.length; i++) {
@@ -187,7 +231,9 @@ public final class DecoderReference {
                     // wavelen < highFreqWavelen: unchanged
                 }
             }
-            default -> throw new IllegalArgumentException("rope_scaling rope_type '" + type + "' is not supported by the reference");
+            default ->
+                throw new IllegalArgumentException(
+                        "rope_scaling rope_type '" + type + "' is not supported by the reference");
         }
         return f;
     }
@@ -229,27 +275,28 @@ public final class DecoderReference {
         double[][] x = new double[n][];
         for (int t = 0; t < n; t++) {
             if (ids[t] < 0 || ids[t] >= c.vocab()) {
-                throw new IllegalArgumentException("token id " + ids[t] + " at " + t + " outside [0, " + c.vocab() + ")");
+                throw new IllegalArgumentException(
+                        "token id " + ids[t] + " at " + t + " outside [0, " + c.vocab() + ")");
             }
             x[t] = Arrays.copyOfRange(embed, ids[t] * hd, (ids[t] + 1) * hd);
         }
         for (Layer l : layers) {
             double[][] h = new double[n][];
             for (int t = 0; t < n; t++) {
-                h[t] = rmsNorm(x[t], l.inNorm(), c.eps());                // (hidden)
+                h[t] = rmsNorm(x[t], l.inNorm(), c.eps()); // (hidden)
             }
-            double[][] attn = attention(l, h, firstPosition);            // (tokens, hidden)
+            double[][] attn = attention(l, h, firstPosition); // (tokens, hidden)
             for (int t = 0; t < n; t++) {
                 add(x[t], attn[t]);
             }
             for (int t = 0; t < n; t++) {
-                double[] g = rmsNorm(x[t], l.postNorm(), c.eps());       // (hidden)
+                double[] g = rmsNorm(x[t], l.postNorm(), c.eps()); // (hidden)
                 double[] gate = linear(l.gate(), null, g, c.intermediate()); // (inter)
-                double[] up = linear(l.up(), null, g, c.intermediate());     // (inter)
+                double[] up = linear(l.up(), null, g, c.intermediate()); // (inter)
                 for (int i = 0; i < gate.length; i++) {
                     gate[i] = silu(gate[i]) * up[i];
                 }
-                add(x[t], linear(l.down(), null, gate, hd));             // (hidden)
+                add(x[t], linear(l.down(), null, gate, hd)); // (hidden)
             }
         }
         double[][] logits = new double[n][];
@@ -266,9 +313,9 @@ public final class DecoderReference {
         int heads = c.heads();
         int kvHeads = c.kvHeads();
         int group = heads / kvHeads;
-        double[][] q = new double[n][];  // (tokens, heads * head_dim)
-        double[][] k = new double[n][];  // (tokens, kv_heads * head_dim)
-        double[][] v = new double[n][];  // (tokens, kv_heads * head_dim)
+        double[][] q = new double[n][]; // (tokens, heads * head_dim)
+        double[][] k = new double[n][]; // (tokens, kv_heads * head_dim)
+        double[][] v = new double[n][]; // (tokens, kv_heads * head_dim)
         for (int t = 0; t < n; t++) {
             q[t] = linear(l.wq(), l.bq(), h[t], heads * d);
             k[t] = linear(l.wk(), l.bk(), h[t], kvHeads * d);

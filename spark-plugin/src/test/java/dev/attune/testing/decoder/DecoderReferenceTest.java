@@ -1,5 +1,11 @@
 package dev.attune.testing.decoder;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,11 +15,6 @@ import dev.attune.model.llama.RandomDecoderCheckpoint.RopeScaling;
 import dev.attune.model.safetensors.DType;
 import dev.attune.model.safetensors.SafetensorsWriter;
 import dev.attune.model.safetensors.WeightStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,12 +22,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.BiFunction;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Properties of {@link DecoderReference} that fail if its math is wrong: probabilities, causality,
@@ -42,8 +41,15 @@ class DecoderReferenceTest {
     Path tmp;
 
     private static RandomDecoderCheckpoint.Builder tiny(ModelType type) {
-        return RandomDecoderCheckpoint.builder(type).hiddenSize(64).numLayers(2).numHeads(4).numKvHeads(2).headDim(16)
-                .intermediateSize(128).vocabSize(500).seed(11);
+        return RandomDecoderCheckpoint.builder(type)
+                .hiddenSize(64)
+                .numLayers(2)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .intermediateSize(128)
+                .vocabSize(500)
+                .seed(11);
     }
 
     private Path write(String name, RandomDecoderCheckpoint spec) throws IOException {
@@ -56,8 +62,12 @@ class DecoderReferenceTest {
      * Writes {@code configSpec}'s config.json with the tensors of {@code valueSpec}, each passed
      * through {@code change} (name, values) -> values, in F32.
      */
-    private Path writeChanged(String name, RandomDecoderCheckpoint configSpec, RandomDecoderCheckpoint valueSpec,
-                              BiFunction<String, float[], float[]> change) throws IOException {
+    private Path writeChanged(
+            String name,
+            RandomDecoderCheckpoint configSpec,
+            RandomDecoderCheckpoint valueSpec,
+            BiFunction<String, float[], float[]> change)
+            throws IOException {
         Path dir = tmp.resolve(name);
         Files.createDirectories(dir);
         SafetensorsWriter w = new SafetensorsWriter(DType.F32);
@@ -101,7 +111,8 @@ class DecoderReferenceTest {
 
     @Test
     void logProbabilitiesAreProbabilitiesAndLogitsAreNotDegenerate() throws IOException {
-        DecoderReference ref = DecoderReference.load(write("llama", tiny(ModelType.LLAMA).build()));
+        DecoderReference ref =
+                DecoderReference.load(write("llama", tiny(ModelType.LLAMA).build()));
         int[] ids = ids(12, 500, 1);
         double[][] logits = ref.logits(ids);
         assertEquals(12, logits.length);
@@ -140,7 +151,8 @@ class DecoderReferenceTest {
     @Test
     void appendingTokensLeavesThePrefixUnchanged() throws IOException {
         for (ModelType type : ModelType.values()) {
-            RandomDecoderCheckpoint spec = tiny(type).headDim(type == ModelType.QWEN3 ? 24 : 16).build();
+            RandomDecoderCheckpoint spec =
+                    tiny(type).headDim(type == ModelType.QWEN3 ? 24 : 16).build();
             DecoderReference ref = DecoderReference.load(write(type.hfName(), spec));
             int[] ids = ids(10, 500, 2);
             double[] full = ref.tokenLogprobs(ids);
@@ -157,7 +169,8 @@ class DecoderReferenceTest {
 
     @Test
     void groupedQueryAttentionEqualsFullAttentionWithReplicatedKvHeads() throws IOException {
-        RandomDecoderCheckpoint gqa = tiny(ModelType.QWEN2).numHeads(6).numKvHeads(2).headDim(8).build();
+        RandomDecoderCheckpoint gqa =
+                tiny(ModelType.QWEN2).numHeads(6).numKvHeads(2).headDim(8).build();
         RandomDecoderCheckpoint mha = gqa.toBuilder().numKvHeads(6).build();
         int d = gqa.headDim();
         int hidden = gqa.hiddenSize();
@@ -246,12 +259,14 @@ class DecoderReferenceTest {
 
     @Test
     void shiftingEveryPositionLeavesTheLogitsUnchanged() throws IOException {
-        DecoderReference ref = DecoderReference.load(write("mistral", tiny(ModelType.MISTRAL).build()));
+        DecoderReference ref =
+                DecoderReference.load(write("mistral", tiny(ModelType.MISTRAL).build()));
         int[] ids = ids(8, 500, 4);
         // RoPE: attention sees only relative positions, so a constant shift changes nothing.
         assertClose(ref.logits(ids, 0), ref.logits(ids, 321), 1e-9);
         // ... while a different theta changes the model.
-        DecoderReference theta = DecoderReference.load(write("theta", tiny(ModelType.MISTRAL).ropeTheta(100).build()));
+        DecoderReference theta = DecoderReference.load(
+                write("theta", tiny(ModelType.MISTRAL).ropeTheta(100).build()));
         assertTrue(maxDiff(ref.logits(ids)[7], theta.logits(ids)[7]) > 1e-6);
     }
 
@@ -266,15 +281,21 @@ class DecoderReferenceTest {
             assertEquals(plain[i] / 4, linear[i], 1e-18);
         }
         // llama3 with factor 1 and equal bands is no scaling.
-        double[] same = DecoderReference.invFreq(d, theta, JSON.readTree(
-                "{\"rope_type\": \"llama3\", \"factor\": 1, \"low_freq_factor\": 2, \"high_freq_factor\": 2, "
-                        + "\"original_max_position_embeddings\": 64}"));
+        double[] same = DecoderReference.invFreq(
+                d,
+                theta,
+                JSON.readTree(
+                        "{\"rope_type\": \"llama3\", \"factor\": 1, \"low_freq_factor\": 2, \"high_freq_factor\": 2, "
+                                + "\"original_max_position_embeddings\": 64}"));
         assertArrayEquals(plain, same, 1e-18);
         // Llama 3.1's values: wavelengths under 8192/4 keep their frequency, over 8192/1 are divided
         // by 8, and those between are interpolated, so the result is monotone in between.
-        double[] l3 = DecoderReference.invFreq(d, theta, JSON.readTree(
-                "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
-                        + "\"original_max_position_embeddings\": 8192}"));
+        double[] l3 = DecoderReference.invFreq(
+                d,
+                theta,
+                JSON.readTree(
+                        "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
+                                + "\"original_max_position_embeddings\": 8192}"));
         int high = 0;
         int low = 0;
         int mid = 0;
@@ -294,17 +315,32 @@ class DecoderReferenceTest {
             }
         }
         assertTrue(high > 0 && low > 0 && mid > 0, high + " " + mid + " " + low);
-        assertThrows(IllegalArgumentException.class, () -> DecoderReference.invFreq(d, theta, JSON.readTree("{\"rope_type\": \"yarn\", \"factor\": 2}")));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> DecoderReference.invFreq(d, theta, JSON.readTree("{\"rope_type\": \"yarn\", \"factor\": 2}")));
 
         // Through config.json: llama3 scaling with factor 1 gives the unscaled model, factor 8 does not.
-        RandomDecoderCheckpoint base = tiny(ModelType.LLAMA).headDim(32).numHeads(2).numKvHeads(1).ropeTheta(500000).build();
+        RandomDecoderCheckpoint base = tiny(ModelType.LLAMA)
+                .headDim(32)
+                .numHeads(2)
+                .numKvHeads(1)
+                .ropeTheta(500000)
+                .build();
         int[] ids = ids(10, 500, 6);
         double[][] none = DecoderReference.load(write("none", base)).logits(ids);
-        double[][] unit = DecoderReference.load(write("unit", base.toBuilder()
-                .ropeScaling(RopeScaling.llama3(1, 1, 1, 16)).build())).logits(ids);
+        double[][] unit = DecoderReference.load(write(
+                        "unit",
+                        base.toBuilder()
+                                .ropeScaling(RopeScaling.llama3(1, 1, 1, 16))
+                                .build()))
+                .logits(ids);
         assertClose(none, unit, 1e-12);
-        double[][] eight = DecoderReference.load(write("eight", base.toBuilder()
-                .ropeScaling(RopeScaling.llama3(8, 1, 4, 16)).build())).logits(ids);
+        double[][] eight = DecoderReference.load(write(
+                        "eight",
+                        base.toBuilder()
+                                .ropeScaling(RopeScaling.llama3(8, 1, 4, 16))
+                                .build()))
+                .logits(ids);
         assertTrue(maxDiff(none[9], eight[9]) > 1e-6);
         Path yarn = write("yarn", base);
         ObjectNode c = (ObjectNode) JSON.readTree(yarn.resolve("config.json").toFile());
@@ -319,20 +355,26 @@ class DecoderReferenceTest {
         RandomDecoderCheckpoint spec = tiny(ModelType.MISTRAL).build();
         int[] ids = ids(10, 500, 7);
         double[][] none = DecoderReference.load(write("none", spec)).logits(ids);
-        double[][] wide = DecoderReference.load(write("wide", spec.toBuilder().slidingWindow(10).build())).logits(ids);
+        double[][] wide = DecoderReference.load(
+                        write("wide", spec.toBuilder().slidingWindow(10).build()))
+                .logits(ids);
         assertClose(none, wide, 0);
-        double[][] three = DecoderReference.load(write("three", spec.toBuilder().slidingWindow(3).build())).logits(ids);
+        double[][] three = DecoderReference.load(
+                        write("three", spec.toBuilder().slidingWindow(3).build()))
+                .logits(ids);
         assertClose(slice(none, 0, 3), slice(three, 0, 3), 0); // the first W positions see everything anyway
         assertTrue(maxDiff(none[9], three[9]) > 1e-6);
         // W = 1: each token attends to itself only, so its logits depend on its own id and position.
-        DecoderReference one = DecoderReference.load(write("one", spec.toBuilder().slidingWindow(1).build()));
+        DecoderReference one = DecoderReference.load(
+                write("one", spec.toBuilder().slidingWindow(1).build()));
         int[] other = ids.clone();
         for (int t = 0; t < 9; t++) {
             other[t] = (ids[t] + 17) % 500;
         }
         assertClose(slice(one.logits(ids), 9, 10), slice(one.logits(other), 9, 10), 1e-12);
         // With a window of 3, token 4 no longer reaches token 9; token 5 still does.
-        DecoderReference w3 = DecoderReference.load(write("three-again", spec.toBuilder().slidingWindow(3).build()));
+        DecoderReference w3 = DecoderReference.load(
+                write("three-again", spec.toBuilder().slidingWindow(3).build()));
         // Two layers: token 9 reads positions 7..9 in layer 2, and those read tokens 5..9 in layer 1.
         int[] early = ids.clone();
         early[4] = (ids[4] + 1) % 500;
@@ -376,24 +418,40 @@ class DecoderReferenceTest {
             return v;
         };
         int[] ids = ids(8, 500, 8);
-        double[][] base = DecoderReference.load(writeChanged("unit", q3, q3, unitNorms)).logits(ids);
-        double[][] scaled = DecoderReference.load(writeChanged("unit-scaled", q3, q3,
-                (n, v) -> scaleOneHead.apply(n, unitNorms.apply(n, v)))).logits(ids);
+        double[][] base =
+                DecoderReference.load(writeChanged("unit", q3, q3, unitNorms)).logits(ids);
+        double[][] scaled = DecoderReference.load(
+                        writeChanged("unit-scaled", q3, q3, (n, v) -> scaleOneHead.apply(n, unitNorms.apply(n, v))))
+                .logits(ids);
         assertClose(base, scaled, 1e-9);
         // The same with the random norm weights: the weight multiplies after normalising.
-        assertClose(DecoderReference.load(writeChanged("rand", q3, q3, (n, v) -> v)).logits(ids),
-                DecoderReference.load(writeChanged("rand-scaled", q3, q3, scaleOneHead)).logits(ids), 1e-9);
+        assertClose(
+                DecoderReference.load(writeChanged("rand", q3, q3, (n, v) -> v)).logits(ids),
+                DecoderReference.load(writeChanged("rand-scaled", q3, q3, scaleOneHead))
+                        .logits(ids),
+                1e-9);
         // The norm weights matter, and without the norm (Qwen2) scaling a head changes the model.
-        assertTrue(maxDiff(base[7], DecoderReference.load(writeChanged("rand2", q3, q3, (n, v) -> v)).logits(ids)[7]) > 1e-6);
+        assertTrue(maxDiff(
+                        base[7],
+                        DecoderReference.load(writeChanged("rand2", q3, q3, (n, v) -> v))
+                                .logits(ids)[7])
+                > 1e-6);
         RandomDecoderCheckpoint q2 = tiny(ModelType.QWEN2).rmsNormEps(1e-12).build();
-        assertTrue(maxDiff(DecoderReference.load(writeChanged("q2", q2, q2, (n, v) -> v)).logits(ids)[7],
-                DecoderReference.load(writeChanged("q2-scaled", q2, q2, scaleOneHead)).logits(ids)[7]) > 1e-6);
+        assertTrue(maxDiff(
+                        DecoderReference.load(writeChanged("q2", q2, q2, (n, v) -> v))
+                                .logits(ids)[7],
+                        DecoderReference.load(writeChanged("q2-scaled", q2, q2, scaleOneHead))
+                                .logits(ids)[7])
+                > 1e-6);
     }
 
     @Test
     void theReferenceReaderAgreesWithAttunesReaderOnEveryDtype() throws IOException {
         for (DType dtype : DType.values()) {
-            RandomDecoderCheckpoint spec = tiny(ModelType.QWEN2).dtype(dtype).shards(dtype == DType.F16 ? 2 : 1).build();
+            RandomDecoderCheckpoint spec = tiny(ModelType.QWEN2)
+                    .dtype(dtype)
+                    .shards(dtype == DType.F16 ? 2 : 1)
+                    .build();
             Path dir = write(dtype.name(), spec);
             ReferenceSafetensors mine = ReferenceSafetensors.open(dir);
             WeightStore theirs = WeightStore.open(dir);
@@ -406,11 +464,13 @@ class DecoderReferenceTest {
                 float[] exact = spec.values(n);
                 for (int i = 0; i < f.length; i++) {
                     if (t.values()[i] != f[i]) {
-                        throw new AssertionError(dtype + " " + n + "[" + i + "]: reference " + t.values()[i] + ", Attune " + f[i]);
+                        throw new AssertionError(
+                                dtype + " " + n + "[" + i + "]: reference " + t.values()[i] + ", Attune " + f[i]);
                     }
                     // And both are the generator's value within the dtype's half ulp.
                     double rel = dtype == DType.F32 ? 0 : dtype == DType.F16 ? 0x1p-11 : 0x1p-8;
-                    if (Math.abs(t.values()[i] - exact[i]) > Math.abs(exact[i]) * rel + (dtype == DType.F16 ? 0x1p-25 : 0)) {
+                    if (Math.abs(t.values()[i] - exact[i])
+                            > Math.abs(exact[i]) * rel + (dtype == DType.F16 ? 0x1p-25 : 0)) {
                         throw new AssertionError(dtype + " " + n + "[" + i + "]: " + t.values()[i] + " vs " + exact[i]);
                     }
                 }
@@ -426,10 +486,15 @@ class DecoderReferenceTest {
 
     @Test
     void tiedAndUntiedHeadsReadTheRightMatrix() throws IOException {
-        RandomDecoderCheckpoint tied = tiny(ModelType.LLAMA).tieWordEmbeddings(true).build();
-        RandomDecoderCheckpoint untied = tied.toBuilder().tieWordEmbeddings(false).build();
+        RandomDecoderCheckpoint tied =
+                tiny(ModelType.LLAMA).tieWordEmbeddings(true).build();
+        RandomDecoderCheckpoint untied =
+                tied.toBuilder().tieWordEmbeddings(false).build();
         // An untied checkpoint whose lm_head is the embedding is the tied model.
-        Path copy = writeChanged("untied-copy", untied, untied,
+        Path copy = writeChanged(
+                "untied-copy",
+                untied,
+                untied,
                 (n, v) -> n.equals("lm_head.weight") ? untied.values("model.embed_tokens.weight") : v);
         int[] ids = ids(6, 500, 9);
         double[][] a = DecoderReference.load(write("tied", tied)).logits(ids);
@@ -444,11 +509,22 @@ class DecoderReferenceTest {
      * normalising after RoPE instead of before would give other logits.
      */
     @ParameterizedTest
-    @EnumSource(value = ModelType.class, names = {"LLAMA", "QWEN2", "QWEN3"})
+    @EnumSource(
+            value = ModelType.class,
+            names = {"LLAMA", "QWEN2", "QWEN3"})
     void aOneLayerModelMatchesAHandComputation(ModelType type) throws IOException {
-        RandomDecoderCheckpoint spec = RandomDecoderCheckpoint.builder(type).hiddenSize(2).numLayers(1)
-                .numHeads(1).numKvHeads(1).headDim(2).intermediateSize(1).vocabSize(3).bosTokenId(0).eosTokenIds(1)
-                .rmsNormEps(1e-6).build();
+        RandomDecoderCheckpoint spec = RandomDecoderCheckpoint.builder(type)
+                .hiddenSize(2)
+                .numLayers(1)
+                .numHeads(1)
+                .numKvHeads(1)
+                .headDim(2)
+                .intermediateSize(1)
+                .vocabSize(3)
+                .bosTokenId(0)
+                .eosTokenIds(1)
+                .rmsNormEps(1e-6)
+                .build();
         Map<String, float[]> w = new LinkedHashMap<>();
         w.put("model.embed_tokens.weight", new float[] {1, 0, 0.5f, -1, -2, 1});
         w.put("model.layers.0.input_layernorm.weight", new float[] {1, 2});
@@ -498,8 +574,12 @@ class DecoderReferenceTest {
                 k[t] = new double[] {k[t][0] * rk * 1, k[t][1] * rk * 3};
             }
             // RoPE at position t, angle t: (a, b) -> (a cos - b sin, b cos + a sin).
-            q[t] = new double[] {q[t][0] * Math.cos(t) - q[t][1] * Math.sin(t), q[t][1] * Math.cos(t) + q[t][0] * Math.sin(t)};
-            k[t] = new double[] {k[t][0] * Math.cos(t) - k[t][1] * Math.sin(t), k[t][1] * Math.cos(t) + k[t][0] * Math.sin(t)};
+            q[t] = new double[] {
+                q[t][0] * Math.cos(t) - q[t][1] * Math.sin(t), q[t][1] * Math.cos(t) + q[t][0] * Math.sin(t)
+            };
+            k[t] = new double[] {
+                k[t][0] * Math.cos(t) - k[t][1] * Math.sin(t), k[t][1] * Math.cos(t) + k[t][0] * Math.sin(t)
+            };
         }
         double[][] attn = new double[2][];
         attn[0] = v[0]; // one key: weight 1
@@ -526,8 +606,13 @@ class DecoderReferenceTest {
 
     @Test
     void aQwen3SizedVocabularyIsFast() throws IOException {
-        RandomDecoderCheckpoint spec = tiny(ModelType.QWEN3).vocabSize(151936).bosTokenId(151643).eosTokenIds(151645)
-                .tieWordEmbeddings(true).dtype(DType.BF16).build();
+        RandomDecoderCheckpoint spec = tiny(ModelType.QWEN3)
+                .vocabSize(151936)
+                .bosTokenId(151643)
+                .eosTokenIds(151645)
+                .tieWordEmbeddings(true)
+                .dtype(DType.BF16)
+                .build();
         Path dir = tmp.resolve("qwen3-vocab");
         spec.write(dir, TestTokenizers.dir("qwen3"));
         DecoderReference ref = DecoderReference.load(dir);

@@ -2,7 +2,6 @@ package dev.attune.testing.decoder;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -31,16 +30,13 @@ import java.util.Set;
 public final class ReferenceSafetensors {
 
     /** One tensor: its dtype string, shape and values widened to double. */
-    public record Tensor(String dtype, long[] shape, double[] values) {
-    }
+    public record Tensor(String dtype, long[] shape, double[] values) {}
 
-    private record Location(Path file, long dataStart, String dtype, long[] shape, long begin, long end) {
-    }
+    private record Location(Path file, long dataStart, String dtype, long[] shape, long begin, long end) {}
 
     private final Map<String, Location> tensors = new HashMap<>();
 
-    private ReferenceSafetensors() {
-    }
+    private ReferenceSafetensors() {}
 
     public static ReferenceSafetensors open(Path dir) {
         ReferenceSafetensors r = new ReferenceSafetensors();
@@ -87,8 +83,15 @@ public final class ReferenceSafetensors {
                 for (int i = 0; i < shape.length; i++) {
                     shape[i] = t.get("shape").get(i).asLong();
                 }
-                tensors.put(e.getKey(), new Location(file, 8 + n, t.get("dtype").asText(), shape,
-                        t.get("data_offsets").get(0).asLong(), t.get("data_offsets").get(1).asLong()));
+                tensors.put(
+                        e.getKey(),
+                        new Location(
+                                file,
+                                8 + n,
+                                t.get("dtype").asText(),
+                                shape,
+                                t.get("data_offsets").get(0).asLong(),
+                                t.get("data_offsets").get(1).asLong()));
             }
         }
     }

@@ -7,8 +7,7 @@ import java.nio.file.Path;
 /** The real tokenizer directories under {@code src/test/resources/tokenizers/}: llama2, llama3, qwen3. */
 public final class TestTokenizers {
 
-    private TestTokenizers() {
-    }
+    private TestTokenizers() {}
 
     public static Path dir(String name) {
         URL u = TestTokenizers.class.getClassLoader().getResource("tokenizers/" + name + "/tokenizer.json");

@@ -2,7 +2,6 @@ package dev.attune.kernels.cuda.launch;
 
 import dev.attune.kernels.select.AttentionPath;
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.Optional;
 
 /**

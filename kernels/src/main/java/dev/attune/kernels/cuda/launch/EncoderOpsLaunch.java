@@ -1,7 +1,6 @@
 package dev.attune.kernels.cuda.launch;
 
 import dev.attune.kernels.select.ComputeDtype;
-
 import java.util.Set;
 
 /**
@@ -37,14 +36,14 @@ public final class EncoderOpsLaunch {
     static final int MAX_ELEMENTWISE_BLOCKS = 65535;
 
     /** Ops launched one block per row, for every dtype unless noted. */
-    static final Set<String> PER_ROW_OPS = Set.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
+    static final Set<String> PER_ROW_OPS =
+            Set.of("embed", "gather_rows", "add_layernorm", "pool_mean", "pool_cls", "l2_normalize");
     /** Ops launched as a grid-stride loop over n elements. */
     static final Set<String> ELEMENTWISE_OPS = Set.of("gelu", "residual_add", "count_nonfinite", "to_f32", "from_f32");
     /** The one op that exists for fp32 only (it works on the fp32 pooled output). */
     static final String FP32_ONLY_OP = "l2_normalize";
 
-    private EncoderOpsLaunch() {
-    }
+    private EncoderOpsLaunch() {}
 
     /**
      * One block per row: embed, gather_rows, add_layernorm, pool_mean, pool_cls, l2_normalize (fp32 only).
@@ -59,8 +58,8 @@ public final class EncoderOpsLaunch {
                     + String.join(", ", PER_ROW_OPS.stream().sorted().toList()));
         }
         if (op.equals(FP32_ONLY_OP) && dtype != ComputeDtype.FP32) {
-            throw new IllegalArgumentException(op + " exists for fp32 only (it normalises the fp32 pooled output), got "
-                    + dtype);
+            throw new IllegalArgumentException(
+                    op + " exists for fp32 only (it normalises the fp32 pooled output), got " + dtype);
         }
         if (rows < 0) {
             throw new IllegalArgumentException(op + ": row count must not be negative, got " + rows);
@@ -77,12 +76,14 @@ public final class EncoderOpsLaunch {
     public static LaunchShape elementwise(String op, ComputeDtype dtype, long n) {
         if (!ELEMENTWISE_OPS.contains(op)) {
             throw new IllegalArgumentException("'" + op + "' is not an element-wise kernel of " + MODULE
-                    + "; those are " + String.join(", ", ELEMENTWISE_OPS.stream().sorted().toList()));
+                    + "; those are "
+                    + String.join(", ", ELEMENTWISE_OPS.stream().sorted().toList()));
         }
         if (n < 0) {
             throw new IllegalArgumentException(op + ": element count must not be negative, got " + n);
         }
-        long blocks = Math.max(1, Math.min(MAX_ELEMENTWISE_BLOCKS, (n + ELEMENTWISE_THREADS - 1) / ELEMENTWISE_THREADS));
+        long blocks =
+                Math.max(1, Math.min(MAX_ELEMENTWISE_BLOCKS, (n + ELEMENTWISE_THREADS - 1) / ELEMENTWISE_THREADS));
         return new LaunchShape(op + "_" + LaunchShape.suffix(dtype), (int) blocks, 1, 1, ELEMENTWISE_THREADS, 0);
     }
 }

@@ -17,8 +17,7 @@ public final class FlashSm75Launch implements AttentionLaunch {
     /** The most dynamic shared memory a block may use on sm75. */
     static final int SM75_SHARED_LIMIT = 64 * 1024;
 
-    private FlashSm75Launch() {
-    }
+    private FlashSm75Launch() {}
 
     static int blockN(int paddedHeadDim) {
         return paddedHeadDim <= 128 ? 64 : 32;
@@ -42,7 +41,7 @@ public final class FlashSm75Launch implements AttentionLaunch {
         }
         int d = FlashSm80Launch.paddedHeadDim(headDim);
         int smem = 2 * (BLOCK_M * d + 2 * blockN(d) * d);
-        return new LaunchShape("flash_sm75_fwd_f16_d" + d,
-                LaunchShape.ceilDiv(maxSeqlen, BLOCK_M), heads, batch, THREADS, smem);
+        return new LaunchShape(
+                "flash_sm75_fwd_f16_d" + d, LaunchShape.ceilDiv(maxSeqlen, BLOCK_M), heads, batch, THREADS, smem);
     }
 }

@@ -16,8 +16,7 @@ public final class FlashSm80Launch implements AttentionLaunch {
     static final int BLOCK_M = 64;
     static final int STAGES = 2;
 
-    private FlashSm80Launch() {
-    }
+    private FlashSm80Launch() {}
 
     /** The head dimension a kernel is compiled for: head_dim rounded up to a multiple of 32. */
     static int paddedHeadDim(int headDim) {
@@ -46,7 +45,12 @@ public final class FlashSm80Launch implements AttentionLaunch {
         }
         int d = paddedHeadDim(headDim);
         int smem = 2 * (BLOCK_M * d + STAGES * 2 * blockN(d) * d);
-        return new LaunchShape("flash_sm80_fwd_" + LaunchShape.suffix(dtype) + "_d" + d,
-                LaunchShape.ceilDiv(maxSeqlen, BLOCK_M), heads, batch, THREADS, smem);
+        return new LaunchShape(
+                "flash_sm80_fwd_" + LaunchShape.suffix(dtype) + "_d" + d,
+                LaunchShape.ceilDiv(maxSeqlen, BLOCK_M),
+                heads,
+                batch,
+                THREADS,
+                smem);
     }
 }

@@ -25,8 +25,7 @@ public final class GemmLaunch {
     public static final int EPILOGUE_NONE = 0;
     public static final int EPILOGUE_GELU = 1;
 
-    private GemmLaunch() {
-    }
+    private GemmLaunch() {}
 
     /**
      * Tile of one block: BLOCK_M × BLOCK_N outputs, BLOCK_K deep per pipeline stage.
@@ -39,8 +38,8 @@ public final class GemmLaunch {
      * @param stagedOutput whether the epilogue reuses the pipeline memory as a BLOCK_M × BLOCK_N
      *                     tile of the output dtype (2 bytes) before its 16-byte vector stores
      */
-    record Tile(int blockM, int blockN, int blockK, int threads, int stages, int elemBytes, int pad,
-                boolean stagedOutput) {
+    record Tile(
+            int blockM, int blockN, int blockK, int threads, int stages, int elemBytes, int pad, boolean stagedOutput) {
 
         int pipelineBytes() {
             return stages * (blockM + blockN + 2 * pad) * blockK * elemBytes;
@@ -80,8 +79,8 @@ public final class GemmLaunch {
             throw new IllegalArgumentException("GEMM dimensions must be positive, got m=" + m + " n=" + n + " k=" + k);
         }
         if (!supports(variant, dtype, n, k)) {
-            throw new IllegalArgumentException(variant.module() + " cannot multiply (" + m + " x " + k + ") by ("
-                    + k + " x " + n + "): tensor-core variants need n and k multiples of 8");
+            throw new IllegalArgumentException(variant.module() + " cannot multiply (" + m + " x " + k + ") by (" + k
+                    + " x " + n + "): tensor-core variants need n and k multiples of 8");
         }
         Tile t = tile(variant);
         int rowTiles = LaunchShape.ceilDiv(m, t.blockM());
@@ -89,7 +88,12 @@ public final class GemmLaunch {
             throw new IllegalArgumentException(variant.module() + " covers at most " + 65535L * t.blockM()
                     + " rows in one launch, got m=" + m + "; split the rows");
         }
-        return new LaunchShape(variant.module() + "_" + LaunchShape.suffix(dtype),
-                LaunchShape.ceilDiv(n, t.blockN()), rowTiles, 1, t.threads(), t.sharedBytes());
+        return new LaunchShape(
+                variant.module() + "_" + LaunchShape.suffix(dtype),
+                LaunchShape.ceilDiv(n, t.blockN()),
+                rowTiles,
+                1,
+                t.threads(),
+                t.sharedBytes());
     }
 }

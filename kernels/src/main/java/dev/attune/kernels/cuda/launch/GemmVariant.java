@@ -47,8 +47,8 @@ public enum GemmVariant {
      */
     public static GemmVariant best(ComputeCapability cc, ComputeDtype dtype) {
         if (!cc.atLeast(SIMT.minCapability())) {
-            throw new IllegalArgumentException("no GEMM kernel runs on compute capability " + cc
-                    + ": the shipped PTX targets sm_60 and newer");
+            throw new IllegalArgumentException(
+                    "no GEMM kernel runs on compute capability " + cc + ": the shipped PTX targets sm_60 and newer");
         }
         for (GemmVariant v : values()) {
             if (cc.atLeast(v.minCapability()) && v.supports(dtype)) {

@@ -18,12 +18,12 @@ public record LaunchShape(String kernel, int gridX, int gridY, int gridZ, int bl
             throw new IllegalArgumentException("a launch needs a kernel name");
         }
         if (gridX < 1 || gridY < 1 || gridZ < 1 || block < 1 || sharedBytes < 0) {
-            throw new IllegalArgumentException("invalid launch of " + kernel + ": grid (" + gridX + ", " + gridY
-                    + ", " + gridZ + "), block " + block + ", shared " + sharedBytes + " bytes");
+            throw new IllegalArgumentException("invalid launch of " + kernel + ": grid (" + gridX + ", " + gridY + ", "
+                    + gridZ + "), block " + block + ", shared " + sharedBytes + " bytes");
         }
         if (gridY > 65535 || gridZ > 65535) {
-            throw new IllegalArgumentException("launch of " + kernel + ": grid y and z are limited to 65535, got ("
-                    + gridY + ", " + gridZ + ")");
+            throw new IllegalArgumentException(
+                    "launch of " + kernel + ": grid y and z are limited to 65535, got (" + gridY + ", " + gridZ + ")");
         }
     }
 

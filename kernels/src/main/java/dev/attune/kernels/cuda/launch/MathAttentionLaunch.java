@@ -31,8 +31,7 @@ public final class MathAttentionLaunch {
     /** The largest query chunk one launch covers (grid y). */
     public static final int MAX_QUERY_CHUNK = 65535;
 
-    private MathAttentionLaunch() {
-    }
+    private MathAttentionLaunch() {}
 
     public String module() {
         return "math_attention";
@@ -45,8 +44,13 @@ public final class MathAttentionLaunch {
 
     public LaunchShape scores(ComputeDtype dtype, int heads, int batch, int maxSeqlen, int queryCount) {
         checkChunk(queryCount);
-        return new LaunchShape("math_scores_" + LaunchShape.suffix(dtype), Math.multiplyExact(batch, heads),
-                queryCount, LaunchShape.ceilDiv(maxSeqlen, THREADS), THREADS, 0);
+        return new LaunchShape(
+                "math_scores_" + LaunchShape.suffix(dtype),
+                Math.multiplyExact(batch, heads),
+                queryCount,
+                LaunchShape.ceilDiv(maxSeqlen, THREADS),
+                THREADS,
+                0);
     }
 
     public LaunchShape softmax(int heads, int batch, int queryCount) {
@@ -56,14 +60,19 @@ public final class MathAttentionLaunch {
 
     public LaunchShape pv(ComputeDtype dtype, int headDim, int heads, int batch, int queryCount) {
         checkChunk(queryCount);
-        return new LaunchShape("math_pv_" + LaunchShape.suffix(dtype), Math.multiplyExact(batch, heads),
-                queryCount, LaunchShape.ceilDiv(headDim, THREADS), THREADS, 0);
+        return new LaunchShape(
+                "math_pv_" + LaunchShape.suffix(dtype),
+                Math.multiplyExact(batch, heads),
+                queryCount,
+                LaunchShape.ceilDiv(headDim, THREADS),
+                THREADS,
+                0);
     }
 
     private static void checkChunk(int queryCount) {
         if (queryCount < 1 || queryCount > MAX_QUERY_CHUNK) {
-            throw new IllegalArgumentException("a math attention chunk holds 1.." + MAX_QUERY_CHUNK
-                    + " queries, got " + queryCount);
+            throw new IllegalArgumentException(
+                    "a math attention chunk holds 1.." + MAX_QUERY_CHUNK + " queries, got " + queryCount);
         }
     }
 }

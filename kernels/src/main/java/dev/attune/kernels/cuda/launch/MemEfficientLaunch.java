@@ -23,8 +23,7 @@ public final class MemEfficientLaunch implements AttentionLaunch {
     static final int THREADS = 128;
     static final int BLOCK_M = 16;
 
-    private MemEfficientLaunch() {
-    }
+    private MemEfficientLaunch() {}
 
     /** Key rows per tile; {@code dispatch} in the CUDA source makes the same choice. */
     static int blockN(int headDim) {
@@ -57,10 +56,10 @@ public final class MemEfficientLaunch implements AttentionLaunch {
             throw new IllegalArgumentException("mem-efficient needs head_dim >= 1, got " + headDim);
         }
         long n = blockN(headDim);
-        long floats = (BLOCK_M + n) * qkStride(headDim)   // q, k
-                + (BLOCK_M + n) * headDim                  // o, v
-                + BLOCK_M * n                              // p
-                + 2L * BLOCK_M;                            // alpha, inv_l
+        long floats = (BLOCK_M + n) * qkStride(headDim) // q, k
+                + (BLOCK_M + n) * headDim // o, v
+                + BLOCK_M * n // p
+                + 2L * BLOCK_M; // alpha, inv_l
         return Math.toIntExact(Float.BYTES * floats);
     }
 
@@ -69,7 +68,12 @@ public final class MemEfficientLaunch implements AttentionLaunch {
         if (!supports(dtype, headDim)) {
             throw new IllegalArgumentException("mem-efficient needs head_dim >= 1, got " + headDim);
         }
-        return new LaunchShape("mem_efficient_fwd_" + LaunchShape.suffix(dtype),
-                LaunchShape.ceilDiv(maxSeqlen, BLOCK_M), heads, batch, THREADS, sharedBytes(headDim));
+        return new LaunchShape(
+                "mem_efficient_fwd_" + LaunchShape.suffix(dtype),
+                LaunchShape.ceilDiv(maxSeqlen, BLOCK_M),
+                heads,
+                batch,
+                THREADS,
+                sharedBytes(headDim));
     }
 }

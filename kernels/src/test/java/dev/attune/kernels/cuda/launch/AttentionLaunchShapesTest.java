@@ -1,14 +1,13 @@
 package dev.attune.kernels.cuda.launch;
 
-import dev.attune.kernels.select.ComputeDtype;
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.select.ComputeDtype;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /**
  * Launch shapes of the four attention paths, pure arithmetic (no GPU): kernel names as the PTX
@@ -20,6 +19,7 @@ class AttentionLaunchShapesTest {
 
     /** Shared memory a block may opt in to: sm_60 (no opt-in), sm_75 (T4), sm_86 (A10, RTX 30). */
     private static final int SM60_SHARED = 48 * 1024;
+
     private static final int SM75_SHARED = 64 * 1024;
     private static final int SM86_SHARED = 99 * 1024;
 
@@ -52,12 +52,20 @@ class AttentionLaunchShapesTest {
 
     @Test
     void flashSm80NamesThePaddedHeadDimension() {
-        assertEquals("flash_sm80_fwd_f16_d64", FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 64, 1, 1, 1).kernel());
-        assertEquals("flash_sm80_fwd_bf16_d128",
+        assertEquals(
+                "flash_sm80_fwd_f16_d64",
+                FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 64, 1, 1, 1).kernel());
+        assertEquals(
+                "flash_sm80_fwd_bf16_d128",
                 FlashSm80Launch.INSTANCE.shape(ComputeDtype.BF16, 128, 1, 1, 1).kernel());
-        assertEquals("flash_sm80_fwd_f16_d64", FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 40, 1, 1, 1).kernel());
-        assertEquals("flash_sm80_fwd_bf16_d32", FlashSm80Launch.INSTANCE.shape(ComputeDtype.BF16, 8, 1, 1, 1).kernel());
-        assertEquals("flash_sm80_fwd_f16_d256",
+        assertEquals(
+                "flash_sm80_fwd_f16_d64",
+                FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 40, 1, 1, 1).kernel());
+        assertEquals(
+                "flash_sm80_fwd_bf16_d32",
+                FlashSm80Launch.INSTANCE.shape(ComputeDtype.BF16, 8, 1, 1, 1).kernel());
+        assertEquals(
+                "flash_sm80_fwd_f16_d256",
                 FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 248, 1, 1, 1).kernel());
     }
 
@@ -66,7 +74,8 @@ class AttentionLaunchShapesTest {
         for (ComputeDtype dt : new ComputeDtype[] {ComputeDtype.FP16, ComputeDtype.BF16}) {
             for (int hd = 8; hd <= 256; hd += 8) {
                 LaunchShape s = FlashSm80Launch.INSTANCE.shape(dt, hd, 1, 1, 1);
-                assertTrue(s.sharedBytes() > 0 && s.sharedBytes() <= SM86_SHARED,
+                assertTrue(
+                        s.sharedBytes() > 0 && s.sharedBytes() <= SM86_SHARED,
                         "flash-sm80 " + dt + " d" + hd + " needs " + s.sharedBytes() + " bytes");
                 String suffix = "_d" + FlashSm80Launch.paddedHeadDim(hd);
                 assertTrue(s.kernel().endsWith(suffix), s.kernel());
@@ -81,14 +90,14 @@ class AttentionLaunchShapesTest {
         assertFalse(FlashSm80Launch.INSTANCE.supports(ComputeDtype.FP16, 60));
         assertFalse(FlashSm80Launch.INSTANCE.supports(ComputeDtype.FP16, 264));
         assertFalse(FlashSm80Launch.INSTANCE.supports(ComputeDtype.BF16, 0));
-        IllegalArgumentException fp32 = assertThrows(IllegalArgumentException.class,
-                () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP32, 64, 1, 1, 1));
+        IllegalArgumentException fp32 = assertThrows(
+                IllegalArgumentException.class, () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP32, 64, 1, 1, 1));
         assertMentions(fp32, "flash-sm80", "fp32", "64");
-        IllegalArgumentException odd = assertThrows(IllegalArgumentException.class,
-                () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 60, 1, 1, 1));
+        IllegalArgumentException odd = assertThrows(
+                IllegalArgumentException.class, () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.FP16, 60, 1, 1, 1));
         assertMentions(odd, "flash-sm80", "head_dim", "60");
-        IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
-                () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.BF16, 264, 1, 1, 1));
+        IllegalArgumentException big = assertThrows(
+                IllegalArgumentException.class, () -> FlashSm80Launch.INSTANCE.shape(ComputeDtype.BF16, 264, 1, 1, 1));
         assertMentions(big, "flash-sm80", "head_dim", "264");
     }
 
@@ -96,15 +105,19 @@ class AttentionLaunchShapesTest {
 
     @Test
     void flashSm75IsFp16OnlyAndNamesThePaddedHeadDimension() {
-        assertEquals("flash_sm75_fwd_f16_d64", FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 64, 1, 1, 1).kernel());
-        assertEquals("flash_sm75_fwd_f16_d96", FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 80, 1, 1, 1).kernel());
+        assertEquals(
+                "flash_sm75_fwd_f16_d64",
+                FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 64, 1, 1, 1).kernel());
+        assertEquals(
+                "flash_sm75_fwd_f16_d96",
+                FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 80, 1, 1, 1).kernel());
         assertFalse(FlashSm75Launch.INSTANCE.supports(ComputeDtype.BF16, 64));
         assertFalse(FlashSm75Launch.INSTANCE.supports(ComputeDtype.FP32, 64));
-        IllegalArgumentException bf16 = assertThrows(IllegalArgumentException.class,
-                () -> FlashSm75Launch.INSTANCE.shape(ComputeDtype.BF16, 64, 1, 1, 1));
+        IllegalArgumentException bf16 = assertThrows(
+                IllegalArgumentException.class, () -> FlashSm75Launch.INSTANCE.shape(ComputeDtype.BF16, 64, 1, 1, 1));
         assertMentions(bf16, "flash-sm75", "bf16", "fp16");
-        IllegalArgumentException odd = assertThrows(IllegalArgumentException.class,
-                () -> FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 36, 1, 1, 1));
+        IllegalArgumentException odd = assertThrows(
+                IllegalArgumentException.class, () -> FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, 36, 1, 1, 1));
         assertMentions(odd, "flash-sm75", "head_dim", "36");
     }
 
@@ -112,7 +125,8 @@ class AttentionLaunchShapesTest {
     void flashSm75FitsA64KbT4BlockUpToHeadDimension256() {
         for (int hd = 8; hd <= 256; hd += 8) {
             LaunchShape s = FlashSm75Launch.INSTANCE.shape(ComputeDtype.FP16, hd, 1, 1, 1);
-            assertTrue(s.sharedBytes() > 0 && s.sharedBytes() <= SM75_SHARED,
+            assertTrue(
+                    s.sharedBytes() > 0 && s.sharedBytes() <= SM75_SHARED,
                     "flash-sm75 d" + hd + " needs " + s.sharedBytes() + " bytes");
         }
         assertTrue(FlashSm75Launch.SM75_SHARED_LIMIT <= SM75_SHARED);
@@ -122,9 +136,21 @@ class AttentionLaunchShapesTest {
 
     @Test
     void memEfficientNamesEveryDtype() {
-        assertEquals("mem_efficient_fwd_f32", MemEfficientLaunch.INSTANCE.shape(ComputeDtype.FP32, 64, 1, 1, 1).kernel());
-        assertEquals("mem_efficient_fwd_f16", MemEfficientLaunch.INSTANCE.shape(ComputeDtype.FP16, 64, 1, 1, 1).kernel());
-        assertEquals("mem_efficient_fwd_bf16", MemEfficientLaunch.INSTANCE.shape(ComputeDtype.BF16, 64, 1, 1, 1).kernel());
+        assertEquals(
+                "mem_efficient_fwd_f32",
+                MemEfficientLaunch.INSTANCE
+                        .shape(ComputeDtype.FP32, 64, 1, 1, 1)
+                        .kernel());
+        assertEquals(
+                "mem_efficient_fwd_f16",
+                MemEfficientLaunch.INSTANCE
+                        .shape(ComputeDtype.FP16, 64, 1, 1, 1)
+                        .kernel());
+        assertEquals(
+                "mem_efficient_fwd_bf16",
+                MemEfficientLaunch.INSTANCE
+                        .shape(ComputeDtype.BF16, 64, 1, 1, 1)
+                        .kernel());
     }
 
     @Test
@@ -138,8 +164,8 @@ class AttentionLaunchShapesTest {
             }
         }
         assertFalse(MemEfficientLaunch.INSTANCE.supports(ComputeDtype.FP32, 0));
-        IllegalArgumentException zero = assertThrows(IllegalArgumentException.class,
-                () -> MemEfficientLaunch.INSTANCE.shape(ComputeDtype.FP16, 0, 1, 1, 1));
+        IllegalArgumentException zero = assertThrows(
+                IllegalArgumentException.class, () -> MemEfficientLaunch.INSTANCE.shape(ComputeDtype.FP16, 0, 1, 1, 1));
         assertMentions(zero, "mem-efficient", "head_dim", "0");
         assertThrows(IllegalArgumentException.class, () -> MemEfficientLaunch.sharedBytes(-1));
     }
@@ -195,7 +221,8 @@ class AttentionLaunchShapesTest {
         assertEquals(new LaunchShape("math_softmax", 36, 40, 1, 128, 0), softmax);
         LaunchShape pv = math.pv(ComputeDtype.FP32, 64, 12, 3, 40);
         assertEquals(new LaunchShape("math_pv_f32", 36, 40, 1, 128, 0), pv);
-        assertEquals("math_scores_f16", math.scores(ComputeDtype.FP16, 1, 1, 1, 1).kernel());
+        assertEquals(
+                "math_scores_f16", math.scores(ComputeDtype.FP16, 1, 1, 1, 1).kernel());
         assertEquals("math_pv_bf16", math.pv(ComputeDtype.BF16, 129, 1, 1, 1).kernel());
         assertEquals(2, math.pv(ComputeDtype.BF16, 129, 1, 1, 1).gridZ());
         assertEquals(1, math.scores(ComputeDtype.FP32, 1, 1, 128, 1).gridZ());
@@ -205,9 +232,10 @@ class AttentionLaunchShapesTest {
     @Test
     void mathChunksAreBoundedByGridY() {
         MathAttentionLaunch math = MathAttentionLaunch.INSTANCE;
-        assertEquals(65535, math.softmax(1, 1, MathAttentionLaunch.MAX_QUERY_CHUNK).gridY());
-        IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
-                () -> math.scores(ComputeDtype.FP16, 1, 1, 70000, 65536));
+        assertEquals(
+                65535, math.softmax(1, 1, MathAttentionLaunch.MAX_QUERY_CHUNK).gridY());
+        IllegalArgumentException big =
+                assertThrows(IllegalArgumentException.class, () -> math.scores(ComputeDtype.FP16, 1, 1, 70000, 65536));
         assertMentions(big, "65535", "65536");
         assertThrows(IllegalArgumentException.class, () -> math.pv(ComputeDtype.FP16, 64, 1, 1, 0));
         assertThrows(ArithmeticException.class, () -> math.softmax(1 << 16, 1 << 16, 1));
