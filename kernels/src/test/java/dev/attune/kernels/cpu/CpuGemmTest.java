@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class CpuGemmTest {
 
     private static final int[] MS = {1, 2, 3, 4, 5, 7, 12, 13, 97};
-    private static final int[] KS = {1, 3, 16, 384, 385};
+    private static final int[] KS = {1, 3, 16, 384, 385, 1100}; // 1100: three K chunks of the vector kernel
     private static final int[] NS = {1, 5, 15, 16, 17, 47, 48, 49, 96, 100, 1152};
 
     /** A kernel under test: either one implementation called on all rows, or the entry point. */
