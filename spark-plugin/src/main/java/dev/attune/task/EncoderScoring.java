@@ -84,9 +84,7 @@ public final class EncoderScoring {
             BatchListener listener) {
         List<TokenizedText> tokens = model.tokenizeAll(texts, maxLength);
         Embedding[] out = new Embedding[texts.size()];
-        forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
-            long t0 = System.nanoTime();
-            BatchOutcome o = runner.run(model, packed, threads);
+        runBatches(model, tokens, batchSize, maxTokens, runner, threads, listener, (rows, packed, o) -> {
             float[][] vectors =
                     SentencePooler.pool(o.hidden(), model.config().hiddenSize(), packed.cuSeqlens(), model.sentence());
             for (int r = 0; r < rows.length; r++) {
@@ -95,12 +93,6 @@ public final class EncoderScoring {
                         o.choiceOf(r).path().id(),
                         o.choiceOf(r).dtype().id());
             }
-            listener.batch(
-                    rows.length,
-                    packed.tokens(),
-                    o.choice().path().id(),
-                    System.nanoTime() - t0,
-                    o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
             if (out[i] == null) {
@@ -142,9 +134,7 @@ public final class EncoderScoring {
         List<String> labels = model.labels();
         List<TokenizedText> tokens = model.tokenizeAll(texts, maxLength);
         Classification[] out = new Classification[texts.size()];
-        forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
-            long t0 = System.nanoTime();
-            BatchOutcome o = runner.run(model, packed, threads);
+        runBatches(model, tokens, batchSize, maxTokens, runner, threads, listener, (rows, packed, o) -> {
             float[][] probs = SequenceClassifierHead.probabilities(
                     o.hidden(),
                     model.config().hiddenSize(),
@@ -163,12 +153,6 @@ public final class EncoderScoring {
                         probs[r][best],
                         o.choiceOf(r).path().id());
             }
-            listener.batch(
-                    rows.length,
-                    packed.tokens(),
-                    o.choice().path().id(),
-                    System.nanoTime() - t0,
-                    o.precisionFallback());
         });
         for (int i = 0; i < out.length; i++) {
             if (out[i] == null) {
@@ -215,6 +199,37 @@ public final class EncoderScoring {
             }
         });
         return out;
+    }
+
+    /** What a batch's outcome becomes: the input indices of its rows, the packed tokens, what the device produced. */
+    private interface OutcomeBody {
+        void accept(int[] inputRows, TokenBatch packed, BatchOutcome outcome);
+    }
+
+    /**
+     * Runs each length-grouped batch on the device's runner, hands the outcome to {@code body}
+     * and then tells {@code listener} about the batch (its time includes {@code body}'s).
+     */
+    private static void runBatches(
+            EncoderModel model,
+            List<TokenizedText> tokens,
+            int batchSize,
+            int maxTokens,
+            BatchRunner runner,
+            CpuThreads threads,
+            BatchListener listener,
+            OutcomeBody body) {
+        forEachBatch(model, tokens, batchSize, maxTokens, (rows, packed) -> {
+            long t0 = System.nanoTime();
+            BatchOutcome o = runner.run(model, packed, threads);
+            body.accept(rows, packed, o);
+            listener.batch(
+                    rows.length,
+                    packed.tokens(),
+                    o.choice().path().id(),
+                    System.nanoTime() - t0,
+                    o.precisionFallback());
+        });
     }
 
     /** A batch body: the input indices of its rows and the packed tokens. */
