@@ -199,8 +199,7 @@ public final class LogLikelihood {
                 longest = Math.max(longest, tokens[m].ids.length);
             }
         }
-        AttentionChoice c = runner.choose(
-                new AttentionRequest(model.storedDtype(), shape.heads(), shape.headDim(), 1, longest, MaskKind.CAUSAL));
+        AttentionChoice c = runner.choose(request(1, longest));
         DeviceInfo d = runner.device();
         long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
         long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES; // scratch of the logit reduction
@@ -322,21 +321,21 @@ public final class LogLikelihood {
         return new Packed(packed, inputRows, hiddenRows, targets);
     }
 
-    /** One prefill of a packed batch; returns the log-probs of {@code targets} read at {@code hiddenRows}. */
-    private PassOutcome<float[]> runBatch(SequenceBatch batch, int[] hiddenRows, int[] targets) {
-        LlamaGraph graph = model.graph();
-        int longest = 0;
-        for (int b = 0; b < batch.rows(); b++) {
-            int p = batch.prefixRows() == null || batch.prefixRows()[b] < 0 ? 0 : batch.length(batch.prefixRows()[b]);
-            longest = Math.max(longest, p + batch.length(b));
-        }
-        AttentionRequest request = new AttentionRequest(
+    /** The selector's request for a causal prefill of {@code rows} rows whose longest reads {@code keys} keys. */
+    private AttentionRequest request(int rows, int keys) {
+        return new AttentionRequest(
                 model.storedDtype(),
                 model.config().heads(),
                 model.config().headDim(),
-                batch.rows(),
-                Math.max(1, longest),
+                rows,
+                Math.max(1, keys),
                 MaskKind.CAUSAL);
+    }
+
+    /** One prefill of a packed batch; returns the log-probs of {@code targets} read at {@code hiddenRows}. */
+    private PassOutcome<float[]> runBatch(SequenceBatch batch, int[] hiddenRows, int[] targets) {
+        LlamaGraph graph = model.graph();
+        AttentionRequest request = request(batch.rows(), batch.maxContextLength());
         return runner.run(request, threads, (ops, choice) -> {
             LlamaGraph.Resident w = runner.resident(model, choice.dtype(), graph::residentOn);
             Tensor hidden = graph.forward(w, batch, ops);

@@ -134,9 +134,9 @@ final class LoglikCommand {
                     device.label());
             LogLikelihood scorer = new LogLikelihood(model, runner, pool, batch, maxTokens, a.flag("truncate-left"));
             Map<String, Long> perPath = new TreeMap<>();
-            long[] progress = {0, 0, System.nanoTime()};
+            long[] prefilled = {0}; // tokens prefilled so far
             LogLikelihood.Listener listener = (r, t, choice, nanos) -> {
-                progress[1] += t;
+                prefilled[0] += t;
                 perPath.merge(choice.path().id() + " " + choice.dtype().id(), (long) r, Long::sum);
             };
             JsonlInput reader = new JsonlInput(in, input.toString());
@@ -150,7 +150,8 @@ final class LoglikCommand {
                                 chunk,
                                 choices(chunk, choicesField, input.toString()),
                                 scorer,
-                                a.flag("length-normalize"));
+                                a.flag("length-normalize"),
+                                listener);
                     } else {
                         List<ScoreRequest> req = new ArrayList<>(chunk.size());
                         for (JsonlInput.Row r : chunk) {
@@ -166,14 +167,13 @@ final class LoglikCommand {
                             + "; --truncate-left keeps the last tokens");
                 }
                 rows += chunk.size();
-                progress[0] = rows;
                 double secs = (System.nanoTime() - loaded) / 1e9;
                 err.printf(
                         "attune loglik: %d rows, %d tokens in %.1f s (%.1f tokens/s)%n",
-                        rows, progress[1], secs, progress[1] / secs);
+                        rows, prefilled[0], secs, prefilled[0] / secs);
             }
             gen.flush();
-            tokens = progress[1];
+            tokens = prefilled[0];
             double secs = (System.nanoTime() - loaded) / 1e9;
             err.printf(
                     "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s%n",
@@ -288,11 +288,12 @@ final class LoglikCommand {
             List<JsonlInput.Row> chunk,
             List<LabelChoice.Request> req,
             LogLikelihood scorer,
-            boolean normalize)
+            boolean normalize,
+            LogLikelihood.Listener listener)
             throws IOException {
         LabelChoice.Choice[] choices;
         try {
-            choices = new LabelChoice(scorer, normalize).choose(req);
+            choices = new LabelChoice(scorer, normalize).choose(req, listener);
         } catch (IllegalArgumentException e) {
             if (e instanceof RowTooLongException) {
                 throw e;

@@ -84,6 +84,21 @@ public record SequenceBatch(int[] ids, int[] cuSeqlens, int[] positions, int[] p
         return cuSeqlens[row + 1] - cuSeqlens[row];
     }
 
+    /** Keys row {@code b}'s queries read: its prefix row's tokens (if any) and its own. */
+    public int contextLength(int b) {
+        int p = prefixRows == null ? -1 : prefixRows[b];
+        return (p < 0 ? 0 : length(p)) + length(b);
+    }
+
+    /** The longest {@link #contextLength} of any row. */
+    public int maxContextLength() {
+        int m = 0;
+        for (int b = 0; b < rows(); b++) {
+            m = Math.max(m, contextLength(b));
+        }
+        return m;
+    }
+
     public int maxLength() {
         int m = 0;
         for (int b = 0; b < rows(); b++) {
