@@ -5,12 +5,16 @@ package dev.attune.kernels.cpu;
  * multiply-add accumulation.
  *
  * <p>Shapes: X (M, K), W (K, N) input-major, bias (N) or null, Y (M, N); all row-major. Rows of Y
- * are split across the given {@link CpuThreads}. The Vector API kernel is used when the JVM was
+ * are split into blocks of rows and columns spread over the given {@link CpuThreads}; every output is
+ * summed in input order whatever the split, so the result is the same bit for bit for any thread
+ * count. The Vector API kernel is used when the JVM was
  * started with {@code --add-modules jdk.incubator.vector}; otherwise a portable kernel is.
  */
 public final class CpuGemm {
 
     private static final GemmKernel KERNEL = pick();
+    /** Rows per work unit: a (192 x K) block of X stays in L2 for K up to a few thousand. */
+    private static final int ROW_BLOCK = 192;
 
     private CpuGemm() {}
 
@@ -19,16 +23,68 @@ public final class CpuGemm {
         return KERNEL instanceof ScalarGemmKernel ? "scalar" : "vector-api";
     }
 
+    /** {@code Y = X · W + bias} with W (K, N) input-major. */
     public static void matmul(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, CpuThreads threads) {
-        if (x.length < (long) m * k
+        run(x, m, k, w, false, n, bias, y, threads);
+    }
+
+    /**
+     * {@code Y = X · Wᵀ} with W (N, K) output-major: an embedding table (vocabulary, hidden) used as
+     * the output projection, without a transposed copy of it.
+     */
+    public static void matmulTransposed(float[] x, int m, int k, float[] w, int n, float[] y, CpuThreads threads) {
+        run(x, m, k, w, true, n, null, y, threads);
+    }
+
+    private static void run(
+            float[] x,
+            int m,
+            int k,
+            float[] w,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            CpuThreads threads) {
+        if (m < 0
+                || k < 0
+                || n < 0
+                || x.length < (long) m * k
                 || w.length < (long) k * n
                 || y.length < (long) m * n
                 || (bias != null && bias.length < n)) {
             throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k + " N=" + n);
         }
-        // Blocks of 12 rows (a multiple of both kernels' register tiles) split across workers.
-        int blocks = (m + 11) / 12;
-        threads.parallelFor(blocks, 1, (b0, b1) -> KERNEL.rows(x, k, w, n, bias, y, b0 * 12, Math.min(m, b1 * 12)));
+        if (m == 0 || n == 0) {
+            return;
+        }
+        // Work units: (block of up to ROW_BLOCK rows) x (one column panel), numbered row-block
+        // first so that a worker's consecutive units share their rows of X (which stay in L2)
+        // while the panels change. Each unit packs its own panel, so every weight is read from
+        // memory once per row block, and the units of one product are independent.
+        int width = KERNEL.panelWidth();
+        int panels = (n + width - 1) / width;
+        int rowBlocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
+        threads.parallelFor(rowBlocks * panels, 1, (u0, u1) -> {
+            float[] scratch = new float[KERNEL.scratchFloats()];
+            for (int u = u0; u < u1; u++) {
+                int r0 = (u / panels) * ROW_BLOCK;
+                int c0 = (u % panels) * width;
+                KERNEL.block(
+                        x,
+                        k,
+                        w,
+                        transposed,
+                        n,
+                        bias,
+                        y,
+                        r0,
+                        Math.min(m, r0 + ROW_BLOCK),
+                        c0,
+                        Math.min(n, c0 + width),
+                        scratch);
+            }
+        });
     }
 
     /** Whether the Vector API is usable in this JVM. */

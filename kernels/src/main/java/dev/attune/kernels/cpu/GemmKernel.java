@@ -1,13 +1,40 @@
 package dev.attune.kernels.cpu;
 
 /**
- * The inner loop of a row-major matrix product on the CPU, {@code Y[r0..r1) = X · W + bias}.
+ * The inner loops of a row-major matrix product on the CPU, {@code Y = X · W + bias}, over one
+ * block of rows and columns; {@link CpuGemm} splits a product into such blocks and spreads them
+ * over threads.
  *
- * <p>Shapes: X is (M, K) row-major, W is (K, N) row-major ("input-major", the layout in which
- * each input feature's weights to all outputs are contiguous), Y is (M, N). Implementations must
- * be stateless and safe to call from several threads on disjoint row ranges.
+ * <p>Shapes: X is (M, K) row-major, Y is (M, N) row-major. W is (K, N) row-major when {@code
+ * transposed} is false ("input-major": each input feature's weights to all outputs contiguous, the
+ * layout of the model's linear layers) and (N, K) row-major when it is true ("output-major": each
+ * output's weights contiguous, the layout of an embedding table used as the output projection).
+ *
+ * <p>Contract: every output is the bias (or zero) followed by {@code fma(x[p], w[p], acc)} for p = 0,
+ * 1, ..., K - 1 in that order, so a result does not depend on the block split, the thread count or
+ * the layout. Implementations are stateless and safe to call from several threads on disjoint
+ * blocks; {@code scratch} is the caller's, of {@link #scratchFloats()} floats, one per thread.
  */
 interface GemmKernel {
 
-    void rows(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r0, int r1);
+    /** Columns per block: {@link CpuGemm} splits N into blocks of this width (the last may be narrower). */
+    int panelWidth();
+
+    /** Size of the per-thread scratch buffer {@link #block} needs. */
+    int scratchFloats();
+
+    /** Y[r0, r1) x [c0, c1) where {@code c1 - c0 <= panelWidth()}. */
+    void block(
+            float[] x,
+            int k,
+            float[] w,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            int r0,
+            int r1,
+            int c0,
+            int c1,
+            float[] scratch);
 }

@@ -1,55 +1,60 @@
 package dev.attune.kernels.cpu;
 
 /**
- * The portable GEMM kernel: four output rows at a time, the column loop written as an axpy so
- * that HotSpot's superword pass vectorises it. Used where the Vector API is not available.
+ * The portable GEMM kernel: four output rows at a time over a block of columns, the column loop
+ * written as an axpy over a packed copy of the block's weights so that HotSpot's superword pass
+ * vectorises it. Used where the Vector API is not available.
  */
 final class ScalarGemmKernel implements GemmKernel {
 
     /** Columns per block: four accumulator rows of this width stay in L1. */
     private static final int COL_BLOCK = 256;
+    /** Inputs per packed chunk: a (64 x 256) weight chunk is 64 KB. */
+    private static final int K_CHUNK = 64;
 
     @Override
-    public void rows(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r0, int r1) {
-        for (int c0 = 0; c0 < n; c0 += COL_BLOCK) {
-            int c1 = Math.min(n, c0 + COL_BLOCK);
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                int y0 = r * n, y1 = y0 + n, y2 = y1 + n, y3 = y2 + n;
-                init(y, y0, bias, c0, c1);
-                init(y, y1, bias, c0, c1);
-                init(y, y2, bias, c0, c1);
-                init(y, y3, bias, c0, c1);
-                for (int p = 0; p < k; p++) {
-                    float a0 = x[r * k + p], a1 = x[(r + 1) * k + p];
-                    float a2 = x[(r + 2) * k + p], a3 = x[(r + 3) * k + p];
-                    int wp = p * n;
-                    for (int c = c0; c < c1; c++) {
-                        float wv = w[wp + c];
-                        y[y0 + c] += a0 * wv;
-                        y[y1 + c] += a1 * wv;
-                        y[y2 + c] += a2 * wv;
-                        y[y3 + c] += a3 * wv;
-                    }
-                }
-            }
-            for (; r < r1; r++) {
-                int y0 = r * n;
-                init(y, y0, bias, c0, c1);
-                for (int p = 0; p < k; p++) {
-                    float a0 = x[r * k + p];
-                    int wp = p * n;
-                    for (int c = c0; c < c1; c++) {
-                        y[y0 + c] += a0 * w[wp + c];
-                    }
-                }
-            }
-        }
+    public int panelWidth() {
+        return COL_BLOCK;
     }
 
-    private static void init(float[] y, int rowStart, float[] bias, int c0, int c1) {
-        for (int c = c0; c < c1; c++) {
-            y[rowStart + c] = bias == null ? 0f : bias[c];
+    @Override
+    public int scratchFloats() {
+        return K_CHUNK * COL_BLOCK;
+    }
+
+    @Override
+    public void block(
+            float[] x,
+            int k,
+            float[] w,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            int r0,
+            int r1,
+            int c0,
+            int c1,
+            float[] scratch) {
+        int cols = c1 - c0;
+        for (int r = r0; r < r1; r++) {
+            for (int c = c0; c < c1; c++) {
+                y[r * n + c] = bias == null ? 0f : bias[c];
+            }
+        }
+        for (int kc = 0; kc < k; kc += K_CHUNK) {
+            int kEnd = Math.min(k, kc + K_CHUNK);
+            GemmPanels.pack(w, transposed, k, n, kc, kEnd, c0, cols, cols, scratch);
+            for (int r = r0; r < r1; r++) {
+                int yo = r * n + c0;
+                for (int p = kc; p < kEnd; p++) {
+                    float a = x[r * k + p];
+                    int wo = (p - kc) * cols;
+                    for (int j = 0; j < cols; j++) {
+                        y[yo + j] = Math.fma(a, scratch[wo + j], y[yo + j]);
+                    }
+                }
+            }
         }
     }
 }

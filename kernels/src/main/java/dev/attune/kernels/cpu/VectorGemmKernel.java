@@ -4,17 +4,18 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GEMM kernel on the JDK Vector API.
+ * GEMM kernel on the JDK Vector API, over packed weight panels.
  *
  * <p>Register tile: 4 rows by 3 vectors of columns (12 accumulators; with 512-bit vectors that is
- * 4 x 48 outputs), held in registers across the whole K loop: per step 3 weight loads and 4
- * broadcasts feed 12 fused multiply-adds. (A 6 x 4 tile needs more registers than C2 keeps the
- * Vector API's values in, and runs three times slower.)
+ * 4 x 48 outputs), held in registers across a K chunk: per step 3 weight loads and 4 broadcasts
+ * feed 12 fused multiply-adds. (A 6 x 4 tile needs more registers than C2 keeps the Vector API's
+ * values in, and runs three times slower.)
  *
- * <p>Cache blocking: rows are taken {@link #ROW_CHUNK} at a time and, within a chunk, the column
- * panels are the outer loop, so one (K x 3 vectors) weight panel stays in L2 while every row of
- * the chunk uses it, instead of the whole weight matrix streaming from memory for every tile;
- * K is walked in chunks of {@link #K_CHUNK} so that panel stays small whatever K is.
+ * <p>Cache blocking: a block's weights are packed {@link #K_CHUNK} inputs at a time into a
+ * contiguous (chunk x 3 vectors) panel (24 KB with 512-bit vectors), which stays in L1 while every
+ * row tile of the block runs over it; the tiles' partial sums go to Y between chunks and the next
+ * chunk resumes from them, so every output is summed in the same order whatever the chunking.
+ * A block narrower than the panel runs on a padded copy of its outputs.
  *
  * <p>Only loaded when the {@code jdk.incubator.vector} module is in the boot layer; see
  * {@link CpuGemm}.
@@ -24,72 +25,130 @@ final class VectorGemmKernel implements GemmKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final int TILE_ROWS = 4;
-    private static final int TILE_COLS = 3 * L;
-    private static final int ROW_CHUNK = 96;
-    /** Inputs per K chunk: a 512 x 3-vector panel (96 KB with 512-bit vectors) stays in L2. */
-    private static final int K_CHUNK = 512;
+    private static final int NR = 3 * L;
+    /** Inputs per packed chunk: 128 x 3 vectors (24 KB with 512-bit vectors) stays in L1. */
+    private static final int K_CHUNK = 128;
 
     @Override
-    public void rows(float[] x, int k, float[] w, int n, float[] bias, float[] y, int r0, int r1) {
-        for (int rc = r0; rc < r1; rc += ROW_CHUNK) {
-            int rcEnd = Math.min(r1, rc + ROW_CHUNK);
-            // K is walked in chunks so that the (chunk x 3 vectors) weight panel a tile reads stays
-            // in L2 for every tile of the row chunk, however long K is (a decoder's down projection
-            // has K = 5632: a whole-K panel of 1.1 MB fell out of L2 and ran at a sixth of the speed).
-            // A tile's partial sums go to y between chunks; the next chunk resumes from them, so
-            // every output is summed in the same order as without chunking.
-            for (int kc = 0; kc == 0 || kc < k; kc += K_CHUNK) { // K = 0 still writes the bias
-                int kEnd = Math.min(k, kc + K_CHUNK);
-                int c = 0;
-                for (; c + TILE_COLS <= n; c += TILE_COLS) {
-                    int r = rc;
-                    for (; r + TILE_ROWS <= rcEnd; r += TILE_ROWS) {
-                        tile4x3(x, k, w, n, bias, y, r, c, kc, kEnd);
-                    }
-                    for (; r < rcEnd; r++) {
-                        row1(x, k, w, n, bias, y, r, c, c + TILE_COLS, kc, kEnd);
-                    }
-                }
-                if (c < n) {
-                    for (int r = rc; r < rcEnd; r++) {
-                        row1(x, k, w, n, bias, y, r, c, n, kc, kEnd);
-                    }
-                }
+    public int panelWidth() {
+        return NR;
+    }
+
+    @Override
+    public int scratchFloats() {
+        return K_CHUNK * NR;
+    }
+
+    @Override
+    public void block(
+            float[] x,
+            int k,
+            float[] w,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            int r0,
+            int r1,
+            int c0,
+            int c1,
+            float[] scratch) {
+        int cols = c1 - c0;
+        if (cols == NR) {
+            run(x, k, w, transposed, n, bias, c0, y, r0 * n + c0, n, r0, r1, c0, scratch);
+            return;
+        }
+        // A narrower block (the last panel of N) runs the same whole-vector loops on a padded copy
+        // of its outputs and bias, so the hot loops never need lane masks.
+        int rows = r1 - r0;
+        float[] yPad = new float[rows * NR];
+        float[] biasPad = null;
+        if (bias != null) {
+            biasPad = new float[NR];
+            System.arraycopy(bias, c0, biasPad, 0, cols);
+        }
+        run(x, k, w, transposed, n, biasPad, 0, yPad, 0, NR, r0, r1, c0, scratch);
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(yPad, r * NR, y, (r0 + r) * n + c0, cols);
+        }
+    }
+
+    /**
+     * Rows [r0, r1) of X against columns [c, c + NR) of W (fewer where W ends, padded with zeros in
+     * the panel), into Y from offset {@code yo} with row stride {@code ys}, bias from {@code bo}.
+     */
+    private static void run(
+            float[] x,
+            int k,
+            float[] w,
+            boolean transposed,
+            int n,
+            float[] bias,
+            int bo,
+            float[] y,
+            int yo,
+            int ys,
+            int r0,
+            int r1,
+            int c,
+            float[] panel) {
+        int cols = Math.min(NR, n - c);
+        for (int kc = 0; kc == 0 || kc < k; kc += K_CHUNK) { // K = 0 still writes the bias
+            int kEnd = Math.min(k, kc + K_CHUNK);
+            GemmPanels.pack(w, transposed, k, n, kc, kEnd, c, cols, NR, panel);
+            int r = r0;
+            int o = yo;
+            for (; r + TILE_ROWS <= r1; r += TILE_ROWS, o += TILE_ROWS * ys) {
+                tile4x3(x, r * k, k, panel, kc, kEnd, y, o, ys, bias, bo);
+            }
+            for (; r < r1; r++, o += ys) {
+                row1x3(x, r * k, panel, kc, kEnd, y, o, bias, bo);
             }
         }
     }
 
-    /** The accumulator a tile starts a K chunk from: the bias (or zero) at the first chunk, else what y holds. */
-    private static FloatVector start(float[] bias, float[] y, int yo, int c, int kc) {
+    /** Where an accumulator starts a K chunk from: the bias (or zero) at the first chunk, else Y. */
+    private static FloatVector start(float[] bias, int bo, float[] y, int yo, int kc) {
         if (kc > 0) {
             return FloatVector.fromArray(S, y, yo);
         }
-        return bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, c);
+        return bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, bo);
     }
 
     private static void tile4x3(
-            float[] x, int k, float[] w, int n, float[] bias, float[] y, int r, int c, int kc, int kEnd) {
-        int y0 = r * n + c;
-        int y1 = y0 + n;
-        int y2 = y1 + n;
-        int y3 = y2 + n;
-        FloatVector a00 = start(bias, y, y0, c, kc), a01 = start(bias, y, y0 + L, c + L, kc);
-        FloatVector a02 = start(bias, y, y0 + 2 * L, c + 2 * L, kc);
-        FloatVector a10 = start(bias, y, y1, c, kc), a11 = start(bias, y, y1 + L, c + L, kc);
-        FloatVector a12 = start(bias, y, y1 + 2 * L, c + 2 * L, kc);
-        FloatVector a20 = start(bias, y, y2, c, kc), a21 = start(bias, y, y2 + L, c + L, kc);
-        FloatVector a22 = start(bias, y, y2 + 2 * L, c + 2 * L, kc);
-        FloatVector a30 = start(bias, y, y3, c, kc), a31 = start(bias, y, y3 + L, c + L, kc);
-        FloatVector a32 = start(bias, y, y3 + 2 * L, c + 2 * L, kc);
-        int x0 = r * k;
+            float[] x,
+            int x0,
+            int k,
+            float[] panel,
+            int kc,
+            int kEnd,
+            float[] y,
+            int y0,
+            int ys,
+            float[] bias,
+            int bo) {
+        int y1 = y0 + ys;
+        int y2 = y1 + ys;
+        int y3 = y2 + ys;
+        FloatVector a00 = start(bias, bo, y, y0, kc);
+        FloatVector a01 = start(bias, bo + L, y, y0 + L, kc);
+        FloatVector a02 = start(bias, bo + 2 * L, y, y0 + 2 * L, kc);
+        FloatVector a10 = start(bias, bo, y, y1, kc);
+        FloatVector a11 = start(bias, bo + L, y, y1 + L, kc);
+        FloatVector a12 = start(bias, bo + 2 * L, y, y1 + 2 * L, kc);
+        FloatVector a20 = start(bias, bo, y, y2, kc);
+        FloatVector a21 = start(bias, bo + L, y, y2 + L, kc);
+        FloatVector a22 = start(bias, bo + 2 * L, y, y2 + 2 * L, kc);
+        FloatVector a30 = start(bias, bo, y, y3, kc);
+        FloatVector a31 = start(bias, bo + L, y, y3 + L, kc);
+        FloatVector a32 = start(bias, bo + 2 * L, y, y3 + 2 * L, kc);
         int x1 = x0 + k;
         int x2 = x1 + k;
         int x3 = x2 + k;
-        for (int p = kc; p < kEnd; p++) {
-            int wp = p * n + c;
-            FloatVector w0 = FloatVector.fromArray(S, w, wp);
-            FloatVector w1 = FloatVector.fromArray(S, w, wp + L);
-            FloatVector w2 = FloatVector.fromArray(S, w, wp + 2 * L);
+        for (int p = kc, wp = 0; p < kEnd; p++, wp += NR) {
+            FloatVector w0 = FloatVector.fromArray(S, panel, wp);
+            FloatVector w1 = FloatVector.fromArray(S, panel, wp + L);
+            FloatVector w2 = FloatVector.fromArray(S, panel, wp + 2 * L);
             FloatVector v0 = FloatVector.broadcast(S, x[x0 + p]);
             FloatVector v1 = FloatVector.broadcast(S, x[x1 + p]);
             FloatVector v2 = FloatVector.broadcast(S, x[x2 + p]);
@@ -119,24 +178,18 @@ final class VectorGemmKernel implements GemmKernel {
         c.intoArray(y, o + 2 * L);
     }
 
-    /** One row, columns [c0, c1), inputs [kc, kEnd): whole vectors, then a scalar tail. */
-    private static void row1(
-            float[] x, int k, float[] w, int n, float[] bias, float[] y, int r, int c0, int c1, int kc, int kEnd) {
-        int c = c0;
-        int xr = r * k;
-        for (; c + L <= c1; c += L) {
-            FloatVector acc = start(bias, y, r * n + c, c, kc);
-            for (int p = kc; p < kEnd; p++) {
-                acc = FloatVector.fromArray(S, w, p * n + c).fma(FloatVector.broadcast(S, x[xr + p]), acc);
-            }
-            acc.intoArray(y, r * n + c);
+    /** One row, inputs [kc, kEnd). */
+    private static void row1x3(
+            float[] x, int xr, float[] panel, int kc, int kEnd, float[] y, int y0, float[] bias, int bo) {
+        FloatVector a0 = start(bias, bo, y, y0, kc);
+        FloatVector a1 = start(bias, bo + L, y, y0 + L, kc);
+        FloatVector a2 = start(bias, bo + 2 * L, y, y0 + 2 * L, kc);
+        for (int p = kc, wp = 0; p < kEnd; p++, wp += NR) {
+            FloatVector v = FloatVector.broadcast(S, x[xr + p]);
+            a0 = FloatVector.fromArray(S, panel, wp).fma(v, a0);
+            a1 = FloatVector.fromArray(S, panel, wp + L).fma(v, a1);
+            a2 = FloatVector.fromArray(S, panel, wp + 2 * L).fma(v, a2);
         }
-        for (; c < c1; c++) {
-            float acc = kc > 0 ? y[r * n + c] : bias == null ? 0f : bias[c];
-            for (int p = kc; p < kEnd; p++) {
-                acc = Math.fma(x[xr + p], w[p * n + c], acc);
-            }
-            y[r * n + c] = acc;
-        }
+        store3(y, y0, a0, a1, a2);
     }
 }

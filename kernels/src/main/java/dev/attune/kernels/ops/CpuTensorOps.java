@@ -5,7 +5,6 @@ import dev.attune.kernels.attention.AttentionProblem;
 import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
-import dev.attune.kernels.cpu.VectorPrimitives;
 import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 
@@ -22,12 +21,11 @@ import dev.attune.kernels.select.ComputeDtype;
 public final class CpuTensorOps implements TensorOps {
 
     /** Rows of hidden state whose logits are held at once: (rows, vocab) fp32 of scratch. */
-    public static final int LOGIT_ROWS = 16;
+    public static final int LOGIT_ROWS = 128;
 
     private final ComputeDtype dtype;
     private final AttentionKernel attention;
     private final CpuThreads threads;
-    private final VectorPrimitives simd = VectorPrimitives.get();
 
     public CpuTensorOps(ComputeDtype dtype, AttentionKernel attention, CpuThreads threads) {
         this.dtype = dtype;
@@ -242,7 +240,9 @@ public final class CpuTensorOps implements TensorOps {
         float[] h = d(hidden);
         float[] t = d(table);
         float[] out = new float[rows.length];
-        float[] logits = new float[LOGIT_ROWS * vocab];
+        int group = Math.min(LOGIT_ROWS, rows.length);
+        float[] x = new float[group * w];
+        float[] logits = new float[group * vocab];
         for (int j0 = 0; j0 < rows.length; j0 += LOGIT_ROWS) {
             int n = Math.min(LOGIT_ROWS, rows.length - j0);
             for (int j = j0; j < j0 + n; j++) {
@@ -250,29 +250,26 @@ public final class CpuTensorOps implements TensorOps {
                     throw new IllegalArgumentException("tokenLogProbs: row " + rows[j] + " / target " + targets[j]
                             + " outside hidden " + hidden + " / vocabulary " + vocab);
                 }
+                System.arraycopy(h, rows[j] * w, x, (j - j0) * w, w);
             }
+            // (n, hidden) · (vocab, hidden)ᵀ -> (n, vocab): the table is read as stored, packed panel
+            // by panel, once for the whole group of rows.
+            CpuGemm.matmulTransposed(x, n, w, t, vocab, logits, threads);
             int first = j0;
-            // Each table row is read once for the whole group of hidden rows: the table (vocab ·
-            // hidden) is the big operand, the group's rows stay in cache.
-            threads.parallelFor(vocab, 256, (v0, v1) -> {
-                for (int v = v0; v < v1; v++) {
-                    for (int j = 0; j < n; j++) {
-                        logits[j * vocab + v] = simd.dot(h, rows[first + j] * w, t, v * w, w);
+            threads.parallelFor(n, 1, (a, b) -> {
+                for (int j = a; j < b; j++) {
+                    int o = j * vocab;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int v = 0; v < vocab; v++) {
+                        max = Math.max(max, logits[o + v]);
                     }
+                    double sum = 0;
+                    for (int v = 0; v < vocab; v++) {
+                        sum += Math.exp(logits[o + v] - max);
+                    }
+                    out[first + j] = (float) (logits[o + targets[first + j]] - max - Math.log(sum));
                 }
             });
-            for (int j = 0; j < n; j++) {
-                int o = j * vocab;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int v = 0; v < vocab; v++) {
-                    max = Math.max(max, logits[o + v]);
-                }
-                double sum = 0;
-                for (int v = 0; v < vocab; v++) {
-                    sum += Math.exp(logits[o + v] - max);
-                }
-                out[j0 + j] = (float) (logits[o + targets[j0 + j]] - max - Math.log(sum));
-            }
         }
         return out;
     }

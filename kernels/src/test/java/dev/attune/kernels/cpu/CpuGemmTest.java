@@ -16,15 +16,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code Y = X · W + bias}: the portable and the Vector API kernels, and the {@link CpuGemm} entry
- * point, against a double-precision reference over many shapes (including ones that leave
- * partial register tiles, vector tails and column blocks), with and without bias; a kernel call
- * on a row sub-range leaves every other row untouched; buffers too small for the shape are
+ * points, on (K, N) and on (N, K) weights, against a double-precision reference over many shapes
+ * (including ones that leave partial register tiles, vector tails, K chunks and column panels),
+ * with and without bias; a kernel call on a block of rows and columns leaves every other output
+ * untouched; the two weight layouts give the same result bit for bit; buffers too small for the shape are
  * refused; the multithreaded result equals the single-threaded one bit for bit.
  */
 class CpuGemmTest {
 
     private static final int[] MS = {1, 2, 3, 4, 5, 7, 12, 13, 97};
-    private static final int[] KS = {1, 3, 16, 384, 385, 1100}; // 1100: three K chunks of the vector kernel
+    private static final int[] KS = {1, 3, 16, 128, 129, 384, 385, 1100}; // 1100: nine K chunks of the vector kernel
     private static final int[] NS = {1, 5, 15, 16, 17, 47, 48, 49, 96, 100, 1152};
 
     /** A kernel under test: either one implementation called on all rows, or the entry point. */
@@ -34,11 +35,45 @@ class CpuGemmTest {
 
     private static Gemm implementation(String name, CpuThreads threads) {
         return switch (name) {
-            case "scalar" -> (x, m, k, w, n, bias, y) -> new ScalarGemmKernel().rows(x, k, w, n, bias, y, 0, m);
-            case "vector" -> (x, m, k, w, n, bias, y) -> new VectorGemmKernel().rows(x, k, w, n, bias, y, 0, m);
+            case "scalar" -> (x, m, k, w, n, bias, y) -> whole(new ScalarGemmKernel(), x, m, k, w, false, n, bias, y);
+            case "vector" -> (x, m, k, w, n, bias, y) -> whole(new VectorGemmKernel(), x, m, k, w, false, n, bias, y);
+            case "scalar-transposed" ->
+                (x, m, k, w, n, bias, y) ->
+                        whole(new ScalarGemmKernel(), x, m, k, transpose(w, k, n), true, n, bias, y);
+            case "vector-transposed" ->
+                (x, m, k, w, n, bias, y) ->
+                        whole(new VectorGemmKernel(), x, m, k, transpose(w, k, n), true, n, bias, y);
             case "entry" -> (x, m, k, w, n, bias, y) -> CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
+            case "entry-transposed" ->
+                (x, m, k, w, n, bias, y) -> {
+                    // No bias on this entry point: added afterwards (the tolerance covers the order).
+                    CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, y, threads);
+                    for (int i = 0; bias != null && i < m * n; i++) {
+                        y[i] += bias[i % n];
+                    }
+                };
             default -> throw new IllegalArgumentException(name);
         };
+    }
+
+    /** One kernel over all rows, one column panel at a time, as the entry point splits a product. */
+    private static void whole(
+            GemmKernel kernel, float[] x, int m, int k, float[] w, boolean transposed, int n, float[] bias, float[] y) {
+        float[] scratch = new float[kernel.scratchFloats()];
+        for (int c0 = 0; c0 < n; c0 += kernel.panelWidth()) {
+            kernel.block(x, k, w, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
+        }
+    }
+
+    /** (K, N) to (N, K). */
+    private static float[] transpose(float[] w, int k, int n) {
+        float[] t = new float[w.length];
+        for (int p = 0; p < k; p++) {
+            for (int c = 0; c < n; c++) {
+                t[c * k + p] = w[p * n + c];
+            }
+        }
+        return t;
     }
 
     private static float[] random(Random rnd, int size) {
@@ -69,7 +104,7 @@ class CpuGemmTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"scalar", "vector", "entry"})
+    @ValueSource(strings = {"scalar", "vector", "entry", "scalar-transposed", "vector-transposed", "entry-transposed"})
     void matchesDoubleReferenceOverManyShapes(String name) {
         Random rnd = new Random(42);
         List<String> failures = new ArrayList<>();
@@ -111,37 +146,74 @@ class CpuGemmTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"scalar", "vector"})
-    void rowSubRangeWritesOnlyItsRows(String name) {
+    void blockWritesOnlyItsRowsAndColumns(String name) {
         GemmKernel kernel = name.equals("scalar") ? new ScalarGemmKernel() : new VectorGemmKernel();
         Random rnd = new Random(7);
-        int m = 210; // more than the vector kernel's row chunk of 96
-        for (int k : new int[] {1, 17}) {
+        int m = 210;
+        int width = kernel.panelWidth();
+        for (int k : new int[] {1, 17, 130}) {
             for (int n : new int[] {5, 49, 300}) {
                 float[] x = random(rnd, m * k);
                 float[] w = random(rnd, k * n);
                 float[] bias = random(rnd, n);
                 float[] full = new float[m * n];
-                kernel.rows(x, k, w, n, bias, full, 0, m);
-                int[][] ranges = {{0, 0}, {0, 1}, {3, 10}, {5, 6}, {4, 8}, {1, 200}, {97, 210}, {209, 210}};
-                for (int[] range : ranges) {
-                    float[] y = new float[m * n];
-                    float sentinel = -777.25f;
-                    Arrays.fill(y, sentinel);
-                    kernel.rows(x, k, w, n, bias, y, range[0], range[1]);
-                    for (int r = 0; r < m; r++) {
-                        for (int c = 0; c < n; c++) {
-                            float v = y[r * n + c];
-                            String where = name + " K=" + k + " N=" + n + " range " + Arrays.toString(range) + " at ("
-                                    + r + ", " + c + ")";
-                            if (r >= range[0] && r < range[1]) {
-                                // Rows do not depend on which other rows share the call.
-                                assertEquals(full[r * n + c], v, 0f, where);
-                            } else if (v != sentinel) {
-                                fail(where + ": row outside the range was written");
+                whole(kernel, x, m, k, w, false, n, bias, full);
+                int[][] rowRanges = {{0, 0}, {0, 1}, {3, 10}, {5, 6}, {4, 8}, {1, 200}, {97, 210}, {209, 210}};
+                int[][] colRanges = {
+                    {0, Math.min(n, width)}, {1, Math.min(n, 4)}, {n - 1, n}, {Math.max(0, n - width), n}
+                };
+                for (int[] rows : rowRanges) {
+                    for (int[] cols : colRanges) {
+                        float[] y = new float[m * n];
+                        float sentinel = -777.25f;
+                        Arrays.fill(y, sentinel);
+                        kernel.block(
+                                x,
+                                k,
+                                w,
+                                false,
+                                n,
+                                bias,
+                                y,
+                                rows[0],
+                                rows[1],
+                                cols[0],
+                                cols[1],
+                                new float[kernel.scratchFloats()]);
+                        for (int r = 0; r < m; r++) {
+                            for (int c = 0; c < n; c++) {
+                                float v = y[r * n + c];
+                                String where = name + " K=" + k + " N=" + n + " rows " + Arrays.toString(rows)
+                                        + " cols " + Arrays.toString(cols) + " at (" + r + ", " + c + ")";
+                                if (r >= rows[0] && r < rows[1] && c >= cols[0] && c < cols[1]) {
+                                    // Outputs do not depend on which other rows and columns share the call.
+                                    assertEquals(full[r * n + c], v, 0f, where);
+                                } else if (v != sentinel) {
+                                    fail(where + ": output outside the block was written");
+                                }
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    @Test
+    void transposedWeightsGiveTheSameResultBitForBit() {
+        Random rnd = new Random(5);
+        try (CpuThreads threads = new CpuThreads(2)) {
+            for (int[] shape : new int[][] {{127, 300, 1000}, {3, 2048, 49}, {200, 64, 7}}) {
+                int m = shape[0];
+                int k = shape[1];
+                int n = shape[2];
+                float[] x = random(rnd, m * k);
+                float[] w = random(rnd, k * n);
+                float[] y = new float[m * n];
+                float[] yt = new float[m * n];
+                CpuGemm.matmul(x, m, k, w, n, null, y, threads);
+                CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, yt, threads);
+                assertArrayEquals(y, yt, "M=" + m + " K=" + k + " N=" + n);
             }
         }
     }
@@ -174,7 +246,9 @@ class CpuGemmTest {
         Random rnd = new Random(99);
         try (CpuThreads one = CpuThreads.single();
                 CpuThreads three = new CpuThreads(3)) {
-            for (int[] shape : new int[][] {{97, 385, 100}, {13, 16, 1152}, {40, 64, 49}, {1, 3, 5}, {250, 33, 96}}) {
+            for (int[] shape :
+                    new int[][] {{97, 385, 100}, {13, 16, 1152}, {40, 64, 49}, {1, 3, 5}, {250, 33, 96}, {400, 130, 200}
+                    }) {
                 int m = shape[0];
                 int k = shape[1];
                 int n = shape[2];
@@ -216,8 +290,11 @@ class CpuGemmTest {
             Arrays.fill(y2, 3f);
             CpuGemm.matmul(new float[0], 3, 0, new float[0], 2, new float[] {1f, -2f}, y2, threads);
             assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
-            new ScalarGemmKernel().rows(new float[0], 0, new float[0], 2, null, y2, 0, 3);
+            CpuGemm.matmul(new float[0], 3, 0, new float[0], 2, null, y2, threads);
             assertArrayEquals(new float[6], y2);
+            Arrays.fill(y2, 3f);
+            whole(new ScalarGemmKernel(), new float[0], 3, 0, new float[0], false, 2, new float[] {1f, -2f}, y2);
+            assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
         }
     }
 }

@@ -1,0 +1,42 @@
+package dev.attune.kernels.cpu;
+
+import java.util.Arrays;
+
+/**
+ * Packs one block of a weight matrix into a contiguous panel, the operand layout both GEMM kernels
+ * read: {@code panel[(p - kc) * stride + j] = W[p][c + j]} for inputs p in [kc, kEnd) and columns j
+ * in [0, cols), zero for j in [cols, stride).
+ *
+ * <p>Why: in the model's (K, N) layout a block's rows are {@code N} floats apart, so a kernel walking
+ * K touches a new page every few steps and the hardware prefetcher follows as many streams as the
+ * block has rows; packed, the block is one sequential stream that stays in L1 while every row tile
+ * of the block reuses it. Packing also reads an (N, K) matrix (an embedding table used as the
+ * output projection) into the same layout, so one kernel serves both.
+ */
+final class GemmPanels {
+
+    private GemmPanels() {}
+
+    static void pack(
+            float[] w, boolean transposed, int k, int n, int kc, int kEnd, int c, int cols, int stride, float[] panel) {
+        int rows = kEnd - kc;
+        if (!transposed) {
+            for (int p = 0; p < rows; p++) {
+                System.arraycopy(w, (kc + p) * n + c, panel, p * stride, cols);
+            }
+        } else {
+            // (N, K): column j of the block is row c + j of W, contiguous along K.
+            for (int j = 0; j < cols; j++) {
+                int src = (c + j) * k + kc;
+                for (int p = 0; p < rows; p++) {
+                    panel[p * stride + j] = w[src + p];
+                }
+            }
+        }
+        if (cols < stride) {
+            for (int p = 0; p < rows; p++) {
+                Arrays.fill(panel, p * stride + cols, (p + 1) * stride, 0f);
+            }
+        }
+    }
+}
