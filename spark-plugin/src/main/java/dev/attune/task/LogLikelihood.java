@@ -194,12 +194,14 @@ public final class LogLikelihood {
     private int planTokens(List<Item> items, Tokens[] tokens) {
         DecoderShape shape = model.shape();
         int longest = 1;
+        boolean shared = false;
         for (Item it : items) {
+            shared |= it.members().size() > 1;
             for (int m : it.members()) {
                 longest = Math.max(longest, tokens[m].ids.length);
             }
         }
-        AttentionChoice c = runner.choose(request(1, longest));
+        AttentionChoice c = runner.choose(request(1, longest, shared));
         DeviceInfo d = runner.device();
         long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
         long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES; // scratch of the logit reduction
@@ -321,21 +323,29 @@ public final class LogLikelihood {
         return new Packed(packed, inputRows, hiddenRows, targets);
     }
 
-    /** The selector's request for a causal prefill of {@code rows} rows whose longest reads {@code keys} keys. */
-    private AttentionRequest request(int rows, int keys) {
+    /**
+     * The selector's request for a causal prefill of {@code rows} rows whose longest reads {@code
+     * keys} keys, with the model's K/V heads and window, and whether rows read a shared prompt.
+     */
+    private AttentionRequest request(int rows, int keys, boolean sharedPrefix) {
         return new AttentionRequest(
                 model.storedDtype(),
                 model.config().heads(),
                 model.config().headDim(),
                 rows,
                 Math.max(1, keys),
-                MaskKind.CAUSAL);
+                MaskKind.CAUSAL,
+                model.config().kvHeads(),
+                model.config().slidingWindow(),
+                sharedPrefix);
     }
 
     /** One prefill of a packed batch; returns the log-probs of {@code targets} read at {@code hiddenRows}. */
     private PassOutcome<float[]> runBatch(SequenceBatch batch, int[] hiddenRows, int[] targets) {
         LlamaGraph graph = model.graph();
-        AttentionRequest request = request(batch.rows(), batch.maxContextLength());
+        boolean shared =
+                batch.prefixRows() != null && Arrays.stream(batch.prefixRows()).anyMatch(r -> r >= 0);
+        AttentionRequest request = request(batch.rows(), batch.maxContextLength(), shared);
         return runner.run(request, threads, (ops, choice) -> {
             LlamaGraph.Resident w = runner.resident(model, choice.dtype(), graph::residentOn);
             Tensor hidden = graph.forward(w, batch, ops);

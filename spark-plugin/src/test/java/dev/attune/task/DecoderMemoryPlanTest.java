@@ -75,7 +75,9 @@ class DecoderMemoryPlanTest {
     void batchesStayWithinTheDevicesTokenBudgetAndARowThatCannotFitIsNamed() {
         long perToken = MemoryPlanner.decoderBytesPerToken(model.shape(), dev.attune.kernels.select.ComputeDtype.FP16);
         long weights = MemoryPlanner.weightBytes(model.shape(), dev.attune.kernels.select.ComputeDtype.FP16);
-        long logits = 16L * model.config().vocabSize() * Float.BYTES;
+        long logits = (long) dev.attune.kernels.ops.CpuTensorOps.LOGIT_ROWS
+                * model.config().vocabSize()
+                * Float.BYTES;
         int budgetTokens = 120;
         long free = (long) Math.ceil((weights + logits + budgetTokens * perToken) / 0.9);
         DeviceRunner runner = new DeviceRunner(smallGpu(free), UserOverrides.NONE, 0.9);

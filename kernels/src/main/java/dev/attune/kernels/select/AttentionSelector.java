@@ -1,7 +1,6 @@
 package dev.attune.kernels.select;
 
 import dev.attune.kernels.cuda.launch.AttentionLaunch;
-import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,10 +22,11 @@ import java.util.Optional;
  * first path whose PTX it accepts, with the driver, module and needed version in the reason. On
  * the CPU: {@code cpu-flash}, then {@code cpu-math}.
  *
- * <p>Rules (from FlashAttention, PyTorch SDPA, xformers): flash needs head_dim a multiple of 8 and
- * at most 256 and fp16 or bf16; bf16 only on sm80+; a path whose tile for the head_dim does not
- * fit the GPU's shared memory per block is passed over; a padding mask travels as row lengths, so every path takes every
- * mask kind. A forced path the device cannot run is an {@link UnsupportedPathException} naming
+ * <p>What each path takes (GPU generation, dtypes, head_dim, masks, grouped K/V heads, sliding
+ * window, shared prefixes) is declared once in its {@link PathFacts}; rules from FlashAttention,
+ * PyTorch SDPA and xformers: flash needs head_dim a multiple of 8 and at most 256 and fp16 or
+ * bf16, bf16 only on sm80+. A path whose tile for the head_dim does not fit the GPU's shared
+ * memory per block is passed over; a padding mask travels as row lengths. A forced path the device cannot run is an {@link UnsupportedPathException} naming
  * device, path and reason; excluded paths are skipped.
  */
 public final class AttentionSelector {
@@ -104,39 +104,30 @@ public final class AttentionSelector {
                         AttentionPath.CPU_MATH);
     }
 
-    /** Why {@code p} cannot run on {@code device} for this request, or empty when it can. */
+    /**
+     * Why {@code p} cannot run on {@code device} for this request, or empty when it can: the path's
+     * own facts ({@link PathFacts}: GPU generation, then whether the path's shipped PTX loads on
+     * this GPU and driver, then dtype, head_dim, mask and decoder features), then whether its tile
+     * fits the GPU's shared memory. A CPU path computes in fp32 whatever the device's dtype.
+     */
     public static Optional<String> whyNot(
             AttentionPath p, DeviceInfo device, ComputeDtype dtype, AttentionRequest req, KernelSupport support) {
-        ComputeCapability cc = device.capability();
-        if (!p.isGpu()) {
-            return Optional.empty(); // the host CPU is always there
+        PathFacts facts = p.facts();
+        Optional<String> hw = facts.whyNotHardware(device);
+        if (hw.isPresent()) {
+            return hw;
         }
-        if (!device.isGpu()) {
-            return Optional.of("it is a GPU path and " + device.label() + " is not a GPU");
+        if (p.isGpu()) {
+            Optional<String> ptx = support.whyNot(p, device);
+            if (ptx.isPresent()) {
+                return ptx;
+            }
         }
-        // What the algorithm needs of the hardware, then whether the path's shipped PTX loads on
-        // this GPU and driver, then what the kernels accept.
-        if (p == AttentionPath.FLASH_SM80 && !cc.atLeast(ComputeCapability.SM80)) {
-            return Optional.of("needs sm_80 or newer (tensor-core mma m16n8k16, cp.async); " + device.name() + " is "
-                    + cc.smName());
+        Optional<String> work = facts.whyNotWork(p.isGpu() ? dtype : ComputeDtype.FP32, req);
+        if (work.isPresent() || !p.isGpu()) {
+            return work;
         }
-        if (p == AttentionPath.FLASH_SM75 && !cc.atLeast(ComputeCapability.SM75)) {
-            return Optional.of("needs sm_75 or newer (mma m16n8k8, ldmatrix); " + device.name() + " is " + cc.smName());
-        }
-        Optional<String> ptx = support.whyNot(p, device);
-        if (ptx.isPresent()) {
-            return ptx;
-        }
-        Optional<String> shape = switch (p) {
-            case FLASH_SM80 -> flashShape(dtype, req, 256);
-            case FLASH_SM75 ->
-                dtype == ComputeDtype.BF16
-                        ? Optional.of("Turing instructions have no bf16")
-                        : flashShape(dtype, req, 256);
-            case MEM_EFFICIENT, MATH -> Optional.empty();
-            default -> throw new IllegalStateException("unhandled path " + p);
-        };
-        return shape.isPresent() ? shape : sharedMemory(p, device, dtype, req);
+        return sharedMemory(p, device, dtype, req);
     }
 
     /** Whether one block of the path's kernel fits the shared memory a block may use on this GPU. */
@@ -150,19 +141,6 @@ public final class AttentionSelector {
         if (needs > device.sharedMemoryPerBlock()) {
             return Optional.of("its tile for head_dim " + req.headDim() + " needs " + needs
                     + " bytes of shared memory; " + device.name() + " gives a block " + device.sharedMemoryPerBlock());
-        }
-        return Optional.empty();
-    }
-
-    private static Optional<String> flashShape(ComputeDtype dtype, AttentionRequest req, int maxHeadDim) {
-        if (dtype == ComputeDtype.FP32) {
-            return Optional.of("tensor-core flash needs fp16 or bf16 and the compute dtype is fp32");
-        }
-        if (req.headDim() % 8 != 0) {
-            return Optional.of("head_dim " + req.headDim() + " is not a multiple of 8");
-        }
-        if (req.headDim() > maxHeadDim) {
-            return Optional.of("head_dim " + req.headDim() + " is above " + maxHeadDim);
         }
         return Optional.empty();
     }
