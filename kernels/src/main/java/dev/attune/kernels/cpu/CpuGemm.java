@@ -61,11 +61,13 @@ public final class CpuGemm {
         // Work units: (block of up to ROW_BLOCK rows) x (one column panel), numbered row-block
         // first so that a worker's consecutive units share their rows of X (which stay in L2)
         // while the panels change. Each unit packs its own panel, so every weight is read from
-        // memory once per row block, and the units of one product are independent.
+        // memory once per row block, and the units of one product are independent: they are
+        // handed to whichever worker is free, so a core taken by another process slows the
+        // product by its share only.
         int width = KERNEL.panelWidth();
         int panels = (n + width - 1) / width;
         int rowBlocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
-        threads.parallelFor(rowBlocks * panels, 1, (u0, u1) -> {
+        threads.parallelForEach(rowBlocks * panels, (u0, u1) -> {
             float[] scratch = new float[KERNEL.scratchFloats()];
             for (int u = u0; u < u1; u++) {
                 int r0 = (u / panels) * ROW_BLOCK;

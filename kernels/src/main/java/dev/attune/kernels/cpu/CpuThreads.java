@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -15,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * within the cores Spark gave it) and closed by the same owner. A pool of one thread runs every
  * range on the calling thread and starts no threads at all.
  *
- * <p>Threading: {@link #parallelFor} may be called from one thread at a time per pool; the body is
+ * <p>Threading: {@link #parallelFor} and {@link #parallelForEach} may be called from one thread at a time per pool; the body is
  * run concurrently on disjoint sub-ranges and must only write to memory owned by its sub-range.
  *
  * <p>Failure: an exception thrown by any body is rethrown (wrapped, unless unchecked) from
@@ -78,19 +79,63 @@ public final class CpuThreads implements AutoCloseable {
         // Balanced split: the first (n % chunks) chunks get one extra item.
         int base = n / chunks;
         int extra = n % chunks;
-        List<Future<?>> futures = new ArrayList<>(chunks - 1);
-        int from = base + (extra > 0 ? 1 : 0);
-        int firstEnd = from;
-        for (int c = 1; c < chunks; c++) {
-            int len = base + (c < extra ? 1 : 0);
+        List<Runnable> parts = new ArrayList<>(chunks);
+        int from = 0;
+        for (int c = 0; c < chunks; c++) {
             int f = from;
-            int t = from + len;
-            futures.add(pool.submit(() -> body.run(f, t)));
+            int t = from + base + (c < extra ? 1 : 0);
+            parts.add(() -> body.run(f, t));
             from = t;
+        }
+        runAll(parts);
+    }
+
+    /**
+     * Runs {@code body} once for each item of {@code [0, n)} (as the range {@code [i, i + 1)}), the
+     * items handed out one at a time, in order, to whichever worker is free. For items that are
+     * independent and each worth a few milliseconds: when another process takes a core, the other
+     * workers take over its share instead of the whole call waiting for the slowest static chunk.
+     * The caller is one of the workers; the same threading and failure contract as
+     * {@link #parallelFor}.
+     */
+    public void parallelForEach(int n, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int workers = Math.min(threads, n);
+        if (workers == 1 || pool == null) {
+            body.run(0, n);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        // After a failure the other workers stop claiming, so the call ends soon.
+        AtomicBoolean failed = new AtomicBoolean();
+        Runnable worker = () -> {
+            try {
+                for (int i; !failed.get() && (i = next.getAndIncrement()) < n; ) {
+                    body.run(i, i + 1);
+                }
+            } catch (RuntimeException | Error e) {
+                failed.set(true);
+                throw e;
+            }
+        };
+        List<Runnable> parts = new ArrayList<>(workers);
+        for (int w = 0; w < workers; w++) {
+            parts.add(worker);
+        }
+        runAll(parts);
+    }
+
+    /** Runs {@code parts[1..]} on the pool and {@code parts[0]} on the caller; returns when all have ended. */
+    private void runAll(List<Runnable> parts) {
+        List<Future<?>> futures = new ArrayList<>(parts.size() - 1);
+        for (int i = 1; i < parts.size(); i++) {
+            futures.add(pool.submit(parts.get(i)));
         }
         Throwable failure = null;
         try {
-            body.run(0, firstEnd);
+            parts.get(0).run();
         } catch (Throwable t) {
             failure = t;
         }

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  * of at least {@code grain} items, no more chunks than threads, for many (n, grain, threads);
  * a failing chunk's exception reaches the caller (unchecked as is, checked wrapped) only after
  * every chunk has finished; invalid thread counts are refused; a one-thread pool runs on the
- * caller.
+ * caller; {@code parallelForEach} runs every item once, hands a slow worker's share to the free
+ * ones, and stops handing out items after a failure.
  */
 class CpuThreadsTest {
 
@@ -203,6 +204,72 @@ class CpuThreadsTest {
             for (int i = 0; i < 10; i++) {
                 assertEquals(1, hits.get(i));
             }
+        }
+    }
+
+    @Test
+    void forEachRunsEveryItemOnceAsItsOwnRange() {
+        for (int threads : new int[] {1, 2, 3, 5}) {
+            try (CpuThreads pool = new CpuThreads(threads)) {
+                for (int n : new int[] {0, 1, 2, 7, 100}) {
+                    AtomicIntegerArray seen = new AtomicIntegerArray(Math.max(1, n));
+                    pool.parallelForEach(n, (from, to) -> {
+                        if (threads > 1 && n > 1) {
+                            assertEquals(from + 1, to, "one item per call");
+                        }
+                        for (int i = from; i < to; i++) {
+                            seen.incrementAndGet(i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, seen.get(i), "threads=" + threads + " n=" + n + " item " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void forEachLetsTheFreeWorkersTakeOverASlowWorkersShare() {
+        try (CpuThreads pool = new CpuThreads(2)) {
+            // Item 0 is slow; a static split would leave items 1..9 of the first half waiting behind it.
+            Set<String> threadOfLateItems = ConcurrentHashMap.newKeySet();
+            AtomicInteger done = new AtomicInteger();
+            String[] slowThread = new String[1];
+            pool.parallelForEach(10, (from, to) -> {
+                if (from == 0) {
+                    slowThread[0] = Thread.currentThread().getName();
+                    sleep(300);
+                } else {
+                    threadOfLateItems.add(Thread.currentThread().getName());
+                }
+                done.incrementAndGet();
+            });
+            assertEquals(10, done.get());
+            assertEquals(1, threadOfLateItems.size(), "items 1..9 all ran on the worker that was free");
+            assertTrue(!threadOfLateItems.contains(slowThread[0]), "the slow worker took none of them");
+        }
+    }
+
+    @Test
+    void forEachRethrowsAFailureAndStopsHandingOutItems() {
+        try (CpuThreads pool = new CpuThreads(2)) {
+            AtomicInteger ran = new AtomicInteger();
+            IllegalStateException e = assertThrows(
+                    IllegalStateException.class,
+                    () -> pool.parallelForEach(1000, (f, t) -> {
+                        ran.incrementAndGet();
+                        if (f == 3) {
+                            throw new IllegalStateException("item 3 failed");
+                        }
+                        sleep(1);
+                    }));
+            assertEquals("item 3 failed", e.getMessage());
+            assertTrue(ran.get() < 1000, "items stopped being handed out after the failure: " + ran.get());
+            // The pool is usable afterwards.
+            AtomicInteger again = new AtomicInteger();
+            pool.parallelForEach(5, (f, t) -> again.incrementAndGet());
+            assertEquals(5, again.get());
         }
     }
 
