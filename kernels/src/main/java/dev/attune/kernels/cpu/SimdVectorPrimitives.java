@@ -1,14 +1,110 @@
 package dev.attune.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** {@link VectorPrimitives} on the JDK Vector API at the platform's preferred width. */
+/**
+ * {@link VectorPrimitives} on the JDK Vector API at the platform's preferred width.
+ *
+ * <p>Reproducibility: every result is a fixed sequence of IEEE operations (add, multiply, fused
+ * multiply-add, integer bit operations), so it is the same bit for bit whether HotSpot runs the
+ * Vector API's Java fallback (before C2 compiles the caller) or its intrinsics. That rules out two
+ * Vector API operations whose two implementations differ: {@code reduceLanes(ADD)} on floats (the
+ * intrinsic sums in a tree, the fallback in lane order) and {@code lanewise(EXP)} (SVML against
+ * {@code Math.exp} per lane); lanes are summed in lane order ({@link #sumLanes}) and exp is
+ * {@link #exp}, a polynomial of basic operations.
+ */
 final class SimdVectorPrimitives implements VectorPrimitives {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+
+    // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x - n · ln 2 in two parts (Cody and Waite).
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693145751953125f;
+    private static final float LN2_LO = 1.42860682030941723212e-6f;
+    /** 1.5 · 2^23: adding it rounds a float of magnitude below 2^22 to an integer, held in the low mantissa bits. */
+    private static final float ROUND = 12582912f;
+
+    private static final int ROUND_BITS = Float.floatToRawIntBits(ROUND);
+    /** Below this exp underflows past the smallest normal float: the result is 0. */
+    private static final float EXP_MIN = -87.33654f;
+    /** Above this exp overflows: clamped here, the result is about 1.7e38 (callers shift by the maximum first). */
+    private static final float EXP_MAX = 88.37626f;
+    // The constants as vectors, made once: fewer operations in exp's callers' compiled code.
+    private static final FloatVector V_EXP_MIN = FloatVector.broadcast(S, EXP_MIN);
+    private static final FloatVector V_EXP_MAX = FloatVector.broadcast(S, EXP_MAX);
+    private static final FloatVector V_LOG2E = FloatVector.broadcast(S, LOG2E);
+    private static final FloatVector V_ROUND = FloatVector.broadcast(S, ROUND);
+    private static final FloatVector V_NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
+    private static final FloatVector V_NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    private static final FloatVector V_C7 = FloatVector.broadcast(S, 1f / 5040f);
+    private static final FloatVector V_C6 = FloatVector.broadcast(S, 1f / 720f);
+    private static final FloatVector V_C5 = FloatVector.broadcast(S, 1f / 120f);
+    private static final FloatVector V_C4 = FloatVector.broadcast(S, 1f / 24f);
+    private static final FloatVector V_C3 = FloatVector.broadcast(S, 1f / 6f);
+    private static final FloatVector V_C2 = FloatVector.broadcast(S, 0.5f);
+    private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
+    private static final FloatVector V_ZERO = FloatVector.zero(S);
+    private static final IntVector V_ROUND_BITS_MINUS_BIAS =
+            IntVector.broadcast(IntVector.SPECIES_PREFERRED, ROUND_BITS - 127);
+
+    /**
+     * e^x per lane, within 2 ulp of the exact value for x in [-87.3, 88.3], 0 below, NaN for NaN;
+     * the same bits as {@link #expScalar} of each lane.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(V_EXP_MIN).min(V_EXP_MAX);
+        FloatVector t = c.fma(V_LOG2E, V_ROUND);
+        FloatVector n = t.sub(V_ROUND);
+        FloatVector r = n.fma(V_NEG_LN2_HI, c);
+        r = n.fma(V_NEG_LN2_LO, r);
+        // exp(r) on |r| <= ln2/2: Taylor to degree 7 (the first term left out is below 2e-8 relative).
+        FloatVector p = V_C7.fma(r, V_C6)
+                .fma(r, V_C5)
+                .fma(r, V_C4)
+                .fma(r, V_C3)
+                .fma(r, V_C2)
+                .fma(r, V_ONE)
+                .fma(r, V_ONE);
+        IntVector k = t.reinterpretAsInts().sub(V_ROUND_BITS_MINUS_BIAS); // n + 127 as an integer
+        FloatVector scale = k.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(scale).blend(V_ZERO, x.lt(V_EXP_MIN));
+    }
+
+    /** {@link #exp} of one value, operation for operation. */
+    static float expScalar(float x) {
+        if (Float.isNaN(x)) {
+            return x;
+        }
+        float c = Math.min(Math.max(x, EXP_MIN), EXP_MAX);
+        float t = Math.fma(c, LOG2E, ROUND);
+        float n = t - ROUND;
+        float r = Math.fma(n, -LN2_HI, c);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = 1f / 5040f;
+        p = Math.fma(p, r, 1f / 720f);
+        p = Math.fma(p, r, 1f / 120f);
+        p = Math.fma(p, r, 1f / 24f);
+        p = Math.fma(p, r, 1f / 6f);
+        p = Math.fma(p, r, 0.5f);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        int k = Float.floatToRawIntBits(t) - (ROUND_BITS - 127);
+        float e = p * Float.intBitsToFloat(k << 23);
+        return x < EXP_MIN ? 0f : e;
+    }
+
+    /** The lanes of {@code v} summed in lane order. */
+    static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < L; i++) {
+            s += v.lane(i);
+        }
+        return s;
+    }
 
     @Override
     public float dot(float[] a, int ao, float[] b, int bo, int len) {
@@ -17,7 +113,7 @@ final class SimdVectorPrimitives implements VectorPrimitives {
         for (; i + L <= len; i += L) {
             acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc);
         for (; i < len; i++) {
             s = Math.fma(a[ao + i], b[bo + i], s);
         }
@@ -54,13 +150,13 @@ final class SimdVectorPrimitives implements VectorPrimitives {
         int i = 0;
         FloatVector acc = FloatVector.zero(S);
         for (; i + L <= len; i += L) {
-            FloatVector e = FloatVector.fromArray(S, y, yo + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, y, yo + i).sub(shift));
             e.intoArray(y, yo + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc);
         for (; i < len; i++) {
-            float e = (float) Math.exp(y[yo + i] - shift);
+            float e = expScalar(y[yo + i] - shift);
             y[yo + i] = e;
             sum += e;
         }
@@ -88,7 +184,7 @@ final class SimdVectorPrimitives implements VectorPrimitives {
             poly = poly.mul(t).add(0.37409196f);
             poly = poly.mul(t).add(1.00002368f);
             poly = poly.mul(t).add(-1.26551223f);
-            FloatVector erfc = t.mul(z.mul(z).neg().add(poly).lanewise(VectorOperators.EXP));
+            FloatVector erfc = t.mul(exp(z.mul(z).neg().add(poly)));
             // erf(|u|) = 1 - erfc; GELU = 0.5 v (1 + sign(v) erf(|u|))
             FloatVector erfAbs = erfc.neg().add(1f);
             FloatVector erf = erfAbs.blend(erfAbs.neg(), v.lt(0f));

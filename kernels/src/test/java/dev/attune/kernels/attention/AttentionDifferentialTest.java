@@ -351,10 +351,14 @@ class AttentionDifferentialTest {
                 int n = (Integer) kn[1];
                 Case c = fused(new int[] {n / 3, n, 7}, 2, 64, false, 1, rnd);
                 float[] out = new float[c.p().totalTokens() * c.p().outWidth()];
-                kernel.forward(c.p(), c.q(), c.k(), c.v(), out, one); // warm up
-                long before = mx.getCurrentThreadAllocatedBytes();
-                kernel.forward(c.p(), c.q(), c.k(), c.v(), out, one);
-                long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+                // The fewest bytes of several calls: the first ones run before C2 has compiled the
+                // kernel, when the Vector API's fallback boxes every vector.
+                long allocated = Long.MAX_VALUE;
+                for (int call = 0; call < 8; call++) {
+                    long before = mx.getCurrentThreadAllocatedBytes();
+                    kernel.forward(c.p(), c.q(), c.k(), c.v(), out, one);
+                    allocated = Math.min(allocated, mx.getCurrentThreadAllocatedBytes() - before);
+                }
                 long declared = kernel.workspaceBytes(c.p(), 1);
                 // Slack for the call's own small objects (unit table, lambda, array headers) only.
                 assertTrue(
