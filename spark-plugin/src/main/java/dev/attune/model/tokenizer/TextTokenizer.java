@@ -43,12 +43,35 @@ public final class TextTokenizer implements AutoCloseable {
         this.maxLength = maxLength;
     }
 
-    /** Loads {@code dir/tokenizer.json}, truncating to {@code maxLength} tokens. */
-    public static TextTokenizer load(Path dir, int maxLength) {
+    /**
+     * The largest tokenizer file parsed: real ones are under 40 MiB (a 256k-token vocabulary with its
+     * merges is about 33 MiB); a bigger file is refused before the native parser reads it into
+     * memory.
+     */
+    public static final long MAX_FILE_BYTES = 128L << 20;
+
+    /** {@code dir/tokenizer.json}, checked to be a regular file of a plausible size. */
+    private static Path file(Path dir) {
         Path f = dir.resolve(FILE);
         if (!Files.isRegularFile(f)) {
             throw new ModelFormatException(dir + ": no " + FILE + " in the model directory");
         }
+        long size;
+        try {
+            size = Files.size(f);
+        } catch (IOException e) {
+            throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
+        }
+        if (size > MAX_FILE_BYTES) {
+            throw new ModelFormatException(f + ": " + (size >> 20) + " MiB, more than the " + (MAX_FILE_BYTES >> 20)
+                    + " MiB a tokenizer file may have (real ones are under 40 MiB); not parsed");
+        }
+        return f;
+    }
+
+    /** Loads {@code dir/tokenizer.json}, truncating to {@code maxLength} tokens. */
+    public static TextTokenizer load(Path dir, int maxLength) {
+        Path f = file(dir);
         if (maxLength < 2) {
             throw new IllegalArgumentException("maximum length must leave room for special tokens, got " + maxLength);
         }
@@ -72,10 +95,7 @@ public final class TextTokenizer implements AutoCloseable {
      * against the model's context and decides per row).
      */
     public static TextTokenizer loadUntruncated(Path dir) {
-        Path f = dir.resolve(FILE);
-        if (!Files.isRegularFile(f)) {
-            throw new ModelFormatException(dir + ": no " + FILE + " in the model directory");
-        }
+        Path f = file(dir);
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.builder()
                     .optTokenizerPath(f)

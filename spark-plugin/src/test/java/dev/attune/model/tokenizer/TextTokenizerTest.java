@@ -244,4 +244,23 @@ class TextTokenizerTest {
         assertThrows(IllegalArgumentException.class, () -> TextTokenizer.load(modelDir, 1));
         assertThrows(IllegalArgumentException.class, () -> TextTokenizer.load(modelDir, 0));
     }
+
+    @Test
+    void aTokenizerFileOfSeveralHundredMegabytesIsRefusedUnread(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("huge"));
+        // A sparse file: 300 MiB long, no disk used; the refusal must come from its size, not a parse.
+        try (java.io.RandomAccessFile f =
+                new java.io.RandomAccessFile(dir.resolve(TextTokenizer.FILE).toFile(), "rw")) {
+            f.setLength(300L << 20);
+        }
+        long start = System.nanoTime();
+        for (java.util.function.Supplier<TextTokenizer> load : List.<java.util.function.Supplier<TextTokenizer>>of(
+                () -> TextTokenizer.load(dir, 128), () -> TextTokenizer.loadUntruncated(dir))) {
+            ModelFormatException e = assertThrows(ModelFormatException.class, load::get);
+            assertTrue(e.getMessage().contains("tokenizer.json: 300 MiB, more than the 128 MiB"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        }
+        assertTrue(System.nanoTime() - start < 2_000_000_000L, "refused without reading the file");
+    }
 }
