@@ -14,6 +14,7 @@ import dev.attune.runtime.metrics.AttuneMetrics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -111,6 +112,11 @@ public final class AttuneRuntime implements AutoCloseable {
         } else {
             ProbeResult probe = GpuProbe.probe(gpuAddresses);
             note = probe.devices().isEmpty() ? "no GPU: " + probe.reason() : probe.reason();
+            Optional<String> uncovered = uncoveredBySimulation(executorId, simulated);
+            if (uncovered.isPresent()) {
+                note = uncovered.get() + "; " + note;
+                org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("Attune: {}", uncovered.get());
+            }
             for (DeviceInfo gpu : probe.devices()) {
                 GpuRunners.Served served = GpuRunners.serve(gpu, overrides, fraction);
                 slots.add(new DeviceSlot(gpu, served.runner(), new Semaphore(concurrent, true), served.note()));
@@ -128,6 +134,24 @@ public final class AttuneRuntime implements AutoCloseable {
             old.close();
         }
         return rt;
+    }
+
+    /**
+     * Why an executor computes on its real devices although simulated devices are configured for
+     * others: {@code spark.attune.simulate.devices} names executors by id and has no {@code *}
+     * entry, and this one (started later, for instance replacing a lost executor) is not named.
+     * Its rows then run on another device and precision than the rest of the job; empty when the
+     * executor is covered or nothing is simulated.
+     */
+    public static Optional<String> uncoveredBySimulation(String executorId, Map<String, List<String>> simulated) {
+        if (simulated.isEmpty() || simulated.containsKey(executorId) || simulated.containsKey("*")) {
+            return Optional.empty();
+        }
+        return Optional.of("executor " + executorId + " is not in " + AttuneSettings.SIMULATE_DEVICES_KEY
+                + " (it names "
+                + new java.util.TreeSet<>(simulated.keySet()) + "; an executor started later, such as one replacing"
+                + " a lost executor, is not covered): it computes on its real devices, in their precision; add a '*="
+                + "NAME' entry to cover every executor");
     }
 
     /**

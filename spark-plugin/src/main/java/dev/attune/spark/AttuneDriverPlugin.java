@@ -1,14 +1,18 @@
 package dev.attune.spark;
 
 import dev.attune.model.builtin.BuiltinModel;
+import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.inventory.ExecutorInventory;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.spark.conf.AttuneConfigException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.PluginContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,11 +25,16 @@ import org.slf4j.LoggerFactory;
  * The map it returns (the Attune settings) reaches every executor's plugin.
  *
  * <p>Threading: {@link #receive} runs on Spark's RPC threads; executors send their
- * {@link ExecutorInventory} there when they start and when their model loads change.
+ * {@link ExecutorInventory} there when they start and when their model loads change; an executor
+ * Spark removes leaves the table, and one that {@code spark.attune.simulate.devices} does not
+ * cover (started later) is warned about.
  */
 public final class AttuneDriverPlugin implements DriverPlugin {
 
     private static final Logger LOG = LoggerFactory.getLogger(AttuneDriverPlugin.class);
+
+    /** {@code spark.attune.simulate.devices}, to warn about executors it does not cover. */
+    private volatile Map<String, List<String>> simulated = Map.of();
 
     @Override
     public Map<String, String> init(SparkContext sc, PluginContext ctx) {
@@ -44,6 +53,19 @@ public final class AttuneDriverPlugin implements DriverPlugin {
                                     .toList());
         }
         ClusterInventory.clear();
+        simulated = AttuneConf.parse(conf).simulatedDevices();
+        // A lost executor leaves the table; the one replacing it reports itself when it starts.
+        sc.addSparkListener(new SparkListener() {
+            @Override
+            public void onExecutorRemoved(SparkListenerExecutorRemoved removed) {
+                if (ClusterInventory.remove(removed.executorId())) {
+                    LOG.warn(
+                            "Attune: executor {} removed ({}); dropped from the cluster table",
+                            removed.executorId(),
+                            removed.reason());
+                }
+            }
+        });
         LOG.info("Attune: configuration checked ({} keys set); model {}", conf.size(), model);
         return conf;
     }
@@ -52,6 +74,8 @@ public final class AttuneDriverPlugin implements DriverPlugin {
     public Object receive(Object message) {
         if (message instanceof ExecutorInventory inv) {
             ClusterInventory.update(inv);
+            AttuneRuntime.uncoveredBySimulation(inv.executorId(), simulated)
+                    .ifPresent(why -> LOG.warn("Attune: {}", why));
             LOG.info(
                     "Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
                     inv.executorId(),

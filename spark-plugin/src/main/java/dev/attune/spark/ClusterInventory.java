@@ -22,6 +22,11 @@ public final class ClusterInventory {
         LATEST.put(inv.executorId(), inv);
     }
 
+    /** Drops a removed executor; whether it was in the table. */
+    static boolean remove(String executorId) {
+        return LATEST.remove(executorId) != null;
+    }
+
     static void clear() {
         LATEST.clear();
     }

@@ -53,6 +53,27 @@ class AttuneRuntimeTest {
     }
 
     @Test
+    void anExecutorTheSimulationDoesNotNameIsWarnedAboutNotSilentlyRunOnItsRealDevices() {
+        // Executors 0 and 1 are simulated; executor 2 (say, the replacement of a lost one) is not named.
+        AttuneRuntime rt = AttuneRuntime.start(
+                "2",
+                AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "0=T4,1=A100")),
+                List.of(),
+                AttuneMetrics.detached());
+        assertEquals("cpu", rt.slots().get(0).device().label(), "no GPU on this machine: the real device is the CPU");
+        String note = rt.inventory().probeNote();
+        assertTrue(
+                note.contains("executor 2 is not in spark.attune.simulate.devices (it names [0, 1]")
+                        && note.contains("add a '*=NAME' entry"),
+                note);
+        assertTrue(AttuneRuntime.uncoveredBySimulation("1", Map.of("1", List.of("A100")))
+                .isEmpty());
+        assertTrue(AttuneRuntime.uncoveredBySimulation("9", Map.of("1", List.of("A100"), "*", List.of("T4")))
+                .isEmpty());
+        assertTrue(AttuneRuntime.uncoveredBySimulation("9", Map.of()).isEmpty(), "nothing simulated: nothing to say");
+    }
+
+    @Test
     void withoutGpusTheCpuAndTheProbesReason() {
         AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of()), List.of(), AttuneMetrics.detached());
         assertEquals(1, rt.slots().size());

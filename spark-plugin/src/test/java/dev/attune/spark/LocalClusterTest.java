@@ -80,6 +80,14 @@ class LocalClusterTest {
             assertEquals("flash-sm75", inv.get("0").devices().get(0).path());
             assertEquals("flash-sm80", inv.get("1").devices().get(0).path());
             assertTrue(ClusterInventory.table().contains("Tesla T4 (simulated)"));
+
+            // An executor Spark removes leaves the cluster table.
+            spark.sparkContext().killExecutor("1");
+            deadline = System.currentTimeMillis() + 30_000;
+            while (ClusterInventory.executors().containsKey("1") && System.currentTimeMillis() < deadline) {
+                Thread.sleep(200);
+            }
+            assertEquals(List.of("0"), new ArrayList<>(ClusterInventory.executors().keySet()));
         } finally {
             spark.stop();
         }
