@@ -87,7 +87,8 @@ class LocalClusterTest {
             while (ClusterInventory.executors().containsKey("1") && System.currentTimeMillis() < deadline) {
                 Thread.sleep(200);
             }
-            assertEquals(List.of("0"), new ArrayList<>(ClusterInventory.executors().keySet()));
+            assertEquals(
+                    List.of("0"), new ArrayList<>(ClusterInventory.executors().keySet()));
         } finally {
             spark.stop();
         }
