@@ -26,14 +26,21 @@ public final class CpuFlashPagedAttention implements PagedAttentionKernel {
 
     @Override
     public void forward(
-            PagedAttentionProblem p, float[] q, float[] kCache, float[] vCache, float[] out, CpuThreads threads) {
-        PagedAttentionKernel.checkBuffers(p, q, out);
+            PagedAttentionProblem p,
+            float[] q,
+            int qCol,
+            int qStride,
+            float[] kCache,
+            float[] vCache,
+            float[] out,
+            CpuThreads threads) {
+        PagedAttentionKernel.checkBuffers(p, q, qCol, qStride, out);
         int kvHeads = p.cache().kvHeads();
         threads.parallelForEach(p.batch() * kvHeads, (u0, u1) -> {
             float[] scores = new float[p.cache().blockSize()];
             float[] acc = new float[p.cache().headDim()];
             for (int u = u0; u < u1; u++) {
-                unit(p, u / kvHeads, u % kvHeads, q, kCache, vCache, out, scores, acc);
+                unit(p, u / kvHeads, u % kvHeads, q, qCol, qStride, kCache, vCache, out, scores, acc);
             }
         });
     }
@@ -43,6 +50,8 @@ public final class CpuFlashPagedAttention implements PagedAttentionKernel {
             int b,
             int g,
             float[] q,
+            int qCol,
+            int qStride,
             float[] kCache,
             float[] vCache,
             float[] out,
@@ -55,7 +64,8 @@ public final class CpuFlashPagedAttention implements PagedAttentionKernel {
             int pos = p.position(b, t);
             int first = p.firstKey(pos);
             for (int h = g * group; h < (g + 1) * group; h++) {
-                int qo = (t * p.heads() + h) * d;
+                int qo = t * qStride + qCol + h * d;
+                int oo = (t * p.heads() + h) * d;
                 java.util.Arrays.fill(acc, 0f);
                 float max = Float.NEGATIVE_INFINITY;
                 float sum = 0f;
@@ -84,7 +94,7 @@ public final class CpuFlashPagedAttention implements PagedAttentionKernel {
                 }
                 float inv = 1f / sum;
                 for (int c = 0; c < d; c++) {
-                    out[qo + c] = acc[c] * inv;
+                    out[oo + c] = acc[c] * inv;
                 }
             }
         }

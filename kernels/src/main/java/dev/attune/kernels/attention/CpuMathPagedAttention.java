@@ -15,8 +15,15 @@ public final class CpuMathPagedAttention implements PagedAttentionKernel {
 
     @Override
     public void forward(
-            PagedAttentionProblem p, float[] q, float[] kCache, float[] vCache, float[] out, CpuThreads threads) {
-        PagedAttentionKernel.checkBuffers(p, q, out);
+            PagedAttentionProblem p,
+            float[] q,
+            int qCol,
+            int qStride,
+            float[] kCache,
+            float[] vCache,
+            float[] out,
+            CpuThreads threads) {
+        PagedAttentionKernel.checkBuffers(p, q, qCol, qStride, out);
         int d = p.cache().headDim();
         int group = p.heads() / p.cache().kvHeads();
         for (int b = 0; b < p.batch(); b++) {
@@ -26,7 +33,8 @@ public final class CpuMathPagedAttention implements PagedAttentionKernel {
                 double[] s = new double[pos - first + 1];
                 for (int h = 0; h < p.heads(); h++) {
                     int g = h / group;
-                    int qo = (t * p.heads() + h) * d;
+                    int qo = t * qStride + qCol + h * d;
+                    int oo = (t * p.heads() + h) * d;
                     double max = Double.NEGATIVE_INFINITY;
                     for (int j = first; j <= pos; j++) {
                         int ko = p.keyOffset(b, j, g);
@@ -47,7 +55,7 @@ public final class CpuMathPagedAttention implements PagedAttentionKernel {
                         for (int j = first; j <= pos; j++) {
                             acc += s[j - first] * vCache[p.keyOffset(b, j, g) + c];
                         }
-                        out[qo + c] = (float) (acc / sum);
+                        out[oo + c] = (float) (acc / sum);
                     }
                 }
             }

@@ -15,20 +15,36 @@ public interface PagedAttentionKernel {
     String path();
 
     /**
-     * {@code out} (queries, heads, headDim) from {@code q} (same layout) against one layer's cached
-     * keys and values ({@link dev.attune.kernels.kv.KvBlockPool#keys}, {@code values}).
+     * {@code out} (queries, heads, headDim) from the queries in {@code q} (row t's heads start at
+     * {@code t * qStride + qCol}: a fused q | k | v projection is read in place) against one
+     * layer's cached keys and values ({@link dev.attune.kernels.kv.KvBlockPool#keys}, {@code values}).
      */
-    void forward(PagedAttentionProblem p, float[] q, float[] kCache, float[] vCache, float[] out, CpuThreads threads);
+    void forward(
+            PagedAttentionProblem p,
+            float[] q,
+            int qCol,
+            int qStride,
+            float[] kCache,
+            float[] vCache,
+            float[] out,
+            CpuThreads threads);
 
-    /** The paged kernel of a CPU path: {@code cpu-math} the oracle, {@code cpu-flash} otherwise. */
+    /**
+     * The paged kernel for a path's algorithm on the CPU: the fp64 oracle for the explicit-score
+     * paths ({@code cpu-math}, and {@code math} on a simulated GPU), online softmax otherwise.
+     */
     static PagedAttentionKernel forPath(String path) {
-        return CpuMathAttention.PATH.equals(path) ? new CpuMathPagedAttention() : new CpuFlashPagedAttention();
+        return CpuMathAttention.PATH.equals(path) || "math".equals(path)
+                ? new CpuMathPagedAttention()
+                : new CpuFlashPagedAttention();
     }
 
-    static void checkBuffers(PagedAttentionProblem p, float[] q, float[] out) {
+    static void checkBuffers(PagedAttentionProblem p, float[] q, int qCol, int qStride, float[] out) {
         long n = (long) p.totalQueries() * p.rowWidth();
-        if (q.length < n || out.length < n) {
-            throw new IllegalArgumentException("Q and the output need " + n + " floats for " + p);
+        long qn = p.totalQueries() == 0 ? 0 : (long) (p.totalQueries() - 1) * qStride + qCol + p.rowWidth();
+        if (qCol < 0 || qStride < p.rowWidth() || q.length < qn || out.length < n) {
+            throw new IllegalArgumentException(
+                    "Q (from column " + qCol + ", stride " + qStride + ") and the output" + " do not fit " + p);
         }
     }
 }

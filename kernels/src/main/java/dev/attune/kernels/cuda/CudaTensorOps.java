@@ -1,7 +1,9 @@
 package dev.attune.kernels.cuda;
 
 import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.attention.PagedAttentionProblem;
 import dev.attune.kernels.cuda.launch.GemmLaunch;
+import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.ops.Epilogue;
 import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.ops.TensorOps;
@@ -297,6 +299,22 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void siluMul(Tensor gateUp, Tensor out) {
         throw noKernel("siluMul");
+    }
+
+    @Override
+    public void cacheKv(Tensor qkv, int kCol, int vCol, int[] slots, KvBlockPool cache, int layer) {
+        throw noKernel("cacheKv");
+    }
+
+    @Override
+    public void pagedAttention(
+            PagedAttentionProblem problem, Tensor q, int qCol, KvBlockPool cache, int layer, Tensor out) {
+        throw noKernel("pagedAttention");
+    }
+
+    @Override
+    public float[] logits(Tensor hidden, int[] rows, Tensor table) {
+        throw noKernel("logits");
     }
 
     @Override

@@ -2,9 +2,12 @@ package dev.attune.kernels.ops;
 
 import dev.attune.kernels.attention.AttentionKernel;
 import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.attention.PagedAttentionKernel;
+import dev.attune.kernels.attention.PagedAttentionProblem;
 import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
 
@@ -25,11 +28,15 @@ public final class CpuTensorOps implements TensorOps {
 
     private final ComputeDtype dtype;
     private final AttentionKernel attention;
+    /** The paged-cache kernel of the same path ({@code cpu-math}'s oracle for math paths, else {@code cpu-flash}). */
+    private final PagedAttentionKernel paged;
+
     private final CpuThreads threads;
 
     public CpuTensorOps(ComputeDtype dtype, AttentionKernel attention, CpuThreads threads) {
         this.dtype = dtype;
         this.attention = attention;
+        this.paged = PagedAttentionKernel.forPath(attention.path());
         this.threads = threads;
     }
 
@@ -227,6 +234,52 @@ public final class CpuTensorOps implements TensorOps {
     @Override
     public void attention(AttentionProblem problem, Tensor q, Tensor k, Tensor v, Tensor out) {
         attention.forward(problem, d(q), d(k), d(v), d(out), threads);
+    }
+
+    @Override
+    public void cacheKv(Tensor qkv, int kCol, int vCol, int[] slots, KvBlockPool cache, int layer) {
+        int w = cache.shape().tokenWidth();
+        if (slots.length != qkv.rows() || kCol + w > qkv.cols() || vCol + w > qkv.cols()) {
+            throw new IllegalArgumentException("cacheKv: " + slots.length + " slots for " + qkv + ", K/V width " + w
+                    + " from columns " + kCol + " and " + vCol);
+        }
+        float[] x = d(qkv);
+        float[] keys = cache.keys(layer);
+        float[] values = cache.values(layer);
+        for (int r = 0; r < slots.length; r++) {
+            System.arraycopy(x, r * qkv.cols() + kCol, keys, slots[r], w);
+            System.arraycopy(x, r * qkv.cols() + vCol, values, slots[r], w);
+        }
+    }
+
+    @Override
+    public void pagedAttention(
+            PagedAttentionProblem problem, Tensor q, int qCol, KvBlockPool cache, int layer, Tensor out) {
+        if (q.rows() != problem.totalQueries()
+                || out.rows() != problem.totalQueries()
+                || out.cols() != problem.rowWidth()) {
+            throw new IllegalArgumentException("pagedAttention: q " + q + ", out " + out + " for " + problem);
+        }
+        paged.forward(problem, d(q), qCol, q.cols(), cache.keys(layer), cache.values(layer), d(out), threads);
+    }
+
+    @Override
+    public float[] logits(Tensor hidden, int[] rows, Tensor table) {
+        int w = hidden.cols();
+        if (table.cols() != w) {
+            throw new IllegalArgumentException("logits: hidden " + hidden + ", table " + table);
+        }
+        float[] h = d(hidden);
+        float[] x = new float[rows.length * w];
+        for (int j = 0; j < rows.length; j++) {
+            if (rows[j] < 0 || rows[j] >= hidden.rows()) {
+                throw new IllegalArgumentException("logits: row " + rows[j] + " outside hidden " + hidden);
+            }
+            System.arraycopy(h, rows[j] * w, x, j * w, w);
+        }
+        float[] logits = new float[rows.length * table.rows()];
+        CpuGemm.matmulTransposed(x, rows.length, w, d(table), table.rows(), logits, threads);
+        return logits;
     }
 
     @Override

@@ -1,6 +1,8 @@
 package dev.attune.kernels.ops;
 
 import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.attention.PagedAttentionProblem;
+import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.select.ComputeDtype;
 
 /**
@@ -77,6 +79,26 @@ public interface TensorOps {
 
     /** Attention of the described batch on this backend's path; q, k and v may be the same tensor. */
     void attention(AttentionProblem problem, Tensor q, Tensor k, Tensor v, Tensor out);
+
+    /**
+     * Writes each row's K and V into the paged cache: the {@code kvHeads x headDim} columns of row
+     * r from {@code kCol} (keys) and {@code vCol} (values) go to offset {@code slots[r]} of layer
+     * {@code layer} ({@link dev.attune.kernels.kv.KvBatch#slots}).
+     */
+    void cacheKv(Tensor qkv, int kCol, int vCol, int[] slots, KvBlockPool cache, int layer);
+
+    /**
+     * Attention of the queries (row t's heads from column {@code qCol} of {@code q}) over layer
+     * {@code layer} of the paged cache, on this backend's path, into {@code out} (queries, heads ·
+     * headDim).
+     */
+    void pagedAttention(PagedAttentionProblem problem, Tensor q, int qCol, KvBlockPool cache, int layer, Tensor out);
+
+    /**
+     * The next-token logits of chosen rows, {@code hidden[rows[j]] · tableᵀ}, (rows, vocab) fp32 on
+     * the host, for the sampling step.
+     */
+    float[] logits(Tensor hidden, int[] rows, Tensor table);
 
     /**
      * Log-probabilities of chosen next tokens: for each j, the log-softmax over the vocabulary of

@@ -103,12 +103,12 @@ class PagedAttentionTest {
                 }
             }
             float[] math = new float[q.length];
-            new CpuMathPagedAttention().forward(p, q, pool.keys(0), pool.values(0), math, three);
+            new CpuMathPagedAttention().forward(p, q, 0, qw, pool.keys(0), pool.values(0), math, three);
             assertClose(oracle, math, 1e-6, "cpu-math paged vs packed cpu-math");
             float[] flash1 = new float[q.length];
             float[] flash3 = new float[q.length];
-            new CpuFlashPagedAttention().forward(p, q, pool.keys(0), pool.values(0), flash1, one);
-            new CpuFlashPagedAttention().forward(p, q, pool.keys(0), pool.values(0), flash3, three);
+            new CpuFlashPagedAttention().forward(p, q, 0, qw, pool.keys(0), pool.values(0), flash1, one);
+            new CpuFlashPagedAttention().forward(p, q, 0, qw, pool.keys(0), pool.values(0), flash3, three);
             assertClose(oracle, flash1, 2e-5, "cpu-flash paged vs packed cpu-math");
             assertArrayEquals(flash1, flash3, "cpu-flash paged: 1 and 3 threads");
         }

@@ -1,6 +1,9 @@
 package dev.attune.model.llama;
 
 import dev.attune.kernels.attention.AttentionProblem;
+import dev.attune.kernels.attention.PagedAttentionProblem;
+import dev.attune.kernels.kv.KvBatch;
+import dev.attune.kernels.kv.KvShape;
 import dev.attune.kernels.ops.Epilogue;
 import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.ops.TensorOps;
@@ -41,6 +44,11 @@ public final class LlamaGraph {
 
     public DecoderWeights weights() {
         return weights;
+    }
+
+    /** The shape of this model's KV cache in blocks of {@code blockSize} tokens: K/V heads only (GQA). */
+    public KvShape kvShape(int blockSize) {
+        return new KvShape(config.layers(), config.kvHeads(), config.headDim(), blockSize);
     }
 
     /** One layer's weights on a backend. */
@@ -117,6 +125,17 @@ public final class LlamaGraph {
      * {@link Resident#lmHead()}.
      */
     public Tensor forward(Resident w, SequenceBatch batch, TensorOps ops) {
+        return forward(w, batch, null, ops);
+    }
+
+    /**
+     * As {@link #forward(Resident, SequenceBatch, TensorOps)}, with a paged KV cache when {@code
+     * cache} is not null: row b holds the new tokens of {@code cache.sequences().get(b)}, at the
+     * positions after what it has cached (a prompt's prefill, a chunk of it, or one decoded token);
+     * each layer writes the rows' K and V into the cache and attends over the whole cached context.
+     * The caller reserves room before and advances the sequences after ({@link KvBatch}).
+     */
+    public Tensor forward(Resident w, SequenceBatch batch, KvBatch cache, TensorOps ops) {
         if (w.dtype != ops.dtype()) {
             throw new IllegalArgumentException("weights resident in " + w.dtype + " for a pass in " + ops.dtype());
         }
@@ -128,8 +147,17 @@ public final class LlamaGraph {
         int q = config.qDim();
         int kv = config.kvDim();
         float eps = (float) config.rmsNormEps();
-        AttentionProblem attention = AttentionProblem.fusedGqa(
-                batch.cuSeqlens(), heads, kvHeads, d, config.slidingWindow(), batch.prefixRows());
+        AttentionProblem attention = null;
+        PagedAttentionProblem paged = null;
+        int[] slots = null;
+        if (cache == null) {
+            attention = AttentionProblem.fusedGqa(
+                    batch.cuSeqlens(), heads, kvHeads, d, config.slidingWindow(), batch.prefixRows());
+        } else {
+            checkContinues(batch, cache);
+            slots = cache.slots(batch.cuSeqlens()); // where each new token's K and V go
+            paged = cache.attention(heads, batch.cuSeqlens(), (float) (1.0 / Math.sqrt(d)), config.slidingWindow());
+        }
 
         Tensor x = ops.allocate(t, hidden); // (tokens, hidden): the residual stream
         ops.gatherRows(w.embed, batch.ids(), x, false);
@@ -140,7 +168,8 @@ public final class LlamaGraph {
         Tensor gateUp = ops.allocate(t, 2 * config.intermediateSize()); // (tokens, 2·intermediate)
         Tensor act = ops.allocate(t, config.intermediateSize()); // (tokens, intermediate)
         boolean pending = false; // delta holds the previous MLP's output
-        for (Layer layer : w.layers) {
+        for (int li = 0; li < w.layers.size(); li++) {
+            Layer layer = w.layers.get(li);
             ops.addRmsNorm(x, pending ? delta : null, layer.inputNorm, eps, h);
             ops.store(x, "residual stream");
             ops.store(h, "attention RMSNorm");
@@ -154,7 +183,12 @@ public final class LlamaGraph {
             ops.rope(qkv, 0, heads, d, batch.positions(), invFreq);
             ops.rope(qkv, q, kvHeads, d, batch.positions(), invFreq);
             ops.store(qkv, "q and k after RoPE");
-            ops.attention(attention, qkv, qkv, qkv, ctx);
+            if (cache == null) {
+                ops.attention(attention, qkv, qkv, qkv, ctx);
+            } else {
+                ops.cacheKv(qkv, q, q + kv, slots, cache.pool(), li); // (tokens, kv_heads·d) each, into their slots
+                ops.pagedAttention(paged, qkv, 0, cache.pool(), li, ctx); // queries over the cached context
+            }
             ops.linear(ctx, layer.o, layer.oBias, delta, Epilogue.NONE);
             ops.store(delta, "attention output projection");
 
@@ -172,5 +206,27 @@ public final class LlamaGraph {
         ops.addRmsNorm(x, pending ? delta : null, w.finalNorm, eps, h);
         ops.store(h, "final RMSNorm");
         return h;
+    }
+
+    /** A cached pass's rows must be whole new tokens that continue their sequences. */
+    private void checkContinues(SequenceBatch batch, KvBatch cache) {
+        if (batch.prefixRows() != null) {
+            throw new IllegalArgumentException(
+                    "a pass over a KV cache takes no prefix rows (the cache holds the prefix)");
+        }
+        if (!cache.pool().shape().equals(kvShape(cache.pool().shape().blockSize()))) {
+            throw new IllegalArgumentException("KV cache " + cache.pool().shape() + " does not fit " + config.layers()
+                    + " layers of " + config.kvHeads() + " K/V heads of " + config.headDim());
+        }
+        int[] cu = batch.cuSeqlens();
+        for (int b = 0; b < batch.rows(); b++) {
+            int cached = b < cache.sequences().size() ? cache.sequences().get(b).length() : -1;
+            for (int t = cu[b]; t < cu[b + 1]; t++) {
+                if (batch.positions()[t] != cached + t - cu[b]) {
+                    throw new IllegalArgumentException("row " + b + " token " + (t - cu[b]) + " is at position "
+                            + batch.positions()[t] + " but its sequence has " + cached + " tokens cached");
+                }
+            }
+        }
     }
 }
