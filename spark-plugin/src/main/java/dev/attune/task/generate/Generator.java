@@ -1,0 +1,294 @@
+package dev.attune.task.generate;
+
+import dev.attune.kernels.kv.KvBatch;
+import dev.attune.kernels.kv.KvBlockPool;
+import dev.attune.kernels.kv.KvSequence;
+import dev.attune.kernels.ops.Tensor;
+import dev.attune.kernels.ops.TensorOps;
+import dev.attune.model.llama.LlamaGraph;
+import dev.attune.model.llama.SequenceBatch;
+import dev.attune.model.tokenizer.TextTokenizer;
+import dev.attune.task.RowTooLongException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+
+/**
+ * Generation with continuous batching over a paged KV cache: up to {@code maxActive} sequences
+ * are active; every step runs one pass in which each active sequence either feeds its next prompt
+ * chunk (prefill, chunked to the pass's token budget) or its last sampled token (decode), then
+ * every sequence that has caught up samples its next token. A sequence that finishes leaves at
+ * once and the next row of the queue takes its place in the following step. When the pool has no
+ * block for a sequence, the youngest active sequence is preempted: its blocks go back to the pool
+ * and it returns to the front of the queue, to be recomputed from its prompt and the tokens it
+ * has generated (its random stream is kept, so its output does not change).
+ *
+ * <p>Results: one per row, in input order; the same tokens whatever {@code maxActive}, the pass
+ * budget or the preemptions (on the CPU in fp32: every row's arithmetic is independent of the
+ * other rows of its pass).
+ *
+ * <p>Lifecycle and threading: one instance per partition's run, on one thread; the pool is its
+ * own for that time. Failure: a row whose prompt and completion cannot fit the pool even alone
+ * raises {@link RowTooLongException} naming it; an exception from the pass propagates, with every
+ * block given back.
+ */
+public final class Generator {
+
+    private final LlamaGraph graph;
+    private final LlamaGraph.Resident weights;
+    private final Supplier<TensorOps> ops;
+    private final KvBlockPool pool;
+    private final TextTokenizer tokenizer;
+    private final Set<Integer> eos;
+    private final int maxActive;
+    private final int passTokens;
+
+    /**
+     * @param ops        a fresh op set for each pass (its activations live for the pass)
+     * @param maxActive  sequences decoded together at most
+     * @param passTokens tokens one pass feeds at most (decode tokens first, then prefill chunks)
+     */
+    public Generator(
+            LlamaGraph graph,
+            LlamaGraph.Resident weights,
+            Supplier<TensorOps> ops,
+            KvBlockPool pool,
+            TextTokenizer tokenizer,
+            Set<Integer> eos,
+            int maxActive,
+            int passTokens) {
+        if (maxActive < 1 || passTokens < maxActive) {
+            throw new IllegalArgumentException("generation needs at least one active sequence and a pass of at least"
+                    + " one token per sequence: maxActive=" + maxActive + " passTokens=" + passTokens);
+        }
+        this.graph = graph;
+        this.weights = weights;
+        this.ops = ops;
+        this.pool = pool;
+        this.tokenizer = tokenizer;
+        this.eos = Set.copyOf(eos);
+        this.maxActive = maxActive;
+        this.passTokens = passTokens;
+    }
+
+    /** A row's progress. */
+    private static final class Row {
+        final int index;
+        final GenerationRequest req;
+        final SplittableRandom rng;
+        int[] all; // prompt, then generated tokens
+        int generated;
+        KvSequence seq;
+        int fed; // tokens of `all` in the cache
+        long admitted;
+        int preemptions;
+
+        Row(int index, GenerationRequest req) {
+            this.index = index;
+            this.req = req;
+            this.rng = TokenSampler.streamFor(req.params().seed(), req.key());
+            this.all = req.promptIds();
+        }
+
+        int[] generatedIds() {
+            return Arrays.copyOfRange(all, all.length - generated, all.length);
+        }
+    }
+
+    /** Generates for every row; results in input order. */
+    public List<GeneratedText> generate(List<GenerationRequest> rows) {
+        GeneratedText[] out = new GeneratedText[rows.size()];
+        Deque<Row> queue = new ArrayDeque<>();
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = new Row(i, rows.get(i));
+            int need = r.all.length + r.req.params().maxNewTokens();
+            if (pool.shape().blocksOf(need) > pool.capacity()) {
+                throw new RowTooLongException(
+                        i,
+                        "row " + i + ": " + r.all.length + " prompt tokens and up to "
+                                + r.req.params().maxNewTokens() + " new ones need "
+                                + pool.shape().blocksOf(need)
+                                + " KV blocks; the cache holds " + pool.capacity());
+            }
+            queue.addLast(r);
+        }
+        List<Row> active = new ArrayList<>();
+        long stamp = 0;
+        try {
+            while (!queue.isEmpty() || !active.isEmpty()) {
+                while (active.size() < maxActive && !queue.isEmpty()) {
+                    Row r = queue.pollFirst();
+                    r.seq = new KvSequence(pool);
+                    r.fed = 0;
+                    r.admitted = stamp++;
+                    active.add(r);
+                }
+                List<Row> plan = new ArrayList<>();
+                List<Integer> counts = new ArrayList<>();
+                planPass(active, queue, plan, counts);
+                step(plan, counts, active, out);
+            }
+        } finally {
+            for (Row r : active) {
+                r.seq.release();
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Chooses each active row's tokens for this pass and reserves their room, preempting the
+     * youngest rows when the pool runs out. Decode tokens first (oldest row first), then prefill
+     * chunks from what the budget leaves.
+     */
+    private void planPass(List<Row> active, Deque<Row> queue, List<Row> plan, List<Integer> counts) {
+        List<Row> byAge = new ArrayList<>(active);
+        byAge.sort((a, b) -> Long.compare(a.admitted, b.admitted));
+        int budget = passTokens;
+        List<Row> decode = byAge.stream().filter(r -> r.all.length - r.fed == 1).toList();
+        List<Row> prefill = byAge.stream().filter(r -> r.all.length - r.fed > 1).toList();
+        List<Row> order = new ArrayList<>(decode);
+        order.addAll(prefill);
+        for (Row r : order) {
+            if (!active.contains(r)) {
+                continue; // preempted while planning an older row
+            }
+            int n = Math.min(r.all.length - r.fed, budget);
+            if (n <= 0) {
+                continue;
+            }
+            boolean preempted = false;
+            while (!r.seq.reserve(n)) {
+                Row victim = youngest(active);
+                if (victim == r && active.size() == 1) {
+                    throw new IllegalStateException("KV cache of " + pool.capacity() + " blocks cannot hold row "
+                            + r.index + " alone"); // excluded by the check in generate
+                }
+                int at = plan.indexOf(victim);
+                if (at >= 0) {
+                    budget += counts.remove(at);
+                    plan.remove(at);
+                }
+                victim.seq.release();
+                victim.preemptions++;
+                active.remove(victim);
+                queue.addFirst(victim);
+                if (victim == r) {
+                    preempted = true; // the youngest waits for room
+                    break;
+                }
+            }
+            if (preempted) {
+                continue;
+            }
+            plan.add(r);
+            counts.add(n);
+            budget -= n;
+        }
+    }
+
+    private static Row youngest(List<Row> active) {
+        Row y = null;
+        for (Row a : active) {
+            if (y == null || a.admitted > y.admitted) {
+                y = a;
+            }
+        }
+        return y;
+    }
+
+    /** One pass over the planned rows, then a token for each row that has caught up. */
+    private void step(List<Row> plan, List<Integer> counts, List<Row> active, GeneratedText[] out) {
+        if (plan.isEmpty()) {
+            return; // every row waits for room this step; the queue's front is admitted next
+        }
+        int[] cu = new int[plan.size() + 1];
+        for (int b = 0; b < plan.size(); b++) {
+            cu[b + 1] = cu[b] + counts.get(b);
+        }
+        int[] ids = new int[cu[plan.size()]];
+        int[] positions = new int[ids.length];
+        List<KvSequence> seqs = new ArrayList<>(plan.size());
+        for (int b = 0; b < plan.size(); b++) {
+            Row r = plan.get(b);
+            for (int i = 0; i < counts.get(b); i++) {
+                ids[cu[b] + i] = r.all[r.fed + i];
+                positions[cu[b] + i] = r.fed + i;
+            }
+            seqs.add(r.seq);
+        }
+        KvBatch kv = new KvBatch(pool, seqs);
+        TensorOps o = ops.get();
+        Tensor hidden = graph.forward(weights, new SequenceBatch(ids, cu, positions), kv, o);
+        kv.advance(cu);
+        List<Row> caughtUp = new ArrayList<>();
+        List<Integer> lastRows = new ArrayList<>();
+        for (int b = 0; b < plan.size(); b++) {
+            Row r = plan.get(b);
+            r.fed += counts.get(b);
+            if (r.fed == r.all.length) {
+                caughtUp.add(r);
+                lastRows.add(cu[b + 1] - 1);
+            }
+        }
+        if (caughtUp.isEmpty()) {
+            return;
+        }
+        int vocab = weights.lmHead().rows();
+        float[] logits =
+                o.logits(hidden, lastRows.stream().mapToInt(Integer::intValue).toArray(), weights.lmHead());
+        for (int j = 0; j < caughtUp.size(); j++) {
+            Row r = caughtUp.get(j);
+            SamplingParams p = r.req.params();
+            int next = TokenSampler.sample(logits, j * vocab, vocab, p, r.all, r.generatedIds(), r.rng);
+            r.all = Arrays.copyOf(r.all, r.all.length + 1);
+            r.all[r.all.length - 1] = next;
+            r.generated++;
+            GeneratedText done = finished(r);
+            if (done != null) {
+                out[r.index] = done;
+                r.seq.release();
+                active.remove(r);
+            }
+        }
+    }
+
+    /** The row's result when its last token ends it, else null. */
+    private GeneratedText finished(Row r) {
+        SamplingParams p = r.req.params();
+        int[] gen = r.generatedIds();
+        int last = gen[gen.length - 1];
+        if (!p.stop().isEmpty()) {
+            String text = tokenizer.decode(gen, true);
+            int cut = -1;
+            for (String s : p.stop()) {
+                int at = text.indexOf(s);
+                if (at >= 0 && (cut < 0 || at < cut)) {
+                    cut = at;
+                }
+            }
+            if (cut >= 0) {
+                return new GeneratedText(
+                        r.req.promptIds(), gen, text.substring(0, cut), GeneratedText.STOP, r.preemptions);
+            }
+        }
+        if (eos.contains(last)) {
+            return new GeneratedText(
+                    r.req.promptIds(),
+                    gen,
+                    tokenizer.decode(Arrays.copyOf(gen, gen.length - 1), true),
+                    GeneratedText.STOP,
+                    r.preemptions);
+        }
+        if (gen.length >= p.maxNewTokens()) {
+            return new GeneratedText(
+                    r.req.promptIds(), gen, tokenizer.decode(gen, true), GeneratedText.LENGTH, r.preemptions);
+        }
+        return null;
+    }
+}

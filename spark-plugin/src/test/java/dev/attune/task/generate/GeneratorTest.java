@@ -1,0 +1,220 @@
+package dev.attune.task.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.attune.kernels.attention.CpuFlashAttention;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.kv.KvBlockPool;
+import dev.attune.kernels.ops.CpuTensorOps;
+import dev.attune.kernels.ops.CpuWeights;
+import dev.attune.kernels.ops.Tensor;
+import dev.attune.kernels.ops.TensorOps;
+import dev.attune.kernels.select.ComputeDtype;
+import dev.attune.model.DecoderModel;
+import dev.attune.model.llama.LlamaGraph;
+import dev.attune.model.llama.RandomDecoderCheckpoint;
+import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
+import dev.attune.model.llama.SequenceBatch;
+import dev.attune.task.RowTooLongException;
+import dev.attune.testing.decoder.TestTokenizers;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Continuous batching over the paged cache (fp32 CPU, a GQA Llama checkpoint with the real Llama 2
+ * tokenizer): greedy tokens are the same with the cache as without it (the whole sequence again
+ * every step), one row at a time or several together with chunked prefills, and under
+ * preemption; sampled tokens depend on each row's seed and key only, not on batching or input
+ * order; stop strings and length end a row with the right reason and text; a row that cannot fit
+ * the cache alone is named.
+ */
+class GeneratorTest {
+
+    @TempDir
+    static Path tmp;
+
+    private static DecoderModel model;
+    private static LlamaGraph.Resident weights;
+    private static CpuThreads threads;
+    private static final Set<Integer> NO_EOS = Set.of();
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = tmp.resolve("llama");
+        RandomDecoderCheckpoint.builder(ModelType.LLAMA)
+                .numHeads(4)
+                .numKvHeads(2)
+                .headDim(16)
+                .initStd(0.3)
+                .build()
+                .write(dir, TestTokenizers.dir("llama2"));
+        model = DecoderModel.load(dir);
+        weights = model.graph().residentOn(new CpuWeights(ComputeDtype.FP32));
+        threads = new CpuThreads(2);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        threads.close();
+    }
+
+    private static TensorOps ops() {
+        return new CpuTensorOps(ComputeDtype.FP32, new CpuFlashAttention(), threads);
+    }
+
+    private static Generator generator(int blocks, int blockSize, int maxActive, int passTokens, Set<Integer> eos) {
+        return new Generator(
+                model.graph(),
+                weights,
+                GeneratorTest::ops,
+                new KvBlockPool(model.graph().kvShape(blockSize), blocks),
+                model.tokenizer(),
+                eos,
+                maxActive,
+                passTokens);
+    }
+
+    private static List<GenerationRequest> rows(SamplingParams p) {
+        List<GenerationRequest> r = new ArrayList<>();
+        String[] prompts = {
+            "The quick brown fox",
+            "Spark executors probe their GPUs",
+            "a",
+            "naïve café — 東京",
+            "Once upon a time there was"
+        };
+        for (int i = 0; i < prompts.length; i++) {
+            r.add(new GenerationRequest(model.tokenize(prompts[i]), p, "row-" + i));
+        }
+        return r;
+    }
+
+    /** Greedy without a cache: the whole sequence through the uncached pass at every step. */
+    private static int[] greedyUncached(int[] prompt, int steps) {
+        int[] all = prompt.clone();
+        for (int s = 0; s < steps; s++) {
+            TensorOps o = ops();
+            Tensor h = model.graph().forward(weights, SequenceBatch.prefill(List.of(all)), o);
+            float[] logits = o.logits(h, new int[] {all.length - 1}, weights.lmHead());
+            int best = 0;
+            for (int i = 1; i < logits.length; i++) {
+                if (logits[i] > logits[best]) {
+                    best = i;
+                }
+            }
+            all = Arrays.copyOf(all, all.length + 1);
+            all[all.length - 1] = best;
+        }
+        return Arrays.copyOfRange(all, prompt.length, all.length);
+    }
+
+    @Test
+    void greedyTokensAreTheSameWithAndWithoutTheCacheAloneOrBatched() {
+        SamplingParams greedy = SamplingParams.greedy(8);
+        List<GenerationRequest> rows = rows(greedy);
+        List<GeneratedText> alone = generator(64, 4, 1, 256, NO_EOS).generate(rows);
+        List<GeneratedText> batched = generator(64, 4, 3, 6, NO_EOS).generate(rows); // prefills chunked to 6 tokens
+        for (int i = 0; i < rows.size(); i++) {
+            int[] want = greedyUncached(rows.get(i).promptIds(), 8);
+            assertArrayEquals(want, alone.get(i).tokens(), "row " + i + " one at a time");
+            assertArrayEquals(want, batched.get(i).tokens(), "row " + i + " batched");
+            assertEquals(GeneratedText.LENGTH, batched.get(i).finishReason());
+            assertEquals(model.tokenizer().decode(want, true), batched.get(i).text());
+            assertArrayEquals(rows.get(i).promptIds(), batched.get(i).promptIds());
+        }
+    }
+
+    @Test
+    void preemptedRowsAreRecomputedToTheSameTokens() {
+        SamplingParams greedy = SamplingParams.greedy(10);
+        List<GenerationRequest> rows = rows(greedy);
+        List<GeneratedText> roomy = generator(64, 4, 5, 256, NO_EOS).generate(rows);
+        // 9 blocks of 4 tokens: each row needs up to 5 blocks, so five active rows cannot all stay.
+        List<GeneratedText> tight = generator(9, 4, 5, 256, NO_EOS).generate(rows);
+        int preempted = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            assertArrayEquals(roomy.get(i).tokens(), tight.get(i).tokens(), "row " + i);
+            preempted += tight.get(i).preemptions();
+            assertEquals(0, roomy.get(i).preemptions());
+        }
+        assertTrue(preempted > 0, "the tight cache preempted someone");
+    }
+
+    @Test
+    void sampledTokensDependOnSeedAndKeyNotOnBatchingOrOrder() {
+        SamplingParams p = new SamplingParams(0.9, 40, 0.95, 0.01, 1.1, 0, 8, List.of(), 7);
+        List<GenerationRequest> rows = rows(p);
+        List<GeneratedText> a = generator(64, 4, 3, 8, NO_EOS).generate(rows);
+        List<GenerationRequest> shuffled = new ArrayList<>(rows);
+        Collections.shuffle(shuffled, new Random(3));
+        List<GeneratedText> b = generator(64, 8, 1, 64, NO_EOS).generate(shuffled);
+        for (int i = 0; i < shuffled.size(); i++) {
+            int original = rows.indexOf(shuffled.get(i));
+            assertArrayEquals(
+                    a.get(original).tokens(), b.get(i).tokens(), shuffled.get(i).key());
+        }
+        SamplingParams other = new SamplingParams(0.9, 40, 0.95, 0.01, 1.1, 0, 8, List.of(), 8);
+        List<GeneratedText> c = generator(64, 4, 3, 8, NO_EOS).generate(rows(other));
+        boolean differs = false;
+        for (int i = 0; i < rows.size(); i++) {
+            differs |= !Arrays.equals(a.get(i).tokens(), c.get(i).tokens());
+        }
+        assertTrue(differs, "another seed gives other samples");
+    }
+
+    @Test
+    void stopStringsAndEndOfSequenceEndARowWithTheRightReasonAndText() {
+        List<GenerationRequest> plain = rows(SamplingParams.greedy(8));
+        GeneratedText free = generator(64, 4, 2, 64, NO_EOS).generate(plain).get(0);
+        String text = free.text();
+        // A stop string from the middle of the free text: the text ends just before it.
+        String stop = text.substring(Math.max(1, text.length() / 2), Math.max(1, text.length() / 2) + 2);
+        int at = text.indexOf(stop);
+        SamplingParams withStop = new SamplingParams(0, 0, 1, 0, 1, 0, 8, List.of(stop), 0);
+        GeneratedText stopped = generator(64, 4, 2, 64, NO_EOS)
+                .generate(List.of(new GenerationRequest(plain.get(0).promptIds(), withStop, "row-0")))
+                .get(0);
+        assertEquals(GeneratedText.STOP, stopped.finishReason());
+        assertEquals(text.substring(0, at), stopped.text());
+        assertFalse(stopped.text().contains(stop));
+        // The third generated token as an end-of-sequence id: generation stops there, the text leaves it out.
+        int eos = free.tokens()[2];
+        GeneratedText ended = generator(64, 4, 2, 64, Set.of(eos))
+                .generate(List.of(plain.get(0)))
+                .get(0);
+        int first = 0;
+        while (free.tokens()[first] != eos) {
+            first++;
+        }
+        assertEquals(GeneratedText.STOP, ended.finishReason());
+        assertArrayEquals(Arrays.copyOf(free.tokens(), first + 1), ended.tokens());
+        assertEquals(model.tokenizer().decode(Arrays.copyOf(free.tokens(), first), true), ended.text());
+    }
+
+    @Test
+    void aRowThatCannotFitTheCacheAloneIsNamed() {
+        List<GenerationRequest> rows = new ArrayList<>(rows(SamplingParams.greedy(8)));
+        rows.add(new GenerationRequest(new int[30], SamplingParams.greedy(8), "long"));
+        RowTooLongException e = assertThrows(
+                RowTooLongException.class, () -> generator(8, 4, 2, 64, NO_EOS).generate(rows));
+        assertEquals(5, e.row());
+        assertTrue(
+                e.getMessage().contains("30 prompt tokens and up to 8 new ones need 10 KV blocks; the cache holds 8"),
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> generator(8, 4, 4, 3, NO_EOS));
+    }
+}
