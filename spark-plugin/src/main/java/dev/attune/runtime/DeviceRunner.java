@@ -119,6 +119,14 @@ public final class DeviceRunner implements BatchRunner {
         return select(request, overrides);
     }
 
+    /**
+     * A fresh op set for one more pass under a choice this runner made (a generation runs one pass
+     * per step under the choice of its first).
+     */
+    public TensorOps opsFor(AttentionChoice choice, CpuThreads threads) {
+        return ops(choice, threads);
+    }
+
     private TensorOps ops(AttentionChoice choice, CpuThreads threads) {
         AttentionKernel kernel = AttentionKernels.onCpuMemory(device, choice);
         return new CpuTensorOps(choice.dtype(), kernel, threads);

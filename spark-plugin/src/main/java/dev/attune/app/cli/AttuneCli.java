@@ -12,12 +12,12 @@ import java.io.PrintStream;
  */
 public final class AttuneCli {
 
-    static final String USAGE =
-            """
+    static final String USAGE = """
             usage: attune <command> [options]
 
             commands:
-            """ + EmbedCommand.USAGE.indent(2) + LoglikCommand.USAGE.indent(2) + ProbeCommand.USAGE.indent(2) + """
+            """ + EmbedCommand.USAGE.indent(2) + LoglikCommand.USAGE.indent(2)
+            + GenerateCommand.USAGE.indent(2) + ProbeCommand.USAGE.indent(2) + """
               attune demo [--simulate T4+A100]
                          the scoring job in Spark local mode on the sample, then nearest neighbours
               attune score --input PATH --output PATH [...]   (attune score --help)
@@ -60,6 +60,7 @@ public final class AttuneCli {
             return switch (args[0]) {
                 case "embed" -> EmbedCommand.run(args, err);
                 case "loglik" -> LoglikCommand.run(args, err);
+                case "generate" -> GenerateCommand.run(args, err);
                 case "probe" -> ProbeCommand.run(args, out);
                 case "configs" -> {
                     dev.attune.spark.conf.ConfigDocs.main(args.length > 1 ? new String[] {args[1]} : new String[0]);

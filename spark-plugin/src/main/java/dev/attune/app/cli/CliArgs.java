@@ -15,6 +15,7 @@ final class CliArgs {
     private final String command;
     private final Map<String, String> values = new LinkedHashMap<>();
     private final List<String> positional = new ArrayList<>();
+    private final Map<String, List<String>> repeated = new LinkedHashMap<>();
 
     CliArgs(String command, String[] args, int from, Set<String> valued, Set<String> flags) {
         this.command = command;
@@ -38,6 +39,7 @@ final class CliArgs {
                         inline = args[++i];
                     }
                     values.put(name, inline);
+                    repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(inline);
                 } else {
                     throw new UsageException(command + ": unknown option --" + name);
                 }
@@ -49,6 +51,11 @@ final class CliArgs {
 
     String get(String name, String dflt) {
         return values.getOrDefault(name, dflt);
+    }
+
+    /** Every value of an option given several times ({@code --stop a --stop b}), in order; empty when absent. */
+    List<String> all(String name) {
+        return List.copyOf(repeated.getOrDefault(name, List.of()));
     }
 
     String require(String name) {

@@ -44,9 +44,17 @@ final class JsonlInput {
     private final String source;
     private long line;
 
+    /** The field a row may hold instead of "text" (generation's chat "messages"), or null. */
+    private final String alternative;
+
     JsonlInput(BufferedReader reader, String source) {
+        this(reader, source, null);
+    }
+
+    JsonlInput(BufferedReader reader, String source, String alternative) {
         this.reader = reader;
         this.source = source;
+        this.alternative = alternative;
     }
 
     /** Up to {@code max} rows; an empty list at the end of input. */
@@ -78,8 +86,12 @@ final class JsonlInput {
             throw new InputException(source + ":" + line + ": missing \"id\"");
         }
         JsonNode text = n.get("text");
+        if (text == null && alternative != null && n.has(alternative)) {
+            return new Row(line, n.get("id"), null, n);
+        }
         if (text == null) {
-            throw new InputException(source + ":" + line + ": missing \"text\"");
+            throw new InputException(source + ":" + line + ": missing \"text\""
+                    + (alternative == null ? "" : " (or \"" + alternative + "\")"));
         }
         if (!text.isTextual() && !text.isNull()) {
             throw new InputException(

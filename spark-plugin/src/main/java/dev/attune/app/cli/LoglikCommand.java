@@ -198,7 +198,7 @@ final class LoglikCommand {
      * The prompt of a row: a string, or a list of chat messages ({"role", "content"}) rendered by
      * the model's chat template with the assistant's turn opened.
      */
-    private static String prompt(DecoderModel model, JsonlInput.Row r, String field, String source) {
+    static String prompt(DecoderModel model, JsonlInput.Row r, String field, String source) {
         JsonNode v = r.object().get(field);
         if (v == null || !v.isArray()) {
             return r.string(source, field);

@@ -1,0 +1,224 @@
+package dev.attune.app.cli;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.select.UserOverrides;
+import dev.attune.model.DecoderModel;
+import dev.attune.model.ModelFamily;
+import dev.attune.model.io.ModelLocator;
+import dev.attune.runtime.DeviceRunner;
+import dev.attune.task.RowTooLongException;
+import dev.attune.task.generate.GeneratedText;
+import dev.attune.task.generate.GenerationRequest;
+import dev.attune.task.generate.SamplingParams;
+import dev.attune.task.generate.TextGeneration;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * {@code attune generate}: text generation with a decoder LLM over a JSONL file, rows batched
+ * continuously over a paged KV cache on the chosen device (the CPU, or a simulated GPU in its
+ * precision), one output line per input line in input order. A row's sampled tokens depend only
+ * on {@code --seed} and its id, so a re-run reproduces every row. The output appears, under its
+ * name, only when every row succeeded.
+ */
+final class GenerateCommand {
+
+    static final String USAGE = """
+            attune generate --model DIR --input IN.jsonl --output OUT.jsonl [--device cpu|auto|simulate:NAME]
+                            [--threads N] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K]
+                            [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--max-active N]
+              IN.jsonl   one {"id", "text"} or {"id", "messages": [{"role", "content"}, ...]} per line
+                         (messages are rendered by the model's chat template, the assistant's turn opened)
+              OUT.jsonl  one {"id", "prompt_tokens", "tokens", "text", "finish_reason", "device", "path"}
+                         per line: the prompt's ids (special tokens included), the generated ids, their
+                         text (up to a stop string), "stop" or "length"
+              --temperature 0 (the default) is greedy; --seed with each row's id seeds its samples""";
+
+    private static final int CHUNK_ROWS = 256;
+
+    private GenerateCommand() {}
+
+    static int run(String[] args, PrintStream err) throws IOException {
+        Set<String> valued = new HashSet<>(Set.of(
+                "model",
+                "input",
+                "output",
+                "threads",
+                "device",
+                "max-new-tokens",
+                "temperature",
+                "top-p",
+                "top-k",
+                "min-p",
+                "repetition-penalty",
+                "seed",
+                "stop",
+                "max-active",
+                "max-tokens"));
+        valued.addAll(OverrideOptions.NAMES);
+        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of());
+        UserOverrides overrides = OverrideOptions.parse(a);
+        Path input = Path.of(a.require("input"));
+        Path output = Path.of(a.require("output"));
+        String modelSpec = a.require("model");
+        int threads = a.positiveInt("threads", Runtime.getRuntime().availableProcessors());
+        int maxActive = a.positiveInt("max-active", 16);
+        int passTokens = a.positiveInt("max-tokens", 512);
+        SamplingParams params;
+        try {
+            params = new SamplingParams(
+                    number(a, "temperature", 0),
+                    (int) number(a, "top-k", 0),
+                    number(a, "top-p", 1),
+                    number(a, "min-p", 0),
+                    number(a, "repetition-penalty", 1),
+                    0,
+                    a.positiveInt("max-new-tokens", 64),
+                    a.all("stop"),
+                    (long) number(a, "seed", 0));
+        } catch (IllegalArgumentException e) {
+            throw new CliArgs.UsageException("generate: " + e.getMessage());
+        }
+        if (!Files.isRegularFile(input)) {
+            throw new CliArgs.UsageException("generate: input file '" + input + "' does not exist");
+        }
+        if (Files.exists(output)) {
+            throw new CliArgs.UsageException("generate: output '" + output + "' already exists"
+                    + (Files.isSameFile(input, output) ? " and is the input" : "")
+                    + "; remove it or choose another path");
+        }
+        DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
+        if (device.isGpu() && !device.simulated()) {
+            err.printf(
+                    "attune generate: %s: decoders have no CUDA kernels in this build; computing on the CPU%n",
+                    device.label());
+            device = DeviceInfo.cpu();
+        }
+        Path dir = ModelLocator.resolve(modelSpec);
+        if (ModelFamily.of(dir) != ModelFamily.DECODER) {
+            throw new CliArgs.UsageException("generate: " + dir + " is an encoder; generate needs a decoder (llama,"
+                    + " mistral, qwen2, qwen3)");
+        }
+        long t0 = System.nanoTime();
+        Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
+        try (DecoderModel model = DecoderModel.load(dir);
+                CpuThreads pool = new CpuThreads(threads);
+                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
+                JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
+            DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
+            long loaded = System.nanoTime();
+            err.printf(
+                    "attune generate: model %s (%s, %d layers) loaded in %.1f s, %d threads, device %s%n",
+                    dir,
+                    model.config().modelType(),
+                    model.config().layers(),
+                    (loaded - t0) / 1e9,
+                    threads,
+                    device.label());
+            TextGeneration generation = new TextGeneration(model, runner, pool, maxActive, passTokens);
+            JsonlInput reader = new JsonlInput(in, input.toString(), "messages");
+            gen.setRootValueSeparator(null);
+            Map<String, Long> perPath = new TreeMap<>();
+            long rows = 0;
+            long generated = 0;
+            List<JsonlInput.Row> chunk;
+            while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
+                List<GenerationRequest> req = new ArrayList<>(chunk.size());
+                for (JsonlInput.Row r : chunk) {
+                    String prompt = r.object().has("messages")
+                            ? LoglikCommand.prompt(model, r, "messages", input.toString())
+                            : r.text();
+                    int[] ids = model.tokenize(prompt == null ? "" : prompt);
+                    if (ids.length == 0) {
+                        throw new JsonlInput.InputException(input + ":" + r.line() + ": the prompt is empty and the"
+                                + " tokenizer adds no token to start from");
+                    }
+                    req.add(new GenerationRequest(ids, params, r.id().toString()));
+                }
+                TextGeneration.Result result;
+                try {
+                    result = generation.generate(req);
+                } catch (RowTooLongException e) {
+                    throw new JsonlInput.InputException(input + ":"
+                            + chunk.get(e.row()).line() + ": " + e.getMessage().replaceFirst("^row \\d+: ", ""));
+                }
+                String deviceLabel = device.label();
+                String path = result.choice().path().id() + " "
+                        + result.choice().dtype().id();
+                for (int i = 0; i < chunk.size(); i++) {
+                    GeneratedText g = result.rows().get(i);
+                    write(gen, chunk.get(i), g, deviceLabel, path);
+                    generated += g.tokens().length;
+                }
+                perPath.merge(path, (long) chunk.size(), Long::sum);
+                rows += chunk.size();
+                double secs = (System.nanoTime() - loaded) / 1e9;
+                err.printf(
+                        "attune generate: %d rows, %d tokens generated in %.1f s (%.1f tokens/s)%n",
+                        rows, generated, secs, generated / secs);
+            }
+            gen.flush();
+            double secs = (System.nanoTime() - loaded) / 1e9;
+            err.printf(
+                    "attune generate: %d rows (%d tokens generated) in %.2f s (%.1f tokens/s) -> %s; rows per path: %s%n",
+                    rows, generated, secs, generated / secs, output, perPath);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
+        return 0;
+    }
+
+    private static double number(CliArgs a, String name, double fallback) {
+        String v = a.get(name, null);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw new CliArgs.UsageException("generate: --" + name + " '" + v + "' is not a number");
+        }
+    }
+
+    private static void write(JsonGenerator gen, JsonlInput.Row row, GeneratedText g, String device, String path)
+            throws IOException {
+        gen.writeStartObject();
+        gen.writeFieldName("id");
+        gen.writeTree(row.id());
+        gen.writeArrayFieldStart("prompt_tokens");
+        for (int t : g.promptIds()) {
+            gen.writeNumber(t);
+        }
+        gen.writeEndArray();
+        gen.writeArrayFieldStart("tokens");
+        for (int t : g.tokens()) {
+            gen.writeNumber(t);
+        }
+        gen.writeEndArray();
+        gen.writeStringField("text", g.text());
+        gen.writeStringField("finish_reason", g.finishReason());
+        gen.writeStringField("device", device);
+        gen.writeStringField("path", path);
+        gen.writeEndObject();
+        gen.writeRaw('\n');
+    }
+}
