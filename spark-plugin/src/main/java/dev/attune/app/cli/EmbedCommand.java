@@ -103,6 +103,11 @@ final class EmbedCommand {
                             EncoderScoring.embed(model, texts, batch, maxTokens, runner, pool);
                     for (int i = 0; i < chunk.size(); i++) {
                         EncoderScoring.Embedding e = vectors[i];
+                        String bad = EncoderScoring.nonFinite(e.vector(), modelSpec, e.path());
+                        if (bad != null) {
+                            throw new JsonlInput.InputException(
+                                    input + ":" + chunk.get(i).line() + ": " + bad + "; nothing is written");
+                        }
                         gen.writeStartObject();
                         gen.writeFieldName("id");
                         gen.writeTree(chunk.get(i).id());

@@ -157,7 +157,7 @@ final class LoglikCommand {
                                         promptField == null ? null : prompt(model, r, promptField, input.toString()),
                                         r.text()));
                             }
-                            writeScores(gen, chunk, scorer.score(req, listener));
+                            writeScores(gen, chunk, scorer.score(req, listener), input.toString(), dir);
                         }
                     } catch (RowTooLongException e) {
                         throw new JsonlInput.InputException(input + ":"
@@ -219,7 +219,8 @@ final class LoglikCommand {
         }
     }
 
-    private static void writeScores(JsonGenerator gen, List<JsonlInput.Row> chunk, SequenceScore[] scores)
+    private static void writeScores(
+            JsonGenerator gen, List<JsonlInput.Row> chunk, SequenceScore[] scores, String source, Path model)
             throws IOException {
         for (int i = 0; i < chunk.size(); i++) {
             SequenceScore s = scores[i];
@@ -233,6 +234,12 @@ final class LoglikCommand {
                 gen.writeNullField("device");
                 gen.writeNullField("path");
             } else {
+                if (!Double.isFinite(s.logprob())) {
+                    throw new JsonlInput.InputException(
+                            source + ":" + chunk.get(i).line() + ": model " + model
+                                    + " on path " + s.path() + " gave a log-probability of " + s.logprob()
+                                    + " (non-finite output); nothing is written");
+                }
                 gen.writeArrayFieldStart("tokens");
                 for (int t : s.tokens()) {
                     gen.writeNumber(t);
