@@ -222,6 +222,11 @@ public final class ScoringJob {
         if (task.family() != dev.attune.model.ModelFamily.DECODER && v.containsKey("prompt-col")) {
             throw new IllegalArgumentException("--prompt-col is for --task loglik or choose");
         }
+        String confModel = conf.get("spark.attune.model");
+        if (v.containsKey("model") && confModel != null && !confModel.equals(v.get("model"))) {
+            throw new IllegalArgumentException("--model " + v.get("model") + " and --conf spark.attune.model="
+                    + confModel + " name different models; give one");
+        }
         int chunks = positive(v, "chunks", 16);
         int perJob = positive(v, "chunks-per-job", 4);
         return new Options(
@@ -257,7 +262,10 @@ public final class ScoringJob {
         }
     }
 
-    /** The active session (spark-submit), or one built from --master and the job's settings. */
+    /**
+     * The active session (spark-submit), or one built from --master and the job's settings; {@code --model}
+     * becomes {@code spark.attune.model}, so executors preload exactly the model the job scores with.
+     */
     static SparkSession session(Options o) {
         SparkSession.Builder b = SparkSession.builder().appName("attune-score");
         if (o.master() != null) {
@@ -273,6 +281,10 @@ public final class ScoringJob {
             b.config("spark.attune.simulate.devices", o.simulateDevices());
         }
         o.conf().forEach(b::config);
+        if (o.model() != null) {
+            // Executors preload spark.attune.model: it must be the model this job scores with.
+            b.config("spark.attune.model", o.model());
+        }
         return b.getOrCreate();
     }
 
