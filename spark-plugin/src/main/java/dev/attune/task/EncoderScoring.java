@@ -35,6 +35,23 @@ public final class EncoderScoring {
     public record Embedding(float[] vector, String path, String dtype) {}
 
     /**
+     * Why a result vector cannot be written (it holds NaN or an infinity), naming the model and the
+     * path that produced it; null for a finite or null vector.
+     */
+    public static String nonFinite(float[] v, String model, String path) {
+        if (v == null) {
+            return null;
+        }
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                return "model " + model + " on path " + path + " gave " + v[i] + " at element " + i
+                        + " of the result (non-finite output)";
+            }
+        }
+        return null;
+    }
+
+    /**
      * Embeds texts on a device: each length-grouped batch gets the path the device's selector
      * picks for its shape. Results are in input order; a null text gives a null vector and no path.
      */

@@ -104,6 +104,13 @@ public final class PartitionScorer {
         } finally {
             slot.permits().release();
         }
+        for (int i : todo) {
+            String bad =
+                    out[i].error() == null ? EncoderScoring.nonFinite(out[i].vector(), modelSpec, out[i].path()) : null;
+            if (bad != null) {
+                out[i] = fail(ids.get(i), bad, null, device);
+            }
+        }
         return List.of(out);
     }
 

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.attune.model.ModelFormatException;
+import dev.attune.model.builtin.BuiltinModels;
 import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.OnError;
 import dev.attune.runtime.RowFailure;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.runtime.metrics.AttuneMetrics;
 import dev.attune.spark.conf.AttuneConf;
+import dev.attune.testing.ModelCopies;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +23,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scorer's row policy without Spark (Spark itself replaces unpaired surrogates with '?', see
@@ -91,6 +95,26 @@ class PartitionScorerTest {
                 RowFailure.class,
                 () -> s.score(List.of("fine", "bad \uD800 text", "also fine"), List.of("r-1", "r-2", "r-3"), null));
         assertTrue(e.getMessage().startsWith("row r-2: text has an unpaired UTF-16 surrogate"), e.getMessage());
+    }
+
+    @Test
+    void aNonFiniteResultIsARowErrorNamingModelAndPath(@TempDir Path dir) throws Exception {
+        String huge = ModelCopies.overflowing(BuiltinModels.resolve(MODEL), dir.resolve("huge"))
+                .toString();
+        List<ScoredRow> out = new PartitionScorer(rt, huge, TaskKind.EMBED, 0, OnError.NULL, 0)
+                .score(Arrays.asList("a sentence", null), List.of("a", "b"), null);
+        assertNull(out.get(0).vector(), "no NaN vector reaches the output");
+        assertTrue(
+                out.get(0).error().startsWith("row a: model " + huge + " on path cpu-flash gave "),
+                out.get(0).error());
+        assertTrue(
+                out.get(0).error().contains("(non-finite output)"), out.get(0).error());
+        assertNull(out.get(1).error(), "a null text is still no error");
+        var e = assertThrows(
+                RowFailure.class,
+                () -> new PartitionScorer(rt, huge, TaskKind.EMBED, 0, OnError.FAIL, 0)
+                        .score(List.of("a sentence"), List.of("a"), null));
+        assertTrue(e.getMessage().contains("non-finite output"), e.getMessage());
     }
 
     @Test

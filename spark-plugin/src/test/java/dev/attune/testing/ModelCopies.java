@@ -28,6 +28,7 @@ import java.util.stream.Stream;
  *   exactly as with the original model.</li>
  *   <li>{@link #scaled}: one tensor multiplied by a factor, e.g. a LayerNorm weight large enough to
  *   overflow fp16.</li>
+ *   <li>{@link #overflowing}: finite weights whose forward pass overflows to NaN.</li>
  * </ul>
  */
 public final class ModelCopies {
@@ -91,6 +92,23 @@ public final class ModelCopies {
             float[] out = data.clone();
             for (int i = 0; i < out.length; i++) {
                 out[i] *= factor;
+            }
+            return out;
+        });
+    }
+
+    /**
+     * A copy of {@code src} (a BERT model) whose first layer's feed-forward weights are multiplied
+     * by 1e36: every weight stays finite, but the forward pass overflows to infinity and NaN.
+     */
+    public static Path overflowing(Path src, Path dst) throws IOException {
+        return copy(src, dst, c -> {}, (name, shape, data) -> {
+            if (!name.endsWith("layer.0.intermediate.dense.weight") && !name.endsWith("layer.0.output.dense.weight")) {
+                return data;
+            }
+            float[] out = data.clone();
+            for (int i = 0; i < out.length; i++) {
+                out[i] *= 1e36f;
             }
             return out;
         });

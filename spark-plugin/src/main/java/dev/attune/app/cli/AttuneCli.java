@@ -75,7 +75,7 @@ public final class AttuneCli {
             err.println("attune: " + e.getMessage());
             err.print(USAGE);
             return 2;
-        } catch (JsonlInput.InputException | ModelFormatException | UnsupportedPathException e) {
+        } catch (JsonlInput.InputException | CliFailure | ModelFormatException | UnsupportedPathException e) {
             err.println("attune: " + e.getMessage());
             return 1;
         } catch (Exception e) {

@@ -22,7 +22,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,12 +30,14 @@ import java.util.Set;
 /**
  * {@code attune embed}: JSON lines of {@code {"id", "text"}} in, {@code {"id", "embedding"}} out,
  * in input order. The output file appears only when every row succeeded (it is written to a
- * temporary file and renamed), so a failed run never leaves a partial file behind.
+ * temporary file in its directory and renamed), so a failed run never leaves a partial file behind;
+ * an existing output is refused unless {@code --overwrite}, and an output that is the input always
+ * (see {@link OutputFile}).
  */
 final class EmbedCommand {
 
     static final String USAGE = """
-            attune embed --input IN.jsonl --output OUT.jsonl [--model MODEL] [--batch-size N]
+            attune embed --input IN.jsonl --output OUT.jsonl [--overwrite] [--model MODEL] [--batch-size N]
                          [--max-tokens N] [--threads N] [--device cpu|auto|simulate:NAME]
                          [--attention-path P] [--exclude P,Q] [--dtype auto|fp32|fp16|bf16]
               MODEL      a Hugging Face model directory, a Hadoop URI (hdfs:, s3a:, ...) or
@@ -55,7 +56,7 @@ final class EmbedCommand {
         Set<String> valued = new java.util.HashSet<>(
                 Set.of("model", "input", "output", "batch-size", "max-tokens", "threads", "device"));
         valued.addAll(OverrideOptions.NAMES);
-        CliArgs a = new CliArgs("embed", args, 1, valued, Set.of());
+        CliArgs a = new CliArgs("embed", args, 1, valued, Set.of("overwrite"));
         UserOverrides overrides = OverrideOptions.parse(a);
         String modelSpec = a.get("model", "builtin:all-MiniLM-L6-v2");
         Path input = Path.of(a.require("input"));
@@ -66,73 +67,79 @@ final class EmbedCommand {
         if (!Files.isRegularFile(input)) {
             throw new CliArgs.UsageException("embed: input file '" + input + "' does not exist");
         }
-        DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
-
-        long t0 = System.nanoTime();
-        Path dir = ModelLocator.resolve(modelSpec);
         long rows = 0;
-        Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
-        try (EncoderModel model = EncoderModel.load(dir);
-                CpuThreads pool = new CpuThreads(threads);
-                BatchRunner runner = runnerFor(device, overrides, err);
-                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
-                JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
-            long loaded = System.nanoTime();
-            err.printf(
-                    "attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
-                    modelSpec,
-                    model.config().layers(),
-                    model.dimension(),
-                    model.maxLength(),
-                    (loaded - t0) / 1e9,
-                    threads);
-            // Fail before reading any row if the device cannot run what was forced.
-            AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
-            err.printf("attune embed: device %s: %s%n", device.label(), planned);
-            Map<String, Long> perPath = new java.util.TreeMap<>();
-            JsonlInput reader = new JsonlInput(in, input.toString());
-            gen.setRootValueSeparator(null);
-            List<JsonlInput.Row> chunk;
-            while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
-                List<String> texts = new ArrayList<>(chunk.size());
-                chunk.forEach(r -> texts.add(r.text()));
-                EncoderScoring.Embedding[] vectors = EncoderScoring.embed(model, texts, batch, maxTokens, runner, pool);
-                for (int i = 0; i < chunk.size(); i++) {
-                    EncoderScoring.Embedding e = vectors[i];
-                    gen.writeStartObject();
-                    gen.writeFieldName("id");
-                    gen.writeTree(chunk.get(i).id());
-                    gen.writeFieldName("embedding");
-                    if (e.vector() == null) {
-                        gen.writeNull();
-                    } else {
-                        gen.writeStartArray();
-                        for (float v : e.vector()) {
-                            gen.writeNumber(v);
+        String summary;
+        // Refuse the output before the model loads; the temporary file goes if anything below fails.
+        try (OutputFile target = OutputFile.prepare("embed", input, output, a.flag("overwrite"))) {
+            DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
+            long t0 = System.nanoTime();
+            Path dir = ModelLocator.resolve(modelSpec);
+            try (EncoderModel model = EncoderModel.load(dir);
+                    CpuThreads pool = new CpuThreads(threads);
+                    BatchRunner runner = runnerFor(device, overrides, err);
+                    BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                    OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
+                    JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
+                long loaded = System.nanoTime();
+                err.printf(
+                        "attune embed: model %s (%d layers, hidden %d, max %d tokens) loaded in %.1f s, %d threads%n",
+                        modelSpec,
+                        model.config().layers(),
+                        model.dimension(),
+                        model.maxLength(),
+                        (loaded - t0) / 1e9,
+                        threads);
+                // Fail before reading any row if the device cannot run what was forced.
+                AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
+                err.printf("attune embed: device %s: %s%n", device.label(), planned);
+                Map<String, Long> perPath = new java.util.TreeMap<>();
+                JsonlInput reader = new JsonlInput(in, input.toString());
+                gen.setRootValueSeparator(null);
+                List<JsonlInput.Row> chunk;
+                while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
+                    List<String> texts = new ArrayList<>(chunk.size());
+                    chunk.forEach(r -> texts.add(r.text()));
+                    EncoderScoring.Embedding[] vectors =
+                            EncoderScoring.embed(model, texts, batch, maxTokens, runner, pool);
+                    for (int i = 0; i < chunk.size(); i++) {
+                        EncoderScoring.Embedding e = vectors[i];
+                        String bad = EncoderScoring.nonFinite(e.vector(), modelSpec, e.path());
+                        if (bad != null) {
+                            throw new JsonlInput.InputException(
+                                    input + ":" + chunk.get(i).line() + ": " + bad + "; nothing is written");
                         }
-                        gen.writeEndArray();
+                        gen.writeStartObject();
+                        gen.writeFieldName("id");
+                        gen.writeTree(chunk.get(i).id());
+                        gen.writeFieldName("embedding");
+                        if (e.vector() == null) {
+                            gen.writeNull();
+                        } else {
+                            gen.writeStartArray();
+                            for (float v : e.vector()) {
+                                gen.writeNumber(v);
+                            }
+                            gen.writeEndArray();
+                        }
+                        gen.writeStringField("path", e.path());
+                        gen.writeStringField("device", device.label());
+                        gen.writeEndObject();
+                        gen.writeRaw('\n');
+                        if (e.path() != null) {
+                            perPath.merge(e.path() + " " + e.dtype(), 1L, Long::sum);
+                        }
                     }
-                    gen.writeStringField("path", e.path());
-                    gen.writeStringField("device", device.label());
-                    gen.writeEndObject();
-                    gen.writeRaw('\n');
-                    if (e.path() != null) {
-                        perPath.merge(e.path() + " " + e.dtype(), 1L, Long::sum);
-                    }
+                    rows += chunk.size();
                 }
-                rows += chunk.size();
+                gen.flush();
+                double secs = (System.nanoTime() - loaded) / 1e9;
+                summary = String.format(
+                        "attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s",
+                        rows, secs, rows / secs, output, perPath, describe(runner.counters()));
             }
-            gen.flush();
-            double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf(
-                    "attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%n",
-                    rows, secs, rows / secs, output, perPath, describe(runner.counters()));
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            target.commit();
         }
-        Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        err.println(summary);
         return 0;
     }
 

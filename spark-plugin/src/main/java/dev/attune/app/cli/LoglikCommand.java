@@ -24,7 +24,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -35,13 +34,14 @@ import java.util.TreeMap;
 /**
  * {@code attune loglik}: log-likelihood of texts (or of completions given prompts, or the best of
  * candidate labels) under a decoder, JSON lines in and out, in input order. The output appears
- * only when every row succeeded (written to a temporary file and renamed), and an existing output
- * file, or one that is the input, is refused before anything runs.
+ * only when every row succeeded (written to a temporary file in its directory and renamed); an
+ * existing output is refused unless {@code --overwrite}, and one that is the input always, before
+ * anything runs (see {@link OutputFile}).
  */
 final class LoglikCommand {
 
     static final String USAGE = """
-            attune loglik --model DIR --input IN.jsonl --output OUT.jsonl [--device cpu|auto|simulate:NAME]
+            attune loglik --model DIR --input IN.jsonl --output OUT.jsonl [--overwrite] [--device cpu|auto|simulate:NAME]
                           [--threads N] [--prompt-field F | --choices F [--length-normalize]]
                           [--batch-size N] [--max-tokens N] [--truncate-left] [--attention-path P]
                           [--exclude P,Q] [--dtype auto|fp32|fp16|bf16]
@@ -73,7 +73,7 @@ final class LoglikCommand {
                 "prompt-field",
                 "choices"));
         valued.addAll(OverrideOptions.NAMES);
-        CliArgs a = new CliArgs("loglik", args, 1, valued, Set.of("truncate-left", "length-normalize"));
+        CliArgs a = new CliArgs("loglik", args, 1, valued, Set.of("truncate-left", "length-normalize", "overwrite"));
         UserOverrides overrides = OverrideOptions.parse(a);
         Path input = Path.of(a.require("input"));
         Path output = Path.of(a.require("output"));
@@ -89,11 +89,7 @@ final class LoglikCommand {
         if (!Files.isRegularFile(input)) {
             throw new CliArgs.UsageException("loglik: input file '" + input + "' does not exist");
         }
-        if (Files.exists(output)) {
-            throw new CliArgs.UsageException("loglik: output '" + output + "' already exists"
-                    + (Files.isSameFile(input, output) ? " and is the input" : "")
-                    + "; remove it or choose another path");
-        }
+        OutputFile.check("loglik", input, output, a.flag("overwrite"));
         DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
         if (device.isGpu() && !device.simulated()) {
             // The decoder kernels for real GPUs are not in this build: say so, and compute on the host.
@@ -109,88 +105,90 @@ final class LoglikCommand {
         }
 
         long t0 = System.nanoTime();
-        Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
         long rows = 0;
         long tokens = 0;
-        try (DecoderModel model = DecoderModel.load(dir);
-                CpuThreads pool = new CpuThreads(threads);
-                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
-                JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
-            DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
-            long loaded = System.nanoTime();
-            err.printf(
-                    "attune loglik: model %s (%s, %d layers, hidden %d, %d/%d heads, context %d) loaded in %.1f s, "
-                            + "%d threads, device %s%n",
-                    dir,
-                    model.config().modelType(),
-                    model.config().layers(),
-                    model.config().hiddenSize(),
-                    model.config().heads(),
-                    model.config().kvHeads(),
-                    model.config().maxPositions(),
-                    (loaded - t0) / 1e9,
-                    threads,
-                    device.label());
-            LogLikelihood scorer = new LogLikelihood(model, runner, pool, batch, maxTokens, a.flag("truncate-left"));
-            Map<String, Long> perPath = new TreeMap<>();
-            long[] prefilled = {0}; // tokens prefilled so far
-            LogLikelihood.Listener listener = (r, t, choice, nanos) -> {
-                prefilled[0] += t;
-                perPath.merge(choice.path().id() + " " + choice.dtype().id(), (long) r, Long::sum);
-            };
-            JsonlInput reader = new JsonlInput(in, input.toString());
-            gen.setRootValueSeparator(null);
-            List<JsonlInput.Row> chunk;
-            while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
-                try {
-                    if (choicesField != null) {
-                        writeChoices(
-                                gen,
-                                chunk,
-                                choices(chunk, choicesField, input.toString()),
-                                scorer,
-                                a.flag("length-normalize"),
-                                listener);
-                    } else {
-                        List<ScoreRequest> req = new ArrayList<>(chunk.size());
-                        for (JsonlInput.Row r : chunk) {
-                            req.add(new ScoreRequest(
-                                    promptField == null ? null : prompt(model, r, promptField, input.toString()),
-                                    r.text()));
-                        }
-                        writeScores(gen, chunk, scorer.score(req, listener));
-                    }
-                } catch (RowTooLongException e) {
-                    throw new JsonlInput.InputException(input + ":"
-                            + chunk.get(e.row()).line() + ": " + e.getMessage().replaceFirst("^row \\d+: ", "")
-                            + "; --truncate-left keeps the last tokens");
-                }
-                rows += chunk.size();
-                double secs = (System.nanoTime() - loaded) / 1e9;
+        String summary;
+        try (OutputFile target = OutputFile.prepare("loglik", input, output, a.flag("overwrite"))) {
+            try (DecoderModel model = DecoderModel.load(dir);
+                    CpuThreads pool = new CpuThreads(threads);
+                    BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                    OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
+                    JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
+                DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
+                long loaded = System.nanoTime();
                 err.printf(
-                        "attune loglik: %d rows, %d tokens in %.1f s (%.1f tokens/s)%n",
-                        rows, prefilled[0], secs, prefilled[0] / secs);
+                        "attune loglik: model %s (%s, %d layers, hidden %d, %d/%d heads, context %d) loaded in %.1f s, "
+                                + "%d threads, device %s%n",
+                        dir,
+                        model.config().modelType(),
+                        model.config().layers(),
+                        model.config().hiddenSize(),
+                        model.config().heads(),
+                        model.config().kvHeads(),
+                        model.config().maxPositions(),
+                        (loaded - t0) / 1e9,
+                        threads,
+                        device.label());
+                LogLikelihood scorer =
+                        new LogLikelihood(model, runner, pool, batch, maxTokens, a.flag("truncate-left"));
+                Map<String, Long> perPath = new TreeMap<>();
+                long[] prefilled = {0}; // tokens prefilled so far
+                LogLikelihood.Listener listener = (r, t, choice, nanos) -> {
+                    prefilled[0] += t;
+                    perPath.merge(choice.path().id() + " " + choice.dtype().id(), (long) r, Long::sum);
+                };
+                JsonlInput reader = new JsonlInput(in, input.toString());
+                gen.setRootValueSeparator(null);
+                List<JsonlInput.Row> chunk;
+                while (!(chunk = reader.next(CHUNK_ROWS)).isEmpty()) {
+                    try {
+                        if (choicesField != null) {
+                            writeChoices(
+                                    gen,
+                                    chunk,
+                                    choices(chunk, choicesField, input.toString()),
+                                    scorer,
+                                    a.flag("length-normalize"),
+                                    listener);
+                        } else {
+                            List<ScoreRequest> req = new ArrayList<>(chunk.size());
+                            for (JsonlInput.Row r : chunk) {
+                                req.add(new ScoreRequest(
+                                        promptField == null ? null : prompt(model, r, promptField, input.toString()),
+                                        r.text()));
+                            }
+                            writeScores(gen, chunk, scorer.score(req, listener), input.toString(), dir);
+                        }
+                    } catch (RowTooLongException e) {
+                        throw new JsonlInput.InputException(input + ":"
+                                + chunk.get(e.row()).line() + ": "
+                                + e.getMessage().replaceFirst("^row \\d+: ", "")
+                                + "; --truncate-left keeps the last tokens");
+                    }
+                    rows += chunk.size();
+                    double secs = (System.nanoTime() - loaded) / 1e9;
+                    err.printf(
+                            "attune loglik: %d rows, %d tokens in %.1f s (%.1f tokens/s)%n",
+                            rows, prefilled[0], secs, prefilled[0] / secs);
+                }
+                gen.flush();
+                tokens = prefilled[0];
+                double secs = (System.nanoTime() - loaded) / 1e9;
+                summary = String.format(
+                        "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s",
+                        rows,
+                        tokens,
+                        secs,
+                        tokens / secs,
+                        output,
+                        perPath,
+                        runner.precisionFallbacks() > 0
+                                ? "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow"
+                                : "");
             }
-            gen.flush();
-            tokens = prefilled[0];
-            double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf(
-                    "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s%n",
-                    rows,
-                    tokens,
-                    secs,
-                    tokens / secs,
-                    output,
-                    perPath,
-                    runner.precisionFallbacks() > 0
-                            ? "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow"
-                            : "");
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            target.commit();
         }
-        Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
+        err.println(summary);
         return 0;
     }
 
@@ -221,7 +219,8 @@ final class LoglikCommand {
         }
     }
 
-    private static void writeScores(JsonGenerator gen, List<JsonlInput.Row> chunk, SequenceScore[] scores)
+    private static void writeScores(
+            JsonGenerator gen, List<JsonlInput.Row> chunk, SequenceScore[] scores, String source, Path model)
             throws IOException {
         for (int i = 0; i < chunk.size(); i++) {
             SequenceScore s = scores[i];
@@ -235,6 +234,12 @@ final class LoglikCommand {
                 gen.writeNullField("device");
                 gen.writeNullField("path");
             } else {
+                if (!Double.isFinite(s.logprob())) {
+                    throw new JsonlInput.InputException(
+                            source + ":" + chunk.get(i).line() + ": model " + model
+                                    + " on path " + s.path() + " gave a log-probability of " + s.logprob()
+                                    + " (non-finite output); nothing is written");
+                }
                 gen.writeArrayFieldStart("tokens");
                 for (int t : s.tokens()) {
                     gen.writeNumber(t);

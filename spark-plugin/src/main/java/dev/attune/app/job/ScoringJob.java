@@ -43,6 +43,12 @@ import org.apache.spark.sql.functions;
  * every id appears exactly once. Output written with other settings (model, task, columns, chunk
  * count) is refused instead of mixed.
  *
+ * <p>Every record is accounted for: a JSON-lines record that cannot be read (or a CSV quote that
+ * would merge records) is named by file and line ({@link JobInput}); such records stop the job
+ * under {@code spark.attune.onError=fail} and are failed rows under {@code null}. At the end the job
+ * prints records read = rows written + rows failed, stores the counts in
+ * {@code OUTPUT/_attune/counts.json}, and fails when they do not add up.
+ *
  * <p>Exit codes: 0 done, 1 the job failed (the summary says which chunks are committed), 2 bad
  * arguments.
  */
@@ -84,13 +90,20 @@ public final class ScoringJob {
 
     /** What a finished run reports. */
     public record Summary(
+            long recordsRead,
             long rowsThisRun,
             double seconds,
             long totalRows,
             Map<String, Long> perDevicePath,
             long failedRows,
             List<Integer> chunksDone,
-            int chunks) {}
+            int chunks) {
+
+        /** Output rows with a result: every record read is one of these or a failed row. */
+        public long rowsWritten() {
+            return totalRows - failedRows;
+        }
+    }
 
     static final String USAGE = """
             attune score (--input PATH [--format parquet|json|csv] | --table NAME) --output PATH
@@ -209,6 +222,11 @@ public final class ScoringJob {
         if (task.family() != dev.attune.model.ModelFamily.DECODER && v.containsKey("prompt-col")) {
             throw new IllegalArgumentException("--prompt-col is for --task loglik or choose");
         }
+        String confModel = conf.get("spark.attune.model");
+        if (v.containsKey("model") && confModel != null && !confModel.equals(v.get("model"))) {
+            throw new IllegalArgumentException("--model " + v.get("model") + " and --conf spark.attune.model="
+                    + confModel + " name different models; give one");
+        }
         int chunks = positive(v, "chunks", 16);
         int perJob = positive(v, "chunks-per-job", 4);
         return new Options(
@@ -244,7 +262,10 @@ public final class ScoringJob {
         }
     }
 
-    /** The active session (spark-submit), or one built from --master and the job's settings. */
+    /**
+     * The active session (spark-submit), or one built from --master and the job's settings; {@code --model}
+     * becomes {@code spark.attune.model}, so executors preload exactly the model the job scores with.
+     */
     static SparkSession session(Options o) {
         SparkSession.Builder b = SparkSession.builder().appName("attune-score");
         if (o.master() != null) {
@@ -260,6 +281,10 @@ public final class ScoringJob {
             b.config("spark.attune.simulate.devices", o.simulateDevices());
         }
         o.conf().forEach(b::config);
+        if (o.model() != null) {
+            // Executors preload spark.attune.model: it must be the model this job scores with.
+            b.config("spark.attune.model", o.model());
+        }
         return b.getOrCreate();
     }
 
@@ -278,11 +303,16 @@ public final class ScoringJob {
         FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
         Path meta = new Path(out, "_attune");
         checkSettings(fs, meta, o, spark);
+        boolean inputErrors = Arrays.asList(input.columns()).contains(JobInput.ERROR_COL);
+        long recordsRead = countRecords(spark, input, inputErrors, log);
 
         Column chunkOf = functions.pmod(functions.hash(functions.col(o.idCol())), functions.lit(o.chunks()));
         List<Column> selected = new ArrayList<>();
         for (String c : needed) {
             selected.add(functions.col(c));
+        }
+        if (inputErrors) {
+            selected.add(functions.col(JobInput.ERROR_COL));
         }
         selected.add(chunkOf.as("attune_chunk"));
         Dataset<Row> chunked = input.select(selected.toArray(new Column[0]));
@@ -312,7 +342,14 @@ public final class ScoringJob {
             List<Column> cols = new ArrayList<>();
             cols.add(functions.col(o.idCol()));
             for (String c : scored.columns()) {
-                if (c.equals(o.idCol()) || o.inputCols().contains(c)) {
+                if (c.equals(o.idCol()) || o.inputCols().contains(c) || c.equals(JobInput.ERROR_COL)) {
+                    continue;
+                }
+                if (c.equals(ERROR_COL) && inputErrors) {
+                    // A record that could not be read is a failed row, kept with its file and line.
+                    cols.add(functions
+                            .coalesce(functions.col(JobInput.ERROR_COL), functions.col(c))
+                            .as(c));
                     continue;
                 }
                 if (c.equals(RESULT_COL) && o.task() == TaskKind.LOGLIK) {
@@ -364,7 +401,51 @@ public final class ScoringJob {
                     "attune score: wave %d/%d (chunks %s) committed: %d rows in %.1f s%n",
                     w + 1, waves, wave, waveRows, (System.nanoTime() - tw) / 1e9);
         }
-        return summarize(spark, fs, out, o, rowsThisRun, (System.nanoTime() - t0) / 1e9);
+        Summary s = summarize(spark, fs, out, o, recordsRead, rowsThisRun, (System.nanoTime() - t0) / 1e9);
+        ObjectNode counts = new ObjectMapper().createObjectNode();
+        counts.put("recordsRead", s.recordsRead());
+        counts.put("rowsWritten", s.rowsWritten());
+        counts.put("rowsFailed", s.failedRows());
+        try (var os = fs.create(new Path(meta, "counts.json"), true)) {
+            os.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(counts));
+        }
+        if (s.recordsRead() != s.totalRows()) {
+            throw new IllegalStateException("records read (" + s.recordsRead() + ") != rows written ("
+                    + s.rowsWritten() + ") + rows failed (" + s.failedRows() + ") in " + o.output()
+                    + ": records were lost or the output holds rows of another input; score into a new output");
+        }
+        return s;
+    }
+
+    /**
+     * The input's record count (one pass). Under {@code spark.attune.onError=fail} a record that
+     * cannot be read stops the job here, naming its file and line, before anything is scored.
+     */
+    private static long countRecords(SparkSession spark, Dataset<Row> input, boolean inputErrors, PrintStream log) {
+        if (!inputErrors) {
+            return input.count();
+        }
+        Column err = functions.col(JobInput.ERROR_COL);
+        Row r = input.agg(
+                        functions.count(functions.lit(1)),
+                        functions.count(err),
+                        functions.min(functions.when(
+                                err.isNotNull(),
+                                functions.struct(functions.col(JobInput.FILE), functions.col(JobInput.LINE), err))))
+                .first();
+        long read = r.getLong(0);
+        long bad = r.getLong(1);
+        if (bad > 0) {
+            String first = r.getStruct(2).getString(2);
+            if (SparkSettings.of(spark).onError() == dev.attune.runtime.OnError.FAIL) {
+                throw new IllegalArgumentException(first + " (" + bad + " of " + read + " records cannot be read; "
+                        + "set spark.attune.onError=null to score the others and keep these as failed rows)");
+            }
+            log.printf(
+                    "attune score: %d of %d records cannot be read, kept as failed rows in %s; the first: %s%n",
+                    bad, read, ERROR_COL, first);
+        }
+        return read;
     }
 
     private static boolean hasParquet(FileSystem fs, String dir) {
@@ -381,7 +462,7 @@ public final class ScoringJob {
     }
 
     private static Summary summarize(
-            SparkSession spark, FileSystem fs, Path out, Options o, long rowsThisRun, double seconds)
+            SparkSession spark, FileSystem fs, Path out, Options o, long recordsRead, long rowsThisRun, double seconds)
             throws IOException {
         List<String> dirs = new ArrayList<>();
         for (int k = 0; k < o.chunks(); k++) {
@@ -408,7 +489,8 @@ public final class ScoringJob {
                 failed = all.filter(functions.col("attune_error").isNotNull()).count();
             }
         }
-        return new Summary(rowsThisRun, seconds, total, perDevicePath, failed, committed(spark, o), o.chunks());
+        return new Summary(
+                recordsRead, rowsThisRun, seconds, total, perDevicePath, failed, committed(spark, o), o.chunks());
     }
 
     static List<Integer> committed(SparkSession spark, Options o) throws IOException {
@@ -431,6 +513,9 @@ public final class ScoringJob {
                 s.rowsThisRun() / Math.max(s.seconds(), 1e-9),
                 s.totalRows(),
                 s.failedRows());
+        log.printf(
+                "attune score: records read %d = rows written %d + rows failed %d%n",
+                s.recordsRead(), s.rowsWritten(), s.failedRows());
         if (!s.perDevicePath().isEmpty()) {
             log.println("attune score: rows per device / path:");
             s.perDevicePath().forEach((k, v) -> log.printf("  %-60s %d%n", k, v));
@@ -449,13 +534,16 @@ public final class ScoringJob {
         String f = o.format() != null ? o.format().toLowerCase(Locale.ROOT) : guess(o.input());
         return switch (f) {
             case "parquet" -> spark.read().parquet(o.input());
-            case "json" -> spark.read().json(o.input());
-            case "csv" ->
-                spark.read()
+            case "json" -> JobInput.jsonLines(spark, o.input(), o.idCol(), o.textCol());
+            case "csv" -> {
+                JobInput.checkCsv(spark, o.input());
+                yield spark.read()
                         .option("header", "true")
                         .option("multiLine", "true")
                         .option("escape", "\"")
+                        .option("mode", "FAILFAST")
                         .csv(o.input());
+            }
             default -> throw new IllegalArgumentException("--format must be parquet, json or csv, got '" + f + "'");
         };
     }
@@ -473,6 +561,9 @@ public final class ScoringJob {
 
     /** The decoder tasks' result struct, flattened into the output's columns. */
     private static final String RESULT_COL = "attune_result";
+
+    /** The transformers' error column (with spark.attune.onError=null): the reason a row failed. */
+    private static final String ERROR_COL = "attune_error";
 
     private static AttuneTextTransformer transformer(Options o, SparkSession spark) {
         String model = o.model() != null ? o.model() : SparkSettings.of(spark).model();

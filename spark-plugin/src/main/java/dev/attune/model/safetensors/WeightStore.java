@@ -120,8 +120,24 @@ public final class WeightStore {
         return file(name).info(name);
     }
 
+    /**
+     * The tensor's values widened to fp32.
+     *
+     * @throws ModelFormatException when a value is NaN or infinite (a corrupt checkpoint that would
+     *     turn every output it touches into NaN), naming the tensor and its file
+     */
     public float[] floats(String name) {
-        return file(name).readFloats(name);
+        SafetensorsFile f = file(name);
+        float[] v = f.readFloats(name);
+        // One comparison per value just widened (still in cache); no second read of the file.
+        for (int i = 0; i < v.length; i++) {
+            float x = v[i];
+            if (x - x != 0f) { // NaN or +-Inf
+                throw new ModelFormatException(f.path() + ": tensor '" + name + "' holds " + x + " at element " + i
+                        + "; the weights are corrupt (re-download or re-convert the model)");
+            }
+        }
+        return v;
     }
 
     /** The tensor's fp32 values after checking that its shape is the expected one. */

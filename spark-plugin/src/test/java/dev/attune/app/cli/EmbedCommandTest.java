@@ -11,6 +11,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -143,5 +144,85 @@ class EmbedCommandTest {
                 dir.resolve("no-such-model").toString());
         assertEquals(1, missingDir.code());
         assertTrue(missingDir.err().contains("does not exist"), missingDir.err());
+    }
+
+    @Test
+    void refusesAnExistingOutputUnlessOverwriteAndHonoursTheUmask(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Files.write(in, List.of("{\"id\": 1, \"text\": \"fine\"}"));
+        Path out = dir.resolve("out.jsonl");
+        Files.write(out, List.of("keep me"));
+        Run r = run("embed", "--input", in.toString(), "--output", out.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("already exists") && r.err().contains("--overwrite"), r.err());
+        assertEquals(List.of("keep me"), Files.readAllLines(out));
+
+        Files.delete(out);
+        r = run("embed", "--input", in.toString(), "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        // A file made with default attributes in the same directory: what the umask gives.
+        Path probe = Files.createFile(dir.resolve("probe"));
+        assertEquals(
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(probe)),
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(out)),
+                "the output's mode follows the umask");
+        Files.delete(probe);
+
+        Files.write(out, List.of("old"));
+        r = run("embed", "--input", in.toString(), "--output", out.toString(), "--overwrite");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(1, lines.size());
+        assertEquals(384, json.readTree(lines.get(0)).get("embedding").size());
+        assertOnly(dir, "in.jsonl", "out.jsonl");
+    }
+
+    @Test
+    void refusesAnOutputThatIsTheInputEvenWithOverwrite(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        List<String> content = List.of("{\"id\": 1, \"text\": \"fine\"}");
+        Files.write(in, content);
+        Files.createDirectory(dir.resolve("sub"));
+        Path link = Files.createSymbolicLink(dir.resolve("link.jsonl"), in);
+        for (Path same : List.of(in, dir.resolve("sub/../in.jsonl"), link)) {
+            Run r = run("embed", "--input", in.toString(), "--output", same.toString(), "--overwrite");
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("is the input"), same + ": " + r.err());
+            assertEquals(content, Files.readAllLines(in));
+        }
+        assertOnly(dir, "in.jsonl", "link.jsonl", "sub");
+    }
+
+    @Test
+    void aDirectoryOrAMissingDirectoryAsOutputIsRefusedBeforeAnyWork(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Files.write(in, List.of("{\"id\": 1, \"text\": \"fine\"}"));
+        Path sub = Files.createDirectory(dir.resolve("sub"));
+        Run r = run("embed", "--input", in.toString(), "--output", sub.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("is a directory"), r.err());
+        assertFalse(r.err().contains("rows in"), "no success summary: " + r.err());
+        r = run(
+                "embed",
+                "--input",
+                in.toString(),
+                "--output",
+                dir.resolve("none/out.jsonl").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("directory of output") && r.err().contains("does not exist"), r.err());
+        assertOnly(dir, "in.jsonl", "sub");
+        try (var s = Files.list(sub)) {
+            assertEquals(0, s.count(), "nothing written into the directory");
+        }
+    }
+
+    /** The directory holds exactly these names: no temporary or partial file is left behind. */
+    private static void assertOnly(Path dir, String... names) throws Exception {
+        try (var s = Files.list(dir)) {
+            assertEquals(
+                    new java.util.TreeSet<>(List.of(names)),
+                    new java.util.TreeSet<>(
+                            s.map(p -> p.getFileName().toString()).toList()));
+        }
     }
 }

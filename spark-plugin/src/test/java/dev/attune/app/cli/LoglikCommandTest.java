@@ -270,10 +270,38 @@ class LoglikCommandTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("already exists"), r.err());
         assertEquals(List.of("keep me"), Files.readAllLines(existing));
-        r = run("loglik", "--model", model.toString(), "--input", in.toString(), "--output", in.toString());
+        r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                in.toString(),
+                "--overwrite");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("is the input"), r.err());
         assertEquals(List.of("{\"id\": 1, \"text\": \"fine\"}"), Files.readAllLines(in));
+        r = run(
+                "loglik",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                existing.toString(),
+                "--overwrite");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(
+                1, JSON.readTree(Files.readAllLines(existing).get(0)).get("id").asInt());
+        Path probe = Files.createFile(tmp.resolve("probe"));
+        assertEquals(
+                java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(probe)),
+                java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(existing)),
+                "the output's mode follows the umask, as embed's does");
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".partial")), "no partial file left");
+        }
 
         String longText = "word ".repeat(200);
         Path tooLong =
