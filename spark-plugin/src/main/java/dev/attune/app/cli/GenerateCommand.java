@@ -22,7 +22,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -40,7 +39,7 @@ import java.util.TreeMap;
 final class GenerateCommand {
 
     static final String USAGE = """
-            attune generate --model DIR --input IN.jsonl --output OUT.jsonl [--device cpu|auto|simulate:NAME]
+            attune generate --model DIR --input IN.jsonl --output OUT.jsonl [--overwrite] [--device cpu|auto|simulate:NAME]
                             [--threads N] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K]
                             [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--max-active N]
               IN.jsonl   one {"id", "text"} or {"id", "messages": [{"role", "content"}, ...]} per line
@@ -72,7 +71,7 @@ final class GenerateCommand {
                 "max-active",
                 "max-tokens"));
         valued.addAll(OverrideOptions.NAMES);
-        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of());
+        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of("overwrite"));
         UserOverrides overrides = OverrideOptions.parse(a);
         Path input = Path.of(a.require("input"));
         Path output = Path.of(a.require("output"));
@@ -98,11 +97,7 @@ final class GenerateCommand {
         if (!Files.isRegularFile(input)) {
             throw new CliArgs.UsageException("generate: input file '" + input + "' does not exist");
         }
-        if (Files.exists(output)) {
-            throw new CliArgs.UsageException("generate: output '" + output + "' already exists"
-                    + (Files.isSameFile(input, output) ? " and is the input" : "")
-                    + "; remove it or choose another path");
-        }
+        OutputFile.check("generate", input, output, a.flag("overwrite"));
         DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
         if (device.isGpu() && !device.simulated()) {
             err.printf(
@@ -116,11 +111,12 @@ final class GenerateCommand {
                     + " mistral, qwen2, qwen3)");
         }
         long t0 = System.nanoTime();
-        Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), output.getFileName() + ".", ".partial");
-        try (DecoderModel model = DecoderModel.load(dir);
+        String summary;
+        try (OutputFile target = OutputFile.prepare("generate", input, output, a.flag("overwrite"));
+                DecoderModel model = DecoderModel.load(dir);
                 CpuThreads pool = new CpuThreads(threads);
                 BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-                OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16);
+                OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
                 JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
             DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
             long loaded = System.nanoTime();
@@ -174,16 +170,14 @@ final class GenerateCommand {
                         "attune generate: %d rows, %d tokens generated in %.1f s (%.1f tokens/s)%n",
                         rows, generated, secs, generated / secs);
             }
-            gen.flush();
+            gen.close();
             double secs = (System.nanoTime() - loaded) / 1e9;
-            err.printf(
-                    "attune generate: %d rows (%d tokens generated) in %.2f s (%.1f tokens/s) -> %s; rows per path: %s%n",
+            summary = String.format(
+                    "attune generate: %d rows (%d tokens generated) in %.2f s (%.1f tokens/s) -> %s; rows per path: %s",
                     rows, generated, secs, generated / secs, output, perPath);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            target.commit();
         }
-        Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE);
+        err.println(summary);
         return 0;
     }
 
