@@ -51,10 +51,32 @@ public final class AttuneCli {
         return (int) c.getMethod("run", String[].class).invoke(null, (Object) args);
     }
 
+    /** The usage of one command, for {@code attune <command> --help}; null for a command without its own. */
+    private static String usageOf(String command) {
+        return switch (command) {
+            case "embed" -> EmbedCommand.USAGE;
+            case "loglik" -> LoglikCommand.USAGE;
+            case "generate" -> GenerateCommand.USAGE;
+            case "probe" -> ProbeCommand.USAGE;
+            default -> null;
+        };
+    }
+
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+        if (args.length == 0) {
             err.print(USAGE);
-            return args.length == 0 ? 2 : 0;
+            return 2;
+        }
+        if (args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            out.print(USAGE); // asked for: standard output, success
+            return 0;
+        }
+        String own = usageOf(args[0]);
+        if (own != null
+                && java.util.Arrays.asList(args).subList(1, args.length).stream()
+                        .anyMatch(a -> a.equals("--help") || a.equals("-h"))) {
+            out.println(own);
+            return 0;
         }
         try {
             return switch (args[0]) {
@@ -72,8 +94,12 @@ public final class AttuneCli {
                 default -> throw new CliArgs.UsageException("unknown command '" + args[0] + "'");
             };
         } catch (CliArgs.UsageException e) {
+            // One line naming what is wrong, and where the usage is; not the whole usage text.
             err.println("attune: " + e.getMessage());
-            err.print(USAGE);
+            err.println(
+                    own != null
+                            ? "run 'attune " + args[0] + " --help' for its options"
+                            : "run 'attune help' for the commands");
             return 2;
         } catch (JsonlInput.InputException | CliFailure | ModelFormatException | UnsupportedPathException e) {
             err.println("attune: " + e.getMessage());

@@ -96,7 +96,7 @@ class ProbeCommandTest {
         assertEquals("Tesla T4 (simulated)", first.get("device").asText());
         JsonNode second = new ObjectMapper().readTree(lines.get(1));
         assertTrue(second.get("path").isNull());
-        Run cpu = run("embed", "--input", in.toString(), "--output", out.toString(), "--device", "cpu");
+        Run cpu = run("embed", "--input", in.toString(), "--output", out.toString(), "--device", "cpu", "--overwrite");
         assertEquals(0, cpu.code());
         assertEquals(
                 "cpu-flash",
