@@ -15,6 +15,10 @@ public final class CpuGemm {
     private static final GemmKernel KERNEL = pick();
     /** Rows per work unit: a (192 x K) block of X stays in L2 for K up to a few thousand. */
     private static final int ROW_BLOCK = 192;
+    /** Products of at most this many rows read the weights in place ({@link GemmKernel#fewRows}). */
+    static final int FEW_ROWS = 4;
+    /** Columns per unit of a few-row product: 4 rows of Y over them are 16 KB, in L1. */
+    private static final int FEW_ROWS_COLUMNS = 1024;
 
     private CpuGemm() {}
 
@@ -56,6 +60,18 @@ public final class CpuGemm {
             throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k + " N=" + n);
         }
         if (m == 0 || n == 0) {
+            return;
+        }
+        if (!transposed && m <= FEW_ROWS) {
+            // A decode step: the weights' memory traffic is the cost, so they are read once, in
+            // place, in column blocks handed to whichever worker is free.
+            int blocks = (n + FEW_ROWS_COLUMNS - 1) / FEW_ROWS_COLUMNS;
+            threads.parallelForEach(blocks, (b0, b1) -> {
+                for (int b = b0; b < b1; b++) {
+                    int c0 = b * FEW_ROWS_COLUMNS;
+                    KERNEL.fewRows(x, m, k, w, n, bias, y, c0, Math.min(n, c0 + FEW_ROWS_COLUMNS));
+                }
+            });
             return;
         }
         // Work units: (block of up to ROW_BLOCK rows) x (one column panel), numbered row-block

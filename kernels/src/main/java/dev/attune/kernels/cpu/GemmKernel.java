@@ -23,6 +23,13 @@ interface GemmKernel {
     /** Size of the per-thread scratch buffer {@link #block} needs. */
     int scratchFloats();
 
+    /**
+     * All {@code m} rows (a handful: a decode step) of Y over columns [c0, c1), from (K, N) weights
+     * read row by row in place: each weight row's segment is one contiguous stream, which is what
+     * a product bound by the weights' memory traffic needs (packing would read them twice).
+     */
+    void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1);
+
     /** Y[r0, r1) x [c0, c1) where {@code c1 - c0 <= panelWidth()}. */
     void block(
             float[] x,

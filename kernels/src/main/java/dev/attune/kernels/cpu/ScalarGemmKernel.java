@@ -23,6 +23,25 @@ final class ScalarGemmKernel implements GemmKernel {
     }
 
     @Override
+    public void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1) {
+        for (int r = 0; r < m; r++) {
+            for (int c = c0; c < c1; c++) {
+                y[r * n + c] = bias == null ? 0f : bias[c];
+            }
+        }
+        for (int p = 0; p < k; p++) {
+            int wo = p * n;
+            for (int r = 0; r < m; r++) {
+                float a = x[r * k + p];
+                int yo = r * n;
+                for (int c = c0; c < c1; c++) {
+                    y[yo + c] = Math.fma(a, w[wo + c], y[yo + c]);
+                }
+            }
+        }
+    }
+
+    @Override
     public void block(
             float[] x,
             int k,

@@ -40,6 +40,34 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     @Override
+    public void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1) {
+        for (int r = 0; r < m; r++) {
+            for (int c = c0; c < c1; c++) {
+                y[r * n + c] = bias == null ? 0f : bias[c];
+            }
+        }
+        int whole = c0 + (c1 - c0) / L * L;
+        // Input p outermost: the weights stream once, row segment by row segment; Y's rows (at
+        // most a few KB each) stay in L1 and take one fused multiply-add per input, in input order.
+        for (int p = 0; p < k; p++) {
+            int wo = p * n;
+            for (int c = c0; c < whole; c += L) {
+                FloatVector wv = FloatVector.fromArray(S, w, wo + c);
+                for (int r = 0; r < m; r++) {
+                    int yo = r * n + c;
+                    wv.fma(FloatVector.broadcast(S, x[r * k + p]), FloatVector.fromArray(S, y, yo))
+                            .intoArray(y, yo);
+                }
+            }
+            for (int c = whole; c < c1; c++) {
+                for (int r = 0; r < m; r++) {
+                    y[r * n + c] = Math.fma(x[r * k + p], w[wo + c], y[r * n + c]);
+                }
+            }
+        }
+    }
+
+    @Override
     public void block(
             float[] x,
             int k,

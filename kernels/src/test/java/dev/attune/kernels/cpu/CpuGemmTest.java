@@ -43,6 +43,10 @@ class CpuGemmTest {
             case "vector-transposed" ->
                 (x, m, k, w, n, bias, y) ->
                         whole(new VectorGemmKernel(), x, m, k, transpose(w, k, n), true, n, bias, y);
+            case "scalar-few" ->
+                (x, m, k, w, n, bias, y) -> new ScalarGemmKernel().fewRows(x, m, k, w, n, bias, y, 0, n);
+            case "vector-few" ->
+                (x, m, k, w, n, bias, y) -> new VectorGemmKernel().fewRows(x, m, k, w, n, bias, y, 0, n);
             case "entry" -> (x, m, k, w, n, bias, y) -> CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
             case "entry-transposed" ->
                 (x, m, k, w, n, bias, y) -> {
@@ -104,7 +108,17 @@ class CpuGemmTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"scalar", "vector", "entry", "scalar-transposed", "vector-transposed", "entry-transposed"})
+    @ValueSource(
+            strings = {
+                "scalar",
+                "vector",
+                "entry",
+                "scalar-transposed",
+                "vector-transposed",
+                "entry-transposed",
+                "scalar-few",
+                "vector-few"
+            })
     void matchesDoubleReferenceOverManyShapes(String name) {
         Random rnd = new Random(42);
         List<String> failures = new ArrayList<>();
@@ -194,6 +208,27 @@ class CpuGemmTest {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    void fewRowsGiveWhatTheBlockKernelGivesBitForBit() {
+        Random rnd = new Random(6);
+        try (CpuThreads threads = new CpuThreads(2)) {
+            for (int m = 1; m <= CpuGemm.FEW_ROWS; m++) {
+                for (int[] kn : new int[][] {{2048, 2560}, {300, 1025}, {7, 17}}) {
+                    int k = kn[0];
+                    int n = kn[1];
+                    float[] x = random(rnd, m * k);
+                    float[] w = random(rnd, k * n);
+                    float[] bias = random(rnd, n);
+                    float[] few = new float[m * n];
+                    float[] blocked = new float[m * n];
+                    CpuGemm.matmul(x, m, k, w, n, bias, few, threads); // the few-rows path
+                    whole(new VectorGemmKernel(), x, m, k, w, false, n, bias, blocked);
+                    assertArrayEquals(blocked, few, "M=" + m + " K=" + k + " N=" + n);
                 }
             }
         }
