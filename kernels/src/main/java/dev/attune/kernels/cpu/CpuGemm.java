@@ -4,11 +4,13 @@ package dev.attune.kernels.cpu;
  * Matrix product with bias on the CPU: {@code Y = X · W + bias}, fp32 in and out, fp32 fused
  * multiply-add accumulation.
  *
- * <p>Shapes: X (M, K), W (K, N) input-major, bias (N) or null, Y (M, N); all row-major. Rows of Y
- * are split into blocks of rows and columns spread over the given {@link CpuThreads}; every output is
- * summed in input order whatever the split, so the result is the same bit for bit for any thread
- * count. The Vector API kernel is used when the JVM was
- * started with {@code --add-modules jdk.incubator.vector}; otherwise a portable kernel is.
+ * <p>Shapes: X (M, K), W (K, N) input-major (or (N, K) for {@link #matmulTransposed}), bias (N) or
+ * null, Y (M, N); all row-major. A product of many rows is split into (row block x column panel)
+ * units whose weights are packed into L1-sized panels; one of at most {@link #FEW_ROWS} rows (a
+ * decode step) reads the weights in place, once. The units are spread over the given
+ * {@link CpuThreads}; every output is summed in input order whatever the path and the split, so
+ * the result is the same bit for bit for any thread count. The Vector API kernel is used when the
+ * JVM was started with {@code --add-modules jdk.incubator.vector}; otherwise a portable kernel is.
  */
 public final class CpuGemm {
 
