@@ -72,12 +72,20 @@ public final class TokenSampler {
         if (p.isGreedy()) {
             return argmax(z);
         }
-        // Candidates by probability, descending; ties by id.
-        Integer[] order = new Integer[vocab];
+        // Candidates by probability, descending; ties by id. One primitive sort of (logit, id)
+        // keys: the logit's float bits made order-preserving in the high half, the complement of
+        // the id in the low half, read from the end.
+        long[] keys = new long[vocab];
         for (int i = 0; i < vocab; i++) {
-            order[i] = i;
+            int bits = Float.floatToIntBits((float) z[i]);
+            int sortable = bits < 0 ? bits ^ 0x7fffffff : bits;
+            keys[i] = ((long) sortable << 32) | (0xffffffffL - i);
         }
-        Arrays.sort(order, (a, b) -> z[a] != z[b] ? Double.compare(z[b], z[a]) : Integer.compare(a, b));
+        Arrays.sort(keys);
+        int[] order = new int[vocab];
+        for (int r = 0; r < vocab; r++) {
+            order[r] = (int) (0xffffffffL - (keys[vocab - 1 - r] & 0xffffffffL));
+        }
         double max = z[order[0]];
         if (Double.isNaN(max) || max == Double.NEGATIVE_INFINITY) {
             throw new IllegalStateException("no token has a finite logit (" + max + ")");

@@ -75,6 +75,20 @@ class TokenSamplerTest {
     }
 
     @Test
+    void tiesGoToTheLowerIdAndNegativeLogitsOrderRightly() {
+        SplittableRandom rng = new SplittableRandom(3);
+        float[] z = {-1f, -0.5f, -0.5f, -3f};
+        assertEquals(1, TokenSampler.sample(z, 0, 4, params(1, 1, 1, 0), new int[0], new int[0], rng));
+        float[] neg = {-7f, -2f, -9f};
+        assertEquals(1, TokenSampler.sample(neg, 0, 3, params(1, 1, 1, 0), new int[0], new int[0], rng));
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class,
+                () -> TokenSampler.sample(
+                        new float[] {Float.NaN, 1f}, 0, 2, params(1, 0, 1, 0), new int[0], new int[0], rng));
+        assertTrue(e.getMessage().contains("finite logit"), e.getMessage());
+    }
+
+    @Test
     void penaltiesMoveTheLogitsAsSpecified() {
         SplittableRandom rng = new SplittableRandom(3);
         // Repetition 2 on token 1 (2.5 -> 1.25): token 3 (2.4) wins.
