@@ -46,7 +46,10 @@ final class EmbedCommand {
               OUT.jsonl  one {"id", "embedding", "path", "device"} object per line, in input
                          order; a null text gives "embedding": null and "path": null
               --device   cpu (default), auto (probe GPUs), or simulate:T4, simulate:A100, ...:
-                         a simulated GPU's path and precision, computed on the CPU""";
+                         a simulated GPU's path and precision, computed on the CPU
+              --max-tokens N  tokens per batch, all rows together (default 16384); it does not
+                         truncate texts: a text longer than the model's maximum (512 tokens for
+                         the built-in models) is cut there, as the model was trained""";
 
     private static final int CHUNK_ROWS = 4096;
 
