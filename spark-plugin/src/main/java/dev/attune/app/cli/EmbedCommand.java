@@ -48,8 +48,8 @@ final class EmbedCommand {
               --device   cpu (default), auto (probe GPUs), or simulate:T4, simulate:A100, ...:
                          a simulated GPU's path and precision, computed on the CPU
               --max-tokens N  tokens per batch, all rows together (default 16384); it does not
-                         truncate texts: a text longer than the model's maximum (512 tokens for
-                         the built-in models) is cut there, as the model was trained""";
+                         truncate texts: a text longer than the model's max_seq_length (256 tokens
+                         for all-MiniLM-L6-v2, 512 for bge-small-en-v1.5) is cut there""";
 
     private static final int CHUNK_ROWS = 4096;
 
