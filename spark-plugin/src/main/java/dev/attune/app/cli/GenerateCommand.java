@@ -156,14 +156,13 @@ final class GenerateCommand {
                             + chunk.get(e.row()).line() + ": " + e.getMessage().replaceFirst("^row \\d+: ", ""));
                 }
                 String deviceLabel = device.label();
-                String path = result.choice().path().id() + " "
-                        + result.choice().dtype().id();
+                String path = result.choice().path().id(); // as loglik's "path": the attention path
                 for (int i = 0; i < chunk.size(); i++) {
                     GeneratedText g = result.rows().get(i);
                     write(gen, chunk.get(i), g, deviceLabel, path);
                     generated += g.tokens().length;
                 }
-                perPath.merge(path, (long) chunk.size(), Long::sum);
+                perPath.merge(path + " " + result.choice().dtype().id(), (long) chunk.size(), Long::sum);
                 rows += chunk.size();
                 double secs = (System.nanoTime() - loaded) / 1e9;
                 err.printf(

@@ -138,7 +138,7 @@ class GenerateCommandTest {
                                 : reason.equals("stop") && got[got.length - 1] == 151645,
                         row.toString());
                 assertEquals("cpu", row.get("device").asText());
-                assertEquals("cpu-flash fp32", row.get("path").asText());
+                assertEquals("cpu-flash", row.get("path").asText());
                 assertTrue(row.get("text").isTextual());
             }
         }
