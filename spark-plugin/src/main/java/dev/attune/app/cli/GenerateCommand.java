@@ -13,6 +13,7 @@ import dev.attune.runtime.DeviceRunner;
 import dev.attune.task.RowTooLongException;
 import dev.attune.task.generate.GeneratedText;
 import dev.attune.task.generate.GenerationRequest;
+import dev.attune.task.generate.NonFiniteLogitsException;
 import dev.attune.task.generate.SamplingParams;
 import dev.attune.task.generate.TextGeneration;
 import java.io.BufferedReader;
@@ -154,6 +155,10 @@ final class GenerateCommand {
                 } catch (RowTooLongException e) {
                     throw new JsonlInput.InputException(input + ":"
                             + chunk.get(e.row()).line() + ": " + e.getMessage().replaceFirst("^row \\d+: ", ""));
+                } catch (NonFiniteLogitsException e) {
+                    throw new JsonlInput.InputException(
+                            input + ":" + chunk.get(e.row()).line() + ": model " + dir + ": "
+                                    + e.getMessage().replaceFirst("^row \\d+: ", "") + "; nothing is written");
                 }
                 String deviceLabel = device.label();
                 String path = result.choice().path().id(); // as loglik's "path": the attention path

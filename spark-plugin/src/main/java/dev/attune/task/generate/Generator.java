@@ -34,7 +34,8 @@ import java.util.function.Supplier;
  *
  * <p>Lifecycle and threading: one instance per partition's run, on one thread; the pool is its
  * own for that time. Failure: a row whose prompt and completion cannot fit the pool even alone
- * raises {@link RowTooLongException} naming it; an exception from the pass propagates, with every
+ * raises {@link RowTooLongException} naming it; a row whose logits are not finite raises
+ * {@link NonFiniteLogitsException} naming it; an exception from the pass propagates, with every
  * block given back.
  */
 public final class Generator {
@@ -245,6 +246,16 @@ public final class Generator {
         for (int j = 0; j < caughtUp.size(); j++) {
             Row r = caughtUp.get(j);
             SamplingParams p = r.req.params();
+            for (int v = j * vocab; v < (j + 1) * vocab; v++) {
+                float z = logits[v];
+                if (z - z != 0f) { // NaN or an infinity
+                    throw new NonFiniteLogitsException(
+                            r.index,
+                            "row " + r.index + ": the model gave a non-finite"
+                                    + " logit (" + z + " for token " + (v - j * vocab) + ") at generated token "
+                                    + (r.generated + 1) + "; no token is chosen from it");
+                }
+            }
             int next = TokenSampler.sample(logits, j * vocab, vocab, p, r.all, r.generatedIds(), r.rng);
             r.all = Arrays.copyOf(r.all, r.all.length + 1);
             r.all[r.all.length - 1] = next;

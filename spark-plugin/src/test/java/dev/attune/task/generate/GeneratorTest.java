@@ -206,6 +206,34 @@ class GeneratorTest {
     }
 
     @Test
+    void aRowWhoseLogitsAreNotFiniteIsNamedNotSampled() throws Exception {
+        // Finite weights (the load check passes): the final norm's gain and the head, each times
+        // 1e20, make every logit overflow fp32.
+        Path half = dev.attune.testing.ModelCopies.scaled(
+                model.directory(), tmp.resolve("overflowing-norm"), "model.norm.weight", 1e20f);
+        Path dir = dev.attune.testing.ModelCopies.scaled(half, tmp.resolve("overflowing"), "lm_head.weight", 1e20f);
+        try (DecoderModel broken = DecoderModel.load(dir)) {
+            LlamaGraph.Resident w = broken.graph().residentOn(new CpuWeights(ComputeDtype.FP32));
+            Generator g = new Generator(
+                    broken.graph(),
+                    w,
+                    GeneratorTest::ops,
+                    new KvBlockPool(broken.graph().kvShape(4), 16),
+                    broken.tokenizer(),
+                    NO_EOS,
+                    2,
+                    64);
+            List<GenerationRequest> rows = List.of(
+                    new GenerationRequest(broken.tokenize("fine"), SamplingParams.greedy(3), "a"),
+                    new GenerationRequest(broken.tokenize("also"), SamplingParams.greedy(3), "b"));
+            NonFiniteLogitsException e = assertThrows(NonFiniteLogitsException.class, () -> g.generate(rows));
+            assertEquals(0, e.row());
+            assertTrue(e.getMessage().startsWith("row 0: the model gave a non-finite logit"), e.getMessage());
+            assertTrue(e.getMessage().contains("at generated token 1"), e.getMessage());
+        }
+    }
+
+    @Test
     void aRowThatCannotFitTheCacheAloneIsNamed() {
         List<GenerationRequest> rows = new ArrayList<>(rows(SamplingParams.greedy(8)));
         rows.add(new GenerationRequest(new int[30], SamplingParams.greedy(8), "long"));
