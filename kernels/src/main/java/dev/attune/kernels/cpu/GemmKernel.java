@@ -44,4 +44,13 @@ interface GemmKernel {
             int c0,
             int c1,
             float[] scratch);
+
+    /** Y[r0, r1) x [c0, c1) set to the bias (or zero): where every output's sum starts. */
+    static void startFromBias(float[] y, int n, float[] bias, int r0, int r1, int c0, int c1) {
+        for (int r = r0; r < r1; r++) {
+            for (int c = c0; c < c1; c++) {
+                y[r * n + c] = bias == null ? 0f : bias[c];
+            }
+        }
+    }
 }

@@ -24,11 +24,7 @@ final class ScalarGemmKernel implements GemmKernel {
 
     @Override
     public void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1) {
-        for (int r = 0; r < m; r++) {
-            for (int c = c0; c < c1; c++) {
-                y[r * n + c] = bias == null ? 0f : bias[c];
-            }
-        }
+        GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
         for (int p = 0; p < k; p++) {
             int wo = p * n;
             for (int r = 0; r < m; r++) {
@@ -56,11 +52,7 @@ final class ScalarGemmKernel implements GemmKernel {
             int c1,
             float[] scratch) {
         int cols = c1 - c0;
-        for (int r = r0; r < r1; r++) {
-            for (int c = c0; c < c1; c++) {
-                y[r * n + c] = bias == null ? 0f : bias[c];
-            }
-        }
+        GemmKernel.startFromBias(y, n, bias, r0, r1, c0, c1);
         for (int kc = 0; kc < k; kc += K_CHUNK) {
             int kEnd = Math.min(k, kc + K_CHUNK);
             GemmPanels.pack(w, transposed, k, n, kc, kEnd, c0, cols, cols, scratch);

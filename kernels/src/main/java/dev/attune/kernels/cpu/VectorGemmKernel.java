@@ -41,11 +41,7 @@ final class VectorGemmKernel implements GemmKernel {
 
     @Override
     public void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1) {
-        for (int r = 0; r < m; r++) {
-            for (int c = c0; c < c1; c++) {
-                y[r * n + c] = bias == null ? 0f : bias[c];
-            }
-        }
+        GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
         int whole = c0 + (c1 - c0) / L * L;
         // Input p outermost: the weights stream once, row segment by row segment; Y's rows (at
         // most a few KB each) stay in L1 and take one fused multiply-add per input, in input order.

@@ -269,17 +269,28 @@ public final class CpuTensorOps implements TensorOps {
         if (table.cols() != w) {
             throw new IllegalArgumentException("logits: hidden " + hidden + ", table " + table);
         }
-        float[] h = d(hidden);
-        float[] x = new float[rows.length * w];
-        for (int j = 0; j < rows.length; j++) {
-            if (rows[j] < 0 || rows[j] >= hidden.rows()) {
-                throw new IllegalArgumentException("logits: row " + rows[j] + " outside hidden " + hidden);
+        for (int r : rows) {
+            if (r < 0 || r >= hidden.rows()) {
+                throw new IllegalArgumentException("logits: row " + r + " outside hidden " + hidden);
             }
-            System.arraycopy(h, rows[j] * w, x, j * w, w);
         }
         float[] logits = new float[rows.length * table.rows()];
-        CpuGemm.matmulTransposed(x, rows.length, w, d(table), table.rows(), logits, threads);
+        gatherLogits(hidden, rows, 0, rows.length, table, new float[rows.length * w], logits);
         return logits;
+    }
+
+    /**
+     * The logits of hidden rows {@code rows[from .. from + n)} into {@code logits} (n, vocab):
+     * the rows gathered into {@code x}, then (n, hidden) · (vocab, hidden)ᵀ, the table read as
+     * stored, packed panel by panel, once for the whole group. Rows are checked by the caller.
+     */
+    private void gatherLogits(Tensor hidden, int[] rows, int from, int n, Tensor table, float[] x, float[] logits) {
+        int w = hidden.cols();
+        float[] h = d(hidden);
+        for (int j = 0; j < n; j++) {
+            System.arraycopy(h, rows[from + j] * w, x, j * w, w);
+        }
+        CpuGemm.matmulTransposed(x, n, w, d(table), table.rows(), logits, threads);
     }
 
     @Override
@@ -290,8 +301,6 @@ public final class CpuTensorOps implements TensorOps {
             throw new IllegalArgumentException("tokenLogProbs: hidden " + hidden + ", table " + table + ", "
                     + rows.length + " rows for " + targets.length + " targets");
         }
-        float[] h = d(hidden);
-        float[] t = d(table);
         float[] out = new float[rows.length];
         int group = Math.min(LOGIT_ROWS, rows.length);
         float[] x = new float[group * w];
@@ -303,11 +312,8 @@ public final class CpuTensorOps implements TensorOps {
                     throw new IllegalArgumentException("tokenLogProbs: row " + rows[j] + " / target " + targets[j]
                             + " outside hidden " + hidden + " / vocabulary " + vocab);
                 }
-                System.arraycopy(h, rows[j] * w, x, (j - j0) * w, w);
             }
-            // (n, hidden) · (vocab, hidden)ᵀ -> (n, vocab): the table is read as stored, packed panel
-            // by panel, once for the whole group of rows.
-            CpuGemm.matmulTransposed(x, n, w, t, vocab, logits, threads);
+            gatherLogits(hidden, rows, j0, n, table, x, logits);
             int first = j0;
             threads.parallelFor(n, 1, (a, b) -> {
                 for (int j = a; j < b; j++) {
