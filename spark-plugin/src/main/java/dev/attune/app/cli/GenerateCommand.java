@@ -7,8 +7,6 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.DecoderModel;
-import dev.attune.model.ModelFamily;
-import dev.attune.model.io.ModelLocator;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.task.RowTooLongException;
 import dev.attune.task.generate.GeneratedText;
@@ -99,18 +97,8 @@ final class GenerateCommand {
             throw new CliArgs.UsageException("generate: input file '" + input + "' does not exist");
         }
         OutputFile.check("generate", input, output, a.flag("overwrite"));
-        DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
-        if (device.isGpu() && !device.simulated()) {
-            err.printf(
-                    "attune generate: %s: decoders have no CUDA kernels in this build; computing on the CPU%n",
-                    device.label());
-            device = DeviceInfo.cpu();
-        }
-        Path dir = ModelLocator.resolve(modelSpec);
-        if (ModelFamily.of(dir) != ModelFamily.DECODER) {
-            throw new CliArgs.UsageException("generate: " + dir + " is an encoder; generate needs a decoder (llama,"
-                    + " mistral, qwen2, qwen3)");
-        }
+        DeviceInfo device = DecoderCli.device("generate", a.get("device", "cpu"), err);
+        Path dir = DecoderCli.decoderDirectory("generate", modelSpec);
         long t0 = System.nanoTime();
         String summary;
         try (OutputFile target = OutputFile.prepare("generate", input, output, a.flag("overwrite"));
@@ -140,7 +128,7 @@ final class GenerateCommand {
                 List<GenerationRequest> req = new ArrayList<>(chunk.size());
                 for (JsonlInput.Row r : chunk) {
                     String prompt = r.object().has("messages")
-                            ? LoglikCommand.prompt(model, r, "messages", input.toString())
+                            ? DecoderCli.prompt(model, r, "messages", input.toString())
                             : r.text();
                     int[] ids = model.tokenize(prompt == null ? "" : prompt);
                     if (ids.length == 0) {

@@ -8,9 +8,6 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.DecoderModel;
-import dev.attune.model.ModelFamily;
-import dev.attune.model.io.ModelLocator;
-import dev.attune.model.prompt.ChatMessage;
 import dev.attune.runtime.DeviceRunner;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.LogLikelihood;
@@ -90,19 +87,8 @@ final class LoglikCommand {
             throw new CliArgs.UsageException("loglik: input file '" + input + "' does not exist");
         }
         OutputFile.check("loglik", input, output, a.flag("overwrite"));
-        DeviceInfo device = DeviceOption.resolve(a.get("device", "cpu"), err);
-        if (device.isGpu() && !device.simulated()) {
-            // The decoder kernels for real GPUs are not in this build: say so, and compute on the host.
-            err.printf(
-                    "attune loglik: %s: decoders have no CUDA kernels in this build; computing on the CPU%n",
-                    device.label());
-            device = DeviceInfo.cpu();
-        }
-        Path dir = ModelLocator.resolve(modelSpec);
-        if (ModelFamily.of(dir) != ModelFamily.DECODER) {
-            throw new CliArgs.UsageException(
-                    "loglik: " + dir + " is an encoder; loglik needs a decoder (llama, mistral, " + "qwen2, qwen3)");
-        }
+        DeviceInfo device = DecoderCli.device("loglik", a.get("device", "cpu"), err);
+        Path dir = DecoderCli.decoderDirectory("loglik", modelSpec);
 
         long t0 = System.nanoTime();
         long rows = 0;
@@ -154,7 +140,9 @@ final class LoglikCommand {
                             List<ScoreRequest> req = new ArrayList<>(chunk.size());
                             for (JsonlInput.Row r : chunk) {
                                 req.add(new ScoreRequest(
-                                        promptField == null ? null : prompt(model, r, promptField, input.toString()),
+                                        promptField == null
+                                                ? null
+                                                : DecoderCli.prompt(model, r, promptField, input.toString()),
                                         r.text()));
                             }
                             writeScores(gen, chunk, scorer.score(req, listener), input.toString(), dir);
@@ -190,33 +178,6 @@ final class LoglikCommand {
         }
         err.println(summary);
         return 0;
-    }
-
-    /**
-     * The prompt of a row: a string, or a list of chat messages ({"role", "content"}) rendered by
-     * the model's chat template with the assistant's turn opened.
-     */
-    static String prompt(DecoderModel model, JsonlInput.Row r, String field, String source) {
-        JsonNode v = r.object().get(field);
-        if (v == null || !v.isArray()) {
-            return r.string(source, field);
-        }
-        List<ChatMessage> messages = new ArrayList<>();
-        for (JsonNode m : v) {
-            if (!m.isObject()
-                    || !m.path("role").isTextual()
-                    || !m.path("content").isTextual()) {
-                throw new JsonlInput.InputException(source + ":" + r.line() + ": \"" + field + "\" message "
-                        + messages.size() + " must be {\"role\": string, \"content\": string}, got " + m);
-            }
-            messages.add(
-                    new ChatMessage(m.get("role").asText(), m.get("content").asText()));
-        }
-        try {
-            return model.chatPrompt(messages);
-        } catch (RuntimeException e) {
-            throw new JsonlInput.InputException(source + ":" + r.line() + ": " + e.getMessage());
-        }
     }
 
     private static void writeScores(
