@@ -6,19 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.kernels.attention.CpuFlashAttention;
 import dev.attune.kernels.cpu.CpuThreads;
-import dev.attune.kernels.ops.CpuTensorOps;
 import dev.attune.kernels.ops.CpuWeights;
-import dev.attune.kernels.ops.Tensor;
-import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.DecoderModel;
 import dev.attune.model.llama.LlamaGraph;
 import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
-import dev.attune.model.llama.SequenceBatch;
 import dev.attune.testing.decoder.TestTokenizers;
+import dev.attune.testing.decoder.UncachedGreedy;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -126,7 +122,7 @@ class GenerateCommandTest {
                 JsonNode row = rows.get(i);
                 int[] prompt = m.tokenize(prompts[i]);
                 assertEquals(Arrays.toString(prompt), Arrays.toString(ints(row.get("prompt_tokens"))), "row " + i);
-                int[] want = greedy(m, w, threads, prompt, 5);
+                int[] want = UncachedGreedy.continuation(m.graph(), w, threads, prompt, 5);
                 int[] got = ints(row.get("tokens"));
                 // An end-of-sequence token may stop a row early; up to there the tokens agree.
                 assertEquals(
@@ -210,24 +206,5 @@ class GenerateCommandTest {
         all.addAll(List.of(common));
         all.addAll(List.of(more));
         return all.toArray(new String[0]);
-    }
-
-    /** The uncached greedy loop: the whole sequence through the graph at every step. */
-    private static int[] greedy(DecoderModel m, LlamaGraph.Resident w, CpuThreads threads, int[] prompt, int steps) {
-        int[] all = prompt.clone();
-        for (int s = 0; s < steps; s++) {
-            TensorOps o = new CpuTensorOps(ComputeDtype.FP32, new CpuFlashAttention(), threads);
-            Tensor h = m.graph().forward(w, SequenceBatch.prefill(List.of(all)), o);
-            float[] logits = o.logits(h, new int[] {all.length - 1}, w.lmHead());
-            int best = 0;
-            for (int i = 1; i < logits.length; i++) {
-                if (logits[i] > logits[best]) {
-                    best = i;
-                }
-            }
-            all = Arrays.copyOf(all, all.length + 1);
-            all[all.length - 1] = best;
-        }
-        return Arrays.copyOfRange(all, prompt.length, all.length);
     }
 }

@@ -20,6 +20,7 @@ import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.model.safetensors.DType;
 import dev.attune.testing.decoder.DecoderReference;
 import dev.attune.testing.decoder.TestTokenizers;
+import dev.attune.testing.decoder.UncachedGreedy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -228,7 +229,7 @@ class DecoderKvCacheTest {
             int[] seqIds = prompt.clone();
             for (int s = 0; s < steps; s++) {
                 double[][] logits = ref.logits(seqIds);
-                int best = argmax(logits[logits.length - 1]);
+                int best = UncachedGreedy.argmax(logits[logits.length - 1]);
                 want.add(best);
                 seqIds = java.util.Arrays.copyOf(seqIds, seqIds.length + 1);
                 seqIds[seqIds.length - 1] = best;
@@ -251,7 +252,7 @@ class DecoderKvCacheTest {
                 var h = g.forward(w, new SequenceBatch(input, cu, pos), kv, ops);
                 kv.advance(cu);
                 float[] logits = ops.logits(h, new int[] {n - 1}, w.lmHead());
-                int best = argmax(logits);
+                int best = UncachedGreedy.argmax(logits);
                 got.add(best);
                 input = new int[] {best};
             }
@@ -291,25 +292,5 @@ class DecoderKvCacheTest {
                             ops()));
             assertTrue(otherShape.getMessage().contains("does not fit"), otherShape.getMessage());
         }
-    }
-
-    private static int argmax(double[] z) {
-        int best = 0;
-        for (int i = 1; i < z.length; i++) {
-            if (z[i] > z[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    private static int argmax(float[] z) {
-        int best = 0;
-        for (int i = 1; i < z.length; i++) {
-            if (z[i] > z[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

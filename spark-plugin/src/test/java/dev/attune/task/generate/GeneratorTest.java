@@ -11,16 +11,15 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.ops.CpuTensorOps;
 import dev.attune.kernels.ops.CpuWeights;
-import dev.attune.kernels.ops.Tensor;
 import dev.attune.kernels.ops.TensorOps;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.DecoderModel;
 import dev.attune.model.llama.LlamaGraph;
 import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
-import dev.attune.model.llama.SequenceBatch;
 import dev.attune.task.RowTooLongException;
 import dev.attune.testing.decoder.TestTokenizers;
+import dev.attune.testing.decoder.UncachedGreedy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -103,25 +102,6 @@ class GeneratorTest {
         return r;
     }
 
-    /** Greedy without a cache: the whole sequence through the uncached pass at every step. */
-    private static int[] greedyUncached(int[] prompt, int steps) {
-        int[] all = prompt.clone();
-        for (int s = 0; s < steps; s++) {
-            TensorOps o = ops();
-            Tensor h = model.graph().forward(weights, SequenceBatch.prefill(List.of(all)), o);
-            float[] logits = o.logits(h, new int[] {all.length - 1}, weights.lmHead());
-            int best = 0;
-            for (int i = 1; i < logits.length; i++) {
-                if (logits[i] > logits[best]) {
-                    best = i;
-                }
-            }
-            all = Arrays.copyOf(all, all.length + 1);
-            all[all.length - 1] = best;
-        }
-        return Arrays.copyOfRange(all, prompt.length, all.length);
-    }
-
     @Test
     void greedyTokensAreTheSameWithAndWithoutTheCacheAloneOrBatched() {
         SamplingParams greedy = SamplingParams.greedy(8);
@@ -129,7 +109,8 @@ class GeneratorTest {
         List<GeneratedText> alone = generator(64, 4, 1, 256, NO_EOS).generate(rows);
         List<GeneratedText> batched = generator(64, 4, 3, 6, NO_EOS).generate(rows); // prefills chunked to 6 tokens
         for (int i = 0; i < rows.size(); i++) {
-            int[] want = greedyUncached(rows.get(i).promptIds(), 8);
+            int[] want = UncachedGreedy.continuation(
+                    model.graph(), weights, threads, rows.get(i).promptIds(), 8);
             assertArrayEquals(want, alone.get(i).tokens(), "row " + i + " one at a time");
             assertArrayEquals(want, batched.get(i).tokens(), "row " + i + " batched");
             assertEquals(GeneratedText.LENGTH, batched.get(i).finishReason());
