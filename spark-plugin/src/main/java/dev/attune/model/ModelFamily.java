@@ -47,7 +47,11 @@ public enum ModelFamily {
         if (!Files.isRegularFile(f)) {
             throw new ModelFormatException(dir + ": no " + BertConfig.FILE + " in the model directory");
         }
-        JsonNode root = JsonFiles.readObject(f);
+        return of(JsonFiles.readObject(f), f.toString());
+    }
+
+    /** The family of a parsed {@code config.json} read from {@code file} (named in errors). */
+    public static ModelFamily of(JsonNode root, String file) {
         // Encoders exported without a model_type are BERT, as BertConfig reads them.
         String type = root.path("model_type").asText("bert");
         for (ModelFamily m : values()) {
@@ -55,7 +59,7 @@ public enum ModelFamily {
                 return m;
             }
         }
-        throw new ModelFormatException(f + ": model_type '" + type + "' is not supported; supported: "
+        throw new ModelFormatException(file + ": model_type '" + type + "' is not supported; supported: "
                 + Arrays.stream(values())
                         .flatMap(m -> m.modelTypes.stream())
                         .sorted()

@@ -5,15 +5,11 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import dev.attune.app.input.Utf8Lines;
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -40,8 +36,9 @@ import org.apache.spark.sql.types.StructType;
  * present and the text column a string or null. A line that is not gets a message
  * {@code FILE:LINE: why} in {@link #ERROR_COL} and a null text (its id is kept when the line is an
  * object); the good lines are parsed by Spark's JSON reader with the schema it infers from them, so
- * they read as with {@code spark.read().json}. The returned dataset has one row per non-blank line,
- * with {@link #FILE} and {@link #LINE} beside the record's columns.
+ * they read as with {@code spark.read().json}. The returned dataset has one row per line, with
+ * {@link #FILE}, {@link #LINE} and {@link #BLANK} beside the record's columns; blank lines are to
+ * be counted and dropped.
  *
  * <p>CSV: Spark's reader merges the rest of a file into one field after a quote that is never
  * closed. {@link #checkCsv} scans each file's quoting first (RFC 4180, {@code "} escaped as
@@ -58,6 +55,9 @@ final class JobInput {
 
     static final String LINE = "attune_input_line";
     private static final String VALUE = "attune_input_value";
+
+    /** True for a blank line: counted, then dropped (it is not a record). */
+    static final String BLANK = "attune_input_blank";
 
     private JobInput() {}
 
@@ -79,7 +79,8 @@ final class JobInput {
                 functions.from_json(functions.col(VALUE), schema).as("j"),
                 functions.col(ERROR_COL),
                 functions.col(FILE),
-                functions.col(LINE));
+                functions.col(LINE),
+                functions.col(VALUE));
         List<Column> cols = new ArrayList<>();
         for (String f : schema.fieldNames()) {
             Column c = functions.col("j.`" + f + "`");
@@ -91,21 +92,22 @@ final class JobInput {
         cols.add(functions.col(ERROR_COL));
         cols.add(functions.col(FILE));
         cols.add(functions.col(LINE));
+        cols.add(functions
+                .col(VALUE)
+                .isNull()
+                .and(functions.col(ERROR_COL).isNull())
+                .as(BLANK));
         return parsed.select(cols.toArray(new Column[0]));
     }
 
-    /** One file's non-blank lines as (file, line, value or null, error or null). */
+    /** One file's lines as (file, line, value or null, error or null); both null for a blank line. */
     private static Iterator<Row> checkedLines(String file, PortableDataStream stream, String idCol, String textCol)
             throws IOException {
         InputStream in = open(file, stream);
+        Utf8Lines lines = new Utf8Lines(in);
         ObjectReader json =
                 new ObjectMapper().readerFor(JsonNode.class).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-        var utf8 = StandardCharsets.UTF_8
-                .newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
         return new Iterator<>() {
-            private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
             private long line;
             private Row next;
             private boolean done;
@@ -114,12 +116,13 @@ final class JobInput {
             public boolean hasNext() {
                 try {
                     while (next == null && !done) {
-                        byte[] bytes = readLine();
-                        if (bytes == null) {
+                        Utf8Lines.Line l = lines.next();
+                        if (l == null) {
                             done = true;
                             in.close();
                         } else {
-                            next = check(bytes);
+                            line = l.number();
+                            next = check(l);
                         }
                     }
                 } catch (IOException e) {
@@ -138,32 +141,15 @@ final class JobInput {
                 return r;
             }
 
-            private byte[] readLine() throws IOException {
-                buf.reset();
-                int b;
-                while ((b = in.read()) >= 0 && b != '\n') {
-                    buf.write(b);
-                }
-                if (b < 0 && buf.size() == 0) {
-                    return null;
-                }
-                line++;
-                byte[] bytes = buf.toByteArray();
-                int n = bytes.length;
-                return n > 0 && bytes[n - 1] == '\r' ? java.util.Arrays.copyOf(bytes, n - 1) : bytes;
-            }
-
-            /** The row of a line, or null for a blank one (not a record, as Spark's reader skips it). */
-            private Row check(byte[] bytes) {
+            /** The row of a line; a blank one (not a record, as Spark's reader skips it) has neither value nor error. */
+            private Row check(Utf8Lines.Line l) {
                 String where = file + ":" + line + ": ";
-                String s;
-                try {
-                    s = utf8.decode(ByteBuffer.wrap(bytes)).toString();
-                } catch (CharacterCodingException e) {
-                    return RowFactory.create(file, line, null, where + "not valid UTF-8 (" + badByte(bytes) + ")");
+                if (l.error() != null) {
+                    return RowFactory.create(file, line, null, where + l.error());
                 }
+                String s = l.text();
                 if (s.isBlank()) {
-                    return null;
+                    return RowFactory.create(file, line, null, null);
                 }
                 JsonNode n;
                 try {
@@ -190,16 +176,6 @@ final class JobInput {
         };
     }
 
-    private static String badByte(byte[] bytes) {
-        var d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT);
-        var in = ByteBuffer.wrap(bytes);
-        var out = java.nio.CharBuffer.allocate(bytes.length + 1);
-        var r = d.decode(in, out, true);
-        return r.isError()
-                ? String.format("byte 0x%02x at byte %d", bytes[in.position()] & 0xff, in.position() + 1)
-                : "malformed sequence";
-    }
-
     private static InputStream open(String file, PortableDataStream stream) {
         InputStream raw = stream.open();
         CompressionCodec codec =
@@ -213,7 +189,7 @@ final class JobInput {
 
     /**
      * Scans every CSV file at {@code path} for quoting that Spark's reader would resolve by merging
-     * records, and returns the number of files; throws an IllegalArgumentException naming the first
+     * records, and returns the number of files; throws a {@link JobRefusal} naming the first
      * bad file and line.
      */
     static long checkCsv(SparkSession spark, String path) {
@@ -222,7 +198,7 @@ final class JobInput {
                 .map(f -> csvProblem(f._1(), open(f._1(), f._2())))
                 .collect();
         problems.stream().filter(p -> p != null).sorted().findFirst().ifPresent(p -> {
-            throw new IllegalArgumentException(p);
+            throw new JobRefusal(p);
         });
         return problems.size();
     }

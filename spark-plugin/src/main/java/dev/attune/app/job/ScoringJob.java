@@ -2,8 +2,15 @@ package dev.attune.app.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.attune.model.ModelCheck;
+import dev.attune.model.ModelFamily;
+import dev.attune.model.ModelFormatException;
+import dev.attune.model.io.ModelLocator;
+import dev.attune.runtime.AttuneSettings;
 import dev.attune.spark.ClusterInventory;
 import dev.attune.spark.SparkJvmFlags;
+import dev.attune.spark.conf.AttuneConf;
+import dev.attune.spark.conf.AttuneConfigException;
 import dev.attune.spark.conf.SparkSettings;
 import dev.attune.spark.ml.AttuneTextTransformer;
 import dev.attune.spark.ml.SequenceScorer;
@@ -73,7 +80,8 @@ public final class ScoringJob {
             Map<String, String> conf,
             String promptCol,
             String choicesCol,
-            boolean lengthNormalize) {
+            boolean lengthNormalize,
+            boolean verbose) {
 
         /** The input columns the task reads besides the id. */
         List<String> inputCols() {
@@ -110,11 +118,12 @@ public final class ScoringJob {
                          [--task embed|classify|loglik|choose] [--model MODEL] [--text-col text] [--id-col id]
                          [--prompt-col COL] [--choices-col COL [--length-normalize]]
                          [--chunks 16] [--chunks-per-job 4] [--partitions N] [--with-path-device]
-                         [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...]
+                         [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...] [--verbose]
               loglik   (a decoder) writes logprob, mean_logprob, tokens (scored token count) per id; with
                        --prompt-col the text is scored as a completion of that column's prompt
               choose   (a decoder) writes label, label_index, scores: the candidate of the array<string>
-                       column --choices-col most likely after the prompt (--prompt-col, else --text-col)""";
+                       column --choices-col most likely after the prompt (--prompt-col, else --text-col)
+              --verbose  stack traces with errors, and Spark's own task failure logs""";
 
     private ScoringJob() {}
 
@@ -128,10 +137,28 @@ public final class ScoringJob {
             o = parse(args);
         } catch (IllegalArgumentException e) {
             log.println("attune score: " + e.getMessage());
-            log.println(USAGE);
+            log.println("attune score: run 'attune score --help' for its options");
             return 2;
         }
-        SparkSession spark = session(o);
+        // Checked here, on the driver, before any executor starts (and preloads a model).
+        try {
+            ModelCheck.Result model = preflight(o);
+            log.println("attune score: model " + modelOf(o)
+                    + (model.description().isEmpty() ? "" : " (" + model.description() + ")"));
+        } catch (AttuneConfigException e) {
+            log.println("attune score: " + e.getMessage());
+            return 2;
+        } catch (ModelFormatException | JobRefusal e) {
+            fail(log, "", o, e);
+            return 1;
+        }
+        SparkSession spark;
+        try {
+            spark = session(o);
+        } catch (RuntimeException e) {
+            fail(log, "Spark did not start: ", o, e);
+            return 1;
+        }
         try {
             return execute(spark, o, log) == null ? 1 : 0;
         } finally {
@@ -147,11 +174,20 @@ public final class ScoringJob {
             Summary s = score(spark, o, log);
             print(s, log);
             return s;
+        } catch (JobRefusal e) {
+            // Refused before anything was written: re-running the same command is refused again.
+            fail(log, "", o, e);
+            return null;
         } catch (Exception e) {
-            log.println("attune score: FAILED: " + rootMessage(e));
+            fail(log, "FAILED: ", o, e);
             try {
-                log.println("attune score: committed chunks kept: " + committed(spark, o) + " of " + o.chunks()
-                        + "; re-run the same command to finish the rest");
+                List<Integer> done = committed(spark, o);
+                if (done.size() == o.chunks()) {
+                    return null; // nothing left to score: the message says what to do
+                }
+                log.println("attune score: " + done.size() + " of " + o.chunks() + " chunks are committed and kept"
+                        + (done.isEmpty() ? "" : " " + done) + "; once the cause is fixed, the same command scores "
+                        + "only the others");
             } catch (IOException ignored) {
                 // the failure above is what matters
             }
@@ -159,11 +195,78 @@ public final class ScoringJob {
         }
     }
 
+    /** One line saying why (the root cause's message); the stack trace too under {@code --verbose}. */
+    private static void fail(PrintStream log, String what, Options o, Throwable e) {
+        String line = rootMessage(e);
+        log.println("attune score: " + what + (line.startsWith("attune score: ") ? line.substring(14) : line));
+        if (o.verbose()) {
+            e.printStackTrace(log);
+        }
+    }
+
+    /** The model the job scores with, as the job names it. */
+    private static String modelOf(Options o) {
+        return o.model() != null ? o.model() : AttuneConf.parse(driverConf(o)).model();
+    }
+
+    /**
+     * This driver's settings: Spark's (system properties, which spark-submit sets from its
+     * arguments and spark-defaults.conf), then {@code --conf}, {@code --simulate-devices} and
+     * {@code --model}, as {@link #session} gives them to the session.
+     */
+    static Map<String, String> driverConf(Options o) {
+        Map<String, String> conf = new LinkedHashMap<>();
+        for (scala.Tuple2<String, String> kv : new org.apache.spark.SparkConf(true).getAll()) {
+            conf.put(kv._1(), kv._2());
+        }
+        conf.putAll(o.conf());
+        if (o.simulateDevices() != null) {
+            conf.put("spark.attune.simulate.devices", o.simulateDevices());
+        }
+        if (o.model() != null) {
+            conf.put("spark.attune.model", o.model());
+        }
+        return conf;
+    }
+
+    /**
+     * The checks made before Spark starts: every {@code spark.attune.*} key, and the model the job
+     * names, checked without loading its weights ({@link ModelLocator#check}) and against the task's
+     * model family.
+     *
+     * @throws AttuneConfigException for a bad key or value
+     * @throws ModelFormatException for a missing or broken model
+     * @throws JobRefusal for a model of the wrong family for the task
+     */
+    static ModelCheck.Result preflight(Options o) {
+        AttuneSettings settings = AttuneConf.parse(driverConf(o));
+        String model = settings.model();
+        ModelCheck.Result m = ModelLocator.check(model, settings.hadoopOptions());
+        ModelFamily want = o.task().family();
+        if (m.family() != want) {
+            String tasks = java.util.Arrays.stream(TaskKind.values())
+                    .filter(t -> t.family() == m.family())
+                    .map(TaskKind::id)
+                    .collect(java.util.stream.Collectors.joining(" or "));
+            throw new JobRefusal("model " + model + " is "
+                    + (m.family() == ModelFamily.DECODER ? "a decoder" : "an encoder")
+                    + (m.description().isEmpty() ? "" : " (" + m.description() + ")") + "; --task "
+                    + o.task().id()
+                    + " needs "
+                    + (want == ModelFamily.DECODER
+                            ? "a decoder (" + String.join(", ", new java.util.TreeSet<>(want.modelTypes())) + ")"
+                            : "an encoder")
+                    + ": give another model, or --task " + tasks);
+        }
+        return m;
+    }
+
     static Options parse(String[] args) {
         Map<String, String> v = new LinkedHashMap<>();
         Map<String, String> conf = new LinkedHashMap<>();
         boolean pathDevice = false;
         boolean lengthNormalize = false;
+        boolean verbose = false;
         List<String> valued = List.of(
                 "input",
                 "format",
@@ -185,6 +288,8 @@ public final class ScoringJob {
             String a = args[i];
             if (a.equals("--with-path-device")) {
                 pathDevice = true;
+            } else if (a.equals("--verbose")) {
+                verbose = true;
             } else if (a.equals("--length-normalize")) {
                 lengthNormalize = true;
             } else if (a.equals("--conf") && i + 1 < args.length) {
@@ -247,7 +352,8 @@ public final class ScoringJob {
                 conf,
                 v.get("prompt-col"),
                 v.get("choices-col"),
-                lengthNormalize);
+                lengthNormalize,
+                verbose);
     }
 
     private static int positive(Map<String, String> v, String k, int d) {
@@ -289,22 +395,87 @@ public final class ScoringJob {
     }
 
     static Summary score(SparkSession spark, Options o, PrintStream log) throws IOException {
+        Path out = new Path(o.output());
+        FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        checkOutput(fs, o);
+        Path meta = new Path(out, "_attune");
+        try (OutputLock ignored = OutputLock.acquire(fs, meta, o.output())) {
+            removeStaging(fs, meta, log);
+            return scoreLocked(spark, o, fs, out, meta, log);
+        }
+    }
+
+    /**
+     * Refuses an output that is the input, lies inside it or holds it, and an existing output that
+     * is not a directory this job wrote (no {@code _attune/job.json}) unless it is empty.
+     */
+    private static void checkOutput(FileSystem fs, Options o) throws IOException {
+        Path out = fs.makeQualified(new Path(o.output()));
+        if (o.input() != null) {
+            Path in = fs.makeQualified(new Path(o.input()));
+            String a = out.toString().replaceAll("/+$", "");
+            String b = in.toString().replaceAll("/+$", "");
+            if (a.equals(b) || a.startsWith(b + "/") || b.startsWith(a + "/")) {
+                throw new JobRefusal("--output " + o.output() + " and --input " + o.input()
+                        + (a.equals(b)
+                                ? " are the same path"
+                                : a.startsWith(b + "/")
+                                        ? ": the output is inside the input"
+                                        : ": the input is inside the output")
+                        + "; give an output outside the input");
+            }
+        }
+        if (!fs.exists(out)) {
+            return;
+        }
+        if (!fs.getFileStatus(out).isDirectory()) {
+            throw new JobRefusal("--output " + o.output() + " is a file; the job writes a directory: give a new path");
+        }
+        if (!fs.exists(new Path(out, "_attune/job.json")) && fs.listStatus(out).length > 0) {
+            throw new JobRefusal(
+                    "--output " + o.output() + " exists and is not an Attune output (no _attune/job.json); "
+                            + "give a new path, or an empty directory");
+        }
+    }
+
+    /** Staging directories of runs that were killed before they moved their chunks (this run holds the lock). */
+    private static void removeStaging(FileSystem fs, Path meta, PrintStream log) throws IOException {
+        if (!fs.exists(meta)) {
+            return;
+        }
+        int n = 0;
+        for (FileStatus f : fs.listStatus(meta)) {
+            if (f.isDirectory() && f.getPath().getName().startsWith("staging-")) {
+                fs.delete(f.getPath(), true);
+                n++;
+            }
+        }
+        if (n > 0) {
+            log.printf(
+                    "attune score: removed %d staging director%s left by an earlier run that did not finish%n",
+                    n, n == 1 ? "y" : "ies");
+        }
+    }
+
+    private static Summary scoreLocked(
+            SparkSession spark, Options o, FileSystem fs, Path out, Path meta, PrintStream log) throws IOException {
         long t0 = System.nanoTime();
         Dataset<Row> input = read(spark, o);
         List<String> needed = new ArrayList<>(List.of(o.idCol()));
         needed.addAll(o.inputCols());
         for (String c : needed) {
             if (!Arrays.asList(input.columns()).contains(c)) {
-                throw new IllegalArgumentException(
+                throw new JobRefusal(
                         "input has no column '" + c + "'; columns are " + Arrays.toString(input.columns()));
             }
         }
-        Path out = new Path(o.output());
-        FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
-        Path meta = new Path(out, "_attune");
         checkSettings(fs, meta, o, spark);
         boolean inputErrors = Arrays.asList(input.columns()).contains(JobInput.ERROR_COL);
-        long recordsRead = countRecords(spark, input, inputErrors, log);
+        InputCounts inputCounts = countRecords(spark, input, inputErrors, o.idCol(), log);
+        long recordsRead = inputCounts.records();
+        if (inputErrors) {
+            input = input.filter(functions.not(functions.col(JobInput.BLANK)));
+        }
 
         Column chunkOf = functions.pmod(functions.hash(functions.col(o.idCol())), functions.lit(o.chunks()));
         List<Column> selected = new ArrayList<>();
@@ -406,6 +577,9 @@ public final class ScoringJob {
         counts.put("recordsRead", s.recordsRead());
         counts.put("rowsWritten", s.rowsWritten());
         counts.put("rowsFailed", s.failedRows());
+        counts.put("unreadableRecords", inputCounts.unreadable());
+        counts.put("blankLines", inputCounts.blankLines());
+        counts.put("duplicateIds", inputCounts.duplicateIds());
         try (var os = fs.create(new Path(meta, "counts.json"), true)) {
             os.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(counts));
         }
@@ -417,35 +591,66 @@ public final class ScoringJob {
         return s;
     }
 
+    /** What the job read: records, and the lines and ids worth a word. */
+    record InputCounts(long records, long unreadable, long blankLines, long duplicateIds, String duplicateExample) {}
+
     /**
-     * The input's record count (one pass). Under {@code spark.attune.onError=fail} a record that
-     * cannot be read stops the job here, naming its file and line, before anything is scored.
+     * Counts the input's records (one pass over the input, and one over its ids for duplicates).
+     * Under {@code spark.attune.onError=fail} a record that cannot be read stops the job here,
+     * naming its file and line, before anything is scored.
      */
-    private static long countRecords(SparkSession spark, Dataset<Row> input, boolean inputErrors, PrintStream log) {
+    private static InputCounts countRecords(
+            SparkSession spark, Dataset<Row> input, boolean inputErrors, String idCol, PrintStream log) {
+        long read;
+        long bad = 0;
+        long blank = 0;
         if (!inputErrors) {
-            return input.count();
-        }
-        Column err = functions.col(JobInput.ERROR_COL);
-        Row r = input.agg(
-                        functions.count(functions.lit(1)),
-                        functions.count(err),
-                        functions.min(functions.when(
-                                err.isNotNull(),
-                                functions.struct(functions.col(JobInput.FILE), functions.col(JobInput.LINE), err))))
-                .first();
-        long read = r.getLong(0);
-        long bad = r.getLong(1);
-        if (bad > 0) {
-            String first = r.getStruct(2).getString(2);
-            if (SparkSettings.of(spark).onError() == dev.attune.runtime.OnError.FAIL) {
-                throw new IllegalArgumentException(first + " (" + bad + " of " + read + " records cannot be read; "
-                        + "set spark.attune.onError=null to score the others and keep these as failed rows)");
+            read = input.count();
+        } else {
+            Column err = functions.col(JobInput.ERROR_COL);
+            Column isBlank = functions.col(JobInput.BLANK);
+            Row r = input.agg(
+                            functions.count(functions.when(functions.not(isBlank), functions.lit(1))),
+                            functions.count(err),
+                            functions.min(functions.when(
+                                    err.isNotNull(),
+                                    functions.struct(functions.col(JobInput.FILE), functions.col(JobInput.LINE), err))),
+                            functions.count(functions.when(isBlank, functions.lit(1))))
+                    .first();
+            read = r.getLong(0);
+            bad = r.getLong(1);
+            blank = r.getLong(3);
+            if (bad > 0) {
+                String first = r.getStruct(2).getString(2);
+                if (SparkSettings.of(spark).onError() == dev.attune.runtime.OnError.FAIL) {
+                    throw new JobRefusal(first + " (" + bad + " of " + read + " records cannot be read; "
+                            + "set spark.attune.onError=null to score the others and keep these as failed rows)");
+                }
+                log.printf(
+                        "attune score: %d of %d records cannot be read, kept as failed rows in %s; the first: %s%n",
+                        bad, read, ERROR_COL, first);
             }
-            log.printf(
-                    "attune score: %d of %d records cannot be read, kept as failed rows in %s; the first: %s%n",
-                    bad, read, ERROR_COL, first);
+            if (blank > 0) {
+                log.printf("attune score: %d blank lines skipped (not records)%n", blank);
+            }
         }
-        return read;
+        Dataset<Row> ids = inputErrors ? input.filter(functions.not(functions.col(JobInput.BLANK))) : input;
+        Row d = ids.filter(functions.col(idCol).isNotNull())
+                .groupBy(functions.col(idCol))
+                .count()
+                .filter(functions.col("count").gt(1))
+                .agg(
+                        functions.count(functions.lit(1)),
+                        functions.min(functions.col(idCol).cast(org.apache.spark.sql.types.DataTypes.StringType)))
+                .first();
+        long duplicates = d.getLong(0);
+        String example = d.isNullAt(1) ? null : d.getString(1);
+        if (duplicates > 0) {
+            log.printf(
+                    "attune score: %s more than once (e.g. %s = %s); each occurrence is scored and written%n",
+                    duplicates == 1 ? "1 id occurs" : duplicates + " ids occur", idCol, example);
+        }
+        return new InputCounts(read, bad, blank, duplicates, example);
     }
 
     private static boolean hasParquet(FileSystem fs, String dir) {
@@ -612,8 +817,8 @@ public final class ScoringJob {
             try (var in = fs.open(f)) {
                 var have = json.readTree(in);
                 if (!have.equals(want)) {
-                    throw new IllegalArgumentException("output " + o.output() + " was written with other settings "
-                            + have + "; this run has " + want + ": use a new output path or the same settings");
+                    throw new JobRefusal("output " + o.output() + " was written with other settings " + have
+                            + "; this run has " + want + ": use a new output path or the same settings");
                 }
             }
             return;
@@ -624,15 +829,23 @@ public final class ScoringJob {
         }
     }
 
+    /**
+     * The message to show for {@code e}: that of the outermost Attune failure in its causes (a row's
+     * failure, a model, setting or refusal: they name what is wrong and where), else the deepest cause's.
+     */
     private static String rootMessage(Throwable e) {
-        Throwable t = e;
-        String best = e.getMessage();
-        while (t != null) {
-            if (t.getMessage() != null && (t instanceof dev.attune.runtime.RowFailure || t.getCause() == null)) {
-                best = t.getMessage();
+        String deepest = e.getMessage();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof dev.attune.runtime.RowFailure
+                    || t instanceof ModelFormatException
+                    || t instanceof AttuneConfigException
+                    || t instanceof JobRefusal) {
+                return t.getMessage();
             }
-            t = t.getCause();
+            if (t.getMessage() != null) {
+                deepest = t.getMessage();
+            }
         }
-        return best;
+        return deepest;
     }
 }

@@ -72,6 +72,38 @@ final class HadoopModelFetcher {
         }
     }
 
+    /**
+     * The family of the remote model {@code uri} from its {@code config.json}, read in place (nothing
+     * is fetched); a missing directory or file is a {@link ModelFormatException} naming it.
+     */
+    static dev.attune.model.ModelFamily family(String uri, java.util.Map<String, String> hadoopConf) {
+        try {
+            Path src = new Path(uri);
+            Configuration conf = new Configuration();
+            hadoopConf.forEach(conf::set);
+            FileSystem fs = src.getFileSystem(conf);
+            if (!fs.exists(src) || !fs.getFileStatus(src).isDirectory()) {
+                throw new ModelFormatException("model '" + uri + "' is not a directory");
+            }
+            Path config = new Path(src, "config.json");
+            if (!fs.exists(config)) {
+                throw new ModelFormatException(config + ": no config.json in the model directory");
+            }
+            com.fasterxml.jackson.databind.JsonNode root;
+            try (InputStream in = fs.open(config)) {
+                root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new ModelFormatException(config + ": not valid JSON: " + e.getOriginalMessage(), e);
+            }
+            if (root == null || !root.isObject()) {
+                throw new ModelFormatException(config + ": not a JSON object");
+            }
+            return dev.attune.model.ModelFamily.of(root, config.toString());
+        } catch (IOException e) {
+            throw new ModelFormatException("cannot read model '" + uri + "': " + e.getMessage(), e);
+        }
+    }
+
     private static void copyTree(FileSystem fs, Path src, java.nio.file.Path dst, int depth) throws IOException {
         Files.createDirectories(dst);
         for (FileStatus s : fs.listStatus(src)) {

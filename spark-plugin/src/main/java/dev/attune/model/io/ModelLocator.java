@@ -1,5 +1,7 @@
 package dev.attune.model.io;
 
+import dev.attune.model.ModelCheck;
+import dev.attune.model.ModelFamily;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.builtin.BuiltinModel;
 import dev.attune.model.builtin.BuiltinModels;
@@ -50,6 +52,32 @@ public final class ModelLocator {
             return p;
         }
         return HadoopModelFetcher.fetch(model, BuiltinModels.cacheRoot().resolve("remote"), hadoopConf);
+    }
+
+    /**
+     * Checks the model {@code model} names without loading or converting it (see {@link ModelCheck}):
+     * a built-in name must exist; a local directory is checked whole; a remote one must be a
+     * directory holding {@code config.json} (its files are checked where they are fetched).
+     *
+     * @return the model's family and a description, or for a remote model an empty description
+     * @throws ModelFormatException naming the model and what is wrong
+     */
+    public static ModelCheck.Result check(String model, java.util.Map<String, String> hadoopConf) {
+        if (model == null || model.isBlank()) {
+            resolve(model, hadoopConf); // the "no model given" message
+        }
+        if (model.startsWith(BuiltinModel.SCHEME)) {
+            if (BuiltinModel.find(model).isEmpty()) {
+                BuiltinModels.resolve(model); // an unknown name: the error lists the built-in models
+            }
+            BuiltinModel b = BuiltinModel.find(model).orElseThrow();
+            return new ModelCheck.Result(ModelFamily.ENCODER, "built-in " + b.id());
+        }
+        String scheme = scheme(model);
+        if (scheme == null || scheme.equals("file") || scheme.length() == 1) {
+            return ModelCheck.check(resolve(model, hadoopConf));
+        }
+        return new ModelCheck.Result(HadoopModelFetcher.family(model, hadoopConf), "");
     }
 
     private static String scheme(String model) {
