@@ -15,11 +15,9 @@ import dev.attune.runtime.DeviceRunner;
 import dev.attune.runtime.GpuRunners;
 import dev.attune.runtime.RunnerCounters;
 import dev.attune.task.EncoderScoring;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,7 +78,7 @@ final class EmbedCommand {
             try (EncoderModel model = EncoderModel.load(dir);
                     CpuThreads pool = new CpuThreads(threads);
                     BatchRunner runner = runnerFor(device, overrides, err);
-                    BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                    java.io.InputStream in = new java.io.BufferedInputStream(Files.newInputStream(input), 1 << 16);
                     OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
                     JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
                 long loaded = System.nanoTime();
@@ -137,8 +135,8 @@ final class EmbedCommand {
                 gen.flush();
                 double secs = (System.nanoTime() - loaded) / 1e9;
                 summary = String.format(
-                        "attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s",
-                        rows, secs, rows / secs, output, perPath, describe(runner.counters()));
+                        "attune embed: %d rows in %.2f s (%.1f rows/s) -> %s; rows per path: %s%s%s",
+                        rows, secs, rows / secs, output, perPath, describe(runner.counters()), reader.notes());
             }
             target.commit();
         }

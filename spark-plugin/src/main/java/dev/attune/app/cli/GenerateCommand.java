@@ -14,11 +14,9 @@ import dev.attune.task.generate.GenerationRequest;
 import dev.attune.task.generate.NonFiniteLogitsException;
 import dev.attune.task.generate.SamplingParams;
 import dev.attune.task.generate.TextGeneration;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -104,7 +102,7 @@ final class GenerateCommand {
         try (OutputFile target = OutputFile.prepare("generate", input, output, a.flag("overwrite"));
                 DecoderModel model = DecoderModel.load(dir);
                 CpuThreads pool = new CpuThreads(threads);
-                BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                java.io.InputStream in = new java.io.BufferedInputStream(Files.newInputStream(input), 1 << 16);
                 OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
                 JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
             DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
@@ -165,8 +163,8 @@ final class GenerateCommand {
             gen.close();
             double secs = (System.nanoTime() - loaded) / 1e9;
             summary = String.format(
-                    "attune generate: %d rows (%d tokens generated) in %.2f s (%.1f tokens/s) -> %s; rows per path: %s",
-                    rows, generated, secs, generated / secs, output, perPath);
+                    "attune generate: %d rows (%d tokens generated) in %.2f s (%.1f tokens/s) -> %s; rows per path: %s%s",
+                    rows, generated, secs, generated / secs, output, perPath, reader.notes());
             target.commit();
         }
         err.println(summary);

@@ -3,15 +3,20 @@ package dev.attune.app.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
+import dev.attune.app.input.Utf8Lines;
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
- * Reads {@code {"id": ..., "text": ...}} lines. Blank lines are skipped; any other line that is
- * not such an object is an {@link InputException} naming its line number. {@code text} may be a
- * string or null; {@code id} may be any JSON value and is copied to the output as it is.
+ * Reads {@code {"id": ..., "text": ...}} lines of strict UTF-8 ({@link Utf8Lines}). Blank lines are
+ * skipped and counted; any other line that is not such an object (or not valid UTF-8, or longer than
+ * {@link Utf8Lines#MAX_LINE_BYTES}) is an {@link InputException} naming file and line. {@code text}
+ * may be a string or null; {@code id} may be any JSON value and is copied to the output as it is;
+ * ids seen more than once are counted ({@link #notes}). Not thread-safe.
  */
 final class JsonlInput {
 
@@ -40,19 +45,23 @@ final class JsonlInput {
     }
 
     private final ObjectMapper json = new ObjectMapper();
-    private final BufferedReader reader;
+    private final Utf8Lines lines;
     private final String source;
-    private long line;
+    private final Set<JsonNode> ids = new HashSet<>();
+    private long blank;
+    private long duplicates;
+    private String firstDuplicate;
 
     /** The field a row may hold instead of "text" (generation's chat "messages"), or null. */
     private final String alternative;
 
-    JsonlInput(BufferedReader reader, String source) {
-        this(reader, source, null);
+    /** {@code in} is read to its end, not closed; buffer it. */
+    JsonlInput(InputStream in, String source) {
+        this(in, source, null);
     }
 
-    JsonlInput(BufferedReader reader, String source, String alternative) {
-        this.reader = reader;
+    JsonlInput(InputStream in, String source, String alternative) {
+        this.lines = new Utf8Lines(in);
         this.source = source;
         this.alternative = alternative;
     }
@@ -60,18 +69,45 @@ final class JsonlInput {
     /** Up to {@code max} rows; an empty list at the end of input. */
     List<Row> next(int max) throws IOException {
         List<Row> rows = new ArrayList<>();
-        String s;
-        while (rows.size() < max && (s = reader.readLine()) != null) {
-            line++;
-            if (s.isBlank()) {
+        Utf8Lines.Line l;
+        while (rows.size() < max && (l = lines.next()) != null) {
+            if (l.error() != null) {
+                throw new InputException(source + ":" + l.number() + ": " + l.error());
+            }
+            if (l.blank()) {
+                blank++;
                 continue;
             }
-            rows.add(parse(s));
+            Row r = parse(l.text(), l.number());
+            if (!ids.add(r.id()) && duplicates++ == 0) {
+                firstDuplicate = r.id() + " (line " + l.number() + ")";
+            }
+            rows.add(r);
         }
         return rows;
     }
 
-    private Row parse(String s) {
+    /** What the summary should mention: blank lines skipped and ids seen more than once; "" when none. */
+    String notes() {
+        StringBuilder b = new StringBuilder();
+        if (blank > 0) {
+            b.append("; ")
+                    .append(blank)
+                    .append(blank == 1 ? " blank line" : " blank lines")
+                    .append(" skipped");
+        }
+        if (duplicates > 0) {
+            b.append("; ")
+                    .append(duplicates)
+                    .append(duplicates == 1 ? " row repeats" : " rows repeat")
+                    .append(" an earlier id (the first: id ")
+                    .append(firstDuplicate)
+                    .append("), each written");
+        }
+        return b.toString();
+    }
+
+    private Row parse(String s, long line) {
         JsonNode n;
         try {
             n = json.readTree(s);

@@ -14,11 +14,9 @@ import dev.attune.task.LogLikelihood;
 import dev.attune.task.RowTooLongException;
 import dev.attune.task.ScoreRequest;
 import dev.attune.task.SequenceScore;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -97,7 +95,7 @@ final class LoglikCommand {
         try (OutputFile target = OutputFile.prepare("loglik", input, output, a.flag("overwrite"))) {
             try (DecoderModel model = DecoderModel.load(dir);
                     CpuThreads pool = new CpuThreads(threads);
-                    BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+                    java.io.InputStream in = new java.io.BufferedInputStream(Files.newInputStream(input), 1 << 16);
                     OutputStream os = new java.io.BufferedOutputStream(target.open(), 1 << 16);
                     JsonGenerator gen = new ObjectMapper().getFactory().createGenerator(os, JsonEncoding.UTF8)) {
                 DeviceRunner runner = new DeviceRunner(device, overrides, 0.9);
@@ -163,7 +161,7 @@ final class LoglikCommand {
                 tokens = prefilled[0];
                 double secs = (System.nanoTime() - loaded) / 1e9;
                 summary = String.format(
-                        "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s",
+                        "attune loglik: %d rows (%d tokens) in %.2f s (%.1f prefill tokens/s) -> %s; rows per path: %s%s%s",
                         rows,
                         tokens,
                         secs,
@@ -172,7 +170,8 @@ final class LoglikCommand {
                         perPath,
                         runner.precisionFallbacks() > 0
                                 ? "; " + runner.precisionFallbacks() + " batches re-run in fp32 after fp16 overflow"
-                                : "");
+                                : "",
+                        reader.notes());
             }
             target.commit();
         }

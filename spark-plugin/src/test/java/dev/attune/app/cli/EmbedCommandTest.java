@@ -89,6 +89,44 @@ class EmbedCommandTest {
     }
 
     @Test
+    void invalidUtf8IsNamedByFileAndLineEvenFarIntoTheFile(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Path out = dir.resolve("out.jsonl");
+        var b = new java.io.ByteArrayOutputStream();
+        for (int i = 1; i < 700; i++) { // well past a reader's 8 KB read-ahead
+            b.writeBytes(
+                    ("{\"id\": " + i + ", \"text\": \"line number " + i + "\"}\n").getBytes(StandardCharsets.UTF_8));
+        }
+        b.writeBytes("{\"id\": 700, \"text\": \"caf".getBytes(StandardCharsets.UTF_8));
+        b.write(0xe9); // Latin-1 é: not UTF-8
+        b.writeBytes("\"}\n".getBytes(StandardCharsets.UTF_8));
+        Files.write(in, b.toByteArray());
+        Run r = run("embed", "--input", in.toString(), "--output", out.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains(in + ":700: not valid UTF-8 (byte 0xe9 at byte 25)"), r.err());
+        assertFalse(r.err().contains("MalformedInputException"), r.err());
+        assertFalse(Files.exists(out), "no partial output");
+    }
+
+    @Test
+    void blankLinesAndRepeatedIdsAreCountedInTheSummary(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Path out = dir.resolve("out.jsonl");
+        Files.writeString(
+                in,
+                "{\"id\": 1, \"text\": \"one\"}\n\n{\"id\": \"a\", \"text\": \"two\"}\n  \r\n{\"id\": 1, \"text\": \"again\"}\n");
+        Run r = run("embed", "--input", in.toString(), "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("attune embed: 3 rows in "), r.err());
+        assertTrue(
+                r.err()
+                        .contains(
+                                "; 2 blank lines skipped; 1 row repeats an earlier id (the first: id 1 (line 5)), each written"),
+                r.err());
+        assertEquals(3, Files.readAllLines(out).size());
+    }
+
+    @Test
     void wrongShapesOfLinesAreNamed(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out.jsonl");
         String[][] cases = {
