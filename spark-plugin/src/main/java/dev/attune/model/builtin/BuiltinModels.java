@@ -1,27 +1,21 @@
 package dev.attune.model.builtin;
 
 import dev.attune.model.ModelFormatException;
+import dev.attune.model.io.CacheEntry;
 import dev.attune.model.onnx.OnnxBertImporter;
 import dev.attune.model.onnx.OnnxInitializers;
 import dev.attune.model.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.UUID;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * Resolves {@code builtin:NAME} to a Hugging Face model directory in the local cache, converting
@@ -30,7 +24,10 @@ import java.util.stream.Stream;
  * <p>Concurrency: several JVMs on one host (Spark executors) may resolve the same model at once.
  * The conversion runs under an exclusive file lock, writes into a private temporary directory and
  * appears under its final name by one atomic rename, so a reader sees either no directory or a
- * complete one. The cache key includes the jar's URL, so a new jar version converts anew.
+ * complete one. The cache key includes the jar's URL, so a new jar version converts anew. Every
+ * resolve checks the directory against the manifest written with it and converts again when a
+ * file is missing or has the wrong size; leftovers of killed conversions are removed. See {@link
+ * CacheEntry}.
  *
  * <p>The cache root is {@code -Dattune.cache.dir}, else {@code $ATTUNE_CACHE_DIR}, else
  * {@code ~/.cache/attune}.
@@ -61,35 +58,29 @@ public final class BuiltinModels {
         return resolve(model, cacheRoot());
     }
 
-    public static synchronized Path resolve(BuiltinModel model, Path cacheRoot) {
+    /**
+     * The local model directory of {@code model} under {@code cacheRoot}, converted the first time
+     * and again whenever the cached copy is found damaged (see {@link CacheEntry}).
+     */
+    public static Path resolve(BuiltinModel model, Path cacheRoot) {
         URL onnx = resource(model, model.onnxResource());
         URL tok = resource(model, model.tokenizerResource());
-        Path dir = cacheRoot.resolve("models").resolve(model.id() + "-" + shortHash(onnx + "|" + tok + "|v1"));
-        if (Files.isDirectory(dir)) {
-            return dir;
-        }
-        try {
-            Files.createDirectories(dir.getParent());
-            Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
-            try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    FileLock ignored = ch.lock()) {
-                if (Files.isDirectory(dir)) {
-                    return dir; // another JVM converted it while we waited
-                }
-                Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp-" + UUID.randomUUID());
-                Files.createDirectories(tmp);
-                try {
-                    convert(model, onnx, tok, tmp);
-                    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-                } finally {
-                    deleteTree(tmp);
-                }
-            }
-            return dir;
-        } catch (IOException e) {
-            throw new ModelFormatException(
-                    "cannot prepare built-in model " + model.uri() + " in " + dir + ": " + e.getMessage(), e);
-        }
+        return CacheEntry.resolve(
+                cacheDirectory(model, onnx, tok, cacheRoot),
+                "prepare built-in model " + model.uri(),
+                "converting it again",
+                target -> convert(model, onnx, tok, target));
+    }
+
+    /** Where {@link #resolve(BuiltinModel, Path)} keeps {@code model}; nothing is created. */
+    public static Path cacheDirectory(BuiltinModel model, Path cacheRoot) {
+        return cacheDirectory(
+                model, resource(model, model.onnxResource()), resource(model, model.tokenizerResource()), cacheRoot);
+    }
+
+    private static Path cacheDirectory(BuiltinModel model, URL onnx, URL tok, Path cacheRoot) {
+        // v2: entries carry CacheEntry's manifest; v1 entries, written without one, are left alone.
+        return cacheRoot.resolve("models").resolve(model.id() + "-" + shortHash(onnx + "|" + tok + "|v2"));
     }
 
     private static void convert(BuiltinModel model, URL onnx, URL tok, Path target) throws IOException {
@@ -129,17 +120,6 @@ public final class BuiltinModels {
             return HexFormat.of().formatHex(d, 0, 6);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
         }
     }
 }

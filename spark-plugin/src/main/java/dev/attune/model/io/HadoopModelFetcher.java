@@ -3,15 +3,10 @@ package dev.attune.model.io;
 import dev.attune.model.ModelFormatException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -21,7 +16,8 @@ import org.apache.hadoop.fs.Path;
  * Copies a model directory from any Hadoop FileSystem into the local cache, once per host and
  * version: the cache key is the URI plus the newest modification time and total size of the
  * files, so an updated model is fetched anew. The copy is made under a file lock into a private
- * directory and renamed into place atomically. Only the files a model needs are copied (no
+ * directory and renamed into place atomically; it is checked against its manifest on every fetch
+ * and copied again when damaged (see {@link CacheEntry}). Only the files a model needs are copied (no
  * sub-directories other than sentence-transformers' module folders).
  */
 final class HadoopModelFetcher {
@@ -48,25 +44,16 @@ final class HadoopModelFetcher {
             String key = HexFormat.of()
                     .formatHex(
                             MessageDigest.getInstance("SHA-256")
-                                    .digest((uri + "|" + newest + "|" + total).getBytes(StandardCharsets.UTF_8)),
+                                    .digest((uri + "|" + newest + "|" + total + "|v2")
+                                            .getBytes(StandardCharsets.UTF_8)),
                             0,
                             8);
-            java.nio.file.Path dir = cacheRoot.resolve(key);
-            if (Files.isDirectory(dir)) {
-                return dir;
-            }
-            Files.createDirectories(cacheRoot);
-            try (FileChannel ch = FileChannel.open(
-                            cacheRoot.resolve(key + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    FileLock ignored = ch.lock()) {
-                if (Files.isDirectory(dir)) {
-                    return dir;
-                }
-                java.nio.file.Path tmp = cacheRoot.resolve(key + ".tmp-" + UUID.randomUUID());
-                copyTree(fs, src, tmp, 0);
-                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            }
-            return dir;
+            // v2: copies carry CacheEntry's manifest; v1 copies, written without one, are left alone.
+            return CacheEntry.resolve(
+                    cacheRoot.resolve(key),
+                    "fetch model '" + uri + "'",
+                    "fetching it again",
+                    target -> copyTree(fs, src, target, 0));
         } catch (IOException | java.security.NoSuchAlgorithmException e) {
             throw new ModelFormatException("cannot fetch model '" + uri + "': " + e.getMessage(), e);
         }
