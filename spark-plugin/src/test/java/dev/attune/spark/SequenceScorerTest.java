@@ -302,6 +302,29 @@ class SequenceScorerTest {
     }
 
     @Test
+    void aNonFiniteLogProbabilityIsARowErrorNamingModelAndPath() throws Exception {
+        // Finite weights (the load check passes) whose logits overflow fp32.
+        Path half = dev.attune.testing.ModelCopies.scaled(
+                modelDir, tmp.resolve("overflow-norm"), "model.norm.weight", 1e20f);
+        Path broken = dev.attune.testing.ModelCopies.scaled(half, tmp.resolve("overflow"), "lm_head.weight", 1e20f);
+        for (String column : List.of("loglik", "choice")) {
+            SequenceScorer scorer = new SequenceScorer()
+                    .setModel(broken.toString())
+                    .setOnError("null")
+                    .setIdCol("id");
+            if (column.equals("choice")) {
+                scorer = scorer.setChoicesCol("choices").setInputCol("prompt").setOutputCol("choice");
+            }
+            List<Row> out = scorer.transform(table(texts.subList(0, 4))).collectAsList();
+            Row r = out.get(1);
+            String err = r.getString(r.fieldIndex("attune_error"));
+            assertNull(r.get(r.fieldIndex(column)), column + ": no NaN reaches the output");
+            assertTrue(err != null && err.startsWith("row 1: model " + broken + " on path cpu-flash gave "), err);
+            assertTrue(err.contains("(a non-finite output)"), err);
+        }
+    }
+
+    @Test
     void anEncoderDirectoryIsRefusedWithAClearMessage() throws Exception {
         Path enc = tmp.resolve("encoder");
         Files.createDirectories(enc);

@@ -133,7 +133,9 @@ final class LoglikCommand {
                                     choices(chunk, choicesField, input.toString()),
                                     scorer,
                                     a.flag("length-normalize"),
-                                    listener);
+                                    listener,
+                                    input.toString(),
+                                    dir);
                         } else {
                             List<ScoreRequest> req = new ArrayList<>(chunk.size());
                             for (JsonlInput.Row r : chunk) {
@@ -254,7 +256,9 @@ final class LoglikCommand {
             List<LabelChoice.Request> req,
             LogLikelihood scorer,
             boolean normalize,
-            LogLikelihood.Listener listener)
+            LogLikelihood.Listener listener,
+            String source,
+            Path model)
             throws IOException {
         LabelChoice.Choice[] choices;
         try {
@@ -275,6 +279,14 @@ final class LoglikCommand {
                 gen.writeNullField("choice_index");
                 gen.writeNullField("scores");
             } else {
+                for (int k = 0; k < c.scores().length; k++) {
+                    if (!Double.isFinite(c.scores()[k])) {
+                        throw new JsonlInput.InputException(
+                                source + ":" + chunk.get(i).line() + ": model " + model
+                                        + " on path " + c.path() + " gave candidate " + k + " a log-probability of "
+                                        + c.scores()[k] + " (non-finite output); nothing is written");
+                    }
+                }
                 gen.writeStringField("choice", c.label());
                 gen.writeNumberField("choice_index", c.index());
                 gen.writeArrayFieldStart("scores");

@@ -32,6 +32,7 @@ import org.apache.spark.TaskContext;
  *   ({@code batchRows} rows, {@code spark.attune.batch.maxTokens} tokens);</li>
  *   <li>a row longer than the model's context is that row's error; any other failure of a batch
  *   re-runs its rows one by one to find the row at fault;</li>
+ *   <li>a log-probability that is NaN or infinite (an overflow) is that row's error, naming model and path;</li>
  *   <li>{@code onError=fail}: the first failing row fails the task, named by its id;
  *   {@code onError=null}: it gets a null result and the error, every other row is kept.</li>
  * </ul>
@@ -252,7 +253,7 @@ public final class DecoderPartitionScorer {
             while (!todo.isEmpty()) {
                 int[] idx = todo.stream().mapToInt(Integer::intValue).toArray();
                 try {
-                    fill(out, idx, batch.run(idx, scorer, metrics));
+                    fill(out, idx, batch.run(idx, scorer, metrics), ids, device);
                     todo.clear();
                 } catch (RowAtFault f) {
                     out[f.row] = fail(ids.get(f.row), f.getMessage(), f.getCause(), device);
@@ -262,7 +263,7 @@ public final class DecoderPartitionScorer {
                 } catch (RuntimeException whole) {
                     for (int i : idx) {
                         try {
-                            fill(out, new int[] {i}, batch.run(new int[] {i}, scorer, metrics));
+                            fill(out, new int[] {i}, batch.run(new int[] {i}, scorer, metrics), ids, device);
                         } catch (RowFailure | UnsupportedPathException | ModelFormatException e) {
                             throw e;
                         } catch (RuntimeException e) {
@@ -278,10 +279,34 @@ public final class DecoderPartitionScorer {
         return List.of(out);
     }
 
-    private static void fill(Result[] out, int[] idx, Result[] r) {
+    /** Stores a batch's results; a result that is not a finite number is its row's error. */
+    private void fill(Result[] out, int[] idx, Result[] r, List<String> ids, String device) {
         for (int j = 0; j < idx.length; j++) {
-            out[idx[j]] = r[j];
+            String bad = nonFinite(r[j]);
+            out[idx[j]] = bad == null ? r[j] : fail(ids.get(idx[j]), bad, null, device);
         }
+    }
+
+    /** Why {@code r} is not a usable result (a NaN or infinite log-probability), or null. */
+    private String nonFinite(Result r) {
+        double v = Double.NaN;
+        boolean finite = true;
+        if (r.score() != null) {
+            v = r.score().logprob();
+            finite = Double.isFinite(v);
+        } else if (r.choice() != null) {
+            for (double d : r.choice().scores()) {
+                if (!Double.isFinite(d)) {
+                    v = d;
+                    finite = false;
+                    break;
+                }
+            }
+        }
+        return finite
+                ? null
+                : "model " + modelSpec + " on path " + r.path() + " gave a log-probability of " + v
+                        + " (a non-finite output)";
     }
 
     private Result fail(String id, String problem, Throwable cause, String device) {

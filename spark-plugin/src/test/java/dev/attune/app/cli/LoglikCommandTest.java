@@ -263,6 +263,25 @@ class LoglikCommandTest {
     }
 
     @Test
+    void aNonFiniteScoreOrChoiceNamesTheRowAndWritesNothing() throws Exception {
+        Path half =
+                dev.attune.testing.ModelCopies.scaled(model, tmp.resolve("overflow-norm"), "model.norm.weight", 1e20f);
+        Path broken = dev.attune.testing.ModelCopies.scaled(half, tmp.resolve("overflow"), "lm_head.weight", 1e20f);
+        Path in = input("nonfinite.jsonl", "{\"id\": 1, \"text\": \"Is this good?\", \"labels\": [\"yes\", \"no\"]}");
+        for (List<String> extra : List.of(List.<String>of(), List.of("--choices", "labels"))) {
+            Path out = tmp.resolve("nonfinite-out.jsonl");
+            List<String> args = new java.util.ArrayList<>(List.of(
+                    "loglik", "--model", broken.toString(), "--input", in.toString(), "--output", out.toString()));
+            args.addAll(extra);
+            Run r = run(args.toArray(new String[0]));
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().contains("nonfinite.jsonl:1: model " + broken + " on path cpu-flash gave "), r.err());
+            assertTrue(r.err().contains("(non-finite output); nothing is written"), r.err());
+            assertFalse(Files.exists(out));
+        }
+    }
+
+    @Test
     void refusesToOverwriteAndNamesBadRows() throws Exception {
         Path in = input("ok.jsonl", "{\"id\": 1, \"text\": \"fine\"}");
         Path existing = input("existing.jsonl", "keep me");
