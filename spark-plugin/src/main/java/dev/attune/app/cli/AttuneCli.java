@@ -8,12 +8,13 @@ import java.io.PrintStream;
 
 /**
  * The {@code bin/attune} command line. Exit codes: 0 success, 1 the work failed (bad model, bad
- * input row, I/O), 2 the command line itself is wrong.
+ * input row, I/O), 2 the command line itself is wrong. Every failure is one line naming what is
+ * wrong and where; {@code --verbose} (any command) adds its stack trace.
  */
 public final class AttuneCli {
 
     static final String USAGE = """
-            usage: attune <command> [options]
+            usage: attune <command> [options] [--verbose]
 
             commands:
             """ + EmbedCommand.USAGE.indent(2) + LoglikCommand.USAGE.indent(2)
@@ -78,6 +79,13 @@ public final class AttuneCli {
             out.println(own);
             return 0;
         }
+        // --verbose, for any command: a failure's stack trace after its one line.
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        if (verbose && !args[0].equals("score")) {
+            args = java.util.Arrays.stream(args)
+                    .filter(a -> !a.equals("--verbose"))
+                    .toArray(String[]::new);
+        }
         try {
             return switch (args[0]) {
                 case "embed" -> EmbedCommand.run(args, err);
@@ -103,9 +111,17 @@ public final class AttuneCli {
             return 2;
         } catch (JsonlInput.InputException | CliFailure | ModelFormatException | UnsupportedPathException e) {
             err.println("attune: " + e.getMessage());
+            if (verbose) {
+                e.printStackTrace(err);
+            }
             return 1;
         } catch (Exception e) {
             err.println("attune: " + e);
+            if (verbose) {
+                e.printStackTrace(err);
+            } else {
+                err.println("run the command again with --verbose for the stack trace");
+            }
             return 1;
         }
     }

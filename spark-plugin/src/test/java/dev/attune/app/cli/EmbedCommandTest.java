@@ -182,6 +182,21 @@ class EmbedCommandTest {
                 dir.resolve("no-such-model").toString());
         assertEquals(1, missingDir.code());
         assertTrue(missingDir.err().contains("does not exist"), missingDir.err());
+        assertFalse(missingDir.err().contains("\tat "), "no stack trace: " + missingDir.err());
+        Run verbose = run(
+                "embed",
+                "--input",
+                in.toString(),
+                "--output",
+                dir.resolve("o").toString(),
+                "--model",
+                dir.resolve("no-such-model").toString(),
+                "--verbose");
+        assertEquals(1, verbose.code());
+        assertTrue(verbose.err().contains("does not exist"), verbose.err());
+        assertTrue(
+                verbose.err().contains("\tat dev.attune.model.io.ModelLocator"),
+                "--verbose: the trace: " + verbose.err());
     }
 
     @Test
