@@ -232,15 +232,22 @@ public final class ScoringJob {
     /**
      * The checks made before Spark starts: every {@code spark.attune.*} key, and the model the job
      * names, checked without loading its weights ({@link ModelLocator#check}) and against the task's
-     * model family.
+     * model family. A local model directory missing on the driver of a cluster master is left to the
+     * executors (models are often installed on the worker nodes only).
      *
      * @throws AttuneConfigException for a bad key or value
      * @throws ModelFormatException for a missing or broken model
      * @throws JobRefusal for a model of the wrong family for the task
      */
     static ModelCheck.Result preflight(Options o) {
-        AttuneSettings settings = AttuneConf.parse(driverConf(o));
+        Map<String, String> conf = driverConf(o);
+        AttuneSettings settings = AttuneConf.parse(conf);
         String model = settings.model();
+        String master = o.master() != null ? o.master() : conf.getOrDefault("spark.master", "local");
+        if (!master.startsWith("local") && ModelLocator.isLocalPath(model) && !ModelLocator.existsLocally(model)) {
+            // Executors may have the model where this driver (an edge node) does not: they check it.
+            return new ModelCheck.Result(o.task().family(), "not on this driver's host; the executors check it");
+        }
         ModelCheck.Result m = ModelLocator.check(model, settings.hadoopOptions());
         ModelFamily want = o.task().family();
         if (m.family() != want) {

@@ -80,6 +80,21 @@ public final class ModelLocator {
         return new ModelCheck.Result(HadoopModelFetcher.family(model, hadoopConf), "");
     }
 
+    /** Whether {@code model} names a local directory (a plain path or a {@code file:} URI). */
+    public static boolean isLocalPath(String model) {
+        if (model == null || model.isBlank() || model.startsWith(BuiltinModel.SCHEME)) {
+            return false;
+        }
+        String scheme = scheme(model);
+        return scheme == null || scheme.equals("file") || scheme.length() == 1;
+    }
+
+    /** Whether the local directory {@code model} exists on this host. */
+    public static boolean existsLocally(String model) {
+        String scheme = scheme(model);
+        return Files.isDirectory(scheme == null || scheme.length() == 1 ? Path.of(model) : Path.of(URI.create(model)));
+    }
+
     private static String scheme(String model) {
         try {
             return new URI(model).getScheme();

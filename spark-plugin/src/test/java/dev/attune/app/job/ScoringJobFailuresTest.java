@@ -109,6 +109,21 @@ class ScoringJobFailuresTest {
     }
 
     @Test
+    void aModelMissingOnTheDriverOfAClusterIsLeftToTheExecutors(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("installed-on-workers-only");
+        ScoringJob.Options cluster = ScoringJob.parse(new String[] {
+            "--input", "in.jsonl", "--output", "out", "--model", missing.toString(), "--master", "spark://head:7077"
+        });
+        assertTrue(ScoringJob.preflight(cluster).description().contains("the executors check it"));
+        ScoringJob.Options local = ScoringJob.parse(new String[] {
+            "--input", "in.jsonl", "--output", "out", "--model", missing.toString(), "--master", "local[2]"
+        });
+        var e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.attune.model.ModelFormatException.class, () -> ScoringJob.preflight(local));
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+
+    @Test
     void aBrokenModelIsNamedBeforeSparkStarts(@TempDir Path dir) throws Exception {
         Path model = ModelCopies.copy(
                 BuiltinModels.resolve("builtin:all-MiniLM-L6-v2"), dir.resolve("model"), c -> {}, (n, s, d) -> d);
