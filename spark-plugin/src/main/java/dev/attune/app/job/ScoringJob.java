@@ -232,7 +232,7 @@ public final class ScoringJob {
     /**
      * The checks made before Spark starts: every {@code spark.attune.*} key, and the model the job
      * names, checked without loading its weights ({@link ModelLocator#check}) and against the task's
-     * model family. A local model directory missing on the driver of a cluster master is left to the
+     * model family; a local input that does not exist. A local model directory missing on the driver of a cluster master is left to the
      * executors (models are often installed on the worker nodes only).
      *
      * @throws AttuneConfigException for a bad key or value
@@ -242,6 +242,12 @@ public final class ScoringJob {
     static ModelCheck.Result preflight(Options o) {
         Map<String, String> conf = driverConf(o);
         AttuneSettings settings = AttuneConf.parse(conf);
+        if (o.input() != null
+                && ModelLocator.isLocalPath(o.input())
+                && !o.input().matches(".*[*?\\[{].*")
+                && !java.nio.file.Files.exists(java.nio.file.Path.of(o.input().replaceFirst("^file:(//)?", "")))) {
+            throw new JobRefusal("--input " + o.input() + " does not exist");
+        }
         String model = settings.model();
         String master = o.master() != null ? o.master() : conf.getOrDefault("spark.master", "local");
         if (!master.startsWith("local") && ModelLocator.isLocalPath(model) && !ModelLocator.existsLocally(model)) {
@@ -542,10 +548,15 @@ public final class ScoringJob {
                     cols.add(functions.col(c));
                 }
             }
-            scored.select(cols.toArray(new Column[0]))
-                    .write()
-                    .partitionBy("attune_chunk")
-                    .parquet(staging.toString());
+            try {
+                scored.select(cols.toArray(new Column[0]))
+                        .write()
+                        .partitionBy("attune_chunk")
+                        .parquet(staging.toString());
+            } catch (RuntimeException e) {
+                fs.delete(staging, true); // the wave's partial files: nothing of it was committed
+                throw e;
+            }
             for (int k : wave) {
                 Path src = new Path(staging, "attune_chunk=" + k);
                 Path dst = new Path(out, "chunk=" + k);

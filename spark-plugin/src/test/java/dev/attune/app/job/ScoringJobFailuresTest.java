@@ -96,6 +96,14 @@ class ScoringJobFailuresTest {
     }
 
     @Test
+    void aMissingLocalInputIsOneLineBeforeSparkStarts(@TempDir Path dir) {
+        Result r = run(args(dir.resolve("nope.jsonl"), dir.resolve("out")));
+        assertEquals(1, r.code(), r.log());
+        assertEquals(List.of("attune score: --input " + dir.resolve("nope.jsonl") + " does not exist"), r.lines());
+        assertNoSession();
+    }
+
+    @Test
     void aMissingModelIsOneLineBeforeSparkStarts(@TempDir Path dir) throws Exception {
         Path missing = dir.resolve("no-such-model");
         for (String[] a : List.of(
