@@ -20,7 +20,9 @@ public enum TaskKind {
     /** Log-likelihood of a text, or of a completion given a prompt. */
     LOGLIK(ModelFamily.DECODER),
     /** The candidate label a decoder finds most likely after a prompt. */
-    CHOOSE(ModelFamily.DECODER);
+    CHOOSE(ModelFamily.DECODER),
+    /** Text a decoder generates after a prompt (or chat messages). */
+    GENERATE(ModelFamily.DECODER);
 
     private final ModelFamily family;
 

@@ -16,7 +16,9 @@ import dev.attune.spark.ml.AttuneTextTransformer;
 import dev.attune.spark.ml.SequenceScorer;
 import dev.attune.spark.ml.TextClassifier;
 import dev.attune.spark.ml.TextEmbedder;
+import dev.attune.spark.ml.TextGenerator;
 import dev.attune.task.TaskKind;
+import dev.attune.task.generate.SamplingParams;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -81,7 +83,9 @@ public final class ScoringJob {
             String promptCol,
             String choicesCol,
             boolean lengthNormalize,
-            boolean verbose) {
+            boolean verbose,
+            SamplingParams sampling,
+            String messagesCol) {
 
         /** The input columns the task reads besides the id. */
         List<String> inputCols() {
@@ -91,6 +95,10 @@ public final class ScoringJob {
             }
             if (choicesCol != null) {
                 c.add(choicesCol);
+            }
+            if (messagesCol != null) {
+                c.remove(textCol); // the prompt is the messages column
+                c.add(messagesCol);
             }
             return c;
         }
@@ -232,8 +240,9 @@ public final class ScoringJob {
     /**
      * The checks made before Spark starts: every {@code spark.attune.*} key, and the model the job
      * names, checked without loading its weights ({@link ModelLocator#check}) and against the task's
-     * model family; a local input that does not exist. A local model directory missing on the driver of a cluster master is left to the
-     * executors (models are often installed on the worker nodes only).
+     * model family; a local input that does not exist (on a local master, or named with {@code file:}).
+     * A local model directory missing on the driver of a cluster master is left to the executors
+     * (models are often installed on the worker nodes only).
      *
      * @throws AttuneConfigException for a bad key or value
      * @throws ModelFormatException for a missing or broken model
@@ -242,14 +251,17 @@ public final class ScoringJob {
     static ModelCheck.Result preflight(Options o) {
         Map<String, String> conf = driverConf(o);
         AttuneSettings settings = AttuneConf.parse(conf);
+        String master = o.master() != null ? o.master() : conf.getOrDefault("spark.master", "local");
+        // On a cluster master a path without a scheme resolves against fs.defaultFS (often HDFS),
+        // so only a local master or an explicit file: path is checked here.
         if (o.input() != null
+                && (master.startsWith("local") || o.input().startsWith("file:"))
                 && ModelLocator.isLocalPath(o.input())
                 && !o.input().matches(".*[*?\\[{].*")
                 && !java.nio.file.Files.exists(java.nio.file.Path.of(o.input().replaceFirst("^file:(//)?", "")))) {
             throw new JobRefusal("--input " + o.input() + " does not exist");
         }
         String model = settings.model();
-        String master = o.master() != null ? o.master() : conf.getOrDefault("spark.master", "local");
         if (!master.startsWith("local") && ModelLocator.isLocalPath(model) && !ModelLocator.existsLocally(model)) {
             // Executors may have the model where this driver (an edge node) does not: they check it.
             return new ModelCheck.Result(o.task().family(), "not on this driver's host; the executors check it");
@@ -295,7 +307,16 @@ public final class ScoringJob {
                 "master",
                 "simulate-devices",
                 "prompt-col",
-                "choices-col");
+                "choices-col",
+                "messages-col",
+                "max-new-tokens",
+                "temperature",
+                "top-k",
+                "top-p",
+                "min-p",
+                "repetition-penalty",
+                "seed");
+        List<String> stops = new ArrayList<>();
         int start = args.length > 0 && args[0].equals("score") ? 1 : 0;
         for (int i = start; i < args.length; i++) {
             String a = args[i];
@@ -303,6 +324,8 @@ public final class ScoringJob {
                 pathDevice = true;
             } else if (a.equals("--verbose")) {
                 verbose = true;
+            } else if (a.equals("--stop") && i + 1 < args.length) {
+                stops.add(args[++i]);
             } else if (a.equals("--length-normalize")) {
                 lengthNormalize = true;
             } else if (a.equals("--conf") && i + 1 < args.length) {
@@ -340,6 +363,37 @@ public final class ScoringJob {
         if (task.family() != dev.attune.model.ModelFamily.DECODER && v.containsKey("prompt-col")) {
             throw new IllegalArgumentException("--prompt-col is for --task loglik or choose");
         }
+        List<String> samplingFlags = List.of(
+                "max-new-tokens",
+                "temperature",
+                "top-k",
+                "top-p",
+                "min-p",
+                "repetition-penalty",
+                "seed",
+                "messages-col");
+        SamplingParams sampling = null;
+        if (task == TaskKind.GENERATE) {
+            sampling = new SamplingParams(
+                    number(v, "temperature", 0),
+                    (int) number(v, "top-k", 0),
+                    number(v, "top-p", 1),
+                    number(v, "min-p", 0),
+                    number(v, "repetition-penalty", 1),
+                    0,
+                    positive(v, "max-new-tokens", 64),
+                    stops,
+                    (long) number(v, "seed", 0));
+        } else if (!stops.isEmpty() || samplingFlags.stream().anyMatch(v::containsKey)) {
+            throw new IllegalArgumentException("--"
+                    + (stops.isEmpty()
+                            ? samplingFlags.stream()
+                                    .filter(v::containsKey)
+                                    .findFirst()
+                                    .orElseThrow()
+                            : "stop")
+                    + " is for --task generate");
+        }
         String confModel = conf.get("spark.attune.model");
         if (v.containsKey("model") && confModel != null && !confModel.equals(v.get("model"))) {
             throw new IllegalArgumentException("--model " + v.get("model") + " and --conf spark.attune.model="
@@ -366,7 +420,28 @@ public final class ScoringJob {
                 v.get("prompt-col"),
                 v.get("choices-col"),
                 lengthNormalize,
-                verbose);
+                verbose,
+                sampling,
+                v.get("messages-col"));
+    }
+
+    private static double number(Map<String, String> v, String k, double d) {
+        String s = v.get(k);
+        if (s == null) {
+            return d;
+        }
+        try {
+            double x = Double.parseDouble(s);
+            if (k.equals("top-k") || k.equals("seed")) {
+                if (x != Math.rint(x)) {
+                    throw new NumberFormatException();
+                }
+            }
+            return x;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + k + " '" + s + "' is not "
+                    + (k.equals("top-k") || k.equals("seed") ? "an integer" : "a number"));
+        }
     }
 
     private static int positive(Map<String, String> v, String k, int d) {
@@ -538,6 +613,10 @@ public final class ScoringJob {
                 }
                 if (c.equals(RESULT_COL) && o.task() == TaskKind.LOGLIK) {
                     for (String f : List.of("logprob", "mean_logprob", "tokens")) {
+                        cols.add(functions.col(RESULT_COL + "." + f).as(f));
+                    }
+                } else if (c.equals(RESULT_COL) && o.task() == TaskKind.GENERATE) {
+                    for (String f : List.of("text", "tokens", "prompt_tokens", "completion_tokens", "finish_reason")) {
                         cols.add(functions.col(RESULT_COL + "." + f).as(f));
                     }
                 } else if (c.equals(RESULT_COL) && o.task() == TaskKind.CHOOSE) {
@@ -797,6 +876,21 @@ public final class ScoringJob {
                 SequenceScorer s = new SequenceScorer().setOutputCol(RESULT_COL);
                 yield o.promptCol() == null ? s : s.setPromptCol(o.promptCol());
             }
+            case GENERATE -> {
+                SamplingParams p = o.sampling();
+                TextGenerator g = new TextGenerator()
+                        .setOutputCol(RESULT_COL)
+                        .setMaxNewTokens(p.maxNewTokens())
+                        .setTemperature(p.temperature())
+                        .setTopK(p.topK())
+                        .setTopP(p.topP())
+                        .setMinP(p.minP())
+                        .setRepetitionPenalty(p.repetitionPenalty())
+                        .setStop(p.stop().toArray(new String[0]))
+                        .setSeed(p.seed())
+                        .setKeyCol(o.idCol()); // each id's text is the same whichever run or partition makes it
+                yield o.messagesCol() == null ? g : g.setMessagesCol(o.messagesCol());
+            }
             case CHOOSE ->
                 new SequenceScorer()
                         .setOutputCol(RESULT_COL)
@@ -829,6 +923,11 @@ public final class ScoringJob {
             want.put("promptCol", o.promptCol());
             want.put("choicesCol", o.choicesCol());
             want.put("lengthNormalize", o.lengthNormalize());
+        }
+        if (o.task() == TaskKind.GENERATE) {
+            // What changes the generated text: resuming with other sampling would mix two outputs.
+            want.put("messagesCol", o.messagesCol());
+            want.set("sampling", json.valueToTree(o.sampling()));
         }
         Path f = new Path(meta, "job.json");
         if (fs.exists(f)) {

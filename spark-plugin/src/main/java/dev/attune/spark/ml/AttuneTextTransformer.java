@@ -171,6 +171,11 @@ public abstract class AttuneTextTransformer extends Transformer {
                     getClass().getSimpleName() + ": input column '" + in + "' must be a string, " + "it is "
                             + schema.apply(in).dataType().simpleString());
         }
+        return withResults(schema);
+    }
+
+    /** {@code schema} with the result, path, device and error columns; the id column checked. */
+    StructType withResults(StructType schema) {
         String id = $(idCol);
         if (!id.isEmpty() && !Arrays.asList(schema.fieldNames()).contains(id)) {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": id column '" + id + "' does not exist");

@@ -31,7 +31,12 @@ import scala.jdk.javaapi.CollectionConverters;
  *   <li>{@code attune_choose(prompt, labels[, model])} returns, with a decoder,
  *   {@code struct<label: string, index: int, scores: array<double>>} ({@link SequenceScorer#CHOICE_TYPE}):
  *   the candidate of {@code labels} (an {@code array<string>}) most likely after the prompt, by
- *   the sum of its tokens' log-probabilities.</li>
+ *   the sum of its tokens' log-probabilities;</li>
+ *   <li>{@code attune_generate(prompt[, options])} returns, with a decoder,
+ *   {@code struct<text: string, tokens: array<int>, prompt_tokens: int, completion_tokens: int,
+ *   finish_reason: string>} ({@link dev.attune.spark.ml.TextGenerator#GENERATION_TYPE}): the text
+ *   generated after the prompt, with the sampling of the {@code map<string, string>} options
+ *   ({@link GenerateOptions}); each row's random stream is seeded from the seed and its prompt.</li>
  * </ul>
  * The model is the literal argument, else {@code spark.attune.model}. Each call becomes a
  * {@link ScalaUDF} over its arguments, so Spark converts strings and results as it does for any
@@ -44,6 +49,7 @@ public final class AttuneFunctions {
     public static final String CLASSIFY = "attune_classify";
     public static final String LOGLIK = "attune_loglik";
     public static final String CHOOSE = "attune_choose";
+    public static final String GENERATE = "attune_generate";
 
     static final DataType EMBED_TYPE = DataTypes.createArrayType(DataTypes.FloatType, false);
     static final DataType CLASSIFY_TYPE = DataTypes.createStructType(new org.apache.spark.sql.types.StructField[] {
@@ -52,6 +58,7 @@ public final class AttuneFunctions {
     });
     static final DataType LOGLIK_TYPE = SequenceScorer.LOGLIK_TYPE;
     static final DataType CHOICE_TYPE = SequenceScorer.CHOICE_TYPE;
+    static final DataType GENERATION_TYPE = dev.attune.spark.ml.TextGenerator.GENERATION_TYPE;
 
     private AttuneFunctions() {}
 
@@ -62,6 +69,7 @@ public final class AttuneFunctions {
             case CLASSIFY -> TaskKind.CLASSIFY;
             case LOGLIK -> TaskKind.LOGLIK;
             case CHOOSE -> TaskKind.CHOOSE;
+            case GENERATE -> TaskKind.GENERATE;
             default -> null;
         };
     }
@@ -73,15 +81,20 @@ public final class AttuneFunctions {
             case CLASSIFY -> CLASSIFY;
             case LOGLIK -> LOGLIK;
             case CHOOSE -> CHOOSE;
+            case GENERATE -> GENERATE;
         };
     }
 
-    /** How many leading arguments of a call are per-row data; the one after them, if any, is the model. */
+    /**
+     * How many leading arguments of a call are per-row data; the one after them, if any, is the
+     * model (for {@code attune_generate}, the options map).
+     */
     static int dataArgs(TaskKind kind, int n) {
         return switch (kind) {
             case EMBED, CLASSIFY -> 1;
             case LOGLIK -> Math.min(n, 2);
             case CHOOSE -> 2;
+            case GENERATE -> 1;
         };
     }
 
@@ -118,6 +131,15 @@ public final class AttuneFunctions {
                         "_FUNC_(prompt, labels[, model]) - struct<label, index, scores>: the label of array<string> "
                                 + "labels a decoder finds most likely after prompt (default spark.attune.model)"),
                 args -> buildChoose(args)));
+        defs.add(new Tuple3<>(
+                new FunctionIdentifier(GENERATE, Option.empty(), Option.empty()),
+                info(
+                        GENERATE,
+                        "_FUNC_(prompt[, options]) - struct<text, tokens, prompt_tokens, completion_tokens, "
+                                + "finish_reason>: text a decoder generates after prompt; options is a "
+                                + "map<string, string> of model, max_new_tokens (64), temperature (0: greedy), top_k, "
+                                + "top_p, min_p, repetition_penalty, presence_penalty, seed, stop"),
+                args -> buildGenerate(args)));
         return defs;
     }
 
@@ -171,6 +193,43 @@ public final class AttuneFunctions {
                 : (scala.Function3<String, scala.collection.Seq<String>, String, Object> & java.io.Serializable)
                         SqlScoring::choose;
         return udf(CHOOSE, fn, CHOICE_TYPE, args);
+    }
+
+    private static Expression buildGenerate(Seq<Expression> args) {
+        int n = args.size();
+        checkArgs(GENERATE, n, 1, 2);
+        if (n == 2) {
+            Expression options = args.apply(1);
+            if (!(options.dataType() instanceof org.apache.spark.sql.types.MapType m)
+                    || !m.keyType().equals(DataTypes.StringType)
+                    || !m.valueType().equals(DataTypes.StringType)) {
+                throw new IllegalArgumentException(GENERATE + ": the options must be a map<string, string>, like "
+                        + "map('max_new_tokens', '32', 'temperature', '0.7'); got "
+                        + options.dataType().simpleString());
+            }
+            if (options.foldable()) {
+                GenerateOptions.parse(options(options.eval(null), options.dataType())); // refused here, not per row
+            }
+        }
+        Object fn = n == 1
+                ? (Function1<String, Object> & java.io.Serializable)
+                        prompt -> SqlScoring.generate(prompt, GenerateOptions.DEFAULT)
+                : (Function2<String, scala.collection.Map<String, String>, Object> & java.io.Serializable)
+                        (prompt, options) -> SqlScoring.generate(
+                                prompt,
+                                GenerateOptions.parse(
+                                        options == null ? java.util.Map.of() : CollectionConverters.asJava(options)));
+        return udf(GENERATE, fn, GENERATION_TYPE, args);
+    }
+
+    /** A map<string, string> value as Catalyst holds it (or null), as a Java map. */
+    @SuppressWarnings("unchecked")
+    static java.util.Map<String, String> options(Object catalystValue, DataType type) {
+        if (catalystValue == null) {
+            return java.util.Map.of();
+        }
+        Object scala = org.apache.spark.sql.catalyst.CatalystTypeConverters.convertToScala(catalystValue, type);
+        return new java.util.LinkedHashMap<>(CollectionConverters.asJava((scala.collection.Map<String, String>) scala));
     }
 
     private static void checkArgs(String name, int n, int min, int max) {

@@ -6,6 +6,7 @@ import dev.attune.runtime.OnError;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.ExecutorRuntime;
 import dev.attune.spark.SparkValues;
+import dev.attune.spark.ml.DecoderPartitionGenerator;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.PartitionScorer;
@@ -36,10 +37,15 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
     static final int CHUNK = 1024;
 
     /**
-     * One SQL call: its task, model (null = spark.attune.model) and the input columns holding its
-     * per-row arguments (text; text and prompt; prompt and labels).
+     * One SQL call: its task, model (null = spark.attune.model), the input columns holding its
+     * per-row arguments (text; text and prompt; prompt and labels) and, for generation, its options.
      */
-    record Call(TaskKind kind, String model, int[] argIndexes) implements Serializable {
+    record Call(TaskKind kind, String model, int[] argIndexes, GenerateOptions generate) implements Serializable {
+
+        Call(TaskKind kind, String model, int[] argIndexes) {
+            this(kind, model, argIndexes, null);
+        }
+
         int textIndex() {
             return argIndexes[0];
         }
@@ -91,6 +97,9 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             ids.add("#" + (first + r) + " of partition " + (tc == null ? "?" : tc.partitionId()) + " (" + fn + ")");
         }
         String model = c.model() != null ? c.model() : rt.settings().model();
+        if (c.kind() == TaskKind.GENERATE) {
+            return generate(rt, c, texts, ids, onError, tc);
+        }
         if (c.kind() == TaskKind.LOGLIK || c.kind() == TaskKind.CHOOSE) {
             return scoreDecoder(rt, c, chunk, texts, ids, model, onError, tc);
         }
@@ -107,6 +116,25 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             } else {
                 out.add(s.label() == null ? null : RowFactory.create(s.label(), s.score()));
             }
+        }
+        return out;
+    }
+
+    private static List<Object> generate(
+            AttuneRuntime rt, Call c, List<String> prompts, List<String> ids, OnError onError, TaskContext tc) {
+        GenerateOptions o = c.generate() != null ? c.generate() : GenerateOptions.DEFAULT;
+        String model = o.model() != null ? o.model() : rt.settings().model();
+        List<DecoderPartitionGenerator.Request> req = new ArrayList<>(prompts.size());
+        for (String p : prompts) {
+            req.add(new DecoderPartitionGenerator.Request(p, null, null));
+        }
+        List<Object> out = new ArrayList<>(prompts.size());
+        for (DecoderPartitionGenerator.Result r :
+                new DecoderPartitionGenerator(rt, model, o.params(), 0, 0, onError).generate(req, ids, tc)) {
+            if (r.error() != null) {
+                LOG.warn("Attune: {}", r.error());
+            }
+            out.add(DecoderPartitionGenerator.generationValue(r.text()));
         }
         return out;
     }

@@ -24,8 +24,8 @@ import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Optimizer rule that makes the SQL functions score rows in batches: a projection that calls
- * {@code attune_embed}, {@code attune_classify}, {@code attune_loglik} or {@code attune_choose}
- * (with a literal model, or none) becomes
+ * {@code attune_embed}, {@code attune_classify}, {@code attune_loglik}, {@code attune_choose} or
+ * {@code attune_generate} (with a literal model or options map, or none) becomes
  * <pre>
  *   Project(the same columns, the calls replaced by new columns)
  *     MapPartitions(BatchScoringFunction)          -- chunks of rows, length-grouped batches
@@ -108,11 +108,16 @@ public final class BatchSqlScoring extends Rule<LogicalPlan> {
                         org.apache.spark.sql.catalyst.expressions.NamedExpression$.MODULE$.newExprId()));
             }
             String model = null;
-            if (args.size() > data) {
+            GenerateOptions generate = null;
+            if (args.size() > data && kind == TaskKind.GENERATE) {
+                generate = GenerateOptions.parse(AttuneFunctions.options(
+                        args.get(data).eval(null), args.get(data).dataType()));
+                model = generate.model();
+            } else if (args.size() > data) {
                 Object v = args.get(data).eval(null);
                 model = v == null ? null : v.toString();
             }
-            specs.add(new BatchScoringFunction.Call(kind, model, argIndexes));
+            specs.add(new BatchScoringFunction.Call(kind, model, argIndexes, generate));
         }
         Project texts = new Project(CollectionConverters.asScala(pre).toSeq(), child);
 

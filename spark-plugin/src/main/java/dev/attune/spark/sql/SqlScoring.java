@@ -4,6 +4,7 @@ import dev.attune.runtime.AttuneRuntime;
 import dev.attune.runtime.OnError;
 import dev.attune.runtime.ScoredRow;
 import dev.attune.spark.ExecutorRuntime;
+import dev.attune.spark.ml.DecoderPartitionGenerator;
 import dev.attune.spark.ml.DecoderPartitionScorer;
 import dev.attune.task.LabelChoice;
 import dev.attune.task.PartitionScorer;
@@ -68,6 +69,23 @@ final class SqlScoring {
                 .get(0);
         warn(r.error());
         return DecoderPartitionScorer.choiceValue(r.choice());
+    }
+
+    static Row generate(String prompt, GenerateOptions options) {
+        if (prompt == null) {
+            return null;
+        }
+        AttuneRuntime rt = ExecutorRuntime.get();
+        String m = options.model() == null ? rt.settings().model() : options.model();
+        DecoderPartitionGenerator.Result r = new DecoderPartitionGenerator(
+                        rt, m, options.params(), 1, 0, rt.settings().onError())
+                .generate(
+                        List.of(new DecoderPartitionGenerator.Request(prompt, null, null)),
+                        List.of(AttuneFunctions.GENERATE + " on prompt '" + shorten(prompt) + "'"),
+                        TaskContext.get())
+                .get(0);
+        warn(r.error());
+        return DecoderPartitionGenerator.generationValue(r.text());
     }
 
     private static DecoderPartitionScorer decoder(AttuneRuntime rt, String model) {

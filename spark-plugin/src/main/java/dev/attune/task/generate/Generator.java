@@ -40,6 +40,20 @@ import java.util.function.Supplier;
  */
 public final class Generator {
 
+    /**
+     * What each pass did, for metrics; called on the generating thread after the pass.
+     * {@code decodeTokens} are the pass's one-token steps of caught-up rows, {@code prefillTokens}
+     * its prompt chunks (and recomputation after preemption).
+     */
+    public interface Listener {
+        void pass(int activeRows, int decodeTokens, int prefillTokens, int blocksInUse, long nanos);
+
+        /** A row lost its cache to make room for older ones. */
+        default void preempted() {}
+
+        Listener NONE = (a, d, p, b, n) -> {};
+    }
+
     private final LlamaGraph graph;
     private final LlamaGraph.Resident weights;
     private final Supplier<TensorOps> ops;
@@ -48,6 +62,7 @@ public final class Generator {
     private final Set<Integer> eos;
     private final int maxActive;
     private final int passTokens;
+    private final Listener listener;
 
     /**
      * @param ops        a fresh op set for each pass (its activations live for the pass)
@@ -63,6 +78,20 @@ public final class Generator {
             Set<Integer> eos,
             int maxActive,
             int passTokens) {
+        this(graph, weights, ops, pool, tokenizer, eos, maxActive, passTokens, Listener.NONE);
+    }
+
+    /** As above, telling {@code listener} what each pass did. */
+    public Generator(
+            LlamaGraph graph,
+            LlamaGraph.Resident weights,
+            Supplier<TensorOps> ops,
+            KvBlockPool pool,
+            TextTokenizer tokenizer,
+            Set<Integer> eos,
+            int maxActive,
+            int passTokens,
+            Listener listener) {
         if (maxActive < 1 || passTokens < maxActive) {
             throw new IllegalArgumentException("generation needs at least one active sequence and a pass of at least"
                     + " one token per sequence: maxActive=" + maxActive + " passTokens=" + passTokens);
@@ -75,6 +104,7 @@ public final class Generator {
         this.eos = Set.copyOf(eos);
         this.maxActive = maxActive;
         this.passTokens = passTokens;
+        this.listener = listener;
     }
 
     /** A row's progress. */
@@ -177,6 +207,7 @@ public final class Generator {
                 }
                 victim.seq.release();
                 victim.preemptions++;
+                listener.preempted();
                 active.remove(victim);
                 queue.addFirst(victim);
                 if (victim == r) {
@@ -225,8 +256,14 @@ public final class Generator {
         }
         KvBatch kv = new KvBatch(pool, seqs);
         TensorOps o = ops.get();
+        long t0 = System.nanoTime();
         Tensor hidden = graph.forward(weights, new SequenceBatch(ids, cu, positions), kv, o);
         kv.advance(cu);
+        int decodeTokens = 0;
+        for (int b = 0; b < plan.size(); b++) {
+            Row r = plan.get(b);
+            decodeTokens += counts.get(b) == 1 && r.generated > 0 && r.fed == r.all.length - 1 ? 1 : 0;
+        }
         List<Row> caughtUp = new ArrayList<>();
         List<Integer> lastRows = new ArrayList<>();
         for (int b = 0; b < plan.size(); b++) {
@@ -237,12 +274,19 @@ public final class Generator {
                 lastRows.add(cu[b + 1] - 1);
             }
         }
+        float[] logits = caughtUp.isEmpty()
+                ? null
+                : o.logits(hidden, lastRows.stream().mapToInt(Integer::intValue).toArray(), weights.lmHead());
+        listener.pass(
+                active.size(),
+                decodeTokens,
+                ids.length - decodeTokens,
+                pool.capacity() - pool.freeBlocks(),
+                System.nanoTime() - t0);
         if (caughtUp.isEmpty()) {
             return;
         }
         int vocab = weights.lmHead().rows();
-        float[] logits =
-                o.logits(hidden, lastRows.stream().mapToInt(Integer::intValue).toArray(), weights.lmHead());
         for (int j = 0; j < caughtUp.size(); j++) {
             Row r = caughtUp.get(j);
             SamplingParams p = r.req.params();

@@ -40,11 +40,24 @@ public final class TextGeneration {
     private final CpuThreads threads;
     private final int maxActive;
     private final int passTokens;
+    private final Generator.Listener listener;
 
     /** The generated rows and the path that generated them. */
     public record Result(List<GeneratedText> rows, AttentionChoice choice, int kvBlocks) {}
 
     public TextGeneration(DecoderModel model, DeviceRunner runner, CpuThreads threads, int maxActive, int passTokens) {
+        this(model, runner, threads, maxActive, passTokens, Generator.Listener.NONE);
+    }
+
+    /** As above, telling {@code listener} what each generation pass did (metrics). */
+    public TextGeneration(
+            DecoderModel model,
+            DeviceRunner runner,
+            CpuThreads threads,
+            int maxActive,
+            int passTokens,
+            Generator.Listener listener) {
+        this.listener = listener;
         this.model = model;
         this.runner = runner;
         this.threads = threads;
@@ -93,7 +106,8 @@ public final class TextGeneration {
                     model.tokenizer(),
                     new HashSet<>(model.config().eosTokenIds()),
                     maxActive,
-                    passTokens);
+                    passTokens,
+                    listener);
             return new Result(g.generate(rows), choice, blocks);
         });
         Result r = o.value();
