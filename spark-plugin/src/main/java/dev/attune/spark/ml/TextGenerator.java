@@ -230,6 +230,60 @@ public class TextGenerator extends AttuneTextTransformer {
         return dataset.toDF().mapPartitions(new GeneratePartition(s), Encoders.row(out));
     }
 
+    // Spark ML finds a transformer's params by its public no-argument methods returning them.
+
+    public Param<String> messagesCol() {
+        return messagesCol;
+    }
+
+    public Param<String> keyCol() {
+        return keyCol;
+    }
+
+    public IntParam maxNewTokens() {
+        return maxNewTokens;
+    }
+
+    public DoubleParam temperature() {
+        return temperature;
+    }
+
+    public IntParam topK() {
+        return topK;
+    }
+
+    public DoubleParam topP() {
+        return topP;
+    }
+
+    public DoubleParam minP() {
+        return minP;
+    }
+
+    public DoubleParam repetitionPenalty() {
+        return repetitionPenalty;
+    }
+
+    public DoubleParam presencePenalty() {
+        return presencePenalty;
+    }
+
+    public StringArrayParam stop() {
+        return stop;
+    }
+
+    public LongParam seed() {
+        return seed;
+    }
+
+    public IntParam maxActive() {
+        return maxActive;
+    }
+
+    public IntParam maxTokens() {
+        return maxTokens;
+    }
+
     public TextGenerator setModel(String v) {
         set(model, v);
         return this;

@@ -24,7 +24,8 @@ public record SamplingParams(
         double presencePenalty,
         int maxNewTokens,
         List<String> stop,
-        long seed) {
+        long seed)
+        implements java.io.Serializable {
 
     public SamplingParams {
         stop = List.copyOf(stop);

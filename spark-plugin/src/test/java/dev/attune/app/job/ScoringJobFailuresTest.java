@@ -124,7 +124,14 @@ class ScoringJobFailuresTest {
         });
         assertTrue(ScoringJob.preflight(cluster).description().contains("the executors check it"));
         ScoringJob.Options local = ScoringJob.parse(new String[] {
-            "--input", input(dir, 2).toString(), "--output", "out", "--model", missing.toString(), "--master", "local[2]"
+            "--input",
+            input(dir, 2).toString(),
+            "--output",
+            "out",
+            "--model",
+            missing.toString(),
+            "--master",
+            "local[2]"
         });
         var e = org.junit.jupiter.api.Assertions.assertThrows(
                 dev.attune.model.ModelFormatException.class, () -> ScoringJob.preflight(local));
