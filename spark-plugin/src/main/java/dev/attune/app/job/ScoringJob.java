@@ -933,7 +933,8 @@ public final class ScoringJob {
         if (fs.exists(f)) {
             try (var in = fs.open(f)) {
                 var have = json.readTree(in);
-                if (!have.equals(want)) {
+                // Compared as written: a long that fits an int reads back as an int node.
+                if (!have.equals(json.readTree(json.writeValueAsString(want)))) {
                     throw new JobRefusal("output " + o.output() + " was written with other settings " + have
                             + "; this run has " + want + ": use a new output path or the same settings");
                 }

@@ -213,7 +213,83 @@ class ScoringJobDecoderTest {
                         new String[] {"--input", "x", "--output", "y", "--task", "embed", "--prompt-col", "p"}));
         IllegalArgumentException e = assertThrows(
                 IllegalArgumentException.class,
-                () -> ScoringJob.parse(new String[] {"--input", "x", "--output", "y", "--task", "generate"}));
-        assertTrue(e.getMessage().contains("loglik"), e.getMessage());
+                () -> ScoringJob.parse(
+                        new String[] {"--input", "x", "--output", "y", "--task", "loglik", "--temperature", "1"}));
+        assertEquals("--temperature is for --task generate", e.getMessage());
+        e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ScoringJob.parse(
+                        new String[] {"--input", "x", "--output", "y", "--task", "generate", "--top-k", "1.5"}));
+        assertEquals("--top-k '1.5' is not an integer", e.getMessage());
+        e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ScoringJob.parse(
+                        new String[] {"--input", "x", "--output", "y", "--task", "generate", "--top-p", "0"}));
+        assertTrue(e.getMessage().contains("top-p 0.0 must be in (0, 1]"), e.getMessage());
+    }
+
+    @Test
+    void generateWritesEveryIdOnceTheSameWhateverThePartitioningAndResumes() throws Exception {
+        List<String> common = List.of(
+                "--input",
+                input.toString(),
+                "--task",
+                "generate",
+                "--model",
+                modelDir.toString(),
+                "--max-new-tokens",
+                "5",
+                "--temperature",
+                "0.8",
+                "--top-p",
+                "0.95",
+                "--seed",
+                "5",
+                "--stop",
+                ".");
+        Path a = tmp.resolve("generate-a");
+        Path b = tmp.resolve("generate-b");
+        List<String> runA = new ArrayList<>(common);
+        runA.addAll(List.of("--output", a.toString(), "--chunks", "4", "--chunks-per-job", "2"));
+        List<String> runB = new ArrayList<>(common);
+        runB.addAll(List.of("--output", b.toString(), "--chunks", "3"));
+        assertEquals(24, run(runA.toArray(String[]::new)).rowsThisRun());
+        assertEquals(24, run(runB.toArray(String[]::new)).rowsThisRun());
+        var outA = spark.read().parquet(a.toString()).drop("chunk");
+        assertEquals(
+                List.of("id", "text", "tokens", "prompt_tokens", "completion_tokens", "finish_reason"),
+                Arrays.asList(outA.columns()));
+        List<Row> ra = outA.orderBy("id").collectAsList();
+        List<Row> rb =
+                spark.read().parquet(b.toString()).drop("chunk").orderBy("id").collectAsList();
+        assertEquals(24, ra.size());
+        try (DecoderModel model = DecoderModel.load(modelDir)) {
+            for (int i = 0; i < 24; i++) {
+                Row r = ra.get(i);
+                assertEquals(i, r.getLong(0));
+                assertEquals(r, rb.get(i), "row " + i + ": the same text whichever partition generates it");
+                assertEquals(model.tokenize(texts.get(i)).length, r.getInt(3), "row " + i + " prompt_tokens");
+                int n = r.getList(2).size();
+                assertEquals(n, r.getInt(4));
+                assertTrue(
+                        r.getString(5).equals("length")
+                                ? n == 5
+                                : r.getString(5).equals("stop") && n <= 5,
+                        r.toString());
+            }
+        }
+        assertEquals(0, run(runA.toArray(String[]::new)).rowsThisRun(), "a re-run generates nothing again");
+        // Other sampling would mix two outputs: refused.
+        List<String> other = new ArrayList<>(runA);
+        other.set(other.indexOf("--seed") + 1, "6");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertEquals(
+                null,
+                ScoringJob.execute(
+                        spark,
+                        ScoringJob.parse(other.toArray(String[]::new)),
+                        new PrintStream(buf, true, StandardCharsets.UTF_8)));
+        assertTrue(
+                buf.toString(StandardCharsets.UTF_8).contains("other settings"), buf.toString(StandardCharsets.UTF_8));
     }
 }
