@@ -123,14 +123,20 @@ public final class ScoringJob {
 
     static final String USAGE = """
             attune score (--input PATH [--format parquet|json|csv] | --table NAME) --output PATH
-                         [--task embed|classify|loglik|choose] [--model MODEL] [--text-col text] [--id-col id]
-                         [--prompt-col COL] [--choices-col COL [--length-normalize]]
+                         [--task embed|classify|loglik|choose|generate] [--model MODEL] [--text-col text]
+                         [--id-col id] [--prompt-col COL] [--choices-col COL [--length-normalize]]
+                         [--messages-col COL] [--max-new-tokens 64] [--temperature 0] [--top-k 0] [--top-p 1]
+                         [--min-p 0] [--repetition-penalty 1] [--seed 0] [--stop STRING ...]
                          [--chunks 16] [--chunks-per-job 4] [--partitions N] [--with-path-device]
                          [--master MASTER] [--simulate-devices 0=T4,1=A100] [--conf key=value ...] [--verbose]
               loglik   (a decoder) writes logprob, mean_logprob, tokens (scored token count) per id; with
                        --prompt-col the text is scored as a completion of that column's prompt
               choose   (a decoder) writes label, label_index, scores: the candidate of the array<string>
                        column --choices-col most likely after the prompt (--prompt-col, else --text-col)
+              generate (a decoder) writes text, tokens, prompt_tokens, completion_tokens, finish_reason
+                       (stop|length) per id: text generated after --text-col (or the chat messages of the
+                       array<struct<role, content>> column --messages-col, rendered by the model's template);
+                       greedy at temperature 0; each id's random stream is seeded from --seed and the id
               --verbose  stack traces with errors, and Spark's own task failure logs""";
 
     private ScoringJob() {}
