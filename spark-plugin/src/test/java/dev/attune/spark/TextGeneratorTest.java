@@ -209,6 +209,11 @@ class TextGeneratorTest {
                         assertEquals(Arrays.toString(want.tokens()), Arrays.toString(got), what);
                         exact++;
                     }
+                    List<Float> lp = g.getList(5);
+                    assertEquals(got.length, lp.size(), what + " token_logprobs");
+                    for (int t = 0; t < n; t++) {
+                        assertEquals(want.logprobs()[t], lp.get(t), 1e-3, what + " token " + t + " log-probability");
+                    }
                     assertEquals(prompt.length, g.getInt(2), what + " prompt_tokens");
                     assertEquals(got.length, g.getInt(3), what + " completion_tokens");
                     boolean stopped = eos.contains(got[got.length - 1]);

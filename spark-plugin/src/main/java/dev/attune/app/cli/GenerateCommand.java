@@ -39,11 +39,13 @@ final class GenerateCommand {
             attune generate --model DIR --input IN.jsonl --output OUT.jsonl [--overwrite] [--device cpu|auto|simulate:NAME]
                             [--threads N] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K]
                             [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--max-active N]
+                            [--logprobs]
               IN.jsonl   one {"id", "text"} or {"id", "messages": [{"role", "content"}, ...]} per line
                          (messages are rendered by the model's chat template, the assistant's turn opened)
               OUT.jsonl  one {"id", "prompt_tokens", "tokens", "text", "finish_reason", "device", "path"}
                          per line: the prompt's ids (special tokens included), the generated ids, their
-                         text (up to a stop string), "stop" or "length"
+                         text (up to a stop string), "stop" or "length"; with --logprobs also
+                         "token_logprobs": each generated token's log-probability under the model
               --temperature 0 (the default) is greedy; --seed with each row's id seeds its samples""";
 
     private static final int CHUNK_ROWS = 256;
@@ -68,7 +70,7 @@ final class GenerateCommand {
                 "max-active",
                 "max-tokens"));
         valued.addAll(OverrideOptions.NAMES);
-        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of("overwrite"));
+        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of("overwrite", "logprobs"));
         UserOverrides overrides = OverrideOptions.parse(a);
         Path input = Path.of(a.require("input"));
         Path output = Path.of(a.require("output"));
@@ -150,7 +152,7 @@ final class GenerateCommand {
                 String path = result.choice().path().id(); // as loglik's "path": the attention path
                 for (int i = 0; i < chunk.size(); i++) {
                     GeneratedText g = result.rows().get(i);
-                    write(gen, chunk.get(i), g, deviceLabel, path);
+                    write(gen, chunk.get(i), g, deviceLabel, path, a.flag("logprobs"));
                     generated += g.tokens().length;
                 }
                 perPath.merge(path + " " + result.choice().dtype().id(), (long) chunk.size(), Long::sum);
@@ -183,7 +185,8 @@ final class GenerateCommand {
         }
     }
 
-    private static void write(JsonGenerator gen, JsonlInput.Row row, GeneratedText g, String device, String path)
+    private static void write(
+            JsonGenerator gen, JsonlInput.Row row, GeneratedText g, String device, String path, boolean logprobs)
             throws IOException {
         gen.writeStartObject();
         gen.writeFieldName("id");
@@ -198,6 +201,13 @@ final class GenerateCommand {
             gen.writeNumber(t);
         }
         gen.writeEndArray();
+        if (logprobs) {
+            gen.writeArrayFieldStart("token_logprobs");
+            for (float lp : g.logprobs()) {
+                gen.writeNumber(lp);
+            }
+            gen.writeEndArray();
+        }
         gen.writeStringField("text", g.text());
         gen.writeStringField("finish_reason", g.finishReason());
         gen.writeStringField("device", device);

@@ -134,7 +134,7 @@ public final class ScoringJob {
               choose   (a decoder) writes label, label_index, scores: the candidate of the array<string>
                        column --choices-col most likely after the prompt (--prompt-col, else --text-col)
               generate (a decoder) writes text, tokens, prompt_tokens, completion_tokens, finish_reason
-                       (stop|length) per id: text generated after --text-col (or the chat messages of the
+                       (stop|length), token_logprobs per id: text generated after --text-col (or the chat messages of the
                        array<struct<role, content>> column --messages-col, rendered by the model's template);
                        greedy at temperature 0; each id's random stream is seeded from --seed and the id
               --verbose  stack traces with errors, and Spark's own task failure logs""";
@@ -622,7 +622,13 @@ public final class ScoringJob {
                         cols.add(functions.col(RESULT_COL + "." + f).as(f));
                     }
                 } else if (c.equals(RESULT_COL) && o.task() == TaskKind.GENERATE) {
-                    for (String f : List.of("text", "tokens", "prompt_tokens", "completion_tokens", "finish_reason")) {
+                    for (String f : List.of(
+                            "text",
+                            "tokens",
+                            "prompt_tokens",
+                            "completion_tokens",
+                            "finish_reason",
+                            "token_logprobs")) {
                         cols.add(functions.col(RESULT_COL + "." + f).as(f));
                     }
                 } else if (c.equals(RESULT_COL) && o.task() == TaskKind.CHOOSE) {

@@ -180,12 +180,17 @@ public final class DecoderPartitionGenerator {
         for (int t : g.tokens()) {
             tokens.add(t);
         }
+        List<Float> logprobs = new ArrayList<>(g.logprobs().length);
+        for (float lp : g.logprobs()) {
+            logprobs.add(lp);
+        }
         return org.apache.spark.sql.RowFactory.create(
                 g.text(),
                 scala.jdk.javaapi.CollectionConverters.asScala(tokens).toSeq(),
                 g.promptIds().length,
                 g.tokens().length,
-                g.finishReason());
+                g.finishReason(),
+                scala.jdk.javaapi.CollectionConverters.asScala(logprobs).toSeq());
     }
 
     /** The metrics of this chunk's passes; the JVM-wide gauges move by what this generation adds. */

@@ -27,9 +27,11 @@ import org.apache.spark.sql.types.StructType;
  * {@code array<struct<role: string, content: string>>} of chat messages rendered by the model's
  * chat template with the assistant's turn opened. Appends {@link #GENERATION_TYPE}
  * {@code struct<text: string, tokens: array<int>, prompt_tokens: int, completion_tokens: int,
- * finish_reason: string>}: the generated text (up to a stop string), the generated token ids, the
- * prompt's and the completion's token counts, and {@code stop} (an end-of-sequence id of the
- * model's generation_config, or a stop string) or {@code length} ({@code maxNewTokens}). A null
+ * finish_reason: string, token_logprobs: array<float>>}: the generated text (up to a stop
+ * string), the generated token ids, the prompt's and the completion's token counts, {@code stop}
+ * (an end-of-sequence id of the model's generation_config, or a stop string) or {@code length}
+ * ({@code maxNewTokens}), and each generated token's log-probability under the model (the log
+ * softmax of its raw logits, before temperature, penalties or truncation). A null
  * prompt gives a null struct. The output column defaults to {@code generation}.
  *
  * <pre>{@code
@@ -63,7 +65,8 @@ public class TextGenerator extends AttuneTextTransformer {
         DataTypes.createStructField("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), false),
         DataTypes.createStructField("prompt_tokens", DataTypes.IntegerType, false),
         DataTypes.createStructField("completion_tokens", DataTypes.IntegerType, false),
-        DataTypes.createStructField("finish_reason", DataTypes.StringType, false)
+        DataTypes.createStructField("finish_reason", DataTypes.StringType, false),
+        DataTypes.createStructField("token_logprobs", DataTypes.createArrayType(DataTypes.FloatType, false), false)
     });
 
     /** The chat messages column type {@code messagesCol} takes. */

@@ -34,7 +34,7 @@ import scala.jdk.javaapi.CollectionConverters;
  *   the sum of its tokens' log-probabilities;</li>
  *   <li>{@code attune_generate(prompt[, options])} returns, with a decoder,
  *   {@code struct<text: string, tokens: array<int>, prompt_tokens: int, completion_tokens: int,
- *   finish_reason: string>} ({@link dev.attune.spark.ml.TextGenerator#GENERATION_TYPE}): the text
+ *   finish_reason: string, token_logprobs: array<float>>} ({@link dev.attune.spark.ml.TextGenerator#GENERATION_TYPE}): the text
  *   generated after the prompt, with the sampling of the {@code map<string, string>} options
  *   ({@link GenerateOptions}); each row's random stream is seeded from the seed and its prompt.</li>
  * </ul>
@@ -136,7 +136,7 @@ public final class AttuneFunctions {
                 info(
                         GENERATE,
                         "_FUNC_(prompt[, options]) - struct<text, tokens, prompt_tokens, completion_tokens, "
-                                + "finish_reason>: text a decoder generates after prompt; options is a "
+                                + "finish_reason, token_logprobs>: text a decoder generates after prompt; options is a "
                                 + "map<string, string> of model, max_new_tokens (64), temperature (0: greedy), top_k, "
                                 + "top_p, min_p, repetition_penalty, presence_penalty, seed, stop"),
                 args -> buildGenerate(args)));

@@ -118,12 +118,17 @@ public final class Generator {
         int fed; // tokens of `all` in the cache
         long admitted;
         int preemptions;
+        /** The generated text so far, for stop strings (null when the row has none). */
+        final IncrementalDetokenizer detokenizer;
+        /** Each generated token's log-probability under the model (before any sampling transform). */
+        float[] logprobs = new float[0];
 
-        Row(int index, GenerationRequest req) {
+        Row(int index, GenerationRequest req, TextTokenizer tokenizer) {
             this.index = index;
             this.req = req;
             this.rng = TokenSampler.streamFor(req.params().seed(), req.key());
             this.all = req.promptIds();
+            this.detokenizer = req.params().stop().isEmpty() ? null : new IncrementalDetokenizer(tokenizer);
         }
 
         int[] generatedIds() {
@@ -136,7 +141,7 @@ public final class Generator {
         GeneratedText[] out = new GeneratedText[rows.size()];
         Deque<Row> queue = new ArrayDeque<>();
         for (int i = 0; i < rows.size(); i++) {
-            Row r = new Row(i, rows.get(i));
+            Row r = new Row(i, rows.get(i), tokenizer);
             int need = r.all.length + r.req.params().maxNewTokens();
             if (pool.shape().blocksOf(need) > pool.capacity()) {
                 throw new RowTooLongException(
@@ -301,6 +306,8 @@ public final class Generator {
                 }
             }
             int next = TokenSampler.sample(logits, j * vocab, vocab, p, r.all, r.generatedIds(), r.rng);
+            r.logprobs = Arrays.copyOf(r.logprobs, r.generated + 1);
+            r.logprobs[r.generated] = logProbability(logits, j * vocab, vocab, next);
             r.all = Arrays.copyOf(r.all, r.all.length + 1);
             r.all[r.all.length - 1] = next;
             r.generated++;
@@ -313,37 +320,77 @@ public final class Generator {
         }
     }
 
-    /** The row's result when its last token ends it, else null. */
+    /** log softmax(z)[token] over z = logits[off, off + vocab), summed in double. */
+    static float logProbability(float[] logits, int off, int vocab, int token) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int v = off; v < off + vocab; v++) {
+            max = Math.max(max, logits[v]);
+        }
+        double sum = 0;
+        for (int v = off; v < off + vocab; v++) {
+            sum += Math.exp(logits[v] - max);
+        }
+        return (float) (logits[off + token] - max - Math.log(sum));
+    }
+
+    /**
+     * The row's result when its last token ends it, else null. Stop strings are looked for in the
+     * text the new token added (with the tail before it that a stop string could start in), so a
+     * step costs the same however long the row is; when the row ends, its whole text is decoded
+     * once and cut before the first stop string in it.
+     */
     private GeneratedText finished(Row r) {
         SamplingParams p = r.req.params();
         int[] gen = r.generatedIds();
         int last = gen[gen.length - 1];
-        if (!p.stop().isEmpty()) {
-            String text = tokenizer.decode(gen, true);
-            int cut = -1;
-            for (String s : p.stop()) {
-                int at = text.indexOf(s);
-                if (at >= 0 && (cut < 0 || at < cut)) {
-                    cut = at;
-                }
-            }
-            if (cut >= 0) {
-                return new GeneratedText(
-                        r.req.promptIds(), gen, text.substring(0, cut), GeneratedText.STOP, r.preemptions);
+        boolean stopped = false;
+        if (r.detokenizer != null) {
+            int before = r.detokenizer.text().length();
+            String added = r.detokenizer.append(gen);
+            if (!added.isEmpty()) {
+                CharSequence text = r.detokenizer.text();
+                int from = Math.max(0, before - longest(p.stop()) + 1);
+                String tail = text.subSequence(from, text.length()).toString();
+                stopped = p.stop().stream().anyMatch(tail::contains);
             }
         }
-        if (eos.contains(last)) {
-            return new GeneratedText(
-                    r.req.promptIds(),
-                    gen,
-                    tokenizer.decode(Arrays.copyOf(gen, gen.length - 1), true),
-                    GeneratedText.STOP,
-                    r.preemptions);
+        boolean eosEnd = eos.contains(last);
+        if (!stopped && !eosEnd && gen.length < p.maxNewTokens()) {
+            return null;
         }
-        if (gen.length >= p.maxNewTokens()) {
-            return new GeneratedText(
-                    r.req.promptIds(), gen, tokenizer.decode(gen, true), GeneratedText.LENGTH, r.preemptions);
+        String text = tokenizer.decode(eosEnd ? Arrays.copyOf(gen, gen.length - 1) : gen, true);
+        int cut = firstStop(text, p.stop());
+        if (cut < 0 && stopped) {
+            // The windowed text matched where the whole decode does not: keep what was matched.
+            text = r.detokenizer.text().toString();
+            cut = firstStop(text, p.stop());
         }
-        return null;
+        if (cut >= 0) {
+            return new GeneratedText(
+                    r.req.promptIds(), gen, text.substring(0, cut), GeneratedText.STOP, r.logprobs, r.preemptions);
+        }
+        return new GeneratedText(
+                r.req.promptIds(),
+                gen,
+                text,
+                eosEnd ? GeneratedText.STOP : GeneratedText.LENGTH,
+                r.logprobs,
+                r.preemptions);
+    }
+
+    private static int longest(List<String> stops) {
+        return stops.stream().mapToInt(String::length).max().orElse(0);
+    }
+
+    /** Where the first of the stop strings starts in {@code text}, or -1. */
+    private static int firstStop(String text, List<String> stops) {
+        int cut = -1;
+        for (String s : stops) {
+            int at = text.indexOf(s);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        return cut;
     }
 }

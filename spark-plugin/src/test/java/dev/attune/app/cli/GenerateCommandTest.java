@@ -193,6 +193,22 @@ class GenerateCommandTest {
             differs |= !ra.get(i).get("tokens").equals(rc.get(i).get("tokens"));
         }
         assertTrue(differs, "another seed gives other samples");
+        // --logprobs adds each generated token's log-probability; the tokens stay the same.
+        Path e = tmp.resolve("e.jsonl");
+        assertEquals(
+                0,
+                run(concat(common, "generate", "--output", e.toString(), "--seed", "11", "--logprobs"))
+                        .code());
+        List<JsonNode> re = lines(e);
+        for (int i = 0; i < 6; i++) {
+            assertEquals(ra.get(i).get("tokens"), re.get(i).get("tokens"), "row " + i);
+            assertFalse(ra.get(i).has("token_logprobs"), "only with --logprobs");
+            JsonNode lp = re.get(i).get("token_logprobs");
+            assertEquals(re.get(i).get("tokens").size(), lp.size());
+            for (JsonNode v : lp) {
+                assertTrue(v.isNumber() && v.asDouble() <= 0 && v.asDouble() > -50, lp.toString());
+            }
+        }
         Run bad = run(
                 concat(common, "generate", "--output", tmp.resolve("d.jsonl").toString(), "--top-p", "1.5"));
         assertEquals(2, bad.code());

@@ -257,7 +257,14 @@ class ScoringJobDecoderTest {
         assertEquals(24, run(runB.toArray(String[]::new)).rowsThisRun());
         var outA = spark.read().parquet(a.toString()).drop("chunk");
         assertEquals(
-                List.of("id", "text", "tokens", "prompt_tokens", "completion_tokens", "finish_reason"),
+                List.of(
+                        "id",
+                        "text",
+                        "tokens",
+                        "prompt_tokens",
+                        "completion_tokens",
+                        "finish_reason",
+                        "token_logprobs"),
                 Arrays.asList(outA.columns()));
         List<Row> ra = outA.orderBy("id").collectAsList();
         List<Row> rb =

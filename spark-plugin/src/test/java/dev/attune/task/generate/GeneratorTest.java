@@ -18,6 +18,7 @@ import dev.attune.model.llama.LlamaGraph;
 import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.task.RowTooLongException;
+import dev.attune.testing.decoder.DecoderReference;
 import dev.attune.testing.decoder.TestTokenizers;
 import dev.attune.testing.decoder.UncachedGreedy;
 import java.nio.file.Path;
@@ -184,6 +185,72 @@ class GeneratorTest {
         assertEquals(GeneratedText.STOP, ended.finishReason());
         assertArrayEquals(Arrays.copyOf(free.tokens(), first + 1), ended.tokens());
         assertEquals(model.tokenizer().decode(Arrays.copyOf(free.tokens(), first), true), ended.text());
+    }
+
+    @Test
+    void aStopStringAcrossTokensEndsTheRowAtTheTokenThatCompletesIt() {
+        SamplingParams free = SamplingParams.greedy(12);
+        int checked = 0;
+        for (GenerationRequest row : rows(free)) {
+            GeneratedText all =
+                    generator(64, 4, 1, 64, NO_EOS).generate(List.of(row)).get(0);
+            int[] gen = all.tokens();
+            String text = all.text();
+            // For each token boundary whose two sides both have text: the stop string is the last
+            // character before it and the first after it, so no single token holds it.
+            for (int k = 2; k < gen.length - 1; k++) {
+                String left = model.tokenizer().decode(Arrays.copyOf(gen, k), true);
+                if (left.isEmpty()
+                        || left.length() >= text.length()
+                        || !text.startsWith(left)
+                        || Character.isSurrogate(text.charAt(left.length()))
+                        || Character.isSurrogate(left.charAt(left.length() - 1))) {
+                    continue;
+                }
+                String stop = text.substring(left.length() - 1, left.length() + 1);
+                int at = text.indexOf(stop);
+                // The first k' whose text holds the stop string: generation must end right there.
+                int ends = 1;
+                while (!model.tokenizer().decode(Arrays.copyOf(gen, ends), true).contains(stop)) {
+                    ends++;
+                }
+                SamplingParams p = new SamplingParams(0, 0, 1, 0, 1, 0, 12, List.of("never-there", stop), 0);
+                GeneratedText stopped = generator(64, 4, 1, 64, NO_EOS)
+                        .generate(List.of(new GenerationRequest(row.promptIds(), p, row.key())))
+                        .get(0);
+                assertEquals(GeneratedText.STOP, stopped.finishReason(), stop);
+                assertEquals(text.substring(0, at), stopped.text(), "stop '" + stop + "'");
+                assertArrayEquals(Arrays.copyOf(gen, ends), stopped.tokens(), "stop '" + stop + "'");
+                checked++;
+                break;
+            }
+        }
+        assertTrue(checked >= 3, "stop strings across token boundaries checked on " + checked + " rows");
+    }
+
+    @Test
+    void eachTokensLogProbabilityIsTheModelsBeforeSampling() {
+        // Greedy: the chosen token is the argmax, so its log-probability is the largest of the row.
+        GeneratedText g = generator(64, 4, 2, 64, NO_EOS)
+                .generate(rows(SamplingParams.greedy(6)))
+                .get(0);
+        assertEquals(g.tokens().length, g.logprobs().length);
+        int[] all = Arrays.copyOf(g.promptIds(), g.promptIds().length + g.tokens().length);
+        System.arraycopy(g.tokens(), 0, all, g.promptIds().length, g.tokens().length);
+        DecoderReference ref = DecoderReference.load(tmp.resolve("llama"));
+        double[][] logits = ref.logits(all);
+        for (int t = 0; t < g.tokens().length; t++) {
+            double want = DecoderReference.logSoftmax(logits[g.promptIds().length - 1 + t])[g.tokens()[t]];
+            assertEquals(want, g.logprobs()[t], 1e-3, "token " + t + " against the float64 reference");
+            assertTrue(g.logprobs()[t] <= 0);
+        }
+        // Sampled at a high temperature: still the model's own probability, not the tempered one.
+        SamplingParams hot = new SamplingParams(5.0, 0, 1, 0, 1, 0, 6, List.of(), 3);
+        GeneratedText s = generator(64, 4, 2, 64, NO_EOS).generate(rows(hot)).get(0);
+        int[] sAll = Arrays.copyOf(s.promptIds(), s.promptIds().length + s.tokens().length);
+        System.arraycopy(s.tokens(), 0, sAll, s.promptIds().length, s.tokens().length);
+        double[] z = ref.logits(sAll)[s.promptIds().length];
+        assertEquals(DecoderReference.logSoftmax(z)[s.tokens()[1]], s.logprobs()[1], 1e-3);
     }
 
     @Test

@@ -11,8 +11,11 @@ import java.util.Arrays;
  */
 public final class ReferenceGreedy {
 
-    /** The greedy tokens, and how many leading ones are decided by more than the margin. */
-    public record Continuation(int[] tokens, int decisive) {}
+    /**
+     * The greedy tokens, how many leading ones are decided by more than the margin, and each
+     * token's log-probability (log softmax of the reference's logits).
+     */
+    public record Continuation(int[] tokens, int decisive, double[] logprobs) {}
 
     private ReferenceGreedy() {}
 
@@ -24,6 +27,7 @@ public final class ReferenceGreedy {
             DecoderReference ref, int[] prompt, int steps, java.util.Set<Integer> eos, double margin) {
         int[] all = prompt.clone();
         int decisive = -1;
+        double[] lp = new double[steps];
         for (int s = 0; s < steps; s++) {
             double[][] logits = ref.logits(all);
             double[] z = logits[logits.length - 1];
@@ -37,6 +41,7 @@ public final class ReferenceGreedy {
             if (decisive < 0 && z[best] - second < margin) {
                 decisive = s;
             }
+            lp[s] = DecoderReference.logSoftmax(z)[best];
             all = Arrays.copyOf(all, all.length + 1);
             all[all.length - 1] = best;
             if (eos.contains(best)) {
@@ -44,6 +49,6 @@ public final class ReferenceGreedy {
             }
         }
         int[] tokens = Arrays.copyOfRange(all, prompt.length, all.length);
-        return new Continuation(tokens, decisive < 0 ? tokens.length : decisive);
+        return new Continuation(tokens, decisive < 0 ? tokens.length : decisive, Arrays.copyOf(lp, tokens.length));
     }
 }
