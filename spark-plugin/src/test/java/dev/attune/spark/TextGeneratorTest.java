@@ -309,7 +309,8 @@ class TextGeneratorTest {
                 "id",
                 "prompt",
                 "CASE WHEN id = 2 THEN array(named_struct('role', 'user', 'content', "
-                        + "CAST(NULL AS STRING))) ELSE messages END AS messages");
+                        + "CAST(NULL AS STRING))) WHEN id = 3 THEN array(named_struct('role', 'robot', 'content', "
+                        + "'beep')) ELSE messages END AS messages");
         List<Row> out = new TextGenerator()
                 .setMessagesCol("messages")
                 .setMaxNewTokens(2)
@@ -320,7 +321,12 @@ class TextGeneratorTest {
         assertNull(gen(out.get(2)));
         assertEquals(
                 "row 2: chat message 0 needs a role and a content", out.get(2).getString(4));
-        assertNotNull(gen(out.get(3)));
+        assertNull(gen(out.get(3)));
+        assertEquals(
+                "row 3: message 0: unknown role 'robot'; chat templates render system, developer, user, assistant,"
+                        + " tool, ipython",
+                out.get(3).getString(4));
+        assertNotNull(gen(out.get(1)));
         Exception e = assertThrows(
                 Exception.class,
                 () -> new TextGenerator()

@@ -58,13 +58,19 @@ import jinjava.javax.el.CompositeELResolver;
  * engine (created on first use, kept in a {@link ThreadLocal}).
  *
  * <p>Failures: a bad file is a {@link ModelFormatException} naming it; a bad conversation (null
- * list or message, null role or content) an {@link IllegalArgumentException} naming the message
- * index; a template that calls {@code raise_exception}, fails at run time or goes past its
+ * list or message, null role or content, a role outside {@link #ROLES}) an
+ * {@link IllegalArgumentException} naming the message index; a template that calls {@code raise_exception}, fails at run time or goes past its
  * {@link Limits} a {@link ChatTemplateException} whose one-line message names the template's
  * source. Limits bound the output size, the number of render steps, the length of any value and
  * the time of one render, so a hostile template can neither hang nor exhaust an executor.
  */
 public final class ChatTemplate {
+
+    /**
+     * The roles a conversation may hold: those the chat templates of the supported families branch
+     * on ({@code ipython} is Llama 3.1's tool output, {@code developer} the newer name of system).
+     */
+    public static final List<String> ROLES = List.of("system", "developer", "user", "assistant", "tool", "ipython");
 
     public static final String CONFIG_FILE = "tokenizer_config.json";
     /** Newer transformers save the template next to the config; it wins when present. */
@@ -310,6 +316,11 @@ public final class ChatTemplate {
             if (m.role() == null || m.role().isEmpty()) {
                 throw new IllegalArgumentException(
                         "message " + i + ": " + (m.role() == null ? "null" : "empty") + " role");
+            }
+            if (!ROLES.contains(m.role())) {
+                // Templates branch on the role and most drop a role they do not know without a word.
+                throw new IllegalArgumentException("message " + i + ": unknown role '" + m.role() + "'; chat templates "
+                        + "render " + String.join(", ", ROLES));
             }
             if (m.content() == null) {
                 throw new IllegalArgumentException("message " + i + " (" + m.role() + "): null content");

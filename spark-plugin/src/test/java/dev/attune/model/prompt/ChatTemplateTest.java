@@ -150,6 +150,20 @@ class ChatTemplateTest {
     }
 
     @Test
+    void anUnknownRoleIsNamedInsteadOfDroppedByTheTemplate() {
+        ChatTemplate t = inline("{% for m in messages %}{% if m.role == 'user' %}U:{{ m.content }}"
+                + "{% elif m.role == 'assistant' %}A:{{ m.content }}{% endif %}{% endfor %}");
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> t.render(List.of(ChatMessage.user("a"), new ChatMessage("robot", "b")), true));
+        assertEquals(
+                "message 1: unknown role 'robot'; chat templates render system, developer, user, assistant, tool,"
+                        + " ipython",
+                e.getMessage());
+        assertEquals("U:aA:b", t.render(List.of(ChatMessage.user("a"), ChatMessage.assistant("b")), true));
+    }
+
+    @Test
     void syntaxErrorIsOneLineAtLoad() {
         ModelFormatException e =
                 assertThrows(ModelFormatException.class, () -> inline("{% for m in messages %}{{ m.content }}"));
