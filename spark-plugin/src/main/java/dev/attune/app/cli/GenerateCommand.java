@@ -135,7 +135,10 @@ final class GenerateCommand {
                         throw new JsonlInput.InputException(input + ":" + r.line() + ": the prompt is empty and the"
                                 + " tokenizer adds no token to start from");
                     }
-                    req.add(new GenerationRequest(ids, params, r.id().toString()));
+                    // The id's value as the Spark entry points see it ("two", not "\"two\""), so a
+                    // row samples the same tokens from the CLI and from the scoring job.
+                    String key = r.id().isTextual() ? r.id().asText() : r.id().toString();
+                    req.add(new GenerationRequest(ids, params, key));
                 }
                 TextGeneration.Result result;
                 try {

@@ -286,6 +286,29 @@ class ScoringJobDecoderTest {
             }
         }
         assertEquals(0, run(runA.toArray(String[]::new)).rowsThisRun(), "a re-run generates nothing again");
+        // The CLI, with the same flags on the same file, samples every id's same tokens.
+        Path cli = tmp.resolve("generate-cli.jsonl");
+        List<String> cliArgs = new ArrayList<>(List.of("generate", "--output", cli.toString(), "--threads", "2"));
+        cliArgs.addAll(common.stream()
+                .filter(x -> !x.equals("--task") && !x.equals("generate"))
+                .toList());
+        ByteArrayOutputStream cliLog = new ByteArrayOutputStream();
+        assertEquals(
+                0,
+                dev.attune.app.cli.AttuneCli.run(
+                        cliArgs.toArray(String[]::new), new PrintStream(cliLog, true, StandardCharsets.UTF_8)),
+                cliLog.toString(StandardCharsets.UTF_8));
+        List<String> cliLines = Files.readAllLines(cli);
+        ObjectMapper json = new ObjectMapper();
+        for (int i = 0; i < 24; i++) {
+            var line = json.readTree(cliLines.get(i));
+            assertEquals(i, line.get("id").asInt());
+            assertEquals(
+                    ra.get(i).getList(2).toString(),
+                    line.get("tokens").toString().replace(",", ", "),
+                    "row " + i);
+            assertEquals(ra.get(i).getString(1), line.get("text").asText(), "row " + i);
+        }
         // Other sampling would mix two outputs: refused.
         List<String> other = new ArrayList<>(runA);
         other.set(other.indexOf("--seed") + 1, "6");
