@@ -372,6 +372,29 @@ class TextGeneratorTest {
                         .collectAsList());
         String msg = Causes.chain(e);
         assertTrue(msg.contains("row 3: ") && msg.contains("exceed the model's context of 64"), msg);
+        // truncateLeft keeps the prompt's last 64 - 6 tokens instead, in the transformer and in SQL.
+        Row kept = new TextGenerator()
+                .setModel(llama.toString())
+                .setInputCol("prompt")
+                .setMaxNewTokens(NEW_TOKENS)
+                .setTruncateLeft(true)
+                .transform(table(rows, 3))
+                .collectAsList()
+                .get(3);
+        assertEquals(64 - NEW_TOKENS, gen(kept).getInt(2));
+        assertEquals(NEW_TOKENS, gen(kept).getInt(3));
+        Row sqlKept = spark.sql("SELECT attune_generate(prompt, map('model', '" + llama + "', 'max_new_tokens', '"
+                        + NEW_TOKENS + "', 'truncate_left', 'true')) FROM t WHERE id = 3")
+                .collectAsList()
+                .get(0);
+        assertEquals(gen(kept), sqlKept.getStruct(0), "SQL truncates as the transformer does");
+        Exception bad = assertThrows(
+                Exception.class,
+                () -> spark.sql("SELECT attune_generate(prompt, map('truncate_left', 'yes')) FROM t")
+                        .collect());
+        assertTrue(
+                Causes.chain(bad).contains("attune_generate: option truncate_left = 'yes' is not true or false"),
+                Causes.chain(bad));
         assertThrows(
                 IllegalArgumentException.class,
                 () -> new TextGenerator()

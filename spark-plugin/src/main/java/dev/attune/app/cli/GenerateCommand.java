@@ -20,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,13 +40,15 @@ final class GenerateCommand {
             attune generate --model DIR --input IN.jsonl --output OUT.jsonl [--overwrite] [--device cpu|auto|simulate:NAME]
                             [--threads N] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K]
                             [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--max-active N]
-                            [--logprobs]
+                            [--logprobs] [--truncate-left]
               IN.jsonl   one {"id", "text"} or {"id", "messages": [{"role", "content"}, ...]} per line
                          (messages are rendered by the model's chat template, the assistant's turn opened)
               OUT.jsonl  one {"id", "prompt_tokens", "tokens", "text", "finish_reason", "device", "path"}
                          per line: the prompt's ids (special tokens included), the generated ids, their
                          text (up to a stop string), "stop" or "length"; with --logprobs also
                          "token_logprobs": each generated token's log-probability under the model
+              --truncate-left  a prompt with no room for --max-new-tokens in the context keeps its last
+                         tokens (otherwise the run stops naming its line)
               --temperature 0 (the default) is greedy; --seed with each row's id seeds its samples""";
 
     private static final int CHUNK_ROWS = 256;
@@ -70,7 +73,7 @@ final class GenerateCommand {
                 "max-active",
                 "max-tokens"));
         valued.addAll(OverrideOptions.NAMES);
-        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of("overwrite", "logprobs"));
+        CliArgs a = new CliArgs("generate", args, 1, valued, Set.of("overwrite", "logprobs", "truncate-left"));
         UserOverrides overrides = OverrideOptions.parse(a);
         Path input = Path.of(a.require("input"));
         Path output = Path.of(a.require("output"));
@@ -131,6 +134,10 @@ final class GenerateCommand {
                             ? DecoderCli.prompt(model, r, "messages", input.toString())
                             : r.text();
                     int[] ids = model.tokenize(prompt == null ? "" : prompt);
+                    int room = model.config().maxPositions() - params.maxNewTokens();
+                    if (a.flag("truncate-left") && ids.length > room && room > 0) {
+                        ids = Arrays.copyOfRange(ids, ids.length - room, ids.length); // the last tokens
+                    }
                     if (ids.length == 0) {
                         throw new JsonlInput.InputException(input + ":" + r.line() + ": the prompt is empty and the"
                                 + " tokenizer adds no token to start from");

@@ -58,10 +58,13 @@ public final class DecoderPartitionGenerator {
     private final int maxActive;
     private final int passTokens;
     private final OnError onError;
+    private final boolean truncateLeft;
 
     /**
      * @param maxActive  sequences decoded together; 0 = spark.attune.batch.size, and when that is 0 too, 16
      * @param passTokens tokens one pass feeds at most; 0 = spark.attune.batch.maxTokens, at most {@link #MAX_PASS_TOKENS}
+     * @param truncateLeft a prompt that leaves no room for {@code maxNewTokens} in the context keeps
+     *     its last tokens instead of being a row error
      */
     public DecoderPartitionGenerator(
             AttuneRuntime runtime,
@@ -69,7 +72,9 @@ public final class DecoderPartitionGenerator {
             SamplingParams params,
             int maxActive,
             int passTokens,
-            OnError onError) {
+            OnError onError,
+            boolean truncateLeft) {
+        this.truncateLeft = truncateLeft;
         this.runtime = runtime;
         this.modelSpec = modelSpec;
         this.params = params;
@@ -116,9 +121,16 @@ public final class DecoderPartitionGenerator {
                     promptIds = model.tokenize(prompt);
                     if (promptIds.length == 0) {
                         problem = "the prompt is empty and the tokenizer adds no token to start from";
+                    } else if (promptIds.length + params.maxNewTokens() > context
+                            && truncateLeft
+                            && context > params.maxNewTokens()) {
+                        // (tokens, ) the last ones that leave room for the new tokens
+                        promptIds = java.util.Arrays.copyOfRange(
+                                promptIds, promptIds.length - (context - params.maxNewTokens()), promptIds.length);
                     } else if (promptIds.length + params.maxNewTokens() > context) {
                         problem = promptIds.length + " prompt tokens and up to " + params.maxNewTokens()
-                                + " new ones exceed the model's context of " + context;
+                                + " new ones exceed the model's context of " + context
+                                + (truncateLeft ? "" : " (truncateLeft keeps the prompt's last tokens)");
                     }
                     if (problem == null) {
                         requests.add(new GenerationRequest(promptIds, params, r.key() != null ? r.key() : prompt));

@@ -35,7 +35,8 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
             int idIndex,
             boolean withPath,
             boolean withDevice,
-            boolean withError)
+            boolean withError,
+            boolean truncateLeft)
             implements Serializable {}
 
     private final Settings s;
@@ -47,8 +48,8 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> input) {
         AttuneRuntime rt = ExecutorRuntime.get();
-        DecoderPartitionGenerator generator =
-                new DecoderPartitionGenerator(rt, s.model(), s.params(), s.maxActive(), s.maxTokens(), s.onError());
+        DecoderPartitionGenerator generator = new DecoderPartitionGenerator(
+                rt, s.model(), s.params(), s.maxActive(), s.maxTokens(), s.onError(), s.truncateLeft());
         TaskContext tc = TaskContext.get();
         return new ChunkedIterator<Row, Row>(input, ScorePartition.CHUNK, (in, first) -> {
             List<String> ids = new ArrayList<>(in.size());

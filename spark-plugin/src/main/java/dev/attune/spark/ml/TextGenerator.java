@@ -5,6 +5,7 @@ import dev.attune.task.TaskKind;
 import dev.attune.task.generate.SamplingParams;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
@@ -52,7 +53,8 @@ import org.apache.spark.sql.types.StructType;
  * most {@code maxTokens} tokens per pass (0 = spark.attune.batch.maxTokens, at most 2048), and the
  * paged KV cache is sized from the device's memory; rows keep their order.
  *
- * <p>Failure: a prompt whose tokens and {@code maxNewTokens} exceed the model's context, a chat
+ * <p>Failure: a prompt whose tokens and {@code maxNewTokens} exceed the model's context (unless
+ * {@code truncateLeft} keeps its last tokens), a chat
  * template that fails on a row, or logits that are not finite fail the task naming the row; with
  * {@code onError=null} the row gets a null result and the reason in {@code errorCol}. A model
  * without a chat template given messages, or an encoder, fails the task.
@@ -89,6 +91,7 @@ public class TextGenerator extends AttuneTextTransformer {
     public final LongParam seed;
     public final IntParam maxActive;
     public final IntParam maxTokens;
+    public final BooleanParam truncateLeft;
 
     public TextGenerator() {
         this(Identifiable.randomUID("attuneTextGenerator"));
@@ -131,6 +134,11 @@ public class TextGenerator extends AttuneTextTransformer {
                 "maxTokens",
                 "tokens one pass feeds at most; 0 = spark.attune.batch.maxTokens (at most 2048)",
                 ParamValidators.gtEq(0));
+        truncateLeft = new BooleanParam(
+                this,
+                "truncateLeft",
+                "a prompt that leaves no room for maxNewTokens in the context keeps its last tokens instead of failing");
+        setDefault(truncateLeft, false);
         setDefault(messagesCol, "");
         setDefault(keyCol, "");
         setDefault(maxNewTokens, 64);
@@ -229,7 +237,8 @@ public class TextGenerator extends AttuneTextTransformer {
                 id.isEmpty() ? -1 : in.fieldIndex(id),
                 !$(pathCol).isEmpty(),
                 !$(deviceCol).isEmpty(),
-                nullOnError);
+                nullOnError,
+                (Boolean) $(truncateLeft));
         return dataset.toDF().mapPartitions(new GeneratePartition(s), Encoders.row(out));
     }
 
@@ -285,6 +294,15 @@ public class TextGenerator extends AttuneTextTransformer {
 
     public IntParam maxTokens() {
         return maxTokens;
+    }
+
+    public BooleanParam truncateLeft() {
+        return truncateLeft;
+    }
+
+    public TextGenerator setTruncateLeft(boolean v) {
+        set(truncateLeft, v);
+        return this;
     }
 
     public TextGenerator setModel(String v) {

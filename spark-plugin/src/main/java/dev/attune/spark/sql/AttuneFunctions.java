@@ -138,7 +138,7 @@ public final class AttuneFunctions {
                         "_FUNC_(prompt[, options]) - struct<text, tokens, prompt_tokens, completion_tokens, "
                                 + "finish_reason, token_logprobs>: text a decoder generates after prompt; options is a "
                                 + "map<string, string> of model, max_new_tokens (64), temperature (0: greedy), top_k, "
-                                + "top_p, min_p, repetition_penalty, presence_penalty, seed, stop"),
+                                + "top_p, min_p, repetition_penalty, presence_penalty, seed, stop, truncate_left"),
                 args -> buildGenerate(args)));
         return defs;
     }

@@ -129,8 +129,9 @@ final class BatchScoringFunction extends scala.runtime.AbstractFunction1<Iterato
             req.add(new DecoderPartitionGenerator.Request(p, null, null));
         }
         List<Object> out = new ArrayList<>(prompts.size());
-        for (DecoderPartitionGenerator.Result r :
-                new DecoderPartitionGenerator(rt, model, o.params(), 0, 0, onError).generate(req, ids, tc)) {
+        for (DecoderPartitionGenerator.Result r : new DecoderPartitionGenerator(
+                        rt, model, o.params(), 0, 0, onError, o.truncateLeft())
+                .generate(req, ids, tc)) {
             if (r.error() != null) {
                 LOG.warn("Attune: {}", r.error());
             }

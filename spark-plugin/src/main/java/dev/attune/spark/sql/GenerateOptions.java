@@ -12,14 +12,17 @@ import java.util.TreeMap;
  * The options map of {@code attune_generate(prompt, map(...))}: {@code model},
  * {@code max_new_tokens} (64), {@code temperature} (0: greedy), {@code top_k}, {@code top_p},
  * {@code min_p}, {@code repetition_penalty}, {@code presence_penalty}, {@code seed} and
- * {@code stop} (one stop string; {@code stop2}, {@code stop3}, ... for more). Values are strings,
+ * {@code stop} (one stop string; {@code stop2}, {@code stop3}, ... for more) and
+ * {@code truncate_left}. Values are strings,
  * as a SQL {@code map(...)} literal gives them. Parsed once, where the call is built; an unknown
  * key or a bad value is an error naming it.
  *
  * @param model  the model, or null for spark.attune.model
  * @param params the sampling parameters
+ * @param truncateLeft {@code truncate_left} ('true' or 'false', the default): a prompt too long for
+ *     the context with {@code max_new_tokens} keeps its last tokens instead of being a row error
  */
-record GenerateOptions(String model, SamplingParams params) implements Serializable {
+record GenerateOptions(String model, SamplingParams params, boolean truncateLeft) implements Serializable {
 
     static final List<String> KEYS = List.of(
             "model",
@@ -31,7 +34,8 @@ record GenerateOptions(String model, SamplingParams params) implements Serializa
             "repetition_penalty",
             "presence_penalty",
             "seed",
-            "stop");
+            "stop",
+            "truncate_left");
 
     static final GenerateOptions DEFAULT = parse(Map.of());
 
@@ -63,7 +67,8 @@ record GenerateOptions(String model, SamplingParams params) implements Serializa
                             number(o, "presence_penalty", 0),
                             (int) integer(o, "max_new_tokens", 64),
                             stops,
-                            integer(o, "seed", 0)));
+                            integer(o, "seed", 0)),
+                    bool(o, "truncate_left"));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
                     e.getMessage().startsWith(AttuneFunctions.GENERATE)
@@ -71,6 +76,18 @@ record GenerateOptions(String model, SamplingParams params) implements Serializa
                             : AttuneFunctions.GENERATE + ": " + e.getMessage(),
                     e);
         }
+    }
+
+    private static boolean bool(Map<String, String> o, String k) {
+        String v = o.get(k);
+        if (v == null || v.trim().equalsIgnoreCase("false")) {
+            return false;
+        }
+        if (v.trim().equalsIgnoreCase("true")) {
+            return true;
+        }
+        throw new IllegalArgumentException(
+                AttuneFunctions.GENERATE + ": option " + k + " = '" + v + "' is not true or false");
     }
 
     private static double number(Map<String, String> o, String k, double d) {

@@ -78,7 +78,7 @@ final class SqlScoring {
         AttuneRuntime rt = ExecutorRuntime.get();
         String m = options.model() == null ? rt.settings().model() : options.model();
         DecoderPartitionGenerator.Result r = new DecoderPartitionGenerator(
-                        rt, m, options.params(), 1, 0, rt.settings().onError())
+                        rt, m, options.params(), 1, 0, rt.settings().onError(), options.truncateLeft())
                 .generate(
                         List.of(new DecoderPartitionGenerator.Request(prompt, null, null)),
                         List.of(AttuneFunctions.GENERATE + " on prompt '" + shorten(prompt) + "'"),

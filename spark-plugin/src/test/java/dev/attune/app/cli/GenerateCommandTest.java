@@ -216,6 +216,44 @@ class GenerateCommandTest {
         assertFalse(Files.exists(tmp.resolve("d.jsonl")));
     }
 
+    @Test
+    void truncateLeftKeepsThePromptsLastTokensWhereItWouldNotFit() throws Exception {
+        Path in = tmp.resolve("long.jsonl");
+        Files.write(in, List.of("{\"id\": 1, \"text\": \"The quick brown fox jumps over the lazy dog\"}"));
+        // 2,048 positions: 2,044 new tokens leave room for a prompt of 4.
+        String[] common = {"--model", model.toString(), "--input", in.toString(), "--max-new-tokens", "2044"};
+        Run refused = run(concat(
+                common, "generate", "--output", tmp.resolve("long-a.jsonl").toString()));
+        assertEquals(1, refused.code(), refused.err());
+        assertTrue(refused.err().contains(in + ":1: ") && refused.err().contains("context of 2048"), refused.err());
+        Path out = tmp.resolve("long-b.jsonl");
+        // Stop strings end the row soon: the prompt, not 2,044 tokens, is what this checks.
+        Run kept = run(concat(
+                common,
+                "generate",
+                "--output",
+                out.toString(),
+                "--truncate-left",
+                "--stop",
+                "a",
+                "--stop",
+                "e",
+                "--stop",
+                "o",
+                "--stop",
+                " ",
+                "--stop",
+                "."));
+        assertEquals(0, kept.code(), kept.err());
+        JsonNode row = lines(out).get(0);
+        try (DecoderModel m = DecoderModel.load(model)) {
+            int[] all = m.tokenize("The quick brown fox jumps over the lazy dog");
+            assertEquals(
+                    Arrays.toString(Arrays.copyOfRange(all, all.length - 4, all.length)),
+                    Arrays.toString(ints(row.get("prompt_tokens"))));
+        }
+    }
+
     private static String[] concat(String[] common, String command, String... more) {
         List<String> all = new ArrayList<>();
         all.add(command);
