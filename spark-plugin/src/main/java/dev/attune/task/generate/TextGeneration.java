@@ -5,6 +5,7 @@ import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.kv.KvShape;
+import dev.attune.kernels.memory.DecoderShape;
 import dev.attune.kernels.memory.MemoryPlanner;
 import dev.attune.kernels.select.AttentionChoice;
 import dev.attune.kernels.select.AttentionRequest;
@@ -122,12 +123,11 @@ public final class TextGeneration {
     private int blocks(List<GenerationRequest> rows, KvShape shape, ComputeDtype dtype) {
         DeviceInfo d = runner.device();
         long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
-        long weights = d.isGpu() ? MemoryPlanner.weightBytes(model.shape(), dtype) : 0;
-        long activations = MemoryPlanner.decoderBytesPerToken(model.shape(), dtype) * passTokens;
-        long logits = (long) maxActive * model.config().vocabSize() * Float.BYTES;
         // The CPU cache is fp32 in the heap whatever the compute dtype.
         ComputeDtype stored = d.isGpu() && !d.simulated() ? dtype : ComputeDtype.FP32;
-        int budget = shape.blocksFor((long) (free * runner.memoryFraction()) - weights - activations - logits, stored);
+        int budget = shape.blocksFor(
+                kvBudgetBytes(free, d.isGpu(), model.shape(), dtype, passTokens, maxActive, runner.memoryFraction()),
+                stored);
         int[] need = rows.stream()
                 .mapToInt(r -> shape.blocksOf(r.promptIds().length + r.params().maxNewTokens()))
                 .sorted()
@@ -144,6 +144,26 @@ public final class TextGeneration {
                             + Math.max(0, budget));
         }
         return Math.min(budget, useful);
+    }
+
+    /**
+     * Bytes left for the KV cache on a device with {@code free} bytes: {@code memoryFraction} of
+     * them, less the weights (on a GPU; the CPU's are the model's own heap arrays), one pass's
+     * activations for {@code passTokens} tokens and the logits of {@code maxActive} rows; negative
+     * when nothing is left.
+     */
+    public static long kvBudgetBytes(
+            long free,
+            boolean gpu,
+            DecoderShape shape,
+            ComputeDtype dtype,
+            int passTokens,
+            int maxActive,
+            double memoryFraction) {
+        long weights = gpu ? MemoryPlanner.weightBytes(shape, dtype) : 0;
+        long activations = MemoryPlanner.decoderBytesPerToken(shape, dtype) * passTokens;
+        long logits = (long) maxActive * shape.vocab() * Float.BYTES;
+        return (long) (free * memoryFraction) - weights - activations - logits;
     }
 
     private static int indexOfLongest(List<GenerationRequest> rows, KvShape shape, int blocks) {

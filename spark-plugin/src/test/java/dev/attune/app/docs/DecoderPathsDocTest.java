@@ -31,6 +31,22 @@ class DecoderPathsDocTest {
     }
 
     @Test
+    void theKvTableFollowsTheDevicesMemory() {
+        String t = DecoderPathsDoc.kvTable();
+        assertTrue(
+                t.lines()
+                        .anyMatch(l -> l.startsWith(
+                                "| Llama-3-8B | Tesla T4 | fp16 | 15.0 GiB | 128 KiB | the weights do" + " not fit")),
+                t);
+        // Qwen2.5-0.5B: 2 x 24 layers x 2 KV heads x 64 x 2 bytes = 12 KiB a token, 24 MiB a sequence.
+        assertTrue(
+                t.lines()
+                        .anyMatch(l -> l.startsWith(
+                                "| Qwen2.5-0.5B | NVIDIA A100-SXM4-80GB | bf16 | 0.9 GiB | 12" + " KiB | 3010 |")),
+                t);
+    }
+
+    @Test
     void theTableTellsTuringFromAmpere() {
         String t = DecoderPathsDoc.table();
         assertTrue(
