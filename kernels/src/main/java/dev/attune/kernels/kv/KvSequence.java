@@ -18,6 +18,8 @@ public final class KvSequence {
     private int[] table = new int[4];
     private int blockCount;
     private int length;
+    /** Blocks [0, published) have been offered to the pool's prefix index. */
+    private int published;
 
     public KvSequence(KvBlockPool pool) {
         this.pool = pool;
@@ -86,12 +88,56 @@ public final class KvSequence {
         length += tokens;
     }
 
+    /**
+     * Starts an empty sequence with the published blocks that hold the first tokens of {@code
+     * tokens} (whole blocks, at most {@code maxTokens} tokens), shared with the sequences that
+     * computed them; returns how many tokens are cached now.
+     */
+    public int adoptPrefix(int[] tokens, int maxTokens) {
+        if (length != 0 || blockCount != 0) {
+            throw new IllegalStateException("a prefix is adopted by an empty sequence only");
+        }
+        int bs = pool.shape().blockSize();
+        int parent = -1;
+        synchronized (pool) { // a block found is retained before anyone can free it
+            while ((blockCount + 1) * bs <= Math.min(maxTokens, tokens.length)) {
+                int b = pool.lookup(parent, tokens, blockCount * bs);
+                if (b < 0) {
+                    break;
+                }
+                pool.retain(b);
+                if (blockCount == table.length) {
+                    table = Arrays.copyOf(table, table.length * 2);
+                }
+                table[blockCount++] = b;
+                parent = b;
+            }
+        }
+        length = blockCount * bs;
+        published = blockCount;
+        return length;
+    }
+
+    /**
+     * Publishes the full blocks cached since the last call, {@code tokens} being the sequence's
+     * tokens (at least {@link #length} of them), so that sequences starting the same way share them.
+     */
+    public void publish(int[] tokens) {
+        int bs = pool.shape().blockSize();
+        for (; published < length / bs; published++) {
+            pool.publish(published == 0 ? -1 : table[published - 1], tokens, published * bs, table[published]);
+        }
+    }
+
     /** Gives every block back to the pool; the sequence is empty afterwards. */
     public void release() {
-        for (int i = 0; i < blockCount; i++) {
-            pool.release(table[i]);
+        synchronized (pool) { // a parent and its children leave the published index together
+            for (int i = 0; i < blockCount; i++) {
+                pool.release(table[i]);
+            }
         }
         blockCount = 0;
         length = 0;
+        published = 0;
     }
 }

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The paged KV cache's bookkeeping: bytes per token as the planner counts them, blocks for a
  * budget, a sequence taking blocks as it grows and giving all back, exhaustion reported (not
- * thrown) with what was taken kept, writes outside the reserved room and double releases refused.
+ * thrown) with what was taken kept, writes outside the reserved room and double releases refused;
+ * full blocks of a common prefix shared, cached after their last holder and evicted when needed.
  */
 class KvBlockPoolTest {
 
@@ -75,6 +76,81 @@ class KvBlockPoolTest {
         pool.release(spare);
         assertThrows(IllegalStateException.class, () -> pool.release(spare), "a block released twice");
         assertThrows(IllegalStateException.class, () -> pool.release(3), "a block outside the pool");
+    }
+
+    /** Caches {@code tokens.length} tokens in a new sequence (K = V = the token id) and publishes its blocks. */
+    private static KvSequence computed(KvBlockPool pool, int[] tokens) {
+        KvSequence s = new KvSequence(pool);
+        assertTrue(s.reserve(tokens.length));
+        for (int p = 0; p < tokens.length; p++) {
+            float[] kv = {tokens[p], tokens[p]};
+            for (int l = 0; l < pool.shape().layers(); l++) {
+                s.write(l, p, kv, 0, kv, 0);
+            }
+        }
+        s.advance(tokens.length);
+        s.publish(tokens);
+        return s;
+    }
+
+    @Test
+    void fullBlocksOfACommonPrefixAreSharedCachedAndEvictedWhenNeeded() {
+        KvShape shape = new KvShape(2, 1, 2, 4);
+        KvBlockPool pool = new KvBlockPool(shape, 8);
+        int[] a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+        KvSequence first = computed(pool, a); // blocks: [1-4] [5-8] and a partial [9, 10]
+        int[] table = first.blockTable();
+        assertEquals(5, pool.freeBlocks());
+
+        // Same first 8 tokens, then others: both full blocks are taken, not computed.
+        KvSequence second = new KvSequence(pool);
+        assertEquals(8, second.adoptPrefix(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 42, 43, 44}, 10));
+        assertArrayEquals(new int[] {table[0], table[1]}, second.blockTable());
+        assertEquals(2, pool.holders(table[0]));
+        assertEquals(5, pool.freeBlocks(), "sharing takes no block");
+        assertThrows(IllegalArgumentException.class, () -> second.write(0, 7, new float[2], 0, new float[2], 0));
+        // The partial block is not shared; nor is a block after one that differs; maxTokens bounds it.
+        assertEquals(0, new KvSequence(pool).adoptPrefix(new int[] {1, 2, 3, 9, 5, 6, 7, 8}, 8));
+        KvSequence third = new KvSequence(pool);
+        assertEquals(4, third.adoptPrefix(a, 7));
+        third.release();
+        assertEquals(
+                0,
+                new KvSequence(pool).adoptPrefix(new int[] {5, 6, 7, 8, 1, 2}, 6),
+                "a block is found after its parent only");
+
+        // The first holder leaves: the shared blocks stay for the second, and stay findable.
+        first.release();
+        assertEquals(1, pool.holders(table[0]));
+        assertEquals(6, pool.freeBlocks());
+        KvSequence fourth = new KvSequence(pool);
+        assertEquals(8, fourth.adoptPrefix(a, 9));
+        fourth.release();
+        // The last holder leaves: the blocks are free to take, and cached (still found) until taken.
+        second.release();
+        assertEquals(8, pool.freeBlocks());
+        KvSequence later = new KvSequence(pool);
+        assertEquals(8, later.adoptPrefix(a, 9));
+        assertEquals(6, pool.freeBlocks());
+        later.release();
+        // Room needed: never-published blocks go first, then the cached ones (oldest first) with
+        // the blocks published after them.
+        KvSequence big = new KvSequence(pool);
+        assertTrue(big.reserve(6 * 4));
+        KvSequence still = new KvSequence(pool);
+        assertEquals(8, still.adoptPrefix(a, 9), "six free blocks were enough");
+        still.release();
+        assertTrue(big.reserve(7 * 4));
+        assertEquals(
+                0, new KvSequence(pool).adoptPrefix(a, 9), "the first cached block was evicted, its child with it");
+        assertEquals(1, pool.freeBlocks());
+        big.release();
+        assertEquals(8, pool.freeBlocks());
+
+        KvBlockPool off = new KvBlockPool(shape, 8, false);
+        KvSequence kept = computed(off, a);
+        assertEquals(0, new KvSequence(off).adoptPrefix(a, 9), "a pool without sharing finds nothing");
+        kept.release();
     }
 
     @Test

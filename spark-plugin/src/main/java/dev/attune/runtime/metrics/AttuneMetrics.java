@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  * (prefill tokens over the time spent in decoder batches, summed over this JVM's tasks).
  * Generation counts {@code generate.rows}, {@code generate.decodeTokens} (one-token steps),
  * {@code generate.prefillTokens} (prompt chunks, and recomputation after a preemption),
- * {@code generate.preemptions}, the gauges {@code generate.activeSequences} and
+ * {@code generate.preemptions}, {@code generate.sharedPrefixTokens} (prompt tokens whose KV
+ * blocks were shared instead of computed), the gauges {@code generate.activeSequences} and
  * {@code generate.kvBlocksInUse} (summed over the JVM's running generations), and
  * {@code generate.decodeTokensPerSecond} / {@code generate.prefillTokensPerSecond}: tokens over
  * the time of the passes that did only decode steps / that fed prompt chunks.
@@ -43,6 +44,7 @@ public final class AttuneMetrics {
     private final Counter generatePrefillTokens;
     private final Counter generatePrefillNanos;
     private final Counter preemptions;
+    private final Counter sharedPrefixTokens;
     private final java.util.concurrent.atomic.AtomicLong activeSequences = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong kvBlocksInUse = new java.util.concurrent.atomic.AtomicLong();
 
@@ -63,6 +65,7 @@ public final class AttuneMetrics {
         this.generatePrefillTokens = registry.counter("generate.prefillTokens");
         this.generatePrefillNanos = registry.counter("generate.prefillNanos");
         this.preemptions = registry.counter("generate.preemptions");
+        this.sharedPrefixTokens = registry.counter("generate.sharedPrefixTokens");
         for (String g : List.of(
                 "generate.activeSequences",
                 "generate.kvBlocksInUse",
@@ -146,6 +149,11 @@ public final class AttuneMetrics {
 
     public void preempted() {
         preemptions.inc();
+    }
+
+    /** Prompt tokens a row did not compute: its first blocks were shared with rows that had. */
+    public void sharedPrefix(int tokens) {
+        sharedPrefixTokens.inc(tokens);
     }
 
     public long counter(String name) {

@@ -225,6 +225,11 @@ public final class DecoderPartitionGenerator {
             runtime.metrics().preempted();
         }
 
+        @Override
+        public void sharedPrefix(int tokens) {
+            runtime.metrics().sharedPrefix(tokens);
+        }
+
         void close() {
             runtime.metrics().generationGauges(-active, -blocks);
             active = 0;

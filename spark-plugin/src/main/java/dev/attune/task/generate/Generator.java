@@ -26,7 +26,10 @@ import java.util.function.Supplier;
  * once and the next row of the queue takes its place in the following step. When the pool has no
  * block for a sequence, the youngest active sequence is preempted: its blocks go back to the pool
  * and it returns to the front of the queue, to be recomputed from its prompt and the tokens it
- * has generated (its random stream is kept, so its output does not change).
+ * has generated (its random stream is kept, so its output does not change). A row admitted while
+ * others hold the blocks of the same first tokens (a shared system prompt, a few-shot preamble)
+ * takes those blocks instead of computing them again; every full block a row computes is offered
+ * for sharing (see {@link KvBlockPool}).
  *
  * <p>Results: one per row, in input order; the same tokens whatever {@code maxActive}, the pass
  * budget or the preemptions (on the CPU in fp32: every row's arithmetic is independent of the
@@ -50,6 +53,9 @@ public final class Generator {
 
         /** A row lost its cache to make room for older ones. */
         default void preempted() {}
+
+        /** A row was admitted with {@code tokens} prompt tokens already cached by rows sharing its prefix. */
+        default void sharedPrefix(int tokens) {}
 
         Listener NONE = (a, d, p, b, n) -> {};
     }
@@ -160,7 +166,12 @@ public final class Generator {
                 while (active.size() < maxActive && !queue.isEmpty()) {
                     Row r = queue.pollFirst();
                     r.seq = new KvSequence(pool);
-                    r.fed = 0;
+                    // Whole blocks another row has computed for the same first tokens; the last
+                    // token is always fed, since its logits choose the next one.
+                    r.fed = r.seq.adoptPrefix(r.all, r.all.length - 1);
+                    if (r.fed > 0) {
+                        listener.sharedPrefix(r.fed);
+                    }
                     r.admitted = stamp++;
                     active.add(r);
                 }
@@ -264,6 +275,9 @@ public final class Generator {
         long t0 = System.nanoTime();
         Tensor hidden = graph.forward(weights, new SequenceBatch(ids, cu, positions), kv, o);
         kv.advance(cu);
+        for (Row r : plan) {
+            r.seq.publish(r.all);
+        }
         int decodeTokens = 0;
         for (int b = 0; b < plan.size(); b++) {
             Row r = plan.get(b);

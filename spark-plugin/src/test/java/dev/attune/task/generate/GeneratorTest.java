@@ -77,15 +77,27 @@ class GeneratorTest {
     }
 
     private static Generator generator(int blocks, int blockSize, int maxActive, int passTokens, Set<Integer> eos) {
+        return generator(blocks, blockSize, maxActive, passTokens, eos, true, Generator.Listener.NONE);
+    }
+
+    private static Generator generator(
+            int blocks,
+            int blockSize,
+            int maxActive,
+            int passTokens,
+            Set<Integer> eos,
+            boolean sharing,
+            Generator.Listener listener) {
         return new Generator(
                 model.graph(),
                 weights,
                 GeneratorTest::ops,
-                new KvBlockPool(model.graph().kvShape(blockSize), blocks),
+                new KvBlockPool(model.graph().kvShape(blockSize), blocks, sharing),
                 model.tokenizer(),
                 eos,
                 maxActive,
-                passTokens);
+                passTokens,
+                listener);
     }
 
     private static List<GenerationRequest> rows(SamplingParams p) {
@@ -117,6 +129,61 @@ class GeneratorTest {
             assertEquals(GeneratedText.LENGTH, batched.get(i).finishReason());
             assertEquals(model.tokenizer().decode(want, true), batched.get(i).text());
             assertArrayEquals(rows.get(i).promptIds(), batched.get(i).promptIds());
+        }
+    }
+
+    @Test
+    void rowsWithACommonPromptPrefixShareItsBlocksAndGenerateTheSameTokens() {
+        String preamble = "You are a careful assistant. Answer in one short sentence, then stop. Question:";
+        List<GenerationRequest> rows = new ArrayList<>();
+        SamplingParams p = new SamplingParams(0.8, 0, 0.95, 0, 1, 0, 6, List.of(), 5);
+        String[] questions = {" why is the sky blue?", " what is Spark?", " 2 + 2?", " a", " naïve café?"};
+        for (int i = 0; i < questions.length; i++) {
+            rows.add(new GenerationRequest(model.tokenize(preamble + questions[i]), p, "q" + i));
+        }
+        int common = 0;
+        while (rows.get(0).promptIds()[common] == rows.get(1).promptIds()[common]) {
+            common++;
+        }
+        assertTrue(common >= 16, "a preamble of " + common + " tokens");
+        long[] shared = new long[2];
+        long[] prefill = new long[2];
+        List<List<GeneratedText>> out = new ArrayList<>();
+        for (int run = 0; run < 2; run++) {
+            int k = run;
+            Generator.Listener counting = new Generator.Listener() {
+                @Override
+                public void pass(int activeRows, int decodeTokens, int prefillTokens, int blocksInUse, long nanos) {
+                    prefill[k] += prefillTokens;
+                }
+
+                @Override
+                public void sharedPrefix(int tokens) {
+                    shared[k] += tokens;
+                }
+            };
+            // Two rows active at a time: later rows find the preamble the first ones computed.
+            out.add(generator(64, 4, 2, 64, NO_EOS, run == 1, counting).generate(rows));
+        }
+        for (int i = 0; i < rows.size(); i++) {
+            assertArrayEquals(out.get(0).get(i).tokens(), out.get(1).get(i).tokens(), "row " + i);
+            assertEquals(out.get(0).get(i).text(), out.get(1).get(i).text(), "row " + i);
+        }
+        assertEquals(0, shared[0], "no sharing when the pool does not share");
+        assertTrue(shared[1] >= (rows.size() - 1) * (common / 4 * 4 - 4), "shared prompt tokens: " + shared[1]);
+        assertEquals(prefill[0] - shared[1], prefill[1], "each shared token is one prefill token fewer");
+        // Greedy under a tight pool (preemption with shared blocks) gives the uncached tokens.
+        List<GenerationRequest> greedy = new ArrayList<>();
+        for (GenerationRequest r : rows) {
+            greedy.add(new GenerationRequest(r.promptIds(), SamplingParams.greedy(6), r.key()));
+        }
+        List<GeneratedText> tight = generator(14, 4, 5, 64, NO_EOS).generate(greedy);
+        for (int i = 0; i < rows.size(); i++) {
+            assertArrayEquals(
+                    UncachedGreedy.continuation(
+                            model.graph(), weights, threads, greedy.get(i).promptIds(), 6),
+                    tight.get(i).tokens(),
+                    "row " + i + " in a tight shared pool");
         }
     }
 
