@@ -129,8 +129,7 @@ public final class DecoderPartitionGenerator {
                                 promptIds, promptIds.length - (context - params.maxNewTokens()), promptIds.length);
                     } else if (promptIds.length + params.maxNewTokens() > context) {
                         problem = promptIds.length + " prompt tokens and up to " + params.maxNewTokens()
-                                + " new ones exceed the model's context of " + context
-                                + (truncateLeft ? "" : " (truncateLeft keeps the prompt's last tokens)");
+                                + " new ones exceed the model's context of " + context;
                     }
                     if (problem == null) {
                         requests.add(new GenerationRequest(promptIds, params, r.key() != null ? r.key() : prompt));
