@@ -20,7 +20,7 @@ import java.util.function.Supplier;
 
 /**
  * Generation with continuous batching over a paged KV cache: up to {@code maxActive} sequences
- * are active; every step runs one pass in which each active sequence either feeds its next prompt
+ * are active, a row being admitted when the free blocks hold its prompt; every step runs one pass in which each active sequence either feeds its next prompt
  * chunk (prefill, chunked to the pass's token budget) or its last sampled token (decode), then
  * every sequence that has caught up samples its next token. A sequence that finishes leaves at
  * once and the next row of the queue takes its place in the following step. When the pool has no
@@ -168,9 +168,19 @@ public final class Generator {
                     r.seq = new KvSequence(pool);
                     // Whole blocks another row has computed for the same first tokens; the last
                     // token is always fed, since its logits choose the next one.
-                    r.fed = r.seq.adoptPrefix(r.all, r.all.length - 1);
-                    if (r.fed > 0) {
-                        listener.sharedPrefix(r.fed);
+                    int shared = r.seq.adoptPrefix(r.all, r.all.length - 1);
+                    // Admitted only when the free blocks hold the rest of its prompt and a first
+                    // new token, besides what the active rows still need for theirs: the cache,
+                    // not maxActive alone, bounds the rows in flight, so rows are not admitted
+                    // only to be preempted before they generate.
+                    if (!active.isEmpty() && outstanding(r) + outstanding(active) > pool.freeBlocks()) {
+                        r.seq.release();
+                        queue.addFirst(r);
+                        break;
+                    }
+                    r.fed = shared;
+                    if (shared > 0) {
+                        listener.sharedPrefix(shared);
                     }
                     r.admitted = stamp++;
                     active.add(r);
@@ -238,6 +248,19 @@ public final class Generator {
             counts.add(n);
             budget -= n;
         }
+    }
+
+    /** Blocks a row still has to take for its tokens so far and one more. */
+    private int outstanding(Row r) {
+        return Math.max(0, pool.shape().blocksOf(r.all.length + 1) - r.seq.blocks());
+    }
+
+    private int outstanding(List<Row> rows) {
+        int n = 0;
+        for (Row r : rows) {
+            n += outstanding(r);
+        }
+        return n;
     }
 
     private static Row youngest(List<Row> active) {

@@ -188,6 +188,34 @@ class GeneratorTest {
     }
 
     @Test
+    void rowsAreAdmittedAsTheFreeBlocksAllowNotPreemptedBeforeTheyGenerate() {
+        // One new token each: a row needs exactly the blocks of its prompt and that token, which
+        // admission checks, so a pool holding about two rows at a time never preempts.
+        List<GenerationRequest> rows = rows(SamplingParams.greedy(1));
+        int most = 0;
+        for (GenerationRequest r : rows) {
+            most = Math.max(most, model.graph().kvShape(4).blocksOf(r.promptIds().length + 1));
+        }
+        int[] preempted = {0};
+        Generator.Listener counting = new Generator.Listener() {
+            @Override
+            public void pass(int activeRows, int decodeTokens, int prefillTokens, int blocksInUse, long nanos) {}
+
+            @Override
+            public void preempted() {
+                preempted[0]++;
+            }
+        };
+        List<GeneratedText> tight =
+                generator(2 * most, 4, 5, 256, NO_EOS, false, counting).generate(rows);
+        assertEquals(0, preempted[0]);
+        List<GeneratedText> roomy = generator(64, 4, 5, 256, NO_EOS).generate(rows);
+        for (int i = 0; i < rows.size(); i++) {
+            assertArrayEquals(roomy.get(i).tokens(), tight.get(i).tokens(), "row " + i);
+        }
+    }
+
+    @Test
     void preemptedRowsAreRecomputedToTheSameTokens() {
         SamplingParams greedy = SamplingParams.greedy(10);
         List<GenerationRequest> rows = rows(greedy);
