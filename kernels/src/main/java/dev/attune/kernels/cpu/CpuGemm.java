@@ -11,6 +11,10 @@ package dev.attune.kernels.cpu;
  * {@link CpuThreads}; every output is summed in input order whatever the path and the split, so
  * the result is the same bit for bit for any thread count. The Vector API kernel is used when the
  * JVM was started with {@code --add-modules jdk.incubator.vector}; otherwise a portable kernel is.
+ *
+ * <p>Weights held as bf16 bit patterns (a checkpoint stored in bf16) are read as they are and
+ * widened exactly in registers or as they are packed: the product is the fp32 product over the
+ * widened weights, bit for bit, for half the bytes streamed.
  */
 public final class CpuGemm {
 
@@ -31,7 +35,13 @@ public final class CpuGemm {
 
     /** {@code Y = X · W + bias} with W (K, N) input-major. */
     public static void matmul(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, CpuThreads threads) {
-        run(x, m, k, w, false, n, bias, y, threads);
+        run(x, m, k, w, null, false, n, bias, y, threads);
+    }
+
+    /** {@code Y = X · W + bias} with W (K, N) input-major, held as bf16 bit patterns. */
+    public static void matmulBf16(
+            float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, CpuThreads threads) {
+        run(x, m, k, null, w, false, n, bias, y, threads);
     }
 
     /**
@@ -39,14 +49,21 @@ public final class CpuGemm {
      * the output projection, without a transposed copy of it.
      */
     public static void matmulTransposed(float[] x, int m, int k, float[] w, int n, float[] y, CpuThreads threads) {
-        run(x, m, k, w, true, n, null, y, threads);
+        run(x, m, k, w, null, true, n, null, y, threads);
     }
 
+    /** {@code Y = X · Wᵀ} with W (N, K) output-major, held as bf16 bit patterns. */
+    public static void matmulTransposedBf16(float[] x, int m, int k, short[] w, int n, float[] y, CpuThreads threads) {
+        run(x, m, k, null, w, true, n, null, y, threads);
+    }
+
+    /** One of {@code w} (fp32) and {@code wBf16} is given, the other null. */
     private static void run(
             float[] x,
             int m,
             int k,
             float[] w,
+            short[] wBf16,
             boolean transposed,
             int n,
             float[] bias,
@@ -56,7 +73,7 @@ public final class CpuGemm {
                 || k < 0
                 || n < 0
                 || x.length < (long) m * k
-                || w.length < (long) k * n
+                || (w != null ? w.length : wBf16.length) < (long) k * n
                 || y.length < (long) m * n
                 || (bias != null && bias.length < n)) {
             throw new IllegalArgumentException("gemm shapes do not fit their buffers: M=" + m + " K=" + k + " N=" + n);
@@ -71,7 +88,12 @@ public final class CpuGemm {
             threads.parallelForEach(blocks, (b0, b1) -> {
                 for (int b = b0; b < b1; b++) {
                     int c0 = b * FEW_ROWS_COLUMNS;
-                    KERNEL.fewRows(x, m, k, w, n, bias, y, c0, Math.min(n, c0 + FEW_ROWS_COLUMNS));
+                    int c1 = Math.min(n, c0 + FEW_ROWS_COLUMNS);
+                    if (w != null) {
+                        KERNEL.fewRows(x, m, k, w, n, bias, y, c0, c1);
+                    } else {
+                        KERNEL.fewRowsBf16(x, m, k, wBf16, n, bias, y, c0, c1);
+                    }
                 }
             });
             return;
@@ -94,6 +116,7 @@ public final class CpuGemm {
                         x,
                         k,
                         w,
+                        wBf16,
                         transposed,
                         n,
                         bias,

@@ -30,11 +30,21 @@ interface GemmKernel {
      */
     void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1);
 
-    /** Y[r0, r1) x [c0, c1) where {@code c1 - c0 <= panelWidth()}. */
+    /** As {@link #fewRows} over (K, N) weights held as bf16 bit patterns, widened in registers. */
+    void fewRowsBf16(float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, int c0, int c1);
+
+    /** {@code dst[d + i] = widen(src[s + i])} for i in [0, count): bf16 patterns to their fp32 values. */
+    void widenBf16(short[] src, int s, float[] dst, int d, int count);
+
+    /**
+     * Y[r0, r1) x [c0, c1) where {@code c1 - c0 <= panelWidth()}, from the weights in {@code w}
+     * (fp32) or, when it is null, in {@code wBf16}.
+     */
     void block(
             float[] x,
             int k,
             float[] w,
+            short[] wBf16,
             boolean transposed,
             int n,
             float[] bias,

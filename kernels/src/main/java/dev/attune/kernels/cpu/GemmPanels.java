@@ -11,11 +11,46 @@ import java.util.Arrays;
  * K touches a new page every few steps and the hardware prefetcher follows as many streams as the
  * block has rows; packed, the block is one sequential stream that stays in L1 while every row tile
  * of the block reuses it. Packing also reads an (N, K) matrix (an embedding table used as the
- * output projection) into the same layout, so one kernel serves both.
+ * output projection) into the same layout, so one kernel serves both. Weights held as bf16 bit
+ * patterns are widened to fp32 as they are packed, exactly, so the kernels only ever see floats.
  */
 final class GemmPanels {
 
     private GemmPanels() {}
+
+    /** As {@link #pack(float[], boolean, int, int, int, int, int, int, int, float[])} from fp32 or bf16 weights. */
+    static void pack(
+            float[] w,
+            short[] wBf16,
+            GemmKernel kernel,
+            boolean transposed,
+            int k,
+            int n,
+            int kc,
+            int kEnd,
+            int c,
+            int cols,
+            int stride,
+            float[] panel) {
+        if (w != null) {
+            pack(w, transposed, k, n, kc, kEnd, c, cols, stride, panel);
+            return;
+        }
+        int rows = kEnd - kc;
+        if (!transposed) {
+            for (int p = 0; p < rows; p++) {
+                kernel.widenBf16(wBf16, (kc + p) * n + c, panel, p * stride, cols);
+            }
+        } else {
+            for (int j = 0; j < cols; j++) {
+                int src = (c + j) * k + kc;
+                for (int p = 0; p < rows; p++) {
+                    panel[p * stride + j] = Float.intBitsToFloat(wBf16[src + p] << 16);
+                }
+            }
+        }
+        padColumns(rows, cols, stride, panel);
+    }
 
     static void pack(
             float[] w, boolean transposed, int k, int n, int kc, int kEnd, int c, int cols, int stride, float[] panel) {
@@ -33,6 +68,10 @@ final class GemmPanels {
                 }
             }
         }
+        padColumns(rows, cols, stride, panel);
+    }
+
+    private static void padColumns(int rows, int cols, int stride, float[] panel) {
         if (cols < stride) {
             for (int p = 0; p < rows; p++) {
                 Arrays.fill(panel, p * stride + cols, (p + 1) * stride, 0f);

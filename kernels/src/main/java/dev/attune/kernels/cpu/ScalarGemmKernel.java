@@ -38,10 +38,34 @@ final class ScalarGemmKernel implements GemmKernel {
     }
 
     @Override
+    public void fewRowsBf16(float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, int c0, int c1) {
+        GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
+        float[] row = new float[c1 - c0];
+        for (int p = 0; p < k; p++) {
+            widenBf16(w, p * n + c0, row, 0, row.length);
+            for (int r = 0; r < m; r++) {
+                float a = x[r * k + p];
+                int yo = r * n + c0;
+                for (int j = 0; j < row.length; j++) {
+                    y[yo + j] = Math.fma(a, row[j], y[yo + j]);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void widenBf16(short[] src, int s, float[] dst, int d, int count) {
+        for (int i = 0; i < count; i++) {
+            dst[d + i] = Float.intBitsToFloat(src[s + i] << 16);
+        }
+    }
+
+    @Override
     public void block(
             float[] x,
             int k,
             float[] w,
+            short[] wBf16,
             boolean transposed,
             int n,
             float[] bias,
@@ -55,7 +79,7 @@ final class ScalarGemmKernel implements GemmKernel {
         GemmKernel.startFromBias(y, n, bias, r0, r1, c0, c1);
         for (int kc = 0; kc < k; kc += K_CHUNK) {
             int kEnd = Math.min(k, kc + K_CHUNK);
-            GemmPanels.pack(w, transposed, k, n, kc, kEnd, c0, cols, cols, scratch);
+            GemmPanels.pack(w, wBf16, this, transposed, k, n, kc, kEnd, c0, cols, cols, scratch);
             for (int r = r0; r < r1; r++) {
                 int yo = r * n + c0;
                 for (int p = kc; p < kEnd; p++) {

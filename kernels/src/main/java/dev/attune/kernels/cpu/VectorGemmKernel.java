@@ -1,6 +1,10 @@
 package dev.attune.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -24,6 +28,11 @@ final class VectorGemmKernel implements GemmKernel {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** L bf16 patterns: half the float vector's bits, widened to one float vector. */
+    private static final VectorSpecies<Short> SH =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+
+    private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
     private static final int TILE_ROWS = 4;
     private static final int NR = 3 * L;
     /** Inputs per packed chunk: 128 x 3 vectors (24 KB with 512-bit vectors) stays in L1. */
@@ -64,10 +73,56 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     @Override
+    public void fewRowsBf16(float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, int c0, int c1) {
+        GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
+        int whole = c0 + (c1 - c0) / L * L;
+        // As fewRows: the bf16 weights stream once; each vector of them is widened in registers.
+        for (int p = 0; p < k; p++) {
+            int wo = p * n;
+            for (int c = c0; c < whole; c += L) {
+                FloatVector wv = widen(w, wo + c);
+                for (int r = 0; r < m; r++) {
+                    int yo = r * n + c;
+                    wv.fma(FloatVector.broadcast(S, x[r * k + p]), FloatVector.fromArray(S, y, yo))
+                            .intoArray(y, yo);
+                }
+            }
+            for (int c = whole; c < c1; c++) {
+                float wc = Float.intBitsToFloat(w[wo + c] << 16);
+                for (int r = 0; r < m; r++) {
+                    y[r * n + c] = Math.fma(x[r * k + p], wc, y[r * n + c]);
+                }
+            }
+        }
+    }
+
+    /**
+     * L bf16 patterns from {@code w[o..]} as floats: sign-extended to ints (the upper half is then
+     * shifted out, so the extension does not matter), shifted into the upper half, reinterpreted.
+     */
+    private static FloatVector widen(short[] w, int o) {
+        return ((IntVector) ShortVector.fromArray(SH, w, o).convertShape(VectorOperators.S2I, SI, 0))
+                .lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    @Override
+    public void widenBf16(short[] src, int s, float[] dst, int d, int count) {
+        int i = 0;
+        for (; i + L <= count; i += L) {
+            widen(src, s + i).intoArray(dst, d + i);
+        }
+        for (; i < count; i++) {
+            dst[d + i] = Float.intBitsToFloat(src[s + i] << 16);
+        }
+    }
+
+    @Override
     public void block(
             float[] x,
             int k,
             float[] w,
+            short[] wBf16,
             boolean transposed,
             int n,
             float[] bias,
@@ -79,7 +134,7 @@ final class VectorGemmKernel implements GemmKernel {
             float[] scratch) {
         int cols = c1 - c0;
         if (cols == NR) {
-            run(x, k, w, transposed, n, bias, c0, y, r0 * n + c0, n, r0, r1, c0, scratch);
+            run(x, k, w, wBf16, transposed, n, bias, c0, y, r0 * n + c0, n, r0, r1, c0, scratch);
             return;
         }
         // A narrower block (the last panel of N) runs the same whole-vector loops on a padded copy
@@ -91,7 +146,7 @@ final class VectorGemmKernel implements GemmKernel {
             biasPad = new float[NR];
             System.arraycopy(bias, c0, biasPad, 0, cols);
         }
-        run(x, k, w, transposed, n, biasPad, 0, yPad, 0, NR, r0, r1, c0, scratch);
+        run(x, k, w, wBf16, transposed, n, biasPad, 0, yPad, 0, NR, r0, r1, c0, scratch);
         for (int r = 0; r < rows; r++) {
             System.arraycopy(yPad, r * NR, y, (r0 + r) * n + c0, cols);
         }
@@ -101,10 +156,11 @@ final class VectorGemmKernel implements GemmKernel {
      * Rows [r0, r1) of X against columns [c, c + NR) of W (fewer where W ends, padded with zeros in
      * the panel), into Y from offset {@code yo} with row stride {@code ys}, bias from {@code bo}.
      */
-    private static void run(
+    private void run(
             float[] x,
             int k,
             float[] w,
+            short[] wBf16,
             boolean transposed,
             int n,
             float[] bias,
@@ -119,7 +175,7 @@ final class VectorGemmKernel implements GemmKernel {
         int cols = Math.min(NR, n - c);
         for (int kc = 0; kc == 0 || kc < k; kc += K_CHUNK) { // K = 0 still writes the bias
             int kEnd = Math.min(k, kc + K_CHUNK);
-            GemmPanels.pack(w, transposed, k, n, kc, kEnd, c, cols, NR, panel);
+            GemmPanels.pack(w, wBf16, this, transposed, k, n, kc, kEnd, c, cols, NR, panel);
             int r = r0;
             int o = yo;
             for (; r + TILE_ROWS <= r1; r += TILE_ROWS, o += TILE_ROWS * ys) {

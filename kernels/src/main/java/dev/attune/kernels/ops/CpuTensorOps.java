@@ -78,7 +78,9 @@ public final class CpuTensorOps implements TensorOps {
         if (out.cols() != w || out.rows() != ids.length) {
             throw new IllegalArgumentException("gather: " + ids.length + " rows of width " + w + " do not fit " + out);
         }
-        float[] t = d(table);
+        CpuTensor tt = CpuTensor.of(table);
+        short[] tb = tt.bf16();
+        float[] t = tb == null ? tt.data() : null;
         float[] o = d(out);
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r];
@@ -86,7 +88,12 @@ public final class CpuTensorOps implements TensorOps {
                 throw new IllegalArgumentException(
                         "gather: id " + id + " at row " + r + " is outside a table of " + table.rows() + " rows");
             }
-            if (accumulate) {
+            if (tb != null) {
+                for (int i = 0; i < w; i++) {
+                    float v = WeightData.Bf16.toFloat(tb[id * w + i]);
+                    o[r * w + i] = accumulate ? o[r * w + i] + v : v;
+                }
+            } else if (accumulate) {
                 for (int i = 0; i < w; i++) {
                     o[r * w + i] += t[id * w + i];
                 }
@@ -104,7 +111,12 @@ public final class CpuTensorOps implements TensorOps {
         if (w.rows() != k || y.rows() != m || y.cols() != n || (bias != null && bias.elements() != n)) {
             throw new IllegalArgumentException("linear: x " + x + ", w " + w + ", y " + y + " do not fit");
         }
-        CpuGemm.matmul(d(x), m, k, d(w), n, bias == null ? null : d(bias), d(y), threads);
+        short[] wb = CpuTensor.of(w).bf16();
+        if (wb != null) {
+            CpuGemm.matmulBf16(d(x), m, k, wb, n, bias == null ? null : d(bias), d(y), threads);
+        } else {
+            CpuGemm.matmul(d(x), m, k, d(w), n, bias == null ? null : d(bias), d(y), threads);
+        }
         if (epilogue == Epilogue.GELU_ERF) {
             CpuOps.geluErf(d(y), m, n, threads);
         }
@@ -290,7 +302,12 @@ public final class CpuTensorOps implements TensorOps {
         for (int j = 0; j < n; j++) {
             System.arraycopy(h, rows[from + j] * w, x, j * w, w);
         }
-        CpuGemm.matmulTransposed(x, n, w, d(table), table.rows(), logits, threads);
+        short[] tb = CpuTensor.of(table).bf16();
+        if (tb != null) {
+            CpuGemm.matmulTransposedBf16(x, n, w, tb, table.rows(), logits, threads);
+        } else {
+            CpuGemm.matmulTransposed(x, n, w, d(table), table.rows(), logits, threads);
+        }
     }
 
     @Override

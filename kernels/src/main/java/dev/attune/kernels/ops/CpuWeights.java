@@ -6,7 +6,9 @@ import dev.attune.kernels.select.ComputeDtype;
 /**
  * Weights resident in the JVM heap for {@link CpuTensorOps}: in fp32 the model's own arrays are
  * wrapped without a copy; in fp16 or bf16 (a simulated device) each weight is a rounded copy made
- * once, so the device's stored precision applies to every product.
+ * once, so the device's stored precision applies to every product. A weight the checkpoint stores
+ * in bf16 ({@link WeightData.Bf16}) stays bf16, without a copy, in fp32 and in bf16: its values
+ * are those numbers exactly, and the GEMM widens them in registers, reading half the bytes.
  *
  * <p>Threading: stateless apart from its dtype; safe for concurrent use.
  */
@@ -30,5 +32,22 @@ public final class CpuWeights implements WeightUploader {
                     name + ": " + data.length + " values for a (" + rows + ", " + cols + ") weight");
         }
         return new CpuTensor(StoredPrecision.roundedCopy(data, dtype), rows, cols);
+    }
+
+    @Override
+    public Tensor upload(String name, WeightData data, int rows, int cols) {
+        if (data instanceof WeightData.Bf16 b && dtype != ComputeDtype.FP16) {
+            if (b.length() != (long) rows * cols) {
+                throw new IllegalArgumentException(
+                        name + ": " + b.length() + " values for a (" + rows + ", " + cols + ") weight");
+            }
+            return CpuTensor.bf16(b.bits(), rows, cols);
+        }
+        return upload(name, data.toFloats(), rows, cols);
+    }
+
+    @Override
+    public Tensor linear(String name, WeightData inMajor, int in, int out) {
+        return upload(name, inMajor, in, out);
     }
 }

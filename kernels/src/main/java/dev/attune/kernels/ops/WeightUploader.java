@@ -33,6 +33,20 @@ public interface WeightUploader {
         return upload(name, inMajor, in, out);
     }
 
+    /**
+     * As {@link #upload(String, float[], int, int)} from values in their stored precision. By
+     * default they are widened to fp32 first; a backend that can read bf16 weights in place
+     * (the CPU) keeps them as they are.
+     */
+    default Tensor upload(String name, WeightData data, int rows, int cols) {
+        return upload(name, data.toFloats(), rows, cols);
+    }
+
+    /** As {@link #linear(String, float[], int, int)} from values in their stored precision. */
+    default Tensor linear(String name, WeightData inMajor, int in, int out) {
+        return linear(name, inMajor.toFloats(), in, out);
+    }
+
     /** A resident vector (a norm's gain, a bias) of {@code data.length} entries, or null for null. */
     default Tensor vector(String name, float[] data) {
         return data == null ? null : upload(name, data, 1, data.length);

@@ -65,7 +65,98 @@ class CpuGemmTest {
             GemmKernel kernel, float[] x, int m, int k, float[] w, boolean transposed, int n, float[] bias, float[] y) {
         float[] scratch = new float[kernel.scratchFloats()];
         for (int c0 = 0; c0 < n; c0 += kernel.panelWidth()) {
-            kernel.block(x, k, w, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
+            kernel.block(
+                    x, k, w, null, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
+        }
+    }
+
+    /** As {@link #whole} over bf16 weights. */
+    private static void wholeBf16(
+            GemmKernel kernel, float[] x, int m, int k, short[] w, boolean transposed, int n, float[] bias, float[] y) {
+        float[] scratch = new float[kernel.scratchFloats()];
+        for (int c0 = 0; c0 < n; c0 += kernel.panelWidth()) {
+            kernel.block(
+                    x, k, null, w, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
+        }
+    }
+
+    /** Random bf16 patterns of finite values in about [-2, 2], and, in {@code widened}, their fp32 values. */
+    private static short[] randomBf16(Random rnd, int size, float[] widened) {
+        short[] b = new short[size];
+        for (int i = 0; i < size; i++) {
+            b[i] = (short) (Float.floatToRawIntBits((float) (rnd.nextGaussian())) >>> 16);
+            widened[i] = Float.intBitsToFloat(b[i] << 16);
+        }
+        return b;
+    }
+
+    private static short[] transposeBf16(short[] w, int k, int n) {
+        short[] t = new short[w.length];
+        for (int p = 0; p < k; p++) {
+            for (int c = 0; c < n; c++) {
+                t[c * k + p] = w[p * n + c];
+            }
+        }
+        return t;
+    }
+
+    /**
+     * bf16 weights read in place give, bit for bit, the fp32 product over the same weights widened:
+     * every kernel and layout, the few-rows path and the block path, the entry points at several
+     * thread counts, shapes with vector tails and partial panels.
+     */
+    @Test
+    void bf16WeightsGiveTheFp32ProductOfTheirWidenedValuesBitForBit() {
+        Random rnd = new Random(16);
+        try (CpuThreads threads = new CpuThreads(2)) {
+            for (int[] shape :
+                    new int[][] {{1, 2048, 2560}, {3, 129, 1025}, {4, 7, 17}, {5, 385, 100}, {97, 130, 49}}) {
+                int m = shape[0];
+                int k = shape[1];
+                int n = shape[2];
+                String where = "M=" + m + " K=" + k + " N=" + n;
+                float[] x = random(rnd, m * k);
+                float[] w = new float[k * n];
+                short[] wb = randomBf16(rnd, k * n, w);
+                float[] bias = random(rnd, n);
+                float[] expected = new float[m * n];
+                CpuGemm.matmul(x, m, k, w, n, bias, expected, threads);
+                float[] y = new float[m * n];
+                CpuGemm.matmulBf16(x, m, k, wb, n, bias, y, threads);
+                assertArrayEquals(expected, y, "entry " + where);
+                float[] yt = new float[m * n];
+                float[] yt32 = new float[m * n];
+                CpuGemm.matmulTransposedBf16(x, m, k, transposeBf16(wb, k, n), n, yt, threads);
+                CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, yt32, threads);
+                assertArrayEquals(yt32, yt, "entry transposed " + where);
+                for (GemmKernel kernel : new GemmKernel[] {new ScalarGemmKernel(), new VectorGemmKernel()}) {
+                    String name = kernel.getClass().getSimpleName() + " " + where;
+                    float[] e = new float[m * n];
+                    float[] b = new float[m * n];
+                    whole(kernel, x, m, k, w, false, n, bias, e);
+                    wholeBf16(kernel, x, m, k, wb, false, n, bias, b);
+                    assertArrayEquals(e, b, name + " block");
+                    whole(kernel, x, m, k, transpose(w, k, n), true, n, bias, e);
+                    wholeBf16(kernel, x, m, k, transposeBf16(wb, k, n), true, n, bias, b);
+                    assertArrayEquals(e, b, name + " block transposed");
+                    kernel.fewRows(x, m, k, w, n, bias, e, 0, n);
+                    kernel.fewRowsBf16(x, m, k, wb, n, bias, b, 0, n);
+                    assertArrayEquals(e, b, name + " few rows");
+                }
+            }
+            try (CpuThreads one = CpuThreads.single()) {
+                float[] x = random(rnd, 2 * 300);
+                float[] w = new float[300 * 999];
+                short[] wb = randomBf16(rnd, w.length, w);
+                float[] y1 = new float[2 * 999];
+                float[] y2 = new float[2 * 999];
+                CpuGemm.matmulBf16(x, 2, 300, wb, 999, null, y1, one);
+                CpuGemm.matmulBf16(x, 2, 300, wb, 999, null, y2, threads);
+                assertArrayEquals(y1, y2, "one thread and two");
+            }
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> CpuGemm.matmulBf16(new float[6], 2, 3, new short[11], 4, null, new float[8], threads));
         }
     }
 
@@ -185,6 +276,7 @@ class CpuGemmTest {
                                 x,
                                 k,
                                 w,
+                                null,
                                 false,
                                 n,
                                 bias,

@@ -208,4 +208,64 @@ class CpuTensorOpsTest {
                 HalfFloats.roundToBf16(1.0001f),
                 ((CpuTensor) new CpuWeights(ComputeDtype.BF16).upload("w", w, 1, 2)).data()[0]);
     }
+
+    /**
+     * A weight the checkpoint stores in bf16 stays bf16 on the CPU (fp32 and simulated bf16, not a
+     * simulated fp16 device), and every op that reads a weight gives what it gives on the fp32
+     * copy of the same values, bit for bit: linear (few rows and many), the row gather, the logits
+     * and the token log-probs.
+     */
+    @Test
+    void bf16WeightsAreKeptAndReadAsTheirExactFp32Values() {
+        Random r = new Random(8);
+        int vocab = 301;
+        int h = 64;
+        short[] bits = new short[vocab * h];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
+        }
+        WeightData.Bf16 data = new WeightData.Bf16(bits);
+        CpuTensor b = (CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("t", data, vocab, h);
+        assertSame(bits, b.bf16(), "bf16 weights are wrapped, not copied");
+        assertThrows(IllegalStateException.class, b::data);
+        assertSame(bits, ((CpuTensor) new CpuWeights(ComputeDtype.BF16).linear("w", data, vocab, h)).bf16());
+        CpuTensor f16 = (CpuTensor) new CpuWeights(ComputeDtype.FP16).upload("t", data, vocab, h);
+        assertEquals(null, f16.bf16(), "a simulated fp16 device rounds its own copy");
+        CpuTensor f = new CpuTensor(data.toFloats(), vocab, h);
+        CpuTensorOps ops = fp32();
+        for (int m : new int[] {1, 3, 9}) {
+            CpuTensor x = random(m, vocab, 20 + m);
+            CpuTensor bias = random(1, h, 3);
+            CpuTensor yb = new CpuTensor(new float[m * h], m, h);
+            CpuTensor yf = new CpuTensor(new float[m * h], m, h);
+            ops.linear(x, b, bias, yb, Epilogue.NONE);
+            ops.linear(x, f, bias, yf, Epilogue.NONE);
+            assertEquals(java.util.Arrays.toString(yf.data()), java.util.Arrays.toString(yb.data()), "linear M=" + m);
+            CpuTensor hidden = random(m, h, 40 + m);
+            int[] rows = new int[m];
+            int[] targets = new int[m];
+            for (int j = 0; j < m; j++) {
+                rows[j] = m - 1 - j;
+                targets[j] = r.nextInt(vocab);
+            }
+            assertEquals(
+                    java.util.Arrays.toString(ops.logits(hidden, rows, f)),
+                    java.util.Arrays.toString(ops.logits(hidden, rows, b)),
+                    "logits M=" + m);
+            assertEquals(
+                    java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, f, targets)),
+                    java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, b, targets)),
+                    "log-probs M=" + m);
+        }
+        int[] ids = {7, 300, 0, 7};
+        for (boolean accumulate : new boolean[] {false, true}) {
+            CpuTensor gb = random(ids.length, h, 5);
+            CpuTensor gf = random(ids.length, h, 5);
+            ops.gatherRows(b, ids, gb, accumulate);
+            ops.gatherRows(f, ids, gf, accumulate);
+            assertEquals(java.util.Arrays.toString(gf.data()), java.util.Arrays.toString(gb.data()), "gather");
+        }
+        assertThrows(
+                IllegalArgumentException.class, () -> ops.gatherRows(b, new int[] {vocab}, random(1, h, 1), false));
+    }
 }

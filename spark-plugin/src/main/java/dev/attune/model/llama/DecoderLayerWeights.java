@@ -1,7 +1,10 @@
 package dev.attune.model.llama;
 
+import dev.attune.kernels.ops.WeightData;
+
 /**
- * One decoder layer's weights on the host, fp32, Linear weights input-major (in, out).
+ * One decoder layer's weights on the host, Linear weights input-major (in, out) in the
+ * checkpoint's precision ({@link DecoderWeights}), norms and biases fp32.
  *
  * @param inputNorm  (hidden) RMSNorm gain before attention
  * @param qkv        (hidden, qDim + 2·kvDim): q | k | v projections side by side
@@ -16,12 +19,12 @@ package dev.attune.model.llama;
  */
 public record DecoderLayerWeights(
         float[] inputNorm,
-        float[] qkv,
+        WeightData qkv,
         float[] qkvBias,
         float[] qNorm,
         float[] kNorm,
-        float[] o,
+        WeightData o,
         float[] oBias,
         float[] postNorm,
-        float[] gateUp,
-        float[] down) {}
+        WeightData gateUp,
+        WeightData down) {}

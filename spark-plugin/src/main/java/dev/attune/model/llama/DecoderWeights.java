@@ -1,14 +1,16 @@
 package dev.attune.model.llama;
 
+import dev.attune.kernels.ops.WeightData;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.safetensors.WeightStore;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Llama-family checkpoint's weights on the host, fp32, in the layouts the op contract takes:
- * Linear weights input-major (in, out) with q/k/v and gate/up fused side by side, tables
- * (entries, hidden).
+ * A Llama-family checkpoint's weights on the host, in the layouts the op contract takes: Linear
+ * weights input-major (in, out) with q/k/v and gate/up fused side by side, tables (entries,
+ * hidden). Matrices keep a BF16 checkpoint's precision ({@link WeightData.Bf16}: half the memory
+ * of fp32, values exact) and are fp32 otherwise (F16 widened); norms and biases are fp32.
  *
  * <p>Read from the Hugging Face tensor names ({@code model.layers.N.self_attn.q_proj.weight},
  * ...), each shape checked against the config, whatever the stored dtype (F32, F16, BF16) and
@@ -20,7 +22,7 @@ import java.util.List;
  * @param finalNorm (hidden)
  * @param lmHead    (vocab, hidden), the embedding table itself when tied
  */
-public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, float[] finalNorm, float[] lmHead) {
+public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers, float[] finalNorm, WeightData lmHead) {
 
     public DecoderWeights {
         layers = List.copyOf(layers);
@@ -28,18 +30,18 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
 
     /** Number of distinct weights (a tied head counted once). */
     public long parameters() {
-        long n = embed.length + finalNorm.length + (lmHead == embed ? 0 : lmHead.length);
+        long n = (long) embed.length() + finalNorm.length + (lmHead == embed ? 0 : lmHead.length());
         for (DecoderLayerWeights l : layers) {
             n += l.inputNorm().length
-                    + l.qkv().length
+                    + (long) l.qkv().length()
                     + len(l.qkvBias())
                     + len(l.qNorm())
                     + len(l.kNorm())
-                    + l.o().length
+                    + l.o().length()
                     + len(l.oBias())
                     + l.postNorm().length
-                    + l.gateUp().length
-                    + l.down().length;
+                    + l.gateUp().length()
+                    + l.down().length();
         }
         return n;
     }
@@ -53,17 +55,18 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
         int q = c.qDim();
         int kv = c.kvDim();
         int inter = c.intermediateSize();
-        float[] embed = store.floats("model.embed_tokens.weight", c.vocabSize(), h);
+        WeightData embed = store.matrix("model.embed_tokens.weight", c.vocabSize(), h);
         List<DecoderLayerWeights> layers = new ArrayList<>(c.layers());
         for (int i = 0; i < c.layers(); i++) {
             String p = "model.layers." + i + ".";
             String a = p + "self_attn.";
             // HF Linear weights are (out, in): each is transposed once here into the fused (in, out) matrix.
-            float[] qkv = new float[h * (q + 2 * kv)];
             int w = q + 2 * kv;
-            transposeInto(store.floats(a + "q_proj.weight", q, h), q, h, qkv, w, 0);
-            transposeInto(store.floats(a + "k_proj.weight", kv, h), kv, h, qkv, w, q);
-            transposeInto(store.floats(a + "v_proj.weight", kv, h), kv, h, qkv, w, q + kv);
+            WeightData qkv = fused(
+                    h,
+                    new Part(store.matrix(a + "q_proj.weight", q, h), q),
+                    new Part(store.matrix(a + "k_proj.weight", kv, h), kv),
+                    new Part(store.matrix(a + "v_proj.weight", kv, h), kv));
             float[] qkvBias = null;
             if (c.qkvBias()) {
                 qkvBias = new float[w];
@@ -73,14 +76,13 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
             }
             float[] qNorm = c.qkNorm() ? store.floats(a + "q_norm.weight", c.headDim()) : null;
             float[] kNorm = c.qkNorm() ? store.floats(a + "k_norm.weight", c.headDim()) : null;
-            float[] o = new float[q * h];
-            transposeInto(store.floats(a + "o_proj.weight", h, q), h, q, o, h, 0);
+            WeightData o = fused(q, new Part(store.matrix(a + "o_proj.weight", h, q), h));
             float[] oBias = c.outputBias() ? store.floats(a + "o_proj.bias", h) : null;
-            float[] gateUp = new float[h * 2 * inter];
-            transposeInto(store.floats(p + "mlp.gate_proj.weight", inter, h), inter, h, gateUp, 2 * inter, 0);
-            transposeInto(store.floats(p + "mlp.up_proj.weight", inter, h), inter, h, gateUp, 2 * inter, inter);
-            float[] down = new float[inter * h];
-            transposeInto(store.floats(p + "mlp.down_proj.weight", h, inter), h, inter, down, h, 0);
+            WeightData gateUp = fused(
+                    h,
+                    new Part(store.matrix(p + "mlp.gate_proj.weight", inter, h), inter),
+                    new Part(store.matrix(p + "mlp.up_proj.weight", inter, h), inter));
+            WeightData down = fused(inter, new Part(store.matrix(p + "mlp.down_proj.weight", h, inter), h));
             layers.add(new DecoderLayerWeights(
                     store.floats(p + "input_layernorm.weight", h),
                     qkv,
@@ -94,11 +96,11 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
                     down));
         }
         float[] norm = store.floats("model.norm.weight", h);
-        float[] head;
+        WeightData head;
         if (c.tieWordEmbeddings()) {
             head = embed;
         } else if (store.contains("lm_head.weight")) {
-            head = store.floats("lm_head.weight", c.vocabSize(), h);
+            head = store.matrix("lm_head.weight", c.vocabSize(), h);
         } else {
             throw new ModelFormatException(store.directory() + ": the model has no tensor named 'lm_head.weight' and "
                     + "config.json does not set tie_word_embeddings");
@@ -106,16 +108,46 @@ public record DecoderWeights(float[] embed, List<DecoderLayerWeights> layers, fl
         return new DecoderWeights(embed, layers, norm, head);
     }
 
+    /** One HF Linear weight, (out, in), to be fused into an input-major matrix. */
+    private record Part(WeightData weight, int out) {}
+
     /**
-     * Writes {@code src}, an (out, in) matrix, transposed into columns {@code [col, col + out)} of
-     * {@code dst}, an (in, dstCols) matrix.
+     * The (in, Σ out) input-major matrix whose columns are the parts' transposes side by side, in
+     * bf16 when every part is bf16, else in fp32.
      */
-    private static void transposeInto(float[] src, int out, int in, float[] dst, int dstCols, int col) {
-        for (int o = 0; o < out; o++) {
-            int s = o * in;
-            for (int i = 0; i < in; i++) {
-                dst[i * dstCols + col + o] = src[s + i];
-            }
+    private static WeightData fused(int in, Part... parts) {
+        int width = 0;
+        boolean bf16 = true;
+        for (Part p : parts) {
+            width += p.out;
+            bf16 &= p.weight instanceof WeightData.Bf16;
         }
+        int size = Math.multiplyExact(in, width);
+        if (bf16) {
+            short[] dst = new short[size];
+            int col = 0;
+            for (Part p : parts) {
+                short[] src = ((WeightData.Bf16) p.weight).bits();
+                for (int o = 0; o < p.out; o++) {
+                    for (int i = 0; i < in; i++) {
+                        dst[i * width + col + o] = src[o * in + i];
+                    }
+                }
+                col += p.out;
+            }
+            return new WeightData.Bf16(dst);
+        }
+        float[] dst = new float[size];
+        int col = 0;
+        for (Part p : parts) {
+            float[] src = p.weight.toFloats();
+            for (int o = 0; o < p.out; o++) {
+                for (int i = 0; i < in; i++) {
+                    dst[i * width + col + o] = src[o * in + i];
+                }
+            }
+            col += p.out;
+        }
+        return new WeightData.F32(dst);
     }
 }

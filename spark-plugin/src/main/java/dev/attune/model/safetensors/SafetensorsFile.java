@@ -287,6 +287,28 @@ public final class SafetensorsFile {
         return out;
     }
 
+    /** The bit patterns of a BF16 tensor's elements, in the file's row-major order, unconverted. */
+    public short[] readBf16Bits(String name) {
+        TensorInfo t = info(name);
+        if (t.dtype() != DType.BF16) {
+            throw new IllegalArgumentException(file + ": tensor '" + name + "' is " + t.dtype() + ", not BF16");
+        }
+        long n = t.elements();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new ModelFormatException(
+                    file + ": tensor '" + name + "' has " + n + " elements, too many for one array");
+        }
+        short[] out = new short[(int) n];
+        int done = 0;
+        for (long off = 0; off < t.byteLength(); off += MAX_MAP_BYTES) {
+            MappedByteBuffer b = map(t, off, Math.min(MAX_MAP_BYTES, t.byteLength() - off));
+            int count = b.remaining() / 2;
+            b.asShortBuffer().get(out, done, count);
+            done += count;
+        }
+        return out;
+    }
+
     /**
      * Maps {@code length} bytes at {@code offset} into the tensor's validated byte range, read-only
      * and little-endian, after checking that the whole tensor is still inside the file.

@@ -2,6 +2,7 @@ package dev.attune.model.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.kernels.ops.WeightData;
 import dev.attune.model.ModelFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -142,12 +143,39 @@ public final class WeightStore {
 
     /** The tensor's fp32 values after checking that its shape is the expected one. */
     public float[] floats(String name, long... expectedShape) {
+        checkShape(name, info(name), expectedShape);
+        return floats(name);
+    }
+
+    /**
+     * A matrix weight in its stored precision after checking its shape: a BF16 tensor as its bit
+     * patterns ({@link WeightData.Bf16}, half the memory, exact), any other as fp32.
+     *
+     * @throws ModelFormatException on a wrong shape or a NaN or infinite value, as {@link #floats(String)}
+     */
+    public WeightData matrix(String name, long... expectedShape) {
         TensorInfo t = info(name);
+        if (t.dtype() != DType.BF16) {
+            return new WeightData.F32(floats(name, expectedShape));
+        }
+        checkShape(name, t, expectedShape);
+        SafetensorsFile f = file(name);
+        short[] bits = f.readBf16Bits(name);
+        for (int i = 0; i < bits.length; i++) {
+            if ((bits[i] & 0x7f80) == 0x7f80) { // exponent all ones: NaN or +-Inf
+                throw new ModelFormatException(f.path() + ": tensor '" + name + "' holds "
+                        + WeightData.Bf16.toFloat(bits[i]) + " at element " + i
+                        + "; the weights are corrupt (re-download or re-convert the model)");
+            }
+        }
+        return new WeightData.Bf16(bits);
+    }
+
+    private void checkShape(String name, TensorInfo t, long[] expectedShape) {
         if (!java.util.Arrays.equals(t.shape(), expectedShape)) {
             throw new ModelFormatException(dir + ": tensor '" + name + "' has shape "
                     + java.util.Arrays.toString(t.shape()) + ", expected " + java.util.Arrays.toString(expectedShape));
         }
-        return floats(name);
     }
 
     /** The stored dtype shared by the model's tensors (the most common one). */

@@ -76,6 +76,38 @@ class DecoderCheckpointErrorsTest {
         assertEquals(2L * 1 * 2 * 8 * 2, c.kvBytesPerToken(2));
     }
 
+    /**
+     * A BF16 checkpoint keeps its matrices as bf16 bit patterns: a NaN or infinity in one is still
+     * refused at load, naming the tensor, the file and the element.
+     */
+    @Test
+    void aNonFiniteBf16MatrixIsRefusedNamingTensorAndElement() throws Exception {
+        String tensor = "model.layers.0.mlp.down_proj.weight";
+        for (short bad : new short[] {(short) 0x7fc0, (short) 0xff80}) { // NaN, -Inf
+            Path dir = checkpoint(
+                    "bf16-" + bad,
+                    tiny().dtype(dev.attune.model.safetensors.DType.BF16).build());
+            Path file = dir.resolve("model.safetensors");
+            long begin = dev.attune.model.safetensors.SafetensorsFile.open(file)
+                    .info(tensor)
+                    .begin();
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+                    file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                ch.read(header, 0);
+                long dataStart = 8 + header.getLong(0);
+                java.nio.ByteBuffer v = java.nio.ByteBuffer.allocate(2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                v.putShort(0, bad);
+                ch.write(v, dataStart + begin + 2L * 5);
+            }
+            String e = loadError(dir);
+            assertTrue(
+                    e.contains("model.safetensors: tensor '" + tensor + "' holds "
+                            + dev.attune.kernels.ops.WeightData.Bf16.toFloat(bad) + " at element 5"),
+                    e);
+        }
+    }
+
     @Test
     void unsupportedConfigsAreNamed() throws Exception {
         Path dir = checkpoint("cfg", tiny().build());
