@@ -23,8 +23,12 @@ public final class CpuGemm {
     private static final int ROW_BLOCK = 192;
     /** Products of at most this many rows read the weights in place ({@link GemmKernel#fewRows}). */
     static final int FEW_ROWS = 4;
-    /** Columns per unit of a few-row product: 4 rows of Y over them are 16 KB, in L1. */
-    private static final int FEW_ROWS_COLUMNS = 1024;
+    /**
+     * Columns per unit of a few-row product: each weight row segment is 4 KB of bf16 (8 KB of
+     * fp32), long enough for the prefetcher to run ahead in each of the few streams a unit reads;
+     * one row of Y over them is 8 KB, in L1.
+     */
+    private static final int FEW_ROWS_COLUMNS = 2048;
 
     private CpuGemm() {}
 
@@ -84,11 +88,15 @@ public final class CpuGemm {
         if (!transposed && m <= FEW_ROWS) {
             // A decode step: the weights' memory traffic is the cost, so they are read once, in
             // place, in column blocks handed to whichever worker is free.
-            int blocks = (n + FEW_ROWS_COLUMNS - 1) / FEW_ROWS_COLUMNS;
+            // At least one unit per thread (a 2,048-wide output must not leave a core idle), each a
+            // multiple of 32 columns wide (whole vectors of bf16 pairs).
+            int units = Math.max(threads.threads(), (n + FEW_ROWS_COLUMNS - 1) / FEW_ROWS_COLUMNS);
+            int width = Math.max(32, ((n + units - 1) / units + 31) / 32 * 32);
+            int blocks = (n + width - 1) / width;
             threads.parallelForEach(blocks, (b0, b1) -> {
                 for (int b = b0; b < b1; b++) {
-                    int c0 = b * FEW_ROWS_COLUMNS;
-                    int c1 = Math.min(n, c0 + FEW_ROWS_COLUMNS);
+                    int c0 = b * width;
+                    int c1 = Math.min(n, c0 + width);
                     if (w != null) {
                         KERNEL.fewRows(x, m, k, w, n, bias, y, c0, c1);
                     } else {

@@ -33,6 +33,9 @@ final class VectorGemmKernel implements GemmKernel {
             VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
 
     private static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
+    /** 2L bf16 patterns: one full-width load. */
+    private static final VectorSpecies<Short> SW = VectorSpecies.of(short.class, S.vectorShape());
+
     private static final int TILE_ROWS = 4;
     private static final int NR = 3 * L;
     /** Inputs per packed chunk: 128 x 3 vectors (24 KB with 512-bit vectors) stays in L1. */
@@ -48,13 +51,58 @@ final class VectorGemmKernel implements GemmKernel {
         return K_CHUNK * NR;
     }
 
+    /** Inputs per step of the few-rows loops: each output is loaded and stored once per group. */
+    private static final int P_GROUP = 4;
+
     @Override
     public void fewRows(float[] x, int m, int k, float[] w, int n, float[] bias, float[] y, int c0, int c1) {
         GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
         int whole = c0 + (c1 - c0) / L * L;
-        // Input p outermost: the weights stream once, row segment by row segment; Y's rows (at
-        // most a few KB each) stay in L1 and take one fused multiply-add per input, in input order.
-        for (int p = 0; p < k; p++) {
+        // The weights stream once, P_GROUP row segments at a time (four sequential streams); each
+        // vector of Y (in L1) takes their P_GROUP fused multiply-adds in input order between one
+        // load and one store.
+        int p = 0;
+        for (; p + P_GROUP <= k; p += P_GROUP) {
+            int w0 = p * n;
+            int w1 = w0 + n;
+            int w2 = w1 + n;
+            int w3 = w2 + n;
+            if (m == 1) {
+                FloatVector x0 = FloatVector.broadcast(S, x[p]);
+                FloatVector x1 = FloatVector.broadcast(S, x[p + 1]);
+                FloatVector x2 = FloatVector.broadcast(S, x[p + 2]);
+                FloatVector x3 = FloatVector.broadcast(S, x[p + 3]);
+                for (int c = c0; c < whole; c += L) {
+                    FloatVector acc = FloatVector.fromArray(S, y, c);
+                    acc = FloatVector.fromArray(S, w, w0 + c).fma(x0, acc);
+                    acc = FloatVector.fromArray(S, w, w1 + c).fma(x1, acc);
+                    acc = FloatVector.fromArray(S, w, w2 + c).fma(x2, acc);
+                    acc = FloatVector.fromArray(S, w, w3 + c).fma(x3, acc);
+                    acc.intoArray(y, c);
+                }
+            } else {
+                for (int c = c0; c < whole; c += L) {
+                    FloatVector v0 = FloatVector.fromArray(S, w, w0 + c);
+                    FloatVector v1 = FloatVector.fromArray(S, w, w1 + c);
+                    FloatVector v2 = FloatVector.fromArray(S, w, w2 + c);
+                    FloatVector v3 = FloatVector.fromArray(S, w, w3 + c);
+                    for (int r = 0; r < m; r++) {
+                        int xo = r * k + p;
+                        int yo = r * n + c;
+                        FloatVector acc = FloatVector.fromArray(S, y, yo);
+                        acc = v0.fma(FloatVector.broadcast(S, x[xo]), acc);
+                        acc = v1.fma(FloatVector.broadcast(S, x[xo + 1]), acc);
+                        acc = v2.fma(FloatVector.broadcast(S, x[xo + 2]), acc);
+                        acc = v3.fma(FloatVector.broadcast(S, x[xo + 3]), acc);
+                        acc.intoArray(y, yo);
+                    }
+                }
+            }
+            for (int q = p; q < p + P_GROUP; q++) {
+                tailColumns(x, m, k, q, w, n, y, whole, c1);
+            }
+        }
+        for (; p < k; p++) {
             int wo = p * n;
             for (int c = c0; c < whole; c += L) {
                 FloatVector wv = FloatVector.fromArray(S, w, wo + c);
@@ -64,34 +112,145 @@ final class VectorGemmKernel implements GemmKernel {
                             .intoArray(y, yo);
                 }
             }
-            for (int c = whole; c < c1; c++) {
+            tailColumns(x, m, k, p, w, n, y, whole, c1);
+        }
+    }
+
+    /** Input p's term of the columns [from, to) past the last whole vector, scalar. */
+    private static void tailColumns(float[] x, int m, int k, int p, float[] w, int n, float[] y, int from, int to) {
+        for (int c = from; c < to; c++) {
+            for (int r = 0; r < m; r++) {
+                y[r * n + c] = Math.fma(x[r * k + p], w[p * n + c], y[r * n + c]);
+            }
+        }
+    }
+
+    /** The upper half of each int lane: the odd bf16 of the pair a 32-bit load of bf16 holds. */
+    private static final IntVector HIGH_HALF = IntVector.broadcast(SI, 0xffff0000);
+
+    @Override
+    public void fewRowsBf16(float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, int c0, int c1) {
+        // One full-width load of bf16 patterns holds 2L weights; as L ints, lane i holds weight 2i
+        // in its lower half and 2i + 1 in its upper half, so a shift and a mask make the even and
+        // the odd columns' fp32 values without any lane shuffle. The outputs are accumulated in
+        // that order, in a scratch copy whose every 2L-column chunk holds its L even columns then
+        // its L odd ones, and put back in column order at the end. Each output still takes its
+        // fused multiply-adds in input order, so the result is the fp32 product's, bit for bit.
+        int cols = c1 - c0;
+        int whole = cols / (2 * L) * (2 * L);
+        float[] acc = new float[m * whole];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < whole; c += 2 * L) {
+                for (int j = 0; j < L; j++) {
+                    acc[r * whole + c + j] = bias == null ? 0f : bias[c0 + c + 2 * j];
+                    acc[r * whole + c + L + j] = bias == null ? 0f : bias[c0 + c + 2 * j + 1];
+                }
+            }
+            for (int c = c0 + whole; c < c1; c++) {
+                y[r * n + c] = bias == null ? 0f : bias[c];
+            }
+        }
+        int p = 0;
+        for (; p + P_GROUP <= k; p += P_GROUP) {
+            int w0 = p * n + c0;
+            int w1 = w0 + n;
+            int w2 = w1 + n;
+            int w3 = w2 + n;
+            if (m == 1) {
+                FloatVector x0 = FloatVector.broadcast(S, x[p]);
+                FloatVector x1 = FloatVector.broadcast(S, x[p + 1]);
+                FloatVector x2 = FloatVector.broadcast(S, x[p + 2]);
+                FloatVector x3 = FloatVector.broadcast(S, x[p + 3]);
+                for (int c = 0; c < whole; c += 2 * L) {
+                    IntVector i0 = ShortVector.fromArray(SW, w, w0 + c).reinterpretAsInts();
+                    IntVector i1 = ShortVector.fromArray(SW, w, w1 + c).reinterpretAsInts();
+                    IntVector i2 = ShortVector.fromArray(SW, w, w2 + c).reinterpretAsInts();
+                    IntVector i3 = ShortVector.fromArray(SW, w, w3 + c).reinterpretAsInts();
+                    FloatVector e = FloatVector.fromArray(S, acc, c);
+                    FloatVector o = FloatVector.fromArray(S, acc, c + L);
+                    e = even(i0).fma(x0, e);
+                    o = odd(i0).fma(x0, o);
+                    e = even(i1).fma(x1, e);
+                    o = odd(i1).fma(x1, o);
+                    e = even(i2).fma(x2, e);
+                    o = odd(i2).fma(x2, o);
+                    e = even(i3).fma(x3, e);
+                    o = odd(i3).fma(x3, o);
+                    e.intoArray(acc, c);
+                    o.intoArray(acc, c + L);
+                }
+            } else {
+                for (int c = 0; c < whole; c += 2 * L) {
+                    IntVector i0 = ShortVector.fromArray(SW, w, w0 + c).reinterpretAsInts();
+                    IntVector i1 = ShortVector.fromArray(SW, w, w1 + c).reinterpretAsInts();
+                    IntVector i2 = ShortVector.fromArray(SW, w, w2 + c).reinterpretAsInts();
+                    IntVector i3 = ShortVector.fromArray(SW, w, w3 + c).reinterpretAsInts();
+                    FloatVector e0 = even(i0), e1 = even(i1), e2 = even(i2), e3 = even(i3);
+                    FloatVector o0 = odd(i0), o1 = odd(i1), o2 = odd(i2), o3 = odd(i3);
+                    for (int r = 0; r < m; r++) {
+                        int xo = r * k + p;
+                        int ao = r * whole + c;
+                        FloatVector b0 = FloatVector.broadcast(S, x[xo]);
+                        FloatVector b1 = FloatVector.broadcast(S, x[xo + 1]);
+                        FloatVector b2 = FloatVector.broadcast(S, x[xo + 2]);
+                        FloatVector b3 = FloatVector.broadcast(S, x[xo + 3]);
+                        FloatVector e = FloatVector.fromArray(S, acc, ao);
+                        FloatVector o = FloatVector.fromArray(S, acc, ao + L);
+                        e = e0.fma(b0, e);
+                        o = o0.fma(b0, o);
+                        e = e1.fma(b1, e);
+                        o = o1.fma(b1, o);
+                        e = e2.fma(b2, e);
+                        o = o2.fma(b2, o);
+                        e = e3.fma(b3, e);
+                        o = o3.fma(b3, o);
+                        e.intoArray(acc, ao);
+                        o.intoArray(acc, ao + L);
+                    }
+                }
+            }
+            for (int q = p; q < p + P_GROUP; q++) {
+                tailColumnsBf16(x, m, k, q, w, n, y, c0 + whole, c1);
+            }
+        }
+        for (; p < k; p++) {
+            int wo = p * n + c0;
+            for (int c = 0; c < whole; c += 2 * L) {
+                IntVector iv = ShortVector.fromArray(SW, w, wo + c).reinterpretAsInts();
+                FloatVector ev = even(iv);
+                FloatVector ov = odd(iv);
                 for (int r = 0; r < m; r++) {
-                    y[r * n + c] = Math.fma(x[r * k + p], w[wo + c], y[r * n + c]);
+                    int ao = r * whole + c;
+                    FloatVector b = FloatVector.broadcast(S, x[r * k + p]);
+                    ev.fma(b, FloatVector.fromArray(S, acc, ao)).intoArray(acc, ao);
+                    ov.fma(b, FloatVector.fromArray(S, acc, ao + L)).intoArray(acc, ao + L);
+                }
+            }
+            tailColumnsBf16(x, m, k, p, w, n, y, c0 + whole, c1);
+        }
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < whole; c += 2 * L) {
+                for (int j = 0; j < L; j++) {
+                    y[r * n + c0 + c + 2 * j] = acc[r * whole + c + j];
+                    y[r * n + c0 + c + 2 * j + 1] = acc[r * whole + c + L + j];
                 }
             }
         }
     }
 
-    @Override
-    public void fewRowsBf16(float[] x, int m, int k, short[] w, int n, float[] bias, float[] y, int c0, int c1) {
-        GemmKernel.startFromBias(y, n, bias, 0, m, c0, c1);
-        int whole = c0 + (c1 - c0) / L * L;
-        // As fewRows: the bf16 weights stream once; each vector of them is widened in registers.
-        for (int p = 0; p < k; p++) {
-            int wo = p * n;
-            for (int c = c0; c < whole; c += L) {
-                FloatVector wv = widen(w, wo + c);
-                for (int r = 0; r < m; r++) {
-                    int yo = r * n + c;
-                    wv.fma(FloatVector.broadcast(S, x[r * k + p]), FloatVector.fromArray(S, y, yo))
-                            .intoArray(y, yo);
-                }
-            }
-            for (int c = whole; c < c1; c++) {
-                float wc = Float.intBitsToFloat(w[wo + c] << 16);
-                for (int r = 0; r < m; r++) {
-                    y[r * n + c] = Math.fma(x[r * k + p], wc, y[r * n + c]);
-                }
+    private static FloatVector even(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector odd(IntVector pairs) {
+        return pairs.and(HIGH_HALF).reinterpretAsFloats();
+    }
+
+    private static void tailColumnsBf16(float[] x, int m, int k, int p, short[] w, int n, float[] y, int from, int to) {
+        for (int c = from; c < to; c++) {
+            float wc = Float.intBitsToFloat(w[p * n + c] << 16);
+            for (int r = 0; r < m; r++) {
+                y[r * n + c] = Math.fma(x[r * k + p], wc, y[r * n + c]);
             }
         }
     }
