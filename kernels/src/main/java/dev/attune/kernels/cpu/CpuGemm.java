@@ -21,6 +21,10 @@ public final class CpuGemm {
     private static final GemmKernel KERNEL = pick();
     /** Rows per work unit: a (192 x K) block of X stays in L2 for K up to a few thousand. */
     private static final int ROW_BLOCK = 192;
+    /** Products of at most this many rows (beyond {@link #FEW_ROWS}) run in strips of panels. */
+    static final int STRIP_ROWS = 64;
+    /** Panels per strip: 2,016 columns of 48, rows of 4 KB of bf16. */
+    private static final int STRIP_PANELS = 42;
     /** Products of at most this many rows read the weights in place ({@link GemmKernel#fewRows}). */
     static final int FEW_ROWS = 4;
     /**
@@ -106,14 +110,43 @@ public final class CpuGemm {
             });
             return;
         }
+        int width = KERNEL.panelWidth();
+        int panels = (n + width - 1) / width;
+        if (m <= STRIP_ROWS) {
+            // A handful of rows (a decode step of many sequences): too little arithmetic per weight
+            // to hide a panel's strided reads, so each unit is a strip of panels read K chunk by K
+            // chunk, in long sequential segments; at least one strip per thread.
+            int strips = Math.max(threads.threads(), (panels + STRIP_PANELS - 1) / STRIP_PANELS);
+            int perStrip = (panels + strips - 1) / strips;
+            int units = (panels + perStrip - 1) / perStrip;
+            threads.parallelForEach(units, (u0, u1) -> {
+                float[] scratch = new float[KERNEL.scratchFloats()];
+                for (int u = u0; u < u1; u++) {
+                    int c0 = u * perStrip * width;
+                    KERNEL.strip(
+                            x,
+                            k,
+                            w,
+                            wBf16,
+                            transposed,
+                            n,
+                            bias,
+                            y,
+                            0,
+                            m,
+                            c0,
+                            Math.min(n, c0 + perStrip * width),
+                            scratch);
+                }
+            });
+            return;
+        }
         // Work units: (block of up to ROW_BLOCK rows) x (one column panel), numbered row-block
         // first so that a worker's consecutive units share their rows of X (which stay in L2)
         // while the panels change. Each unit packs its own panel, so every weight is read from
         // memory once per row block, and the units of one product are independent: they are
         // handed to whichever worker is free, so a core taken by another process slows the
         // product by its share only.
-        int width = KERNEL.panelWidth();
-        int panels = (n + width - 1) / width;
         int rowBlocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
         threads.parallelForEach(rowBlocks * panels, (u0, u1) -> {
             float[] scratch = new float[KERNEL.scratchFloats()];

@@ -55,6 +55,29 @@ interface GemmKernel {
             int c1,
             float[] scratch);
 
+    /**
+     * Y[r0, r1) x [c0, c1) for a strip of several panels ({@code c0} a multiple of {@link
+     * #panelWidth()}, {@code c1} one too or N): by default panel after panel through {@link #block}.
+     */
+    default void strip(
+            float[] x,
+            int k,
+            float[] w,
+            short[] wBf16,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            int r0,
+            int r1,
+            int c0,
+            int c1,
+            float[] scratch) {
+        for (int c = c0; c < c1; c += panelWidth()) {
+            block(x, k, w, wBf16, transposed, n, bias, y, r0, r1, c, Math.min(c1, c + panelWidth()), scratch);
+        }
+    }
+
     /** Y[r0, r1) x [c0, c1) set to the bias (or zero): where every output's sum starts. */
     static void startFromBias(float[] y, int n, float[] bias, int r0, int r1, int c0, int c1) {
         for (int r = r0; r < r1; r++) {

@@ -32,21 +32,46 @@ final class GemmPanels {
             int cols,
             int stride,
             float[] panel) {
-        if (w != null) {
-            pack(w, transposed, k, n, kc, kEnd, c, cols, stride, panel);
-            return;
-        }
+        pack(w, wBf16, kernel, transposed, k, n, kc, kEnd, c, cols, stride, panel, 0);
+    }
+
+    /** As above, into {@code panel} from offset {@code off} (which only the (K, N) layout may set). */
+    static void pack(
+            float[] w,
+            short[] wBf16,
+            GemmKernel kernel,
+            boolean transposed,
+            int k,
+            int n,
+            int kc,
+            int kEnd,
+            int c,
+            int cols,
+            int stride,
+            float[] panel,
+            int off) {
         int rows = kEnd - kc;
         if (!transposed) {
             for (int p = 0; p < rows; p++) {
-                kernel.widenBf16(wBf16, (kc + p) * n + c, panel, p * stride, cols);
-            }
-        } else {
-            for (int j = 0; j < cols; j++) {
-                int src = (c + j) * k + kc;
-                for (int p = 0; p < rows; p++) {
-                    panel[p * stride + j] = Float.intBitsToFloat(wBf16[src + p] << 16);
+                if (w != null) {
+                    System.arraycopy(w, (kc + p) * n + c, panel, off + p * stride, cols);
+                } else {
+                    kernel.widenBf16(wBf16, (kc + p) * n + c, panel, off + p * stride, cols);
                 }
+                if (cols < stride) {
+                    Arrays.fill(panel, off + p * stride + cols, off + (p + 1) * stride, 0f);
+                }
+            }
+            return;
+        }
+        if (w != null) {
+            pack(w, true, k, n, kc, kEnd, c, cols, stride, panel);
+            return;
+        }
+        for (int j = 0; j < cols; j++) {
+            int src = (c + j) * k + kc;
+            for (int p = 0; p < rows; p++) {
+                panel[p * stride + j] = Float.intBitsToFloat(wBf16[src + p] << 16);
             }
         }
         padColumns(rows, cols, stride, panel);

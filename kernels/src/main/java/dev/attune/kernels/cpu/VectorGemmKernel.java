@@ -40,6 +40,8 @@ final class VectorGemmKernel implements GemmKernel {
     private static final int NR = 3 * L;
     /** Inputs per packed chunk: 128 x 3 vectors (24 KB with 512-bit vectors) stays in L1. */
     private static final int K_CHUNK = 128;
+    /** Inputs per packed chunk of a strip: 64 x 2,016 columns of fp32 is 516 KB, in L2. */
+    private static final int STRIP_K = 64;
 
     @Override
     public int panelWidth() {
@@ -331,18 +333,130 @@ final class VectorGemmKernel implements GemmKernel {
             int r1,
             int c,
             float[] panel) {
-        int cols = Math.min(NR, n - c);
         for (int kc = 0; kc == 0 || kc < k; kc += K_CHUNK) { // K = 0 still writes the bias
-            int kEnd = Math.min(k, kc + K_CHUNK);
-            GemmPanels.pack(w, wBf16, this, transposed, k, n, kc, kEnd, c, cols, NR, panel);
-            int r = r0;
-            int o = yo;
-            for (; r + TILE_ROWS <= r1; r += TILE_ROWS, o += TILE_ROWS * ys) {
-                tile4x3(x, r * k, k, panel, kc, kEnd, y, o, ys, bias, bo);
+            chunk(x, k, w, wBf16, transposed, n, bias, bo, y, yo, ys, r0, r1, c, kc, Math.min(k, kc + K_CHUNK), panel);
+        }
+    }
+
+    /** Inputs [kc, kEnd) of {@link #run}: the panel packed, then every row tile over it. */
+    private void chunk(
+            float[] x,
+            int k,
+            float[] w,
+            short[] wBf16,
+            boolean transposed,
+            int n,
+            float[] bias,
+            int bo,
+            float[] y,
+            int yo,
+            int ys,
+            int r0,
+            int r1,
+            int c,
+            int kc,
+            int kEnd,
+            float[] panel) {
+        GemmPanels.pack(w, wBf16, this, transposed, k, n, kc, kEnd, c, Math.min(NR, n - c), NR, panel);
+        int r = r0;
+        int o = yo;
+        for (; r + TILE_ROWS <= r1; r += TILE_ROWS, o += TILE_ROWS * ys) {
+            tile4x3(x, r * k, k, panel, 0, kc, kEnd, y, o, ys, bias, bo);
+        }
+        for (; r < r1; r++, o += ys) {
+            row1x3(x, r * k, panel, 0, kc, kEnd, y, o, bias, bo);
+        }
+    }
+
+    /**
+     * K chunk outermost, then the strip's panels: each chunk reads {@link #K_CHUNK} rows of W
+     * across the whole strip, segments of consecutive bytes that the prefetcher follows, where a
+     * panel at a time would read a narrow column of every row of W (one page, and one TLB entry,
+     * per row). The partial sums wait in Y (in L2 for a strip of few rows) between chunks.
+     */
+    @Override
+    public void strip(
+            float[] x,
+            int k,
+            float[] w,
+            short[] wBf16,
+            boolean transposed,
+            int n,
+            float[] bias,
+            float[] y,
+            int r0,
+            int r1,
+            int c0,
+            int c1,
+            float[] scratch) {
+        int rows = r1 - r0;
+        int fullEnd = c0 + (c1 - c0) / NR * NR;
+        int tail = c1 - fullEnd;
+        float[] yPad = tail > 0 ? new float[rows * NR] : null;
+        float[] biasPad = null;
+        if (tail > 0 && bias != null) {
+            biasPad = new float[NR];
+            System.arraycopy(bias, fullEnd, biasPad, 0, tail);
+        }
+        if (transposed) {
+            for (int kc = 0; kc == 0 || kc < k; kc += K_CHUNK) { // K = 0 still writes the bias
+                int kEnd = Math.min(k, kc + K_CHUNK);
+                for (int c = c0; c < fullEnd; c += NR) {
+                    chunk(x, k, w, wBf16, true, n, bias, c, y, r0 * n + c, n, r0, r1, c, kc, kEnd, scratch);
+                }
+                if (tail > 0) {
+                    chunk(x, k, w, wBf16, true, n, biasPad, 0, yPad, 0, NR, r0, r1, fullEnd, kc, kEnd, scratch);
+                }
             }
-            for (; r < r1; r++, o += ys) {
-                row1x3(x, r * k, panel, kc, kEnd, y, o, bias, bo);
+        } else {
+            // Each chunk of STRIP_K rows of W is packed whole, row after row: every row's segment
+            // across the strip is read once, front to back (one stream at a time, which the
+            // prefetcher follows), into the panels' packed layout, (panel, input, NR), in L2.
+            int panels = (c1 - c0 + NR - 1) / NR;
+            float[] packed = new float[STRIP_K * panels * NR];
+            for (int kc = 0; kc == 0 || kc < k; kc += STRIP_K) { // K = 0 still writes the bias
+                int kEnd = Math.min(k, kc + STRIP_K);
+                int chunkRows = kEnd - kc;
+                for (int q = kc; q < kEnd; q++) {
+                    for (int j = 0; j < panels; j++) {
+                        int c = c0 + j * NR;
+                        GemmPanels.pack(
+                                w,
+                                wBf16,
+                                this,
+                                false,
+                                k,
+                                n,
+                                q,
+                                q + 1,
+                                c,
+                                Math.min(NR, n - c),
+                                NR,
+                                packed,
+                                (j * chunkRows + q - kc) * NR);
+                    }
+                }
+                for (int j = 0; j < panels; j++) {
+                    int c = c0 + j * NR;
+                    int po = j * chunkRows * NR;
+                    boolean narrow = c >= fullEnd;
+                    float[] yt = narrow ? yPad : y;
+                    float[] bt = narrow ? biasPad : bias;
+                    int bo = narrow ? 0 : c;
+                    int ys = narrow ? NR : n;
+                    int r = r0;
+                    int o = narrow ? 0 : r0 * n + c;
+                    for (; r + TILE_ROWS <= r1; r += TILE_ROWS, o += TILE_ROWS * ys) {
+                        tile4x3(x, r * k, k, packed, po, kc, kEnd, yt, o, ys, bt, bo);
+                    }
+                    for (; r < r1; r++, o += ys) {
+                        row1x3(x, r * k, packed, po, kc, kEnd, yt, o, bt, bo);
+                    }
+                }
             }
+        }
+        for (int r = 0; tail > 0 && r < rows; r++) {
+            System.arraycopy(yPad, r * NR, y, (r0 + r) * n + fullEnd, tail);
         }
     }
 
@@ -359,6 +473,7 @@ final class VectorGemmKernel implements GemmKernel {
             int x0,
             int k,
             float[] panel,
+            int po,
             int kc,
             int kEnd,
             float[] y,
@@ -384,7 +499,7 @@ final class VectorGemmKernel implements GemmKernel {
         int x1 = x0 + k;
         int x2 = x1 + k;
         int x3 = x2 + k;
-        for (int p = kc, wp = 0; p < kEnd; p++, wp += NR) {
+        for (int p = kc, wp = po; p < kEnd; p++, wp += NR) {
             FloatVector w0 = FloatVector.fromArray(S, panel, wp);
             FloatVector w1 = FloatVector.fromArray(S, panel, wp + L);
             FloatVector w2 = FloatVector.fromArray(S, panel, wp + 2 * L);
@@ -419,11 +534,11 @@ final class VectorGemmKernel implements GemmKernel {
 
     /** One row, inputs [kc, kEnd). */
     private static void row1x3(
-            float[] x, int xr, float[] panel, int kc, int kEnd, float[] y, int y0, float[] bias, int bo) {
+            float[] x, int xr, float[] panel, int po, int kc, int kEnd, float[] y, int y0, float[] bias, int bo) {
         FloatVector a0 = start(bias, bo, y, y0, kc);
         FloatVector a1 = start(bias, bo + L, y, y0 + L, kc);
         FloatVector a2 = start(bias, bo + 2 * L, y, y0 + 2 * L, kc);
-        for (int p = kc, wp = 0; p < kEnd; p++, wp += NR) {
+        for (int p = kc, wp = po; p < kEnd; p++, wp += NR) {
             FloatVector v = FloatVector.broadcast(S, x[xr + p]);
             a0 = FloatVector.fromArray(S, panel, wp).fma(v, a0);
             a1 = FloatVector.fromArray(S, panel, wp + L).fma(v, a1);

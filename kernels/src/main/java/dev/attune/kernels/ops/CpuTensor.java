@@ -3,7 +3,9 @@ package dev.attune.kernels.ops;
 /**
  * A tensor in the JVM heap: a row-major float array that holds values of the owner's compute
  * dtype (already rounded to it when that is fp16 or bf16), or, for a weight stored in bf16, a
- * row-major array of bf16 bit patterns that the ops widen as they read ({@link #bf16()}).
+ * row-major array of bf16 bit patterns that the ops widen as they read ({@link #bf16()}). An
+ * output table ({@link WeightUploader#outputTable}) is stored transposed: its (rows, cols) values
+ * lie in a (cols, rows) row-major array ({@link #storedTransposed()}).
  */
 public final class CpuTensor implements Tensor {
 
@@ -11,13 +13,14 @@ public final class CpuTensor implements Tensor {
     private final short[] bf16;
     private final int rows;
     private final int cols;
+    private final boolean transposed;
 
     /** Wraps {@code data}, which must hold at least rows · cols values; no copy. */
     public CpuTensor(float[] data, int rows, int cols) {
-        this(data, null, rows, cols, data.length);
+        this(data, null, rows, cols, data.length, false);
     }
 
-    private CpuTensor(float[] data, short[] bf16, int rows, int cols, int length) {
+    private CpuTensor(float[] data, short[] bf16, int rows, int cols, int length, boolean transposed) {
         if (rows < 0 || cols < 0 || length < (long) rows * cols) {
             throw new IllegalArgumentException(
                     "a (" + rows + ", " + cols + ") tensor does not fit " + length + " values");
@@ -26,11 +29,22 @@ public final class CpuTensor implements Tensor {
         this.bf16 = bf16;
         this.rows = rows;
         this.cols = cols;
+        this.transposed = transposed;
     }
 
     /** A weight of bf16 bit patterns, {@code bits} wrapped without a copy. */
     static CpuTensor bf16(short[] bits, int rows, int cols) {
-        return new CpuTensor(null, bits, rows, cols, bits.length);
+        return new CpuTensor(null, bits, rows, cols, bits.length, false);
+    }
+
+    /** A (rows, cols) weight stored transposed: {@code data} or {@code bits} is (cols, rows) row-major. */
+    static CpuTensor transposed(float[] data, short[] bits, int rows, int cols) {
+        return new CpuTensor(data, bits, rows, cols, data != null ? data.length : bits.length, true);
+    }
+
+    /** Whether the array behind the tensor holds its transpose, (cols, rows) row-major. */
+    public boolean storedTransposed() {
+        return transposed;
     }
 
     /**
@@ -71,6 +85,7 @@ public final class CpuTensor implements Tensor {
 
     @Override
     public String toString() {
-        return "CpuTensor(" + rows + ", " + cols + (bf16 == null ? "" : ", bf16") + ")";
+        return "CpuTensor(" + rows + ", " + cols + (bf16 == null ? "" : ", bf16") + (transposed ? ", transposed" : "")
+                + ")";
     }
 }

@@ -81,6 +81,9 @@ public final class CpuTensorOps implements TensorOps {
         CpuTensor tt = CpuTensor.of(table);
         short[] tb = tt.bf16();
         float[] t = tb == null ? tt.data() : null;
+        // Element (id, i) of the table: at id * w + i, or at i * entries + id when stored transposed.
+        int rowStep = tt.storedTransposed() ? 1 : w;
+        int colStep = tt.storedTransposed() ? table.rows() : 1;
         float[] o = d(out);
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r];
@@ -88,17 +91,14 @@ public final class CpuTensorOps implements TensorOps {
                 throw new IllegalArgumentException(
                         "gather: id " + id + " at row " + r + " is outside a table of " + table.rows() + " rows");
             }
-            if (tb != null) {
-                for (int i = 0; i < w; i++) {
-                    float v = WeightData.Bf16.toFloat(tb[id * w + i]);
-                    o[r * w + i] = accumulate ? o[r * w + i] + v : v;
-                }
-            } else if (accumulate) {
-                for (int i = 0; i < w; i++) {
-                    o[r * w + i] += t[id * w + i];
-                }
-            } else {
+            if (tb == null && !tt.storedTransposed() && !accumulate) {
                 System.arraycopy(t, id * w, o, r * w, w);
+                continue;
+            }
+            int at = id * rowStep;
+            for (int i = 0; i < w; i++, at += colStep) {
+                float v = tb != null ? WeightData.Bf16.toFloat(tb[at]) : t[at];
+                o[r * w + i] = accumulate ? o[r * w + i] + v : v;
             }
         }
     }
@@ -302,11 +302,19 @@ public final class CpuTensorOps implements TensorOps {
         for (int j = 0; j < n; j++) {
             System.arraycopy(h, rows[from + j] * w, x, j * w, w);
         }
-        short[] tb = CpuTensor.of(table).bf16();
-        if (tb != null) {
+        CpuTensor t = CpuTensor.of(table);
+        short[] tb = t.bf16();
+        if (t.storedTransposed()) {
+            // (hidden, vocab) input-major: one streaming pass for a decode step's few rows.
+            if (tb != null) {
+                CpuGemm.matmulBf16(x, n, w, tb, table.rows(), null, logits, threads);
+            } else {
+                CpuGemm.matmul(x, n, w, t.data(), table.rows(), null, logits, threads);
+            }
+        } else if (tb != null) {
             CpuGemm.matmulTransposedBf16(x, n, w, tb, table.rows(), logits, threads);
         } else {
-            CpuGemm.matmulTransposed(x, n, w, d(table), table.rows(), logits, threads);
+            CpuGemm.matmulTransposed(x, n, w, t.data(), table.rows(), logits, threads);
         }
     }
 

@@ -46,6 +46,37 @@ public final class CpuWeights implements WeightUploader {
         return upload(name, data.toFloats(), rows, cols);
     }
 
+    /**
+     * Stored transposed, (hidden, vocab): a decode step's logits are then a few-row product that
+     * streams the table once, in place, instead of packing an (N, K) matrix per call. A tied
+     * embedding table is gathered from this layout too (one strided read per value).
+     */
+    @Override
+    public Tensor outputTable(String name, WeightData table, int vocab, int hidden) {
+        if (table.length() != (long) vocab * hidden) {
+            throw new IllegalArgumentException(
+                    name + ": " + table.length() + " values for a (" + vocab + ", " + hidden + ") table");
+        }
+        if (table instanceof WeightData.Bf16 b && dtype != ComputeDtype.FP16) {
+            short[] src = b.bits();
+            short[] t = new short[src.length];
+            for (int v = 0; v < vocab; v++) {
+                for (int i = 0; i < hidden; i++) {
+                    t[i * vocab + v] = src[v * hidden + i];
+                }
+            }
+            return CpuTensor.transposed(null, t, vocab, hidden);
+        }
+        float[] src = StoredPrecision.roundedCopy(table.toFloats(), dtype);
+        float[] t = new float[src.length];
+        for (int v = 0; v < vocab; v++) {
+            for (int i = 0; i < hidden; i++) {
+                t[i * vocab + v] = src[v * hidden + i];
+            }
+        }
+        return CpuTensor.transposed(t, null, vocab, hidden);
+    }
+
     @Override
     public Tensor linear(String name, WeightData inMajor, int in, int out) {
         return upload(name, inMajor, in, out);

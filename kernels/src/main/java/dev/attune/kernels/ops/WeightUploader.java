@@ -47,6 +47,17 @@ public interface WeightUploader {
         return linear(name, inMajor.toFloats(), in, out);
     }
 
+    /**
+     * The (vocab, hidden) table the next-token logits are computed against ({@link
+     * TensorOps#logits}, {@link TensorOps#tokenLogProbs}): an LM head, or a tied embedding table
+     * that {@link TensorOps#gatherRows} reads too. Its shape is (vocab, hidden) whatever layout the
+     * backend keeps; by default the same as {@link #upload(String, WeightData, int, int)}. The CPU
+     * keeps it transposed, (hidden, vocab), so that a decode step's logits stream it once.
+     */
+    default Tensor outputTable(String name, WeightData table, int vocab, int hidden) {
+        return upload(name, table, vocab, hidden);
+    }
+
     /** A resident vector (a norm's gain, a bias) of {@code data.length} entries, or null for null. */
     default Tensor vector(String name, float[] data) {
         return data == null ? null : upload(name, data, 1, data.length);

@@ -326,6 +326,49 @@ class CpuGemmTest {
         }
     }
 
+    /** Products of a few dozen rows run in strips of panels, K chunk outermost: the same bits as panel by panel. */
+    @Test
+    void stripsGiveWhatPanelByPanelGivesBitForBit() {
+        Random rnd = new Random(61);
+        try (CpuThreads threads = new CpuThreads(2)) {
+            for (int[] shape :
+                    new int[][] {{5, 300, 4100}, {16, 2048, 2100}, {64, 129, 97}, {65, 64, 1000}, {9, 0, 50}}) {
+                int m = shape[0];
+                int k = shape[1];
+                int n = shape[2];
+                float[] x = random(rnd, m * k);
+                float[] w = new float[k * n];
+                short[] wb = randomBf16(rnd, k * n, w);
+                float[] bias = random(rnd, n);
+                for (boolean transposed : new boolean[] {false, true}) {
+                    String where = "M=" + m + " K=" + k + " N=" + n + (transposed ? " transposed" : "");
+                    float[] expected = new float[m * n];
+                    whole(
+                            new VectorGemmKernel(),
+                            x,
+                            m,
+                            k,
+                            transposed ? transpose(w, k, n) : w,
+                            transposed,
+                            n,
+                            transposed ? null : bias,
+                            expected);
+                    float[] y = new float[m * n];
+                    float[] yb = new float[m * n];
+                    if (transposed) {
+                        CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, y, threads);
+                        CpuGemm.matmulTransposedBf16(x, m, k, transposeBf16(wb, k, n), n, yb, threads);
+                    } else {
+                        CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
+                        CpuGemm.matmulBf16(x, m, k, wb, n, bias, yb, threads);
+                    }
+                    assertArrayEquals(expected, y, where);
+                    assertArrayEquals(expected, yb, where + " bf16");
+                }
+            }
+        }
+    }
+
     @Test
     void transposedWeightsGiveTheSameResultBitForBit() {
         Random rnd = new Random(5);

@@ -233,6 +233,13 @@ class CpuTensorOpsTest {
         assertEquals(null, f16.bf16(), "a simulated fp16 device rounds its own copy");
         CpuTensor f = new CpuTensor(data.toFloats(), vocab, h);
         CpuTensorOps ops = fp32();
+        // Output tables are stored transposed, (hidden, vocab), in bf16 or fp32; read the same.
+        CpuTensor bt = (CpuTensor) new CpuWeights(ComputeDtype.FP32).outputTable("head", data, vocab, h);
+        CpuTensor ft = (CpuTensor)
+                new CpuWeights(ComputeDtype.FP32).outputTable("head", new WeightData.F32(data.toFloats()), vocab, h);
+        assertTrue(bt.storedTransposed() && bt.bf16() != null && ft.storedTransposed() && ft.bf16() == null);
+        assertEquals(vocab, bt.rows());
+        assertEquals(h, bt.cols());
         for (int m : new int[] {1, 3, 9}) {
             CpuTensor x = random(m, vocab, 20 + m);
             CpuTensor bias = random(1, h, 3);
@@ -248,22 +255,27 @@ class CpuTensorOpsTest {
                 rows[j] = m - 1 - j;
                 targets[j] = r.nextInt(vocab);
             }
-            assertEquals(
-                    java.util.Arrays.toString(ops.logits(hidden, rows, f)),
-                    java.util.Arrays.toString(ops.logits(hidden, rows, b)),
-                    "logits M=" + m);
-            assertEquals(
-                    java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, f, targets)),
-                    java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, b, targets)),
-                    "log-probs M=" + m);
+            for (CpuTensor table : new CpuTensor[] {b, bt, ft}) {
+                assertEquals(
+                        java.util.Arrays.toString(ops.logits(hidden, rows, f)),
+                        java.util.Arrays.toString(ops.logits(hidden, rows, table)),
+                        "logits M=" + m + " " + table);
+                assertEquals(
+                        java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, f, targets)),
+                        java.util.Arrays.toString(ops.tokenLogProbs(hidden, rows, table, targets)),
+                        "log-probs M=" + m + " " + table);
+            }
         }
         int[] ids = {7, 300, 0, 7};
         for (boolean accumulate : new boolean[] {false, true}) {
-            CpuTensor gb = random(ids.length, h, 5);
             CpuTensor gf = random(ids.length, h, 5);
-            ops.gatherRows(b, ids, gb, accumulate);
             ops.gatherRows(f, ids, gf, accumulate);
-            assertEquals(java.util.Arrays.toString(gf.data()), java.util.Arrays.toString(gb.data()), "gather");
+            for (CpuTensor table : new CpuTensor[] {b, bt, ft}) {
+                CpuTensor gb = random(ids.length, h, 5);
+                ops.gatherRows(table, ids, gb, accumulate);
+                assertEquals(
+                        java.util.Arrays.toString(gf.data()), java.util.Arrays.toString(gb.data()), "gather " + table);
+            }
         }
         assertThrows(
                 IllegalArgumentException.class, () -> ops.gatherRows(b, new int[] {vocab}, random(1, h, 1), false));
