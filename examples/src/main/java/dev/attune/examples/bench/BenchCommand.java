@@ -17,7 +17,9 @@ public final class BenchCommand {
                     "usage: attune bench cpu-embed [--input F] [--threads N] [--batch-size N] [--rows N] [--repeat N]\n"
                             + "       attune bench cpu-attention [--threads N] [--heads N] [--head-dim N]\n"
                             + "       attune bench decoder-prefill --model DIR [--threads N] [--tokens 128,512] [--warmup N] [--repeat N]\n"
-                            + "                                    [--forward-repeat N] [--logprobs K] [--ids-dir D] [--profile true]");
+                            + "                                    [--forward-repeat N] [--logprobs K] [--ids-dir D] [--profile true]\n"
+                            + "       attune bench decoder-decode --model DIR [--threads N] [--prompt-tokens N] [--new-tokens N]\n"
+                            + "                                   [--batch N] [--repeat N] [--ids-dir D] [--profile true] [--bandwidth-mib N]");
             return 2;
         }
         Map<String, String> opts = new LinkedHashMap<>();
@@ -32,9 +34,10 @@ public final class BenchCommand {
             case "cpu-embed" -> CpuEmbeddingBenchmark.run(opts);
             case "cpu-attention" -> CpuAttentionBenchmark.run(opts);
             case "decoder-prefill" -> DecoderPrefillBenchmark.run(opts);
+            case "decoder-decode" -> DecoderDecodeBenchmark.run(opts);
             default -> {
                 System.err.println("attune bench: unknown benchmark '" + args[1]
-                        + "' (cpu-embed, cpu-attention, decoder-prefill)");
+                        + "' (cpu-embed, cpu-attention, decoder-prefill, decoder-decode)");
                 yield 2;
             }
         };

@@ -138,21 +138,13 @@ public final class DecoderPrefillBenchmark {
                 if (profile) {
                     Map<String, long[]> perOp = new LinkedHashMap<>();
                     double s = pass(model, runner, pool, p.ids, true, perOp).seconds;
-                    long total = perOp.values().stream().mapToLong(v -> v[0]).sum();
-                    System.out.printf(
-                            Locale.ROOT,
-                            "attune profile tokens=%d seconds=%.3f (one pass, per op: calls, seconds, share)%n",
-                            n,
-                            s);
-                    perOp.entrySet().stream()
-                            .sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
-                            .forEach(e -> System.out.printf(
+                    printProfile(
+                            String.format(
                                     Locale.ROOT,
-                                    "attune profile   %-16s %5d %8.3f %5.1f%%%n",
-                                    e.getKey(),
-                                    e.getValue()[1],
-                                    e.getValue()[0] / 1e9,
-                                    100.0 * e.getValue()[0] / Math.max(1, total)));
+                                    "attune profile tokens=%d seconds=%.3f (one pass, per op: calls, seconds, share)",
+                                    n,
+                                    s),
+                            perOp);
                 }
             }
         }
@@ -223,8 +215,23 @@ public final class DecoderPrefillBenchmark {
                 o.choice().path().id() + " " + o.choice().dtype().id());
     }
 
+    /** The header, then one line per op, most time first: calls, seconds, share of the ops' time. */
+    static void printProfile(String header, Map<String, long[]> perOp) {
+        long total = perOp.values().stream().mapToLong(v -> v[0]).sum();
+        System.out.println(header);
+        perOp.entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
+                .forEach(e -> System.out.printf(
+                        Locale.ROOT,
+                        "attune profile   %-16s %5d %8.3f %5.1f%%%n",
+                        e.getKey(),
+                        e.getValue()[1],
+                        e.getValue()[0] / 1e9,
+                        100.0 * e.getValue()[0] / Math.max(1, total)));
+    }
+
     /** {@code ops} with the wall time of every call added up per method name: {nanos, calls}. */
-    private static TensorOps timed(TensorOps ops, Map<String, long[]> perOp) {
+    static TensorOps timed(TensorOps ops, Map<String, long[]> perOp) {
         return (TensorOps) Proxy.newProxyInstance(
                 TensorOps.class.getClassLoader(), new Class<?>[] {TensorOps.class}, (proxy, m, a) -> {
                     long t0 = System.nanoTime();
@@ -240,7 +247,7 @@ public final class DecoderPrefillBenchmark {
                 });
     }
 
-    private static double median(double[] xs) {
+    static double median(double[] xs) {
         double[] s = xs.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -267,10 +274,10 @@ public final class DecoderPrefillBenchmark {
         return b.append('"').toString();
     }
 
-    private static String require(Map<String, String> opts, String key) {
+    static String require(Map<String, String> opts, String key) {
         String v = opts.get(key);
         if (v == null) {
-            throw new IllegalArgumentException("decoder-prefill: --" + key + " is required");
+            throw new IllegalArgumentException("attune bench: --" + key + " is required");
         }
         return v;
     }
