@@ -90,12 +90,18 @@ public final class LlamaGraph {
         }
     }
 
-    /** Makes the weights resident through {@code up}, in its dtype; a tied head is uploaded once. */
+    /**
+     * Makes the weights resident through {@code up}, in its dtype; a tied head is uploaded once,
+     * as the output table ({@link WeightUploader#outputTable}) that the embeddings are gathered from.
+     */
     public Resident residentOn(WeightUploader up) {
         int h = config.hiddenSize();
         int qkvWidth = config.qDim() + 2 * config.kvDim();
         int inter = config.intermediateSize();
-        Tensor embed = up.upload("model.embed_tokens.weight", weights.embed(), config.vocabSize(), h);
+        boolean tied = weights.lmHead() == weights.embed();
+        Tensor embed = tied
+                ? up.outputTable("model.embed_tokens.weight", weights.embed(), config.vocabSize(), h)
+                : up.upload("model.embed_tokens.weight", weights.embed(), config.vocabSize(), h);
         List<Layer> layers = new ArrayList<>(config.layers());
         for (int i = 0; i < config.layers(); i++) {
             DecoderLayerWeights l = weights.layers().get(i);
@@ -112,9 +118,7 @@ public final class LlamaGraph {
                     up.linear(p + "mlp.gate_up_proj", l.gateUp(), h, 2 * inter),
                     up.linear(p + "mlp.down_proj.weight", l.down(), inter, h)));
         }
-        Tensor head = weights.lmHead() == weights.embed()
-                ? embed
-                : up.upload("lm_head.weight", weights.lmHead(), config.vocabSize(), h);
+        Tensor head = tied ? embed : up.outputTable("lm_head.weight", weights.lmHead(), config.vocabSize(), h);
         return new Resident(up.dtype(), embed, layers, up.vector("model.norm.weight", weights.finalNorm()), head);
     }
 
