@@ -19,8 +19,9 @@ import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.TokenBatch;
+import java.util.EnumMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.WeakHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -41,10 +42,12 @@ public final class DeviceRunner implements BatchRunner {
     private final DeviceInfo device;
     private final UserOverrides overrides;
     private final double memoryFraction;
-    private final Map<ResidentKey, Object> resident = new ConcurrentHashMap<>();
-
-    /** One model (compared by identity: model classes keep Object.equals) in one dtype. */
-    private record ResidentKey(Object model, ComputeDtype dtype) {}
+    /**
+     * Per model (weakly held, compared by identity: model classes keep Object.equals), its
+     * resident weights per dtype: a model the runtime has closed and dropped takes its packed
+     * weights with it instead of pinning them for the runner's life.
+     */
+    private final Map<Object, Map<ComputeDtype, Object>> resident = new WeakHashMap<>();
 
     private final AtomicLong precisionFallbacks = new AtomicLong();
 
@@ -134,11 +137,16 @@ public final class DeviceRunner implements BatchRunner {
 
     /**
      * A model's weights resident on this device in {@code dtype}, made once by {@code upload} and
-     * kept for the runner's life (keyed by the model's identity and the dtype).
+     * kept while the model is reachable (keyed by the model's identity and the dtype). The
+     * resident must not refer to the model, or it would keep it reachable. Concurrent callers for
+     * one model wait for the first upload rather than make their own.
      */
     @SuppressWarnings("unchecked")
     public <W> W resident(Object model, ComputeDtype dtype, Function<WeightUploader, W> upload) {
-        return (W) resident.computeIfAbsent(new ResidentKey(model, dtype), k -> upload.apply(new CpuWeights(dtype)));
+        synchronized (resident) {
+            return (W) resident.computeIfAbsent(model, m -> new EnumMap<>(ComputeDtype.class))
+                    .computeIfAbsent(dtype, d -> upload.apply(new CpuWeights(d)));
+        }
     }
 
     /** The share of the device's free memory this runner may plan with. */

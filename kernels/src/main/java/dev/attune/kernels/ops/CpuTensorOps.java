@@ -79,11 +79,8 @@ public final class CpuTensorOps implements TensorOps {
             throw new IllegalArgumentException("gather: " + ids.length + " rows of width " + w + " do not fit " + out);
         }
         CpuTensor tt = CpuTensor.of(table);
-        short[] tb = tt.bf16();
-        float[] t = tb == null ? tt.data() : null;
-        // Element (id, i) of the table: at id * w + i, or at i * entries + id when stored transposed.
-        int rowStep = tt.storedTransposed() ? 1 : w;
-        int colStep = tt.storedTransposed() ? table.rows() : 1;
+        // fp32 row-major tables are copied row by row; bf16 and packed ones are read value by value.
+        float[] t = tt.packed() == null && tt.bf16() == null ? tt.data() : null;
         float[] o = d(out);
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r];
@@ -91,13 +88,12 @@ public final class CpuTensorOps implements TensorOps {
                 throw new IllegalArgumentException(
                         "gather: id " + id + " at row " + r + " is outside a table of " + table.rows() + " rows");
             }
-            if (tb == null && !tt.storedTransposed() && !accumulate) {
+            if (t != null && !accumulate) {
                 System.arraycopy(t, id * w, o, r * w, w);
                 continue;
             }
-            int at = id * rowStep;
-            for (int i = 0; i < w; i++, at += colStep) {
-                float v = tb != null ? WeightData.Bf16.toFloat(tb[at]) : t[at];
+            for (int i = 0; i < w; i++) {
+                float v = t != null ? t[id * w + i] : tt.get(id, i);
                 o[r * w + i] = accumulate ? o[r * w + i] + v : v;
             }
         }
@@ -111,11 +107,16 @@ public final class CpuTensorOps implements TensorOps {
         if (w.rows() != k || y.rows() != m || y.cols() != n || (bias != null && bias.elements() != n)) {
             throw new IllegalArgumentException("linear: x " + x + ", w " + w + ", y " + y + " do not fit");
         }
-        short[] wb = CpuTensor.of(w).bf16();
-        if (wb != null) {
-            CpuGemm.matmulBf16(d(x), m, k, wb, n, bias == null ? null : d(bias), d(y), threads);
+        CpuTensor cw = CpuTensor.of(w);
+        float[] b = bias == null ? null : d(bias);
+        if (cw.packed() != null && !cw.storedTransposed()) {
+            CpuGemm.matmul(d(x), m, cw.packed(), b, d(y), threads);
+        } else if (cw.packed() != null) {
+            throw new IllegalArgumentException("linear: " + w + " is an output table, not a Linear weight");
+        } else if (cw.bf16() != null) {
+            CpuGemm.matmulBf16(d(x), m, k, cw.bf16(), n, b, d(y), threads); // packs per call
         } else {
-            CpuGemm.matmul(d(x), m, k, d(w), n, bias == null ? null : d(bias), d(y), threads);
+            CpuGemm.matmul(d(x), m, k, cw.data(), n, b, d(y), threads); // packs per call
         }
         if (epilogue == Epilogue.GELU_ERF) {
             CpuOps.geluErf(d(y), m, n, threads);
@@ -293,8 +294,8 @@ public final class CpuTensorOps implements TensorOps {
 
     /**
      * The logits of hidden rows {@code rows[from .. from + n)} into {@code logits} (n, vocab):
-     * the rows gathered into {@code x}, then (n, hidden) · (vocab, hidden)ᵀ, the table read as
-     * stored, packed panel by panel, once for the whole group. Rows are checked by the caller.
+     * the rows gathered into {@code x}, then (n, hidden) · (vocab, hidden)ᵀ over the table packed
+     * as (hidden, vocab) panels, streamed once for the whole group. Rows are checked by the caller.
      */
     private void gatherLogits(Tensor hidden, int[] rows, int from, int n, Tensor table, float[] x, float[] logits) {
         int w = hidden.cols();
@@ -303,18 +304,15 @@ public final class CpuTensorOps implements TensorOps {
             System.arraycopy(h, rows[from + j] * w, x, j * w, w);
         }
         CpuTensor t = CpuTensor.of(table);
-        short[] tb = t.bf16();
-        if (t.storedTransposed()) {
-            // (hidden, vocab) input-major: one streaming pass for a decode step's few rows.
-            if (tb != null) {
-                CpuGemm.matmulBf16(x, n, w, tb, table.rows(), null, logits, threads);
-            } else {
-                CpuGemm.matmul(x, n, w, t.data(), table.rows(), null, logits, threads);
-            }
-        } else if (tb != null) {
-            CpuGemm.matmulTransposedBf16(x, n, w, tb, table.rows(), logits, threads);
+        if (t.packed() != null && t.storedTransposed()) {
+            // Packed (hidden, vocab): one streaming pass for a decode step's row.
+            CpuGemm.matmul(x, n, t.packed(), null, logits, threads);
+        } else if (t.packed() != null) {
+            throw new IllegalArgumentException("logits: " + table + " is a Linear weight, not a (vocab, hidden) table");
+        } else if (t.bf16() != null) {
+            CpuGemm.matmulTransposedBf16(x, n, w, t.bf16(), table.rows(), logits, threads); // packs per call
         } else {
-            CpuGemm.matmulTransposed(x, n, w, t.data(), table.rows(), logits, threads);
+            CpuGemm.matmulTransposed(x, n, w, t.data(), table.rows(), logits, threads); // packs per call
         }
     }
 

@@ -15,12 +15,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code Y = X · W + bias}: the portable and the Vector API kernels, and the {@link CpuGemm} entry
- * points, on (K, N) and on (N, K) weights, against a double-precision reference over many shapes
- * (including ones that leave partial register tiles, vector tails, K chunks and column panels),
- * with and without bias; a kernel call on a block of rows and columns leaves every other output
- * untouched; the two weight layouts give the same result bit for bit; buffers too small for the shape are
- * refused; the multithreaded result equals the single-threaded one bit for bit.
+ * {@code Y = X · W + bias}: the portable and the Vector API kernels (their panel tiles and their
+ * single-row streaming path), and the {@link CpuGemm} entry points, over weights packed from (K, N)
+ * and from (N, K), fp32 and bf16, against a double-precision reference over many shapes (including
+ * ones that leave partial register tiles, partial panels and K chunks), with and without bias; a
+ * kernel call on one panel and a range of rows leaves every other output untouched; layouts,
+ * precisions (over the same values), row counts and thread counts give the same result bit for
+ * bit; buffers too small for the shape are refused.
  */
 class CpuGemmTest {
 
@@ -43,10 +44,8 @@ class CpuGemmTest {
             case "vector-transposed" ->
                 (x, m, k, w, n, bias, y) ->
                         whole(new VectorGemmKernel(), x, m, k, transpose(w, k, n), true, n, bias, y);
-            case "scalar-few" ->
-                (x, m, k, w, n, bias, y) -> new ScalarGemmKernel().fewRows(x, m, k, w, n, bias, y, 0, n);
-            case "vector-few" ->
-                (x, m, k, w, n, bias, y) -> new VectorGemmKernel().fewRows(x, m, k, w, n, bias, y, 0, n);
+            case "scalar-row" -> (x, m, k, w, n, bias, y) -> rowByRow(new ScalarGemmKernel(), x, m, k, w, n, bias, y);
+            case "vector-row" -> (x, m, k, w, n, bias, y) -> rowByRow(new VectorGemmKernel(), x, m, k, w, n, bias, y);
             case "entry" -> (x, m, k, w, n, bias, y) -> CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
             case "entry-transposed" ->
                 (x, m, k, w, n, bias, y) -> {
@@ -60,23 +59,39 @@ class CpuGemmTest {
         };
     }
 
-    /** One kernel over all rows, one column panel at a time, as the entry point splits a product. */
+    /** One kernel over all rows, one panel at a time, as the entry point splits a product. */
     private static void whole(
             GemmKernel kernel, float[] x, int m, int k, float[] w, boolean transposed, int n, float[] bias, float[] y) {
-        float[] scratch = new float[kernel.scratchFloats()];
-        for (int c0 = 0; c0 < n; c0 += kernel.panelWidth()) {
-            kernel.block(
-                    x, k, w, null, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
-        }
+        panels(kernel, x, m, PanelMatrix.pack(w, k, n, transposed, kernel.pairLanes()), bias, y);
     }
 
     /** As {@link #whole} over bf16 weights. */
     private static void wholeBf16(
             GemmKernel kernel, float[] x, int m, int k, short[] w, boolean transposed, int n, float[] bias, float[] y) {
-        float[] scratch = new float[kernel.scratchFloats()];
-        for (int c0 = 0; c0 < n; c0 += kernel.panelWidth()) {
-            kernel.block(
-                    x, k, null, w, transposed, n, bias, y, 0, m, c0, Math.min(n, c0 + kernel.panelWidth()), scratch);
+        panels(kernel, x, m, PanelMatrix.packBf16(w, k, n, transposed, kernel.pairLanes()), bias, y);
+    }
+
+    private static void panels(GemmKernel kernel, float[] x, int m, PanelMatrix w, float[] bias, float[] y) {
+        for (int j = 0; j < w.panelCount(); j++) {
+            kernel.panel(x, w.rows(), w, bias, y, 0, m, j);
+        }
+    }
+
+    /** Each row through the kernel's single-row path ({@link GemmKernel#row}) over all panels at once. */
+    private static void rowByRow(
+            GemmKernel kernel, float[] x, int m, int k, float[] w, int n, float[] bias, float[] y) {
+        rows(kernel, x, m, PanelMatrix.pack(w, k, n, false, kernel.pairLanes()), bias, y);
+    }
+
+    private static void rows(GemmKernel kernel, float[] x, int m, PanelMatrix w, float[] bias, float[] y) {
+        int k = w.rows();
+        int n = w.cols();
+        float[] xr = new float[k];
+        float[] yr = new float[n];
+        for (int r = 0; r < m; r++) {
+            System.arraycopy(x, r * k, xr, 0, k);
+            kernel.row(xr, k, w, bias, yr, 0, w.panelCount());
+            System.arraycopy(yr, 0, y, r * n, n);
         }
     }
 
@@ -139,9 +154,9 @@ class CpuGemmTest {
                     whole(kernel, x, m, k, transpose(w, k, n), true, n, bias, e);
                     wholeBf16(kernel, x, m, k, transposeBf16(wb, k, n), true, n, bias, b);
                     assertArrayEquals(e, b, name + " block transposed");
-                    kernel.fewRows(x, m, k, w, n, bias, e, 0, n);
-                    kernel.fewRowsBf16(x, m, k, wb, n, bias, b, 0, n);
-                    assertArrayEquals(e, b, name + " few rows");
+                    rows(kernel, x, m, PanelMatrix.pack(w, k, n, false, kernel.pairLanes()), bias, e);
+                    rows(kernel, x, m, PanelMatrix.packBf16(wb, k, n, false, kernel.pairLanes()), bias, b);
+                    assertArrayEquals(e, b, name + " single rows");
                 }
             }
             try (CpuThreads one = CpuThreads.single()) {
@@ -207,8 +222,8 @@ class CpuGemmTest {
                 "scalar-transposed",
                 "vector-transposed",
                 "entry-transposed",
-                "scalar-few",
-                "vector-few"
+                "scalar-row",
+                "vector-row"
             })
     void matchesDoubleReferenceOverManyShapes(String name) {
         Random rnd = new Random(42);
@@ -251,51 +266,35 @@ class CpuGemmTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"scalar", "vector"})
-    void blockWritesOnlyItsRowsAndColumns(String name) {
+    void aPanelWritesOnlyItsRowsAndColumns(String name) {
         GemmKernel kernel = name.equals("scalar") ? new ScalarGemmKernel() : new VectorGemmKernel();
         Random rnd = new Random(7);
         int m = 210;
-        int width = kernel.panelWidth();
         for (int k : new int[] {1, 17, 130}) {
-            for (int n : new int[] {5, 49, 300}) {
+            for (int n : new int[] {5, 64, 65, 300}) {
                 float[] x = random(rnd, m * k);
                 float[] w = random(rnd, k * n);
                 float[] bias = random(rnd, n);
                 float[] full = new float[m * n];
                 whole(kernel, x, m, k, w, false, n, bias, full);
+                PanelMatrix packed = PanelMatrix.pack(w, k, n, false, kernel.pairLanes());
                 int[][] rowRanges = {{0, 0}, {0, 1}, {3, 10}, {5, 6}, {4, 8}, {1, 200}, {97, 210}, {209, 210}};
-                int[][] colRanges = {
-                    {0, Math.min(n, width)}, {1, Math.min(n, 4)}, {n - 1, n}, {Math.max(0, n - width), n}
-                };
                 for (int[] rows : rowRanges) {
-                    for (int[] cols : colRanges) {
+                    for (int j = 0; j < packed.panelCount(); j++) {
                         float[] y = new float[m * n];
                         float sentinel = -777.25f;
                         Arrays.fill(y, sentinel);
-                        kernel.block(
-                                x,
-                                k,
-                                w,
-                                null,
-                                false,
-                                n,
-                                bias,
-                                y,
-                                rows[0],
-                                rows[1],
-                                cols[0],
-                                cols[1],
-                                new float[kernel.scratchFloats()]);
+                        kernel.panel(x, k, packed, bias, y, rows[0], rows[1], j);
                         for (int r = 0; r < m; r++) {
                             for (int c = 0; c < n; c++) {
                                 float v = y[r * n + c];
                                 String where = name + " K=" + k + " N=" + n + " rows " + Arrays.toString(rows)
-                                        + " cols " + Arrays.toString(cols) + " at (" + r + ", " + c + ")";
-                                if (r >= rows[0] && r < rows[1] && c >= cols[0] && c < cols[1]) {
+                                        + " panel " + j + " at (" + r + ", " + c + ")";
+                                if (r >= rows[0] && r < rows[1] && c / PanelMatrix.WIDTH == j) {
                                     // Outputs do not depend on which other rows and columns share the call.
                                     assertEquals(full[r * n + c], v, 0f, where);
                                 } else if (v != sentinel) {
-                                    fail(where + ": output outside the block was written");
+                                    fail(where + ": output outside the unit was written");
                                 }
                             }
                         }
@@ -305,68 +304,66 @@ class CpuGemmTest {
         }
     }
 
+    /**
+     * Row r of a product of M rows is, bit for bit, the product of row r alone (the single-row
+     * streaming path): a decode step gives each sequence the same logits whatever else is in the
+     * batch. Row counts cross the register tile (4), the row block (192), and K is chunked.
+     */
     @Test
-    void fewRowsGiveWhatTheBlockKernelGivesBitForBit() {
+    void eachRowOfAProductIsTheProductOfThatRowAloneBitForBit() {
         Random rnd = new Random(6);
         try (CpuThreads threads = new CpuThreads(2)) {
-            for (int m = 1; m <= CpuGemm.FEW_ROWS; m++) {
-                for (int[] kn : new int[][] {{2048, 2560}, {300, 1025}, {7, 17}}) {
-                    int k = kn[0];
-                    int n = kn[1];
-                    float[] x = random(rnd, m * k);
-                    float[] w = random(rnd, k * n);
-                    float[] bias = random(rnd, n);
-                    float[] few = new float[m * n];
-                    float[] blocked = new float[m * n];
-                    CpuGemm.matmul(x, m, k, w, n, bias, few, threads); // the few-rows path
-                    whole(new VectorGemmKernel(), x, m, k, w, false, n, bias, blocked);
-                    assertArrayEquals(blocked, few, "M=" + m + " K=" + k + " N=" + n);
+            for (int[] kn : new int[][] {{2048, 2560}, {300, 1025}, {7, 17}, {129, 64}}) {
+                int k = kn[0];
+                int n = kn[1];
+                float[] w = new float[k * n];
+                short[] wb = randomBf16(rnd, k * n, w);
+                float[] bias = random(rnd, n);
+                for (PanelMatrix packed : new PanelMatrix[] {CpuGemm.pack(w, k, n), CpuGemm.packBf16(wb, k, n)}) {
+                    for (int m : new int[] {2, 3, 4, 5, 16, 17, 193}) {
+                        if ((long) m * k * n > 50_000_000L) {
+                            continue;
+                        }
+                        float[] x = random(rnd, m * k);
+                        float[] y = new float[m * n];
+                        CpuGemm.matmul(x, m, packed, bias, y, threads);
+                        for (int r = 0; r < m; r += Math.max(1, m / 5)) {
+                            float[] one = new float[n];
+                            CpuGemm.matmul(Arrays.copyOfRange(x, r * k, (r + 1) * k), 1, packed, bias, one, threads);
+                            assertArrayEquals(
+                                    one, Arrays.copyOfRange(y, r * n, (r + 1) * n), packed + " M=" + m + " row " + r);
+                        }
+                    }
                 }
             }
         }
     }
 
-    /** Products of a few dozen rows run in strips of panels, K chunk outermost: the same bits as panel by panel. */
+    /** Packing keeps every value where {@link PanelMatrix#get} says, for both layouts and precisions. */
     @Test
-    void stripsGiveWhatPanelByPanelGivesBitForBit() {
-        Random rnd = new Random(61);
-        try (CpuThreads threads = new CpuThreads(2)) {
-            for (int[] shape :
-                    new int[][] {{5, 300, 4100}, {16, 2048, 2100}, {64, 129, 97}, {65, 64, 1000}, {9, 0, 50}}) {
-                int m = shape[0];
-                int k = shape[1];
-                int n = shape[2];
-                float[] x = random(rnd, m * k);
-                float[] w = new float[k * n];
-                short[] wb = randomBf16(rnd, k * n, w);
-                float[] bias = random(rnd, n);
-                for (boolean transposed : new boolean[] {false, true}) {
-                    String where = "M=" + m + " K=" + k + " N=" + n + (transposed ? " transposed" : "");
-                    float[] expected = new float[m * n];
-                    whole(
-                            new VectorGemmKernel(),
-                            x,
-                            m,
-                            k,
-                            transposed ? transpose(w, k, n) : w,
-                            transposed,
-                            n,
-                            transposed ? null : bias,
-                            expected);
-                    float[] y = new float[m * n];
-                    float[] yb = new float[m * n];
-                    if (transposed) {
-                        CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, y, threads);
-                        CpuGemm.matmulTransposedBf16(x, m, k, transposeBf16(wb, k, n), n, yb, threads);
-                    } else {
-                        CpuGemm.matmul(x, m, k, w, n, bias, y, threads);
-                        CpuGemm.matmulBf16(x, m, k, wb, n, bias, yb, threads);
+    void packedMatricesHoldEveryValue() {
+        Random rnd = new Random(3);
+        for (int[] kn : new int[][] {{3, 1}, {5, 64}, {7, 65}, {2, 200}}) {
+            int k = kn[0];
+            int n = kn[1];
+            float[] w = new float[k * n];
+            short[] wb = randomBf16(rnd, k * n, w);
+            for (int lanes : new int[] {4, 8, 16, 32}) {
+                PanelMatrix[] all = {
+                    PanelMatrix.pack(w, k, n, false, lanes),
+                    PanelMatrix.pack(transpose(w, k, n), k, n, true, lanes),
+                    PanelMatrix.packBf16(wb, k, n, false, lanes),
+                    PanelMatrix.packBf16(transposeBf16(wb, k, n), k, n, true, lanes)
+                };
+                for (PanelMatrix p : all) {
+                    for (int i = 0; i < k * n; i++) {
+                        assertEquals(w[i], p.get(i / n, i % n), 0f, p + " lanes " + lanes + " at " + i);
                     }
-                    assertArrayEquals(expected, y, where);
-                    assertArrayEquals(expected, yb, where + " bf16");
                 }
             }
         }
+        assertThrows(IllegalArgumentException.class, () -> PanelMatrix.packBf16(new short[4], 2, 2, false, 24));
+        assertThrows(IllegalArgumentException.class, () -> PanelMatrix.pack(new float[3], 2, 2, false, 16));
     }
 
     @Test
@@ -462,9 +459,20 @@ class CpuGemmTest {
             assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
             CpuGemm.matmul(new float[0], 3, 0, new float[0], 2, null, y2, threads);
             assertArrayEquals(new float[6], y2);
-            Arrays.fill(y2, 3f);
-            whole(new ScalarGemmKernel(), new float[0], 3, 0, new float[0], false, 2, new float[] {1f, -2f}, y2);
-            assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
+            for (GemmKernel kernel : new GemmKernel[] {new ScalarGemmKernel(), new VectorGemmKernel()}) {
+                Arrays.fill(y2, 3f);
+                whole(kernel, new float[0], 3, 0, new float[0], false, 2, new float[] {1f, -2f}, y2);
+                assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2, kernel + " panels");
+                float[] y1 = {3f, 3f};
+                rows(
+                        kernel,
+                        new float[0],
+                        1,
+                        PanelMatrix.pack(new float[0], 0, 2, false, kernel.pairLanes()),
+                        new float[] {1f, -2f},
+                        y1);
+                assertArrayEquals(new float[] {1f, -2f}, y1, kernel + " row");
+            }
         }
     }
 }

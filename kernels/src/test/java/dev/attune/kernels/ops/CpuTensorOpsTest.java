@@ -1,12 +1,15 @@
 package dev.attune.kernels.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.attune.kernels.attention.CpuMathAttention;
+import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.cpu.PanelMatrix;
 import dev.attune.kernels.precision.HalfFloats;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.ComputeDtype;
@@ -212,8 +215,8 @@ class CpuTensorOpsTest {
     /**
      * A weight the checkpoint stores in bf16 stays bf16 on the CPU (fp32 and simulated bf16, not a
      * simulated fp16 device), and every op that reads a weight gives what it gives on the fp32
-     * copy of the same values, bit for bit: linear (few rows and many), the row gather, the logits
-     * and the token log-probs.
+     * copy of the same values, bit for bit: linear (one row and many, packed or not), the row
+     * gather, the logits and the token log-probs.
      */
     @Test
     void bf16WeightsAreKeptAndReadAsTheirExactFp32Values() {
@@ -228,16 +231,24 @@ class CpuTensorOpsTest {
         CpuTensor b = (CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("t", data, vocab, h);
         assertSame(bits, b.bf16(), "bf16 weights are wrapped, not copied");
         assertThrows(IllegalStateException.class, b::data);
-        assertSame(bits, ((CpuTensor) new CpuWeights(ComputeDtype.BF16).linear("w", data, vocab, h)).bf16());
+        // Linear weights are packed into the GEMM's panels, bf16 kept bf16; fp32 ones packed as fp32.
+        CpuTensor bl = (CpuTensor) new CpuWeights(ComputeDtype.BF16).linear("w", data, vocab, h);
+        assertTrue(bl.packed() != null && bl.packed().isBf16() && !bl.storedTransposed());
+        CpuTensor fl = (CpuTensor) new CpuWeights(ComputeDtype.FP32).linear("w", data.toFloats(), vocab, h);
+        assertTrue(fl.packed() != null && !fl.packed().isBf16());
+        assertThrows(IllegalStateException.class, bl::data);
         CpuTensor f16 = (CpuTensor) new CpuWeights(ComputeDtype.FP16).upload("t", data, vocab, h);
         assertEquals(null, f16.bf16(), "a simulated fp16 device rounds its own copy");
         CpuTensor f = new CpuTensor(data.toFloats(), vocab, h);
         CpuTensorOps ops = fp32();
-        // Output tables are stored transposed, (hidden, vocab), in bf16 or fp32; read the same.
+        // Output tables are packed transposed, (hidden, vocab), in bf16 or fp32; read the same.
         CpuTensor bt = (CpuTensor) new CpuWeights(ComputeDtype.FP32).outputTable("head", data, vocab, h);
         CpuTensor ft = (CpuTensor)
                 new CpuWeights(ComputeDtype.FP32).outputTable("head", new WeightData.F32(data.toFloats()), vocab, h);
-        assertTrue(bt.storedTransposed() && bt.bf16() != null && ft.storedTransposed() && ft.bf16() == null);
+        assertTrue(bt.storedTransposed()
+                && bt.packed().isBf16()
+                && ft.storedTransposed()
+                && !ft.packed().isBf16());
         assertEquals(vocab, bt.rows());
         assertEquals(h, bt.cols());
         for (int m : new int[] {1, 3, 9}) {
@@ -245,9 +256,16 @@ class CpuTensorOpsTest {
             CpuTensor bias = random(1, h, 3);
             CpuTensor yb = new CpuTensor(new float[m * h], m, h);
             CpuTensor yf = new CpuTensor(new float[m * h], m, h);
-            ops.linear(x, b, bias, yb, Epilogue.NONE);
             ops.linear(x, f, bias, yf, Epilogue.NONE);
-            assertEquals(java.util.Arrays.toString(yf.data()), java.util.Arrays.toString(yb.data()), "linear M=" + m);
+            for (CpuTensor w : new CpuTensor[] {b, bl, fl}) {
+                ops.linear(x, w, bias, yb, Epilogue.NONE);
+                assertEquals(
+                        java.util.Arrays.toString(yf.data()),
+                        java.util.Arrays.toString(yb.data()),
+                        "linear M=" + m + " " + w);
+            }
+            assertThrows( // shapes fit, but an output table is not a Linear weight
+                    IllegalArgumentException.class, () -> ops.linear(x, bt, null, yb, Epilogue.NONE));
             CpuTensor hidden = random(m, h, 40 + m);
             int[] rows = new int[m];
             int[] targets = new int[m];
@@ -279,5 +297,41 @@ class CpuTensorOpsTest {
         }
         assertThrows(
                 IllegalArgumentException.class, () -> ops.gatherRows(b, new int[] {vocab}, random(1, h, 1), false));
+    }
+
+    /**
+     * A Linear weight the host already holds packed ({@link WeightData.Panels}) is used in place
+     * where the dtype reads its values unchanged, and unpacked, rounded and packed anew on a
+     * simulated fp16 device; unpacking gives back the row-major values.
+     */
+    @Test
+    void packedHostWeightsAreUsedInPlaceWhereTheirValuesServe() {
+        Random r = new Random(9);
+        int in = 70;
+        int out = 130;
+        short[] bits = new short[in * out];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
+        }
+        float[] values = new WeightData.Bf16(bits).toFloats();
+        PanelMatrix bf16 = CpuGemm.packBf16(bits, in, out);
+        PanelMatrix fp32 = CpuGemm.pack(values, in, out);
+        assertArrayEquals(values, new WeightData.Panels(bf16).toFloats());
+        assertArrayEquals(values, new WeightData.Panels(fp32).toFloats());
+        for (ComputeDtype dtype : new ComputeDtype[] {ComputeDtype.FP32, ComputeDtype.BF16}) {
+            CpuTensor t = (CpuTensor) new CpuWeights(dtype).linear("w", new WeightData.Panels(bf16), in, out);
+            assertSame(bf16, t.packed(), dtype + " reads bf16 panels in place");
+        }
+        assertSame(
+                fp32,
+                ((CpuTensor) new CpuWeights(ComputeDtype.FP32).linear("w", new WeightData.Panels(fp32), in, out))
+                        .packed());
+        CpuTensor f16 = (CpuTensor) new CpuWeights(ComputeDtype.FP16).linear("w", new WeightData.Panels(bf16), in, out);
+        assertTrue(f16.packed() != bf16 && !f16.packed().isBf16(), "fp16 rounds its own copy");
+        assertEquals(HalfFloats.roundToFp16(values[5 * out + 7]), f16.get(5, 7));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new CpuWeights(ComputeDtype.FP32).linear("w", new WeightData.Panels(bf16), out, in),
+                "a packed weight of another shape is refused");
     }
 }

@@ -32,6 +32,8 @@ public final class BertEncoder {
 
     private final BertConfig config;
     private final BertWeights weights;
+    /** The fp32 CPU resident of {@link #forward(TokenBatch, AttentionKernel, CpuThreads)}, packed once on first use. */
+    private volatile Resident cpuFp32;
 
     public BertEncoder(BertConfig config, BertWeights weights) {
         this.config = config;
@@ -176,9 +178,27 @@ public final class BertEncoder {
         return x;
     }
 
-    /** The encoder on the CPU in fp32 with one attention kernel (tests, benchmarks): the last hidden state. */
+    /**
+     * The encoder on the CPU in fp32 with one attention kernel (tests, benchmarks, in-process
+     * embedding): the last hidden state. The weights are made resident (packed) on the first call
+     * and kept for this encoder's life.
+     */
     public float[] forward(TokenBatch batch, AttentionKernel attention, CpuThreads threads) {
         TensorOps ops = new CpuTensorOps(ComputeDtype.FP32, attention, threads);
-        return ops.download(forward(residentOn(new CpuWeights(ComputeDtype.FP32)), batch, ops));
+        return ops.download(forward(cpuResident(), batch, ops));
+    }
+
+    private Resident cpuResident() {
+        Resident r = cpuFp32;
+        if (r == null) {
+            synchronized (this) {
+                r = cpuFp32;
+                if (r == null) {
+                    r = residentOn(new CpuWeights(ComputeDtype.FP32));
+                    cpuFp32 = r;
+                }
+            }
+        }
+        return r;
     }
 }

@@ -1,5 +1,6 @@
 package dev.attune.model.llama;
 
+import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.ops.WeightData;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.safetensors.WeightStore;
@@ -10,7 +11,10 @@ import java.util.List;
  * A Llama-family checkpoint's weights on the host, in the layouts the op contract takes: Linear
  * weights input-major (in, out) with q/k/v and gate/up fused side by side, tables (entries,
  * hidden). Matrices keep a BF16 checkpoint's precision ({@link WeightData.Bf16}: half the memory
- * of fp32, values exact) and are fp32 otherwise (F16 widened); norms and biases are fp32.
+ * of fp32, values exact) and are fp32 otherwise (F16 widened); norms and biases are fp32. Linear
+ * weights are held packed for the CPU GEMM ({@link WeightData.Panels}), which reads them in
+ * place, so a CPU executor holds one copy of the layers; another backend unpacks them as it
+ * uploads.
  *
  * <p>Read from the Hugging Face tensor names ({@code model.layers.N.self_attn.q_proj.weight},
  * ...), each shape checked against the config, whatever the stored dtype (F32, F16, BF16) and
@@ -113,7 +117,8 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
 
     /**
      * The (in, Σ out) input-major matrix whose columns are the parts' transposes side by side, in
-     * bf16 when every part is bf16, else in fp32.
+     * bf16 when every part is bf16, else in fp32, packed for the CPU GEMM (the row-major fused
+     * copy is transient).
      */
     private static WeightData fused(int in, Part... parts) {
         int width = 0;
@@ -135,7 +140,7 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
                 }
                 col += p.out;
             }
-            return new WeightData.Bf16(dst);
+            return new WeightData.Panels(CpuGemm.packBf16(dst, in, width));
         }
         float[] dst = new float[size];
         int col = 0;
@@ -148,6 +153,6 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
             }
             col += p.out;
         }
-        return new WeightData.F32(dst);
+        return new WeightData.Panels(CpuGemm.pack(dst, in, width));
     }
 }
