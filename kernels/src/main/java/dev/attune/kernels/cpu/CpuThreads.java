@@ -2,12 +2,9 @@ package dev.attune.kernels.cpu;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed number of worker threads on which the CPU kernels split their work.
@@ -16,8 +13,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * within the cores Spark gave it) and closed by the same owner. A pool of one thread runs every
  * range on the calling thread and starts no threads at all.
  *
- * <p>Threading: {@link #parallelFor} and {@link #parallelForEach} may be called from one thread at a time per pool; the body is
- * run concurrently on disjoint sub-ranges and must only write to memory owned by its sub-range.
+ * <p>Threading: {@link #parallelFor} and {@link #parallelForEach} are meant to be called from one
+ * thread at a time per pool (a call made while another is handing out work, from a second thread
+ * or from inside a body, runs its sub-ranges one after the other on its caller); the body is run
+ * concurrently on disjoint sub-ranges and must only write to memory owned by its sub-range. The
+ * workers are the pool's own threads; between calls each spins for 0.2 ms before it parks, as
+ * OpenMP runtimes do, so that the back-to-back ops of a forward pass do not pay a thread wake-up
+ * each (3–30 µs, more than many of a decode step's ops take).
  *
  * <p>Failure: an exception thrown by any body is rethrown (wrapped, unless unchecked) from
  * {@code parallelFor} after every sub-range has finished, so no worker is left writing into
@@ -33,8 +35,22 @@ public final class CpuThreads implements AutoCloseable {
 
     private static final AtomicInteger POOL_IDS = new AtomicInteger();
 
+    /**
+     * How long a worker (or the caller, waiting for the workers) spins before it parks: the ops of
+     * a forward pass follow each other within microseconds, and waking a parked thread costs
+     * 3–30 µs, more than many of a decode step's ops take.
+     */
+    private static final long SPIN_NANOS = 200_000;
+
     private final int threads;
-    private final ExecutorService pool;
+    /** threads - 1 workers, or null for a pool of one. */
+    private final Worker[] pool;
+    /** Set while a call hands out work; a nested or concurrent call runs on its caller instead. */
+    private final AtomicBoolean dispatching = new AtomicBoolean();
+    /** The thread waiting in {@link #runAll} for the workers, or null. */
+    private volatile Thread waiter;
+
+    private volatile boolean closed;
 
     public CpuThreads(int threads) {
         if (threads < 1) {
@@ -45,12 +61,76 @@ public final class CpuThreads implements AutoCloseable {
             this.pool = null;
         } else {
             int id = POOL_IDS.incrementAndGet();
-            AtomicInteger n = new AtomicInteger();
-            this.pool = Executors.newFixedThreadPool(threads - 1, r -> {
-                Thread t = new Thread(r, "attune-cpu-" + id + "-" + n.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
+            this.pool = new Worker[threads - 1];
+            for (int i = 0; i < pool.length; i++) {
+                pool[i] = new Worker("attune-cpu-" + id + "-" + (i + 1));
+            }
+        }
+    }
+
+    /**
+     * One worker thread: takes the task put in {@link #task}, runs it, records its failure and
+     * clears {@code task} (the volatile write that publishes both to the caller). Between tasks it
+     * spins for {@link #SPIN_NANOS}, then parks until the caller unparks it.
+     */
+    private final class Worker implements Runnable {
+        private final Thread thread;
+        private volatile Runnable task;
+        private volatile boolean parked;
+        /** The last task's failure; read by the caller after it sees {@code task} cleared. */
+        private Throwable failure;
+
+        Worker(String name) {
+            thread = new Thread(this, name);
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        @Override
+        public void run() {
+            for (Runnable t; (t = next()) != null; ) {
+                Throwable f = null;
+                try {
+                    t.run();
+                } catch (Throwable e) {
+                    f = e;
+                }
+                failure = f;
+                task = null;
+                Thread w = waiter;
+                if (w != null) {
+                    LockSupport.unpark(w);
+                }
+            }
+        }
+
+        /** The next task, or null once the pool is closed. */
+        private Runnable next() {
+            long start = System.nanoTime();
+            while (true) {
+                Runnable t = task;
+                if (t != null || closed) {
+                    return t;
+                }
+                if (System.nanoTime() - start < SPIN_NANOS) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                // Announce the park before the last look: the caller sets task, then reads parked,
+                // so either it sees parked and unparks, or this thread sees the task.
+                parked = true;
+                if (task == null && !closed) {
+                    LockSupport.park(this);
+                }
+                parked = false;
+            }
+        }
+
+        void start(Runnable t) {
+            task = t;
+            if (parked) {
+                LockSupport.unpark(thread);
+            }
         }
     }
 
@@ -127,47 +207,72 @@ public final class CpuThreads implements AutoCloseable {
         runAll(parts);
     }
 
-    /** Runs {@code parts[1..]} on the pool and {@code parts[0]} on the caller; returns when all have ended. */
+    /** Runs {@code parts[1..]} on the workers and {@code parts[0]} on the caller; returns when all have ended. */
     private void runAll(List<Runnable> parts) {
-        List<Future<?>> futures = new ArrayList<>(parts.size() - 1);
-        for (int i = 1; i < parts.size(); i++) {
-            futures.add(pool.submit(parts.get(i)));
+        if (closed) {
+            throw new IllegalStateException("this CPU thread pool is closed");
         }
-        Throwable failure = null;
-        try {
-            parts.get(0).run();
-        } catch (Throwable t) {
-            failure = t;
-        }
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (ExecutionException e) {
-                if (failure == null) {
-                    failure = e.getCause();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                if (failure == null) {
-                    failure = e;
-                }
+        if (!dispatching.compareAndSet(false, true)) {
+            // A body calling back into its own pool, or a second caller: the workers are taken,
+            // so this call's parts run one after the other here.
+            for (Runnable p : parts) {
+                p.run();
             }
+            return;
         }
-        if (failure instanceof RuntimeException re) {
-            throw re;
-        }
-        if (failure instanceof Error err) {
-            throw err;
-        }
-        if (failure != null) {
-            throw new IllegalStateException("CPU kernel worker failed", failure);
+        try {
+            waiter = Thread.currentThread();
+            int used = parts.size() - 1;
+            for (int i = 0; i < used; i++) {
+                pool[i].start(parts.get(i + 1));
+            }
+            Throwable failure = null;
+            try {
+                parts.get(0).run();
+            } catch (Throwable t) {
+                failure = t;
+            }
+            // Every worker finishes its part before this returns, failure or not: none may still
+            // be writing into buffers the caller reuses. An interrupt does not cut the wait short
+            // (the parts take milliseconds); the thread's interrupt status is left set.
+            for (int i = 0; i < used; i++) {
+                Worker w = pool[i];
+                long start = System.nanoTime();
+                while (w.task != null) {
+                    if (System.nanoTime() - start < SPIN_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        LockSupport.parkNanos(this, 1_000_000);
+                    }
+                }
+                if (failure == null) {
+                    failure = w.failure;
+                }
+                w.failure = null;
+            }
+            if (failure instanceof RuntimeException re) {
+                throw re;
+            }
+            if (failure instanceof Error err) {
+                throw err;
+            }
+            if (failure != null) {
+                throw new IllegalStateException("CPU kernel worker failed", failure);
+            }
+        } finally {
+            waiter = null;
+            dispatching.set(false);
         }
     }
 
+    /** Stops the workers once they finish what they run; a call after this is refused. */
     @Override
     public void close() {
+        closed = true;
         if (pool != null) {
-            pool.shutdownNow();
+            for (Worker w : pool) {
+                LockSupport.unpark(w.thread);
+            }
         }
     }
 }

@@ -273,6 +273,75 @@ class CpuThreadsTest {
         }
     }
 
+    /** A body that calls back into its own pool runs that inner call on its own thread, to the end. */
+    @Test
+    void aNestedCallRunsOnItsCallerWithoutDeadlock() {
+        try (CpuThreads pool = new CpuThreads(3)) {
+            AtomicIntegerArray seen = new AtomicIntegerArray(3 * 50);
+            pool.parallelFor(3, 1, (from, to) -> {
+                for (int outer = from; outer < to; outer++) {
+                    int o = outer;
+                    pool.parallelFor(50, 1, (a, b) -> {
+                        for (int i = a; i < b; i++) {
+                            seen.incrementAndGet(o * 50 + i);
+                        }
+                    });
+                }
+            });
+            for (int i = 0; i < seen.length(); i++) {
+                assertEquals(1, seen.get(i), "item " + i);
+            }
+        }
+    }
+
+    /** Two threads sharing one pool (against its contract) still each get every index exactly once. */
+    @Test
+    void concurrentCallersEachGetTheirWholeRange() throws Exception {
+        try (CpuThreads pool = new CpuThreads(2)) {
+            int rounds = 300;
+            AtomicIntegerArray a = new AtomicIntegerArray(64);
+            AtomicIntegerArray b = new AtomicIntegerArray(64);
+            Thread other = new Thread(() -> {
+                for (int r = 0; r < rounds; r++) {
+                    pool.parallelForEach(64, (from, to) -> a.incrementAndGet(from));
+                }
+            });
+            other.start();
+            for (int r = 0; r < rounds; r++) {
+                pool.parallelForEach(64, (from, to) -> b.incrementAndGet(from));
+            }
+            other.join(TimeUnit.SECONDS.toMillis(60));
+            assertTrue(!other.isAlive(), "the other caller finished");
+            for (int i = 0; i < 64; i++) {
+                assertEquals(rounds, a.get(i), "other caller, item " + i);
+                assertEquals(rounds, b.get(i), "this caller, item " + i);
+            }
+        }
+    }
+
+    /** Workers parked after a pause wake for the next call; a closed pool refuses calls. */
+    @Test
+    void workersWakeAfterParkingAndAClosedPoolRefusesWork() {
+        CpuThreads pool = new CpuThreads(2);
+        Set<String> names = ConcurrentHashMap.newKeySet();
+        for (int round = 0; round < 3; round++) {
+            sleep(20); // longer than the spin: the worker has parked
+            CountDownLatch both = new CountDownLatch(2);
+            pool.parallelFor(2, 1, (from, to) -> {
+                names.add(Thread.currentThread().getName());
+                both.countDown();
+                try {
+                    assertTrue(both.await(30, TimeUnit.SECONDS), "both chunks run at the same time");
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+        assertEquals(2, names.size(), "the caller and one worker: " + names);
+        pool.close();
+        assertThrows(IllegalStateException.class, () -> pool.parallelFor(4, 1, (from, to) -> {}));
+    }
+
     private static void sleep(long ms) {
         try {
             Thread.sleep(ms);
