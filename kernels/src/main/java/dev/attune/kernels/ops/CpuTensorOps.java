@@ -233,15 +233,24 @@ public final class CpuTensorOps implements TensorOps {
         }
         float[] gu = d(gateUp);
         float[] o = d(out);
-        threads.parallelFor(out.rows(), 8, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int g = r * 2 * n;
-                for (int i = 0; i < n; i++) {
-                    float z = gu[g + i];
-                    o[r * n + i] = z / (1f + (float) Math.exp(-z)) * gu[g + n + i];
-                }
+        int rows = out.rows();
+        if (rows >= 8 * threads.threads()) {
+            threads.parallelFor(rows, 8, (r0, r1) -> siluMul(gu, o, n, r0, r1, 0, n));
+        } else {
+            // A decode step's few rows: split the columns instead, so every thread takes a share.
+            threads.parallelFor(n, 512, (c0, c1) -> siluMul(gu, o, n, 0, rows, c0, c1));
+        }
+    }
+
+    /** {@code out[r][i] = silu(gate[r][i]) · up[r][i]} for rows [r0, r1) and columns [c0, c1). */
+    private static void siluMul(float[] gu, float[] o, int n, int r0, int r1, int c0, int c1) {
+        for (int r = r0; r < r1; r++) {
+            int g = r * 2 * n;
+            for (int i = c0; i < c1; i++) {
+                float z = gu[g + i];
+                o[r * n + i] = z / (1f + (float) Math.exp(-z)) * gu[g + n + i];
             }
-        });
+        }
     }
 
     @Override

@@ -129,18 +129,25 @@ class CpuTensorOpsTest {
         }
     }
 
+    /** Few rows split by columns, many by rows: every output either way. */
     @Test
     void siluMulGatesTheUpProjection() {
-        CpuTensor gu = random(4, 2 * 10, 7);
-        CpuTensor out = new CpuTensor(new float[40], 4, 10);
-        fp32().siluMul(gu, out);
-        for (int r = 0; r < 4; r++) {
-            for (int i = 0; i < 10; i++) {
-                double g = gu.data()[r * 20 + i];
-                double u = gu.data()[r * 20 + 10 + i];
-                close(g / (1 + Math.exp(-g)) * u, out.data()[r * 10 + i], 1e-6, "silu·up");
+        for (int[] shape : new int[][] {{4, 10}, {1, 2000}, {3, 1500}, {40, 30}}) {
+            int rows = shape[0];
+            int n = shape[1];
+            CpuTensor gu = random(rows, 2 * n, 7 + n);
+            CpuTensor out = new CpuTensor(new float[rows * n], rows, n);
+            java.util.Arrays.fill(out.data(), Float.NaN);
+            fp32().siluMul(gu, out);
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < n; i++) {
+                    double g = gu.data()[r * 2 * n + i];
+                    double u = gu.data()[r * 2 * n + n + i];
+                    close(g / (1 + Math.exp(-g)) * u, out.data()[r * n + i], 1e-6, "silu·up " + rows + "x" + n);
+                }
             }
         }
+        CpuTensor gu = random(4, 2 * 10, 7);
         assertThrows(IllegalArgumentException.class, () -> fp32().siluMul(gu, new CpuTensor(new float[44], 4, 11)));
     }
 
