@@ -10,7 +10,7 @@ package dev.attune.kernels.cpu;
  * of a 2,048-input bf16 matrix) that the prefetcher follows, instead of a narrow column of every
  * row of the (K, N) layout (one page per row); and no product packs weights any more, so a
  * decode step of a few rows pays only for reading them. The register tile of the kernel covers a
- * panel's width, so a panel's slice of K stays in L1 while every row tile passes over it.
+ * panel's width, so a chunk of a panel's rows stays in cache while every row tile passes over it.
  *
  * <p>bf16 rows are stored pair-interleaved for a kernel of {@link #pairLanes()} fp32 lanes: in
  * each group of {@code 2 · pairLanes} columns, 32-bit word i holds column i in its lower half and
