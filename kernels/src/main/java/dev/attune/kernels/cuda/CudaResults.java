@@ -5,8 +5,10 @@ import java.util.Map;
 
 /**
  * What a driver {@code CUresult} means for Attune: which exception it becomes and whether the
- * context survives it. Pure (no JCuda class; the numbers are those of CUDA 12's {@code cuda.h}),
- * immutable, thread-safe.
+ * context survives it. Pure (no JCuda class; the numbers are those of {@code cuda.h} up to CUDA
+ * 13.0), immutable, thread-safe. A result this table does not know (a newer driver's) is, at a
+ * synchronisation, taken as a lost context: work that failed in a way the code cannot name must
+ * not be retried on the same context.
  */
 public final class CudaResults {
 
@@ -21,6 +23,8 @@ public final class CudaResults {
     public static final int JIT_COMPILER_NOT_FOUND = 221;
     public static final int UNSUPPORTED_PTX_VERSION = 222;
     public static final int JIT_COMPILATION_DISABLED = 223;
+    public static final int UNSUPPORTED_DEVSIDE_SYNC = 225;
+    public static final int CONTAINED = 226;
     public static final int NOT_FOUND = 500;
     public static final int ILLEGAL_ADDRESS = 700;
     public static final int LAUNCH_OUT_OF_RESOURCES = 701;
@@ -34,6 +38,7 @@ public final class CudaResults {
     public static final int INVALID_PC = 718;
     public static final int LAUNCH_FAILED = 719;
     public static final int COOPERATIVE_LAUNCH_TOO_LARGE = 720;
+    public static final int TENSOR_MEMORY_LEAK = 721;
     public static final int EXTERNAL_DEVICE = 911;
     public static final int INVALID_CLUSTER_SIZE = 912;
     public static final int UNKNOWN = 999;
@@ -77,6 +82,7 @@ public final class CudaResults {
             Map.entry(7, "CUDA_ERROR_PROFILER_ALREADY_STARTED"),
             Map.entry(8, "CUDA_ERROR_PROFILER_ALREADY_STOPPED"),
             Map.entry(34, "CUDA_ERROR_STUB_LIBRARY"),
+            Map.entry(36, "CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER"),
             Map.entry(46, "CUDA_ERROR_DEVICE_UNAVAILABLE"),
             Map.entry(100, "CUDA_ERROR_NO_DEVICE"),
             Map.entry(101, "CUDA_ERROR_INVALID_DEVICE"),
@@ -104,6 +110,8 @@ public final class CudaResults {
             Map.entry(222, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"),
             Map.entry(223, "CUDA_ERROR_JIT_COMPILATION_DISABLED"),
             Map.entry(224, "CUDA_ERROR_UNSUPPORTED_EXEC_AFFINITY"),
+            Map.entry(225, "CUDA_ERROR_UNSUPPORTED_DEVSIDE_SYNC"),
+            Map.entry(226, "CUDA_ERROR_CONTAINED"),
             Map.entry(300, "CUDA_ERROR_INVALID_SOURCE"),
             Map.entry(301, "CUDA_ERROR_FILE_NOT_FOUND"),
             Map.entry(302, "CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND"),
@@ -111,6 +119,7 @@ public final class CudaResults {
             Map.entry(304, "CUDA_ERROR_OPERATING_SYSTEM"),
             Map.entry(400, "CUDA_ERROR_INVALID_HANDLE"),
             Map.entry(401, "CUDA_ERROR_ILLEGAL_STATE"),
+            Map.entry(402, "CUDA_ERROR_LOSSY_QUERY"),
             Map.entry(500, "CUDA_ERROR_NOT_FOUND"),
             Map.entry(600, "CUDA_ERROR_NOT_READY"),
             Map.entry(700, "CUDA_ERROR_ILLEGAL_ADDRESS"),
@@ -134,6 +143,7 @@ public final class CudaResults {
             Map.entry(718, "CUDA_ERROR_INVALID_PC"),
             Map.entry(719, "CUDA_ERROR_LAUNCH_FAILED"),
             Map.entry(720, "CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"),
+            Map.entry(721, "CUDA_ERROR_TENSOR_MEMORY_LEAK"),
             Map.entry(800, "CUDA_ERROR_NOT_PERMITTED"),
             Map.entry(801, "CUDA_ERROR_NOT_SUPPORTED"),
             Map.entry(802, "CUDA_ERROR_SYSTEM_NOT_READY"),
@@ -160,6 +170,10 @@ public final class CudaResults {
             Map.entry(910, "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE"),
             Map.entry(911, "CUDA_ERROR_EXTERNAL_DEVICE"),
             Map.entry(912, "CUDA_ERROR_INVALID_CLUSTER_SIZE"),
+            Map.entry(913, "CUDA_ERROR_FUNCTION_NOT_LOADED"),
+            Map.entry(914, "CUDA_ERROR_INVALID_RESOURCE_TYPE"),
+            Map.entry(915, "CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION"),
+            Map.entry(916, "CUDA_ERROR_KEY_ROTATION"),
             Map.entry(999, "CUDA_ERROR_UNKNOWN"));
 
     private static final Map<String, Integer> CODES = new HashMap<>();
@@ -207,7 +221,8 @@ public final class CudaResults {
                     INVALID_PTX,
                     JIT_COMPILER_NOT_FOUND,
                     UNSUPPORTED_PTX_VERSION,
-                    JIT_COMPILATION_DISABLED -> Failure.KERNEL_UNAVAILABLE;
+                    JIT_COMPILATION_DISABLED,
+                    UNSUPPORTED_DEVSIDE_SYNC -> Failure.KERNEL_UNAVAILABLE;
             case LAUNCH_OUT_OF_RESOURCES, COOPERATIVE_LAUNCH_TOO_LARGE, INVALID_CLUSTER_SIZE -> Failure.LAUNCH_REFUSED;
             case ECC_UNCORRECTABLE,
                     NVLINK_UNCORRECTABLE,
@@ -221,10 +236,23 @@ public final class CudaResults {
                     INVALID_ADDRESS_SPACE,
                     INVALID_PC,
                     LAUNCH_FAILED,
+                    TENSOR_MEMORY_LEAK,
+                    CONTAINED,
                     EXTERNAL_DEVICE,
                     UNKNOWN -> Failure.CONTEXT_LOST;
             default -> Failure.OTHER;
         };
+    }
+
+    /**
+     * The class of a non-success result reported in {@code phase}: as {@link #classify(int)}, but a
+     * result this table does not know is a lost context when a synchronisation reports it.
+     */
+    public static Failure classify(int result, Phase phase) {
+        if (phase == Phase.SYNCHRONIZE && !NAMES.containsKey(result)) {
+            return Failure.CONTEXT_LOST;
+        }
+        return classify(result);
     }
 
     /** Whether the context cannot be used after this result. */
@@ -253,7 +281,7 @@ public final class CudaResults {
         }
         String name = name(result);
         String message = message(call, result, device);
-        return switch (classify(result)) {
+        return switch (classify(result, phase)) {
             case OUT_OF_MEMORY ->
                 new GpuOutOfMemoryException(
                         message + (requestedBytes > 0 ? " (asked for " + requestedBytes + " bytes)" : ""),

@@ -44,7 +44,7 @@ class CudaResultsTest {
 
     @Test
     void stickyErrorsLoseTheContext() {
-        for (int code : new int[] {700, 702, 710, 714, 715, 716, 717, 718, 719, 214, 220, 999}) {
+        for (int code : new int[] {700, 702, 710, 714, 715, 716, 717, 718, 719, 721, 214, 220, 226, 999}) {
             CudaException e = CudaResults.exception(
                     code, "cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, DEV, 0, null, null);
             KernelFailureException kf = assertInstanceOf(KernelFailureException.class, e, CudaResults.name(code));
@@ -56,6 +56,48 @@ class CudaResultsTest {
                             CudaResults.exception(code, "cuMemFree", CudaResults.Phase.OTHER, DEV, 0, null, null))
                     .contextLost());
         }
+    }
+
+    /**
+     * A result newer than the table (a newer driver's) is a lost context when a synchronisation
+     * reports it (the failed work cannot be named, so the context is not trusted), and a plain
+     * failure elsewhere; CUDA 12.x/13.0 codes have their names.
+     */
+    @Test
+    void unknownResultsAtASynchronisationLoseTheContext() {
+        int newer = 1234;
+        assertEquals("CUresult 1234", CudaResults.name(newer));
+        KernelFailureException kf = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(newer, "cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, DEV, 0, null, null));
+        assertTrue(kf.contextLost());
+        assertEquals(CudaResults.Failure.OTHER, CudaResults.classify(newer));
+        assertFalse(assertInstanceOf(
+                        KernelFailureException.class,
+                        CudaResults.exception(newer, "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, null, null))
+                .contextLost());
+        assertEquals(
+                CudaException.class,
+                CudaResults.exception(newer, "cuMemAlloc", CudaResults.Phase.ALLOCATE, DEV, 0, null, null)
+                        .getClass());
+        // A known, harmless result at a synchronisation keeps the context.
+        assertFalse(assertInstanceOf(
+                        KernelFailureException.class,
+                        CudaResults.exception(
+                                CudaResults.INVALID_VALUE,
+                                "cuStreamSynchronize",
+                                CudaResults.Phase.SYNCHRONIZE,
+                                DEV,
+                                0,
+                                null,
+                                null))
+                .contextLost());
+        assertEquals("CUDA_ERROR_CONTAINED", CudaResults.name(226));
+        assertEquals("CUDA_ERROR_TENSOR_MEMORY_LEAK", CudaResults.name(721));
+        assertEquals("CUDA_ERROR_FUNCTION_NOT_LOADED", CudaResults.name(913));
+        assertEquals(916, CudaResults.code("CUDA_ERROR_KEY_ROTATION"));
+        assertEquals(
+                CudaResults.Failure.KERNEL_UNAVAILABLE, CudaResults.classify(CudaResults.UNSUPPORTED_DEVSIDE_SYNC));
     }
 
     @Test
