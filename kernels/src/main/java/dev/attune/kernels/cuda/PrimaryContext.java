@@ -4,6 +4,7 @@ import dev.attune.kernels.device.DeviceInfo;
 import java.nio.file.Path;
 import jcuda.LibUtils;
 import jcuda.driver.CUcontext;
+import jcuda.driver.CUctx_flags;
 import jcuda.driver.CUdevice;
 import jcuda.driver.JCudaDriver;
 
@@ -33,6 +34,52 @@ final class PrimaryContext implements AutoCloseable {
     }
 
     /**
+     * The driver calls that open a primary context, apart from JCuda so that their order (the
+     * scheduling flag set before the first retain) is checked without a GPU. Each returns its
+     * {@code CUresult}.
+     */
+    interface Driver {
+        int init();
+
+        int deviceGet(CUdevice device, int ordinal);
+
+        /** {@code flags[0]}: the context's flags; {@code active[0]}: 1 when some user holds it. */
+        int primaryCtxGetState(CUdevice device, int[] flags, int[] active);
+
+        int primaryCtxSetFlags(CUdevice device, int flags);
+
+        int primaryCtxRetain(CUcontext context, CUdevice device);
+    }
+
+    /** The real driver, through JCuda. */
+    static final Driver JCUDA = new Driver() {
+        @Override
+        public int init() {
+            return JCudaDriver.cuInit(0);
+        }
+
+        @Override
+        public int deviceGet(CUdevice device, int ordinal) {
+            return JCudaDriver.cuDeviceGet(device, ordinal);
+        }
+
+        @Override
+        public int primaryCtxGetState(CUdevice device, int[] flags, int[] active) {
+            return JCudaDriver.cuDevicePrimaryCtxGetState(device, flags, active);
+        }
+
+        @Override
+        public int primaryCtxSetFlags(CUdevice device, int flags) {
+            return JCudaDriver.cuDevicePrimaryCtxSetFlags(device, flags);
+        }
+
+        @Override
+        public int primaryCtxRetain(CUcontext context, CUdevice device) {
+            return JCudaDriver.cuDevicePrimaryCtxRetain(context, device);
+        }
+    };
+
+    /**
      * Loads JCuda's native library if needed, initializes the driver and retains the primary
      * context of {@code gpu.ordinal()}.
      *
@@ -42,21 +89,44 @@ final class PrimaryContext implements AutoCloseable {
         if (!gpu.isGpu() || gpu.simulated()) {
             throw new IllegalArgumentException("a CUDA backend needs a real GPU, not " + gpu.label());
         }
-        String label = gpu.label();
         stageNativeLibrary();
-        DriverCalls.check("cuInit", CudaResults.Phase.OTHER, label, () -> JCudaDriver.cuInit(0));
+        return retain(gpu, JCUDA);
+    }
+
+    /**
+     * As {@link #retain(DeviceInfo)} through {@code driver}. Before the first retain, while no
+     * user holds the primary context, its scheduling is set to blocking synchronisation: a thread
+     * waiting for the GPU then sleeps instead of spinning (the default spins, and every task
+     * thread in {@code cuStreamSynchronize} would burn a core Spark gave to another task). A
+     * context another library already holds keeps the flags it was made with.
+     */
+    static PrimaryContext retain(DeviceInfo gpu, Driver driver) {
+        String label = gpu.label();
+        DriverCalls.check("cuInit", CudaResults.Phase.OTHER, label, driver::init);
         CUdevice dev = new CUdevice();
         DriverCalls.check(
                 "cuDeviceGet(" + gpu.ordinal() + ")",
                 CudaResults.Phase.OTHER,
                 label,
-                () -> JCudaDriver.cuDeviceGet(dev, gpu.ordinal()));
-        CUcontext ctx = new CUcontext();
+                () -> driver.deviceGet(dev, gpu.ordinal()));
+        int[] flags = new int[1];
+        int[] active = new int[1];
         DriverCalls.check(
-                "cuDevicePrimaryCtxRetain",
+                "cuDevicePrimaryCtxGetState",
                 CudaResults.Phase.OTHER,
                 label,
-                () -> JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev));
+                () -> driver.primaryCtxGetState(dev, flags, active));
+        if (active[0] == 0) {
+            int blocking = (flags[0] & ~CUctx_flags.CU_CTX_SCHED_MASK) | CUctx_flags.CU_CTX_SCHED_BLOCKING_SYNC;
+            DriverCalls.check(
+                    "cuDevicePrimaryCtxSetFlags(CU_CTX_SCHED_BLOCKING_SYNC)",
+                    CudaResults.Phase.OTHER,
+                    label,
+                    () -> driver.primaryCtxSetFlags(dev, blocking));
+        }
+        CUcontext ctx = new CUcontext();
+        DriverCalls.check(
+                "cuDevicePrimaryCtxRetain", CudaResults.Phase.OTHER, label, () -> driver.primaryCtxRetain(ctx, dev));
         return new PrimaryContext(dev, ctx, label);
     }
 
