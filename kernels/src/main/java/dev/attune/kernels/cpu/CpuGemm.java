@@ -52,6 +52,20 @@ public final class CpuGemm {
         return PanelMatrix.packBf16(w, k, n, true, KERNEL.pairLanes());
     }
 
+    /**
+     * Packs the (K, Σ rows) matrix whose columns are the rows of {@code parts}, each (rows, K)
+     * row-major, side by side: Hugging Face Linear weights, (out, in), fused into one input-major
+     * weight in one pass.
+     */
+    public static PanelMatrix packColumns(float[][] parts, int k) {
+        return PanelMatrix.packColumns(parts, k, KERNEL.pairLanes());
+    }
+
+    /** As {@link #packColumns} from bf16 bit patterns; they stay bf16. */
+    public static PanelMatrix packColumnsBf16(short[][] parts, int k) {
+        return PanelMatrix.packColumnsBf16(parts, k, KERNEL.pairLanes());
+    }
+
     /** Whether this JVM's kernel reads {@code w} as packed (bf16 pair groups of its vector width). */
     public static boolean reads(PanelMatrix w) {
         return !w.isBf16() || w.pairLanes() == KERNEL.pairLanes();

@@ -1,5 +1,7 @@
 package dev.attune.kernels.cpu;
 
+import java.util.Arrays;
+
 /**
  * A (K, N) weight matrix packed once, at load, into the operand layout of the CPU GEMM: N split
  * into panels of {@link #WIDTH} columns, each stored as a contiguous (K, WIDTH) row-major block,
@@ -45,18 +47,15 @@ public final class PanelMatrix {
     static PanelMatrix pack(float[] w, int k, int n, boolean transposed, int pairLanes) {
         check(w.length, k, n);
         float[] out = new float[panels(n) * k * WIDTH];
+        if (transposed) {
+            columns(w, n, k, 0, out);
+            return new PanelMatrix(k, n, out, null, pairLanes);
+        }
         for (int j = 0; j < panels(n); j++) {
             int c0 = j * WIDTH;
             int cols = Math.min(WIDTH, n - c0);
             for (int p = 0; p < k; p++) {
-                int o = (j * k + p) * WIDTH;
-                if (!transposed) {
-                    System.arraycopy(w, p * n + c0, out, o, cols);
-                } else {
-                    for (int c = 0; c < cols; c++) {
-                        out[o + c] = w[(c0 + c) * k + p];
-                    }
-                }
+                System.arraycopy(w, p * n + c0, out, (j * k + p) * WIDTH, cols);
             }
         }
         return new PanelMatrix(k, n, out, null, pairLanes);
@@ -65,26 +64,97 @@ public final class PanelMatrix {
     /** As {@link #pack(float[], int, int, boolean, int)} for bf16 bit patterns, pair-interleaved. */
     static PanelMatrix packBf16(short[] w, int k, int n, boolean transposed, int pairLanes) {
         check(w.length, k, n);
-        if (pairLanes <= 0 || WIDTH % (2 * pairLanes) != 0) {
-            throw new IllegalArgumentException("bf16 panels need pair groups that divide " + WIDTH + ": " + pairLanes);
-        }
-        short[] out = new short[panels(n) * k * WIDTH];
         int[] slot = slots(pairLanes);
+        short[] out = new short[panels(n) * k * WIDTH];
+        if (transposed) {
+            columnsBf16(w, n, k, 0, out, slot);
+            return new PanelMatrix(k, n, null, out, pairLanes);
+        }
         for (int j = 0; j < panels(n); j++) {
             int c0 = j * WIDTH;
             int cols = Math.min(WIDTH, n - c0);
             for (int p = 0; p < k; p++) {
                 int o = (j * k + p) * WIDTH;
                 for (int c = 0; c < cols; c++) {
-                    out[o + slot[c]] = transposed ? w[(c0 + c) * k + p] : w[p * n + c0 + c];
+                    out[o + slot[c]] = w[p * n + c0 + c];
                 }
             }
         }
         return new PanelMatrix(k, n, null, out, pairLanes);
     }
 
+    /**
+     * The (K, Σ rows) matrix whose columns are the rows of {@code parts} side by side, each part
+     * (rows, K) row-major: Hugging Face Linear weights, (out, in), fused into one input-major
+     * weight and packed in one pass, without a row-major copy of the fused matrix between.
+     */
+    static PanelMatrix packColumns(float[][] parts, int k, int pairLanes) {
+        int n = columnCount(Arrays.stream(parts).mapToInt(a -> a.length).toArray(), k);
+        float[] out = new float[panels(n) * k * WIDTH];
+        int c0 = 0;
+        for (float[] part : parts) {
+            columns(part, part.length / k, k, c0, out);
+            c0 += part.length / k;
+        }
+        return new PanelMatrix(k, n, out, null, pairLanes);
+    }
+
+    /** As {@link #packColumns(float[][], int, int)} for bf16 bit patterns, pair-interleaved. */
+    static PanelMatrix packColumnsBf16(short[][] parts, int k, int pairLanes) {
+        int n = columnCount(Arrays.stream(parts).mapToInt(a -> a.length).toArray(), k);
+        int[] slot = slots(pairLanes);
+        short[] out = new short[panels(n) * k * WIDTH];
+        int c0 = 0;
+        for (short[] part : parts) {
+            columnsBf16(part, part.length / k, k, c0, out, slot);
+            c0 += part.length / k;
+        }
+        return new PanelMatrix(k, n, null, out, pairLanes);
+    }
+
+    /** Σ rows of parts of {@code lengths} values, each a whole number of K-long rows; checked as a matrix. */
+    private static int columnCount(int[] lengths, int k) {
+        long n = 0;
+        for (int i = 0; i < lengths.length; i++) {
+            if (k <= 0 || lengths[i] % k != 0) {
+                throw new IllegalArgumentException("part " + i + ": " + lengths[i] + " values are not rows of " + k);
+            }
+            n += lengths[i] / k;
+        }
+        check(Math.toIntExact(n * k), k, Math.toIntExact(n));
+        return (int) n;
+    }
+
+    /**
+     * Rows [0, rows) of {@code src}, (rows, K) row-major, as columns [c0, c0 + rows) of the packed
+     * fp32 matrix: each row read front to back, written down its panel column.
+     */
+    private static void columns(float[] src, int rows, int k, int c0, float[] out) {
+        for (int r = 0; r < rows; r++) {
+            int c = c0 + r;
+            int base = (c / WIDTH) * k * WIDTH + c % WIDTH;
+            for (int p = 0; p < k; p++) {
+                out[base + p * WIDTH] = src[r * k + p];
+            }
+        }
+    }
+
+    /** As {@link #columns} into pair-interleaved bf16 panels ({@code slot} from {@link #slots}). */
+    private static void columnsBf16(short[] src, int rows, int k, int c0, short[] out, int[] slot) {
+        for (int r = 0; r < rows; r++) {
+            int c = c0 + r;
+            int base = (c / WIDTH) * k * WIDTH + slot[c % WIDTH];
+            for (int p = 0; p < k; p++) {
+                out[base + p * WIDTH] = src[r * k + p];
+            }
+        }
+    }
+
     /** {@code slots[c]}: where column c of a panel lies in a pair-interleaved bf16 row. */
     static int[] slots(int pairLanes) {
+        if (pairLanes <= 0 || WIDTH % (2 * pairLanes) != 0) {
+            throw new IllegalArgumentException("bf16 panels need pair groups that divide " + WIDTH + ": " + pairLanes);
+        }
         int[] slot = new int[WIDTH];
         for (int c = 0; c < WIDTH; c++) {
             slot[c] = slot(c, pairLanes);
@@ -156,11 +226,6 @@ public final class PanelMatrix {
             }
         }
         return out;
-    }
-
-    /** Bytes held (padding included). */
-    public long bytes() {
-        return bf16 != null ? 2L * bf16.length : 4L * f32.length;
     }
 
     /** The packed fp32 values, or null for bf16; for the kernels. */

@@ -339,6 +339,58 @@ class CpuGemmTest {
         }
     }
 
+    /**
+     * Parts of rows packed as columns side by side (HF Linear weights fused) hold what packing
+     * their fused (K, N) matrix holds, fp32 and bf16, and give the same products bit for bit;
+     * parts that are not whole rows are refused.
+     */
+    @Test
+    void packedColumnPartsEqualTheirFusedMatrixPacked() {
+        Random rnd = new Random(12);
+        int k = 70;
+        int[] rows = {40, 9, 81};
+        int n = 130;
+        float[] fused = new float[k * n];
+        short[] fusedBits = new short[k * n];
+        float[][] parts = new float[rows.length][];
+        short[][] bitParts = new short[rows.length][];
+        int c0 = 0;
+        for (int i = 0; i < rows.length; i++) {
+            parts[i] = new float[rows[i] * k];
+            bitParts[i] = randomBf16(rnd, rows[i] * k, parts[i]);
+            for (int o = 0; o < rows[i]; o++) {
+                for (int p = 0; p < k; p++) {
+                    fused[p * n + c0 + o] = parts[i][o * k + p];
+                    fusedBits[p * n + c0 + o] = bitParts[i][o * k + p];
+                }
+            }
+            c0 += rows[i];
+        }
+        PanelMatrix[][] pairs = {
+            {CpuGemm.packColumns(parts, k), CpuGemm.pack(fused, k, n)},
+            {CpuGemm.packColumnsBf16(bitParts, k), CpuGemm.packBf16(fusedBits, k, n)}
+        };
+        try (CpuThreads threads = new CpuThreads(2)) {
+            for (PanelMatrix[] pair : pairs) {
+                assertEquals(k, pair[0].rows());
+                assertEquals(n, pair[0].cols());
+                assertArrayEquals(pair[1].toRowMajor(), pair[0].toRowMajor(), pair[0].toString());
+                for (int m : new int[] {1, 5}) {
+                    float[] x = random(rnd, m * k);
+                    float[] a = new float[m * n];
+                    float[] b = new float[m * n];
+                    CpuGemm.matmul(x, m, pair[0], null, a, threads);
+                    CpuGemm.matmul(x, m, pair[1], null, b, threads);
+                    assertArrayEquals(b, a, pair[0] + " M=" + m);
+                }
+            }
+        }
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> CpuGemm.packColumns(new float[][] {new float[2 * k], new float[k + 1]}, k));
+        assertThrows(IllegalArgumentException.class, () -> CpuGemm.packColumnsBf16(new short[][] {new short[3]}, 0));
+    }
+
     /** Packing keeps every value where {@link PanelMatrix#get} says, for both layouts and precisions. */
     @Test
     void packedMatricesHoldEveryValue() {

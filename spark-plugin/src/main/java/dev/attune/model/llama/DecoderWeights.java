@@ -5,6 +5,7 @@ import dev.attune.kernels.ops.WeightData;
 import dev.attune.model.ModelFormatException;
 import dev.attune.model.safetensors.WeightStore;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -64,13 +65,13 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
         for (int i = 0; i < c.layers(); i++) {
             String p = "model.layers." + i + ".";
             String a = p + "self_attn.";
-            // HF Linear weights are (out, in): each is transposed once here into the fused (in, out) matrix.
+            // HF Linear weights are (out, in): each is packed once here as columns of a fused input-major matrix.
             int w = q + 2 * kv;
             WeightData qkv = fused(
                     h,
-                    new Part(store.matrix(a + "q_proj.weight", q, h), q),
-                    new Part(store.matrix(a + "k_proj.weight", kv, h), kv),
-                    new Part(store.matrix(a + "v_proj.weight", kv, h), kv));
+                    store.matrix(a + "q_proj.weight", q, h),
+                    store.matrix(a + "k_proj.weight", kv, h),
+                    store.matrix(a + "v_proj.weight", kv, h));
             float[] qkvBias = null;
             if (c.qkvBias()) {
                 qkvBias = new float[w];
@@ -80,13 +81,13 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
             }
             float[] qNorm = c.qkNorm() ? store.floats(a + "q_norm.weight", c.headDim()) : null;
             float[] kNorm = c.qkNorm() ? store.floats(a + "k_norm.weight", c.headDim()) : null;
-            WeightData o = fused(q, new Part(store.matrix(a + "o_proj.weight", h, q), h));
+            WeightData o = fused(q, store.matrix(a + "o_proj.weight", h, q));
             float[] oBias = c.outputBias() ? store.floats(a + "o_proj.bias", h) : null;
             WeightData gateUp = fused(
                     h,
-                    new Part(store.matrix(p + "mlp.gate_proj.weight", inter, h), inter),
-                    new Part(store.matrix(p + "mlp.up_proj.weight", inter, h), inter));
-            WeightData down = fused(inter, new Part(store.matrix(p + "mlp.down_proj.weight", h, inter), h));
+                    store.matrix(p + "mlp.gate_proj.weight", inter, h),
+                    store.matrix(p + "mlp.up_proj.weight", inter, h));
+            WeightData down = fused(inter, store.matrix(p + "mlp.down_proj.weight", h, inter));
             layers.add(new DecoderLayerWeights(
                     store.floats(p + "input_layernorm.weight", h),
                     qkv,
@@ -112,47 +113,18 @@ public record DecoderWeights(WeightData embed, List<DecoderLayerWeights> layers,
         return new DecoderWeights(embed, layers, norm, head);
     }
 
-    /** One HF Linear weight, (out, in), to be fused into an input-major matrix. */
-    private record Part(WeightData weight, int out) {}
-
     /**
-     * The (in, Σ out) input-major matrix whose columns are the parts' transposes side by side, in
-     * bf16 when every part is bf16, else in fp32, packed for the CPU GEMM (the row-major fused
-     * copy is transient).
+     * The (in, Σ out) input-major matrix whose columns are the parts' (HF Linear weights, each
+     * (out, in)) rows side by side, in bf16 when every part is bf16, else in fp32, packed for the
+     * CPU GEMM in one pass.
      */
-    private static WeightData fused(int in, Part... parts) {
-        int width = 0;
-        boolean bf16 = true;
-        for (Part p : parts) {
-            width += p.out;
-            bf16 &= p.weight instanceof WeightData.Bf16;
+    private static WeightData fused(int in, WeightData... parts) {
+        if (Arrays.stream(parts).allMatch(p -> p instanceof WeightData.Bf16)) {
+            short[][] bits =
+                    Arrays.stream(parts).map(p -> ((WeightData.Bf16) p).bits()).toArray(short[][]::new);
+            return new WeightData.Panels(CpuGemm.packColumnsBf16(bits, in));
         }
-        int size = Math.multiplyExact(in, width);
-        if (bf16) {
-            short[] dst = new short[size];
-            int col = 0;
-            for (Part p : parts) {
-                short[] src = ((WeightData.Bf16) p.weight).bits();
-                for (int o = 0; o < p.out; o++) {
-                    for (int i = 0; i < in; i++) {
-                        dst[i * width + col + o] = src[o * in + i];
-                    }
-                }
-                col += p.out;
-            }
-            return new WeightData.Panels(CpuGemm.packBf16(dst, in, width));
-        }
-        float[] dst = new float[size];
-        int col = 0;
-        for (Part p : parts) {
-            float[] src = p.weight.toFloats();
-            for (int o = 0; o < p.out; o++) {
-                for (int i = 0; i < in; i++) {
-                    dst[i * width + col + o] = src[o * in + i];
-                }
-            }
-            col += p.out;
-        }
-        return new WeightData.Panels(CpuGemm.pack(dst, in, width));
+        float[][] values = Arrays.stream(parts).map(WeightData::toFloats).toArray(float[][]::new);
+        return new WeightData.Panels(CpuGemm.packColumns(values, in));
     }
 }
