@@ -42,6 +42,15 @@ class CpuTensorOpsTest {
         return new CpuTensorOps(ComputeDtype.FP32, new CpuMathAttention(), threads);
     }
 
+    /** bf16 patterns of standard normal values. */
+    private static short[] gaussianBf16(Random r, int size) {
+        short[] bits = new short[size];
+        for (int i = 0; i < size; i++) {
+            bits[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
+        }
+        return bits;
+    }
+
     private static CpuTensor random(int rows, int cols, long seed) {
         Random r = new Random(seed);
         float[] a = new float[rows * cols];
@@ -230,10 +239,7 @@ class CpuTensorOpsTest {
         Random r = new Random(8);
         int vocab = 301;
         int h = 64;
-        short[] bits = new short[vocab * h];
-        for (int i = 0; i < bits.length; i++) {
-            bits[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
-        }
+        short[] bits = gaussianBf16(r, vocab * h);
         WeightData.Bf16 data = new WeightData.Bf16(bits);
         CpuTensor b = (CpuTensor) new CpuWeights(ComputeDtype.FP32).upload("t", data, vocab, h);
         assertSame(bits, b.bf16(), "bf16 weights are wrapped, not copied");
@@ -316,10 +322,7 @@ class CpuTensorOpsTest {
         Random r = new Random(9);
         int in = 70;
         int out = 130;
-        short[] bits = new short[in * out];
-        for (int i = 0; i < bits.length; i++) {
-            bits[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
-        }
+        short[] bits = gaussianBf16(r, in * out);
         float[] values = new WeightData.Bf16(bits).toFloats();
         PanelMatrix bf16 = CpuGemm.packBf16(bits, in, out);
         PanelMatrix fp32 = CpuGemm.pack(values, in, out);
