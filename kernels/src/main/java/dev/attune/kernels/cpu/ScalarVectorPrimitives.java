@@ -51,4 +51,12 @@ final class ScalarVectorPrimitives implements VectorPrimitives {
             x[i] = (float) (0.5 * v * (1.0 + VectorPrimitives.erf(v * 0.7071067811865476)));
         }
     }
+
+    @Override
+    public void siluMul(float[] gate, int go, float[] up, int uo, float[] out, int oo, int len) {
+        for (int i = 0; i < len; i++) {
+            float z = gate[go + i];
+            out[oo + i] = z / (1f + (float) Math.exp(-z)) * up[uo + i];
+        }
+    }
 }

@@ -3,6 +3,7 @@ package dev.attune.kernels.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -13,8 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API's Java fallback (before C2 compiles the caller) or its intrinsics. That rules out two
  * Vector API operations whose two implementations differ: {@code reduceLanes(ADD)} on floats (the
  * intrinsic sums in a tree, the fallback in lane order) and {@code lanewise(EXP)} (SVML against
- * {@code Math.exp} per lane); lanes are summed in lane order ({@link #sumLanes}) and exp is
- * {@link #exp}, a polynomial of basic operations.
+ * {@code Math.exp} per lane); lanes are summed by a fixed tree of lane permutations and adds
+ * ({@link #sumLanes}) and exp is {@link #exp}, a polynomial of basic operations.
  */
 final class SimdVectorPrimitives implements VectorPrimitives {
 
@@ -36,6 +37,7 @@ final class SimdVectorPrimitives implements VectorPrimitives {
     // The constants as vectors, made once: fewer operations in exp's callers' compiled code.
     private static final FloatVector V_EXP_MIN = FloatVector.broadcast(S, EXP_MIN);
     private static final FloatVector V_EXP_MAX = FloatVector.broadcast(S, EXP_MAX);
+    private static final FloatVector V_NEG_EXP_MAX = FloatVector.broadcast(S, -EXP_MAX);
     private static final FloatVector V_LOG2E = FloatVector.broadcast(S, LOG2E);
     private static final FloatVector V_ROUND = FloatVector.broadcast(S, ROUND);
     private static final FloatVector V_NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
@@ -48,6 +50,11 @@ final class SimdVectorPrimitives implements VectorPrimitives {
     private static final FloatVector V_C2 = FloatVector.broadcast(S, 0.5f);
     private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f);
     private static final FloatVector V_ZERO = FloatVector.zero(S);
+    // Lane i with lane i ^ h: the steps of the lane-sum tree (only those below L are used).
+    private static final VectorShuffle<Float> SWAP_8 = VectorShuffle.fromOp(S, i -> (i ^ 8) % L);
+    private static final VectorShuffle<Float> SWAP_4 = VectorShuffle.fromOp(S, i -> (i ^ 4) % L);
+    private static final VectorShuffle<Float> SWAP_2 = VectorShuffle.fromOp(S, i -> (i ^ 2) % L);
+    private static final VectorShuffle<Float> SWAP_1 = VectorShuffle.fromOp(S, i -> (i ^ 1) % L);
     private static final IntVector V_ROUND_BITS_MINUS_BIAS =
             IntVector.broadcast(IntVector.SPECIES_PREFERRED, ROUND_BITS - 127);
 
@@ -97,13 +104,32 @@ final class SimdVectorPrimitives implements VectorPrimitives {
         return x < EXP_MIN ? 0f : e;
     }
 
-    /** The lanes of {@code v} summed in lane order. */
+    /**
+     * The lanes of {@code v} summed pairwise: lane i with lane i ^ L/2, then i ^ L/4, ... (log2 L
+     * permutations and adds, against L lane extractions in order). Every lane ends with the same
+     * total, computed by the same adds on either implementation of the Vector API.
+     */
     static float sumLanes(FloatVector v) {
-        float s = 0f;
-        for (int i = 0; i < L; i++) {
-            s += v.lane(i);
+        if (L > 16) {
+            float s = 0f;
+            for (int i = 0; i < L; i++) {
+                s += v.lane(i);
+            }
+            return s;
         }
-        return s;
+        if (L == 16) {
+            v = v.add(v.rearrange(SWAP_8));
+        }
+        if (L >= 8) {
+            v = v.add(v.rearrange(SWAP_4));
+        }
+        if (L >= 4) {
+            v = v.add(v.rearrange(SWAP_2));
+        }
+        if (L >= 2) {
+            v = v.add(v.rearrange(SWAP_1));
+        }
+        return v.lane(0);
     }
 
     @Override
@@ -193,6 +219,24 @@ final class SimdVectorPrimitives implements VectorPrimitives {
         for (; i < to; i++) {
             float v = x[i];
             x[i] = (float) (0.5 * v * (1.0 + VectorPrimitives.erf(v * 0.7071067811865476)));
+        }
+    }
+
+    @Override
+    public void siluMul(float[] gate, int go, float[] up, int uo, float[] out, int oo, int len) {
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector z = FloatVector.fromArray(S, gate, go + i);
+            FloatVector e = exp(z.neg());
+            // exp clamps at EXP_MAX: below -EXP_MAX, z / (1 + e^-z) would not vanish, so it is set to 0
+            z.div(e.add(V_ONE))
+                    .mul(FloatVector.fromArray(S, up, uo + i))
+                    .blend(V_ZERO, z.lt(V_NEG_EXP_MAX))
+                    .intoArray(out, oo + i);
+        }
+        for (; i < len; i++) {
+            float z = gate[go + i];
+            out[oo + i] = z < -EXP_MAX ? 0f : z / (expScalar(-z) + 1f) * up[uo + i];
         }
     }
 }

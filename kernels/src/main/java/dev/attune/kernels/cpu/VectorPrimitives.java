@@ -1,7 +1,7 @@
 package dev.attune.kernels.cpu;
 
 /**
- * The two inner loops of attention on the CPU, dot product and axpy, fp32 with fused
+ * The inner loops of attention and of the element-wise activations on the CPU, fp32 with fused
  * multiply-add. {@link #get()} returns the Vector API version when the JVM has the
  * {@code jdk.incubator.vector} module, else a portable one. Implementations are stateless.
  */
@@ -21,6 +21,13 @@ public interface VectorPrimitives {
 
     /** GELU with the erf form, in place over {@code x[from, to)}. */
     void geluErf(float[] x, int from, int to);
+
+    /**
+     * {@code out[oo+i] = silu(gate[go+i]) · up[uo+i]}, {@code silu(z) = z / (1 + e^-z)}, for i in
+     * [0, len). Each element is computed by the same operations wherever it falls in the range, so
+     * any split of a row into ranges gives the same bits.
+     */
+    void siluMul(float[] gate, int go, float[] up, int uo, float[] out, int oo, int len);
 
     /**
      * The erf approximation both implementations share (Numerical Recipes' {@code erfcc}: absolute

@@ -7,6 +7,7 @@ import dev.attune.kernels.attention.PagedAttentionProblem;
 import dev.attune.kernels.cpu.CpuGemm;
 import dev.attune.kernels.cpu.CpuOps;
 import dev.attune.kernels.cpu.CpuThreads;
+import dev.attune.kernels.cpu.VectorPrimitives;
 import dev.attune.kernels.kv.KvBlockPool;
 import dev.attune.kernels.precision.StoredPrecision;
 import dev.attune.kernels.select.ComputeDtype;
@@ -32,6 +33,7 @@ public final class CpuTensorOps implements TensorOps {
     private final PagedAttentionKernel paged;
 
     private final CpuThreads threads;
+    private final VectorPrimitives simd = VectorPrimitives.get();
 
     public CpuTensorOps(ComputeDtype dtype, AttentionKernel attention, CpuThreads threads) {
         this.dtype = dtype;
@@ -243,13 +245,10 @@ public final class CpuTensorOps implements TensorOps {
     }
 
     /** {@code out[r][i] = silu(gate[r][i]) · up[r][i]} for rows [r0, r1) and columns [c0, c1). */
-    private static void siluMul(float[] gu, float[] o, int n, int r0, int r1, int c0, int c1) {
+    private void siluMul(float[] gu, float[] o, int n, int r0, int r1, int c0, int c1) {
         for (int r = r0; r < r1; r++) {
             int g = r * 2 * n;
-            for (int i = c0; i < c1; i++) {
-                float z = gu[g + i];
-                o[r * n + i] = z / (1f + (float) Math.exp(-z)) * gu[g + n + i];
-            }
+            simd.siluMul(gu, g + c0, gu, g + n + c0, o, r * n + c0, c1 - c0);
         }
     }
 

@@ -17,7 +17,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * expShiftSum against double references for every length 0..70 at several offsets, touching
  * nothing outside their range; GELU within 1e-6 · max(1, |x|) of the exact-erf formula (erf from
  * an independent high-precision {@link ErfReference}) over [-10, 10] and at extremes, NaN in gives
- * NaN out; the shared erf approximation within its documented error; the known erf values.
+ * NaN out; the shared erf approximation within its documented error; the known erf values; SiLU·up
+ * within 4 ulp (1e-30 near 0) of the double formula over [-100, 100] and at the extremes, the same bits for
+ * every split of a row into ranges.
  */
 class VectorPrimitivesTest {
 
@@ -321,6 +323,76 @@ class VectorPrimitivesTest {
                 }
             }
         }
+    }
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void siluMulMatchesDoubleReference(VectorPrimitives p) {
+        Random rnd = new Random(7);
+        for (int len = 0; len <= 70; len++) {
+            for (int go : OFFSETS_A) {
+                for (int oo : OFFSETS_B) {
+                    float[] gv = new float[len];
+                    float[] uv = random(rnd, len);
+                    for (int i = 0; i < len; i++) {
+                        // wide enough to reach exp's clamps on both sides
+                        gv[i] = (float) (rnd.nextDouble() * 200 - 100);
+                    }
+                    float[] gate = guarded(gv, go, len, 4);
+                    float[] up = guarded(uv, oo, len, 6);
+                    float[] out = guarded(new float[len], oo, len, 3);
+                    p.siluMul(gate, go, up, oo, out, oo, len);
+                    String where = p.getClass().getSimpleName() + " len=" + len + " go=" + go + " oo=" + oo;
+                    assertGuards(out, oo, len, where);
+                    for (int i = 0; i < len; i++) {
+                        double z = gv[i];
+                        double exact = z / (1 + Math.exp(-z)) * uv[i];
+                        assertEquals(
+                                exact, out[oo + i], 4 * Math.ulp((float) Math.abs(exact)) + 1e-30, where + " i=" + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void siluMulGivesTheSameBitsForEverySplit(VectorPrimitives p) {
+        Random rnd = new Random(8);
+        int n = 203;
+        float[] gate = random(rnd, n);
+        float[] up = random(rnd, n);
+        for (int i = 0; i < n; i += 9) {
+            gate[i] *= 40; // some where exp's argument is large
+        }
+        float[] whole = new float[n];
+        p.siluMul(gate, 0, up, 0, whole, 0, n);
+        for (int cut = 0; cut <= n; cut += 7) {
+            float[] parts = new float[n];
+            p.siluMul(gate, 0, up, 0, parts, 0, cut);
+            p.siluMul(gate, cut, up, cut, parts, cut, n - cut);
+            for (int i = 0; i < n; i++) {
+                assertEquals(
+                        Float.floatToRawIntBits(whole[i]), Float.floatToRawIntBits(parts[i]), "cut " + cut + " i=" + i);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void siluMulExtremes(VectorPrimitives p) {
+        float[] gate = {Float.NaN, -1000f, 1000f, -Float.MAX_VALUE, Float.MAX_VALUE, 0f, -0f, 1e-30f};
+        float[] up = {1f, 2f, 3f, 1f, 1f, 5f, 5f, 1f};
+        float[] out = new float[gate.length];
+        p.siluMul(gate, 0, up, 0, out, 0, gate.length);
+        assertTrue(Float.isNaN(out[0]), "silu(NaN)");
+        assertEquals(0f, out[1], 1e-30f, "silu(-1000) is 0 to within a denormal");
+        assertEquals(3000f, out[2], 0f, "silu(1000) = 1000");
+        assertEquals(0f, out[3], 1e-30f, "silu(-MAX)");
+        assertEquals(Float.MAX_VALUE, out[4], 0f, "silu(MAX)");
+        assertEquals(0f, out[5], 0f);
+        assertEquals(0f, out[6], 0f);
+        assertEquals(5e-31f, out[7], 1e-36f);
     }
 
     @Test
