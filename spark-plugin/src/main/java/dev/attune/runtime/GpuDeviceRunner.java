@@ -4,6 +4,7 @@ import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.cuda.KernelFailureException;
 import dev.attune.kernels.cuda.KernelUnavailableException;
+import dev.attune.kernels.cuda.launch.AttentionLaunch;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.precision.PrecisionOverflowException;
 import dev.attune.kernels.select.AttentionChoice;
@@ -162,20 +163,29 @@ public final class GpuDeviceRunner implements BatchRunner {
                         choice.dtype(),
                         batch.rows());
             } catch (KernelFailureException e) {
-                onKernelFailure(choice.path(), e.contextLost(), e);
+                onKernelFailure(choice.path(), e.contextLost(), e.module(), e);
             } catch (KernelUnavailableException e) {
-                onKernelFailure(choice.path(), false, e);
+                onKernelFailure(choice.path(), false, e.module(), e);
             } finally {
                 leaveDevice();
             }
         }
     }
 
-    private void onKernelFailure(AttentionPath path, boolean contextLost, RuntimeException e) {
-        PathFallbackPolicy.Action next = paths.onFailure(path, contextLost, e.getMessage());
+    /**
+     * Blames the module that failed: the attention path when the failed kernel is one of its own
+     * (or when the failure, reported by a synchronization, names no module), the whole device when
+     * it is a module every path needs.
+     */
+    private void onKernelFailure(AttentionPath path, boolean contextLost, String module, RuntimeException e) {
+        boolean pathsOwn = module.isEmpty()
+                || AttentionLaunch.moduleOf(path).map(module::equals).orElse(false);
+        PathFallbackPolicy.Action next = pathsOwn
+                ? paths.onFailure(path, contextLost, e.getMessage())
+                : paths.onModuleFailure(module, contextLost, e.getMessage());
         if (next == PathFallbackPolicy.Action.DEVICE_LOST) {
             LOG.error(
-                    "{}: device lost: {}; this batch and all later work of this device run on the host CPU",
+                    "{}: device given up: {}; this batch and all later work of this device run on the host CPU",
                     device.label(),
                     paths.lostReason().orElse(e.getMessage()),
                     e);

@@ -104,6 +104,27 @@ public final class PathFallbackPolicy {
         return Action.NEXT_PATH;
     }
 
+    /**
+     * Records that a kernel module other than the attention path's failed on this device (the
+     * encoder's element-wise kernels, a GEMM): every path needs it, so excluding attention paths
+     * one by one would not help and would blame them wrongly. The device is given up, as after a
+     * lost context; its work runs on the host CPU.
+     *
+     * @param module the failed PTX module
+     * @param reason the failure's message
+     */
+    public Action onModuleFailure(String module, boolean contextLost, String reason) {
+        if (lostReason == null) {
+            lostReason = "kernel module " + module
+                    + (contextLost
+                            ? " failed and lost the CUDA context"
+                            : ", which every attention path needs, cannot run on this device")
+                    + " (" + reason + ")";
+        }
+        fallbacks.increment();
+        return Action.DEVICE_LOST;
+    }
+
     /** Whether the device can still run work. */
     public boolean deviceUsable() {
         return lostReason == null;

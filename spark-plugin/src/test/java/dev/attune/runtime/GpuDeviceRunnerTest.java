@@ -12,6 +12,8 @@ import dev.attune.kernels.cuda.CudaException;
 import dev.attune.kernels.cuda.GpuOutOfMemoryException;
 import dev.attune.kernels.cuda.KernelFailureException;
 import dev.attune.kernels.cuda.KernelUnavailableException;
+import dev.attune.kernels.cuda.launch.AttentionLaunch;
+import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.precision.PrecisionOverflowException;
@@ -156,7 +158,12 @@ class GpuDeviceRunnerTest {
 
     static KernelUnavailableException unavailable(AttentionPath p) {
         return new KernelUnavailableException(
-                "module for " + p + " refused by the driver", p.id(), CudaException.NO_RESULT, "", LABEL, null);
+                "module for " + p + " refused by the driver",
+                AttentionLaunch.moduleOf(p).orElseThrow(),
+                CudaException.NO_RESULT,
+                "",
+                LABEL,
+                null);
     }
 
     static GpuDeviceRunner runner(FakeGpu gpu, UserOverrides o) {
@@ -240,6 +247,52 @@ class GpuDeviceRunnerTest {
             }
             assertEquals(4, r.failedPaths().size(), "every GPU path was tried once: " + r.failedPaths());
             assertEquals(4, r.counters().pathFallbacks());
+            assertTrue(r.lostReason().isEmpty(), "the device itself is fine");
+        }
+    }
+
+    @Test
+    void aModuleEveryPathNeedsIsBlamedNotTheAttentionPath() {
+        // The encoder's element-wise module refused: no attention path can help, so none is excluded.
+        FakeGpu gpu = new FakeGpu(c -> new KernelUnavailableException(
+                "encoder_ops refused by the driver: CUDA_ERROR_INVALID_PTX",
+                EncoderOpsLaunch.MODULE,
+                218,
+                "CUDA_ERROR_INVALID_PTX",
+                LABEL,
+                null));
+        try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
+            EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
+            assertMatchesReference(got);
+            assertEquals(1, gpu.calls.size(), "the first failure gives the device up, no path after path");
+            assertTrue(r.failedPaths().isEmpty(), "no attention path is blamed: " + r.failedPaths());
+            String reason = r.lostReason().orElseThrow();
+            assertTrue(reason.contains("kernel module encoder_ops"), reason);
+            assertTrue(reason.contains("CUDA_ERROR_INVALID_PTX"), reason);
+            assertTrue(gpu.closed, "the backend is released once nothing runs on it");
+            for (EncoderScoring.Embedding e : got) {
+                assertFalse(AttentionPath.parse(e.path()).isGpu(), e.path());
+            }
+        }
+    }
+
+    @Test
+    void aLaunchFailureInTheAttentionPathsOwnModuleExcludesThatPath() {
+        String flash = AttentionLaunch.moduleOf(AttentionPath.FLASH_SM80).orElseThrow();
+        FakeGpu gpu = new FakeGpu(c -> c.choice().path() == AttentionPath.FLASH_SM80
+                ? new KernelFailureException(
+                        "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+                        flash,
+                        701,
+                        "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+                        LABEL,
+                        false,
+                        null)
+                : null);
+        try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
+            assertMatchesReference(EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads));
+            assertEquals(
+                    java.util.Set.of(AttentionPath.FLASH_SM80), r.failedPaths().keySet());
             assertTrue(r.lostReason().isEmpty(), "the device itself is fine");
         }
     }

@@ -294,15 +294,16 @@ public final class CudaResults {
             case CONTEXT_LOST ->
                 new KernelFailureException(
                         message + "; the CUDA context is lost and the backend" + " must be closed",
+                        module,
                         result,
                         name,
                         device,
                         true,
                         cause);
-            case LAUNCH_REFUSED -> new KernelFailureException(message, result, name, device, false, cause);
+            case LAUNCH_REFUSED -> new KernelFailureException(message, module, result, name, device, false, cause);
             case OTHER ->
                 phase == Phase.LAUNCH || phase == Phase.SYNCHRONIZE
-                        ? new KernelFailureException(message, result, name, device, false, cause)
+                        ? new KernelFailureException(message, module, result, name, device, false, cause)
                         : new CudaException(message, result, name, device, cause);
         };
     }

@@ -14,15 +14,37 @@ package dev.attune.kernels.cuda;
 public class KernelFailureException extends CudaException {
 
     private final boolean contextLost;
+    private final String module;
 
     public KernelFailureException(
             String message, int result, String resultName, String device, boolean contextLost, Throwable cause) {
+        this(message, "", result, resultName, device, contextLost, cause);
+    }
+
+    /**
+     * @param module the PTX module of the kernel whose launch failed, or "" when not known (a
+     *     failure reported by a synchronization may come from any kernel enqueued before it)
+     */
+    public KernelFailureException(
+            String message,
+            String module,
+            int result,
+            String resultName,
+            String device,
+            boolean contextLost,
+            Throwable cause) {
         super(message, result, resultName, device, cause);
         this.contextLost = contextLost;
+        this.module = module == null ? "" : module;
     }
 
     /** Whether the context is unusable after this failure. */
     public boolean contextLost() {
         return contextLost;
+    }
+
+    /** The PTX module of the failed launch, e.g. {@code encoder_ops}; "" when the failure was reported later. */
+    public String module() {
+        return module;
     }
 }

@@ -126,6 +126,31 @@ class CudaResultsTest {
     }
 
     @Test
+    void launchFailuresNameTheirModuleSoTheRuntimeBlamesIt() {
+        KernelFailureException refused = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(
+                        CudaResults.LAUNCH_OUT_OF_RESOURCES,
+                        "cuLaunchKernel(layer_norm)",
+                        CudaResults.Phase.LAUNCH,
+                        DEV,
+                        0,
+                        "encoder_ops",
+                        null));
+        assertEquals("encoder_ops", refused.module());
+        KernelFailureException lost = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(700, "cuLaunchKernel", CudaResults.Phase.LAUNCH, DEV, 0, "gemm_sm80", null));
+        assertTrue(lost.contextLost());
+        assertEquals("gemm_sm80", lost.module());
+        // a failure a synchronization reports may come from any kernel before it: no module
+        KernelFailureException later = assertInstanceOf(
+                KernelFailureException.class,
+                CudaResults.exception(700, "cuStreamSynchronize", CudaResults.Phase.SYNCHRONIZE, DEV, 0, null, null));
+        assertEquals("", later.module());
+    }
+
+    @Test
     void moduleRefusalsAreUnavailableKernels() {
         for (int code : new int[] {
             CudaResults.UNSUPPORTED_PTX_VERSION,

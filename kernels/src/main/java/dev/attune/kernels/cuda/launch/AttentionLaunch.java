@@ -36,6 +36,18 @@ public interface AttentionLaunch {
         };
     }
 
+    /**
+     * The PTX module holding a GPU path's attention kernels (its fused family's, or the
+     * {@code math} path's three); empty for the CPU paths. A failure in any other module is not
+     * the attention path's.
+     */
+    static Optional<String> moduleOf(AttentionPath path) {
+        if (path == AttentionPath.MATH) {
+            return Optional.of(MathAttentionLaunch.INSTANCE.module());
+        }
+        return of(path).map(AttentionLaunch::module);
+    }
+
     /** The PTX module (resource {@code dev/attune/kernels/ptx/<module>.ptx}) holding the kernels. */
     String module();
 
