@@ -87,6 +87,8 @@ public final class JCudaDeviceQuery implements DeviceQuery {
             }
             return new String(buf, 0, len, StandardCharsets.UTF_8).strip();
         });
+        // JCuda 12.6 binds only cuDeviceGetUuid (not _v2), which gives a MIG instance its parent
+        // GPU's UUID; DeviceSelection matches MIG addresses through CUDA_VISIBLE_DEVICES instead.
         String uuid = call(where + " cuDeviceGetUuid", () -> {
             CUuuid u = new CUuuid();
             JCudaDriver.cuDeviceGetUuid(u, dev);
