@@ -87,6 +87,8 @@ public final class JCudaDeviceQuery implements DeviceQuery {
             }
             return new String(buf, 0, len, StandardCharsets.UTF_8).strip();
         });
+        // JCuda 12.6 binds only cuDeviceGetUuid (not _v2), which gives a MIG instance its parent
+        // GPU's UUID; DeviceSelection matches MIG addresses through CUDA_VISIBLE_DEVICES instead.
         String uuid = call(where + " cuDeviceGetUuid", () -> {
             CUuuid u = new CUuuid();
             JCudaDriver.cuDeviceGetUuid(u, dev);
@@ -149,6 +151,10 @@ public final class JCudaDeviceQuery implements DeviceQuery {
         }
     }
 
+    /**
+     * Remarks from the last {@link #devices()} call: native library staging problems, and a
+     * warning when the CUDA JIT cache is off or in a temporary directory ({@link PtxJitCache}).
+     */
     @Override
     public String notes() {
         return notes;
@@ -162,7 +168,11 @@ public final class JCudaDeviceQuery implements DeviceQuery {
     private void stageNativeLibrary() {
         String file = driverLibraryFileName();
         Path target = Path.of(System.getProperty("java.io.tmpdir"), file);
-        notes = NativeLibraryStaging.stage(target, () -> LibUtils.class.getResourceAsStream("/lib/" + file));
+        String staging = NativeLibraryStaging.stage(target, () -> LibUtils.class.getResourceAsStream("/lib/" + file));
+        // The JIT cache the driver is about to set up at cuInit; only a cache that will not serve
+        // later processes is worth a note (it costs seconds per module on every executor start).
+        String cache = PtxJitCache.current().warningLine().orElse("");
+        notes = staging.isEmpty() ? cache : cache.isEmpty() ? staging : staging + "; " + cache;
     }
 
     private static CUdevice device(int ordinal) throws DeviceQueryException {

@@ -102,6 +102,28 @@ public record CudaVisibleDevices(String raw, List<GpuAddress> entries) {
     }
 
     /**
+     * Driver ordinal of the device {@code address} names in the accepted entries: the place of the
+     * one UUID entry that is {@code address} or an abbreviation of it (or that {@code address}
+     * abbreviates), since the driver numbers the listed devices in list order. -1 when no accepted
+     * entry, or more than one, overlaps {@code address}. Whether the driver really shows a device
+     * at that place is up to it (an unknown UUID ends the list; CUDA 11 and 12 may enumerate only
+     * the first MIG instance listed).
+     */
+    public int driverOrdinalOf(GpuAddress.Uuid address) {
+        List<GpuAddress> acc = accepted();
+        int found = -1;
+        for (int i = 0; i < acc.size(); i++) {
+            if (acc.get(i) instanceof GpuAddress.Uuid u && u.overlaps(address)) {
+                if (found >= 0) {
+                    return -1;
+                }
+                found = i;
+            }
+        }
+        return found;
+    }
+
+    /**
      * One sentence on what this value does, for a probe's reason, e.g.
      * "CUDA_VISIBLE_DEVICES='' hides every GPU". {@code driverDeviceCount} is how many devices the
      * driver reported (-1 when unknown).

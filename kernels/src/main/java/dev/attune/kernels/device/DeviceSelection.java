@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
  *   <li>The driver's view: devices in driver ordinal order, after the driver has applied
  *       {@code CUDA_VISIBLE_DEVICES} (ordinals and UUIDs) itself.</li>
  *   <li>Spark's addresses for the {@code gpu} resource ({@code ResourceInformation.addresses()}),
- *       each an ordinal, a PCI bus id in any form {@link GpuAddress} accepts, or a GPU UUID
+ *       each an ordinal, a PCI bus id in any form {@link GpuAddress} accepts, or a GPU or MIG UUID
  *       (possibly abbreviated). No addresses (empty or {@code null}) means every visible device.</li>
  *   <li>The environment, for {@code CUDA_VISIBLE_DEVICES} (see {@link CudaVisibleDevices}).</li>
  * </ul>
@@ -27,6 +27,12 @@ import java.util.stream.Collectors;
  * <ul>
  *   <li>A PCI bus id matches the device with that bus id (both normalized to "0000:3b:00.0").</li>
  *   <li>A UUID matches the one device whose UUID starts with it; several matches are an error.</li>
+ *   <li>A MIG address ({@code "MIG-..."}) that no device UUID matches (the driver's UUIDs, as
+ *       JCuda reads them, are never MIG UUIDs: see {@link DriverDevice#uuid()}) matches the
+ *       device at its place in {@code CUDA_VISIBLE_DEVICES}, which the driver numbers in list
+ *       order: with {@code "MIG-a,MIG-b"}, address {@code "MIG-b"} is driver ordinal 1. When the
+ *       variable is not set or does not list the address exactly once, it matches nothing and the
+ *       reason says why: the driver then picks the instance it shows by itself.</li>
  *   <li>An ordinal {@code n} is read as Spark's discovery script reports it, i.e. as an
  *       <em>nvidia-smi index</em>, which counts devices in PCI bus order and ignores
  *       {@code CUDA_VISIBLE_DEVICES}:
@@ -91,6 +97,7 @@ public final class DeviceSelection {
         }
         List<String> unmatched = new ArrayList<>();
         boolean ordinalAsDriverNoted = false;
+        boolean migNoted = false;
         for (String text : addresses) {
             GpuAddress a = GpuAddress.parse(text);
             if (a instanceof GpuAddress.Invalid inv) {
@@ -105,6 +112,17 @@ public final class DeviceSelection {
                         pool.stream().filter(x -> uuid.matches(x.uuid())).collect(Collectors.toList());
                 if (m.size() == 1) {
                     chosen.add(m.get(0));
+                } else if (m.isEmpty() && uuid.mig()) {
+                    Optional<DriverDevice> d = migByPlace(uuid, cvd, pool, problems);
+                    if (d.isPresent()) {
+                        chosen.add(d.get());
+                        if (!migNoted) {
+                            notes.add("MIG addresses matched by their place in " + CudaVisibleDevices.VARIABLE
+                                    + " (the CUDA driver, as JCuda reads it with cuDeviceGetUuid, does not report"
+                                    + " MIG UUIDs)");
+                            migNoted = true;
+                        }
+                    }
                 } else if (m.isEmpty()) {
                     unmatched.add(a.text());
                 } else {
@@ -185,6 +203,35 @@ public final class DeviceSelection {
 
     private static String busId(DriverDevice d) {
         return GpuAddress.normalizePciBusId(d.info().pciBusId()).orElse("");
+    }
+
+    /**
+     * The device of a MIG address that no device UUID matched: the driver ordinal its entry in
+     * {@code CUDA_VISIBLE_DEVICES} received. Without such an entry nothing says which instance
+     * the driver shows (without the variable it picks one itself), so the address matches
+     * nothing; either way the reason is added to {@code problems}.
+     */
+    private static Optional<DriverDevice> migByPlace(
+            GpuAddress.Uuid address, Optional<CudaVisibleDevices> cvd, List<DriverDevice> pool, List<String> problems) {
+        int place = cvd.map(c -> c.driverOrdinalOf(address)).orElse(-1);
+        if (place < 0) {
+            problems.add("Spark address " + address.text() + " names a MIG instance, which Attune matches only"
+                    + " through " + CudaVisibleDevices.VARIABLE + " (the CUDA driver, as JCuda reads it, gives"
+                    + " MIG instances no MIG UUID), and "
+                    + cvd.map(c -> CudaVisibleDevices.VARIABLE + "='" + c.raw() + "' does not list it exactly once")
+                            .orElse(CudaVisibleDevices.VARIABLE + " is not set")
+                    + ": let the resource manager set it (YARN and Kubernetes do) or set it to the MIG UUIDs"
+                    + " the executor is given");
+            return Optional.empty();
+        }
+        Optional<DriverDevice> d = byDriverOrdinal(pool, place);
+        if (d.isEmpty()) {
+            problems.add("Spark address " + address.text() + " is entry " + place + " of "
+                    + CudaVisibleDevices.VARIABLE + ", but the driver shows no cuda:" + place
+                    + " (CUDA 11 and 12 drivers may enumerate only one MIG instance per process: give each"
+                    + " executor one MIG instance)");
+        }
+        return d;
     }
 
     private static Optional<DriverDevice> byDriverOrdinal(List<DriverDevice> pool, int ordinal) {

@@ -10,7 +10,11 @@ import java.util.Objects;
  * @param info description; {@code info.freeMemory()} is a placeholder (equal to the total) until
  *             the device is selected and measured
  * @param uuid "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" with lower-case hex, or "" where unknown
- *             (simulated devices)
+ *             (simulated devices). Read with {@code cuDeviceGetUuid}, the only form JCuda 12.6
+ *             binds; for a MIG instance that is not the {@code "MIG-..."} UUID nvidia-smi and
+ *             NVML report (only {@code cuDeviceGetUuid_v2} returns that), so MIG addresses are
+ *             matched through {@code CUDA_VISIBLE_DEVICES} instead (see {@link DeviceSelection}).
+ *             A "MIG-..." value given here (a stand-in, a future binding) matches as any UUID.
  */
 public record DriverDevice(DeviceInfo info, String uuid) {
 

@@ -38,6 +38,22 @@ public sealed interface GpuAddress permits GpuAddress.Ordinal, GpuAddress.PciBus
                     && !deviceUuid.isEmpty()
                     && normalizeUuid(deviceUuid).startsWith(uuid);
         }
+
+        /**
+         * Whether this names a MIG instance: {@code "MIG-<uuid>"} as nvidia-smi -L prints it since
+         * R470, or the older {@code "MIG-GPU-<gpu uuid>/<gi>/<ci>"}.
+         */
+        public boolean mig() {
+            return uuid.startsWith("MIG-");
+        }
+
+        /**
+         * Whether this and {@code other} may name the same device: one is the other or an
+         * abbreviation of it (the driver accepts abbreviated UUIDs in either place).
+         */
+        public boolean overlaps(Uuid other) {
+            return other != null && (uuid.startsWith(other.uuid) || other.uuid.startsWith(uuid));
+        }
     }
 
     /** Text that names no GPU; {@code why} says what is wrong with it. */

@@ -22,6 +22,8 @@ import java.util.regex.Pattern;
  *       again. Only picked devices are touched, so executors sharing a host do not create contexts
  *       on each other's GPUs. A device that cannot be read (busy in exclusive mode, out of memory,
  *       ECC failure) is left out and named in the reason.</li>
+ *   <li>The query's notes end the reason: native library staging problems, and a warning when
+ *       the CUDA JIT cache is off or in a temporary directory.</li>
  * </ol>
  *
  * <h2>Contract</h2>
@@ -129,7 +131,7 @@ public final class GpuProbe {
                 leftOut.add(d.label() + " left out: " + describe(t));
             }
         }
-        return new ProbeResult(measured, join(selected.reason(), String.join("; ", leftOut)));
+        return new ProbeResult(measured, join(selected.reason(), String.join("; ", leftOut), safeNotes(query)));
     }
 
     /** Loads {@link #QUERY_CLASS} through this class's loader and instantiates it. */

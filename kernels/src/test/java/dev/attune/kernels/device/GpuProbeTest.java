@@ -94,6 +94,21 @@ class GpuProbeTest {
     }
 
     @Test
+    void theQuerysNotesEndTheReasonOfAProbeThatFoundDevices() throws IOException {
+        String warning = "the CUDA JIT cache /tmp/x is in a temporary directory";
+        FakeQuery q = new FakeQuery(twoGpus(), Map.of()) {
+            @Override
+            public String notes() {
+                return warning;
+            }
+        };
+        ProbeResult r = GpuProbe.probe(List.of("7", "0"), Map.of(), withDriver(), () -> q);
+        assertEquals(1, r.devices().size());
+        assertTrue(r.reason().startsWith("Spark assigned 7"), r.reason());
+        assertTrue(r.reason().endsWith("; " + warning), r.reason());
+    }
+
+    @Test
     void aDeviceThatCannotBeMeasuredIsLeftOutWithItsReason() throws IOException {
         FakeQuery q =
                 new FakeQuery(twoGpus(), Map.of(0, "device 0 cuDevicePrimaryCtxRetain: CUDA_ERROR_DEVICE_UNAVAILABLE"));

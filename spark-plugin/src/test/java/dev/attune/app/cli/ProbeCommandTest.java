@@ -66,6 +66,27 @@ class ProbeCommandTest {
         }
         Run text = run("probe");
         assertTrue(text.out().lines().anyMatch(l -> l.startsWith("cpu ")), text.out());
+        assertTrue(text.out().lines().anyMatch(l -> l.startsWith("CUDA JIT cache ")), text.out());
+        assertTrue(root.get("jitCache").asText().startsWith("CUDA JIT cache "), root.toString());
+    }
+
+    @Test
+    void warmLoadsModulesOnRealGpusOnly() throws Exception {
+        Run sim = run("probe", "--simulate", "T4", "--warm");
+        assertEquals(2, sim.code());
+        assertTrue(sim.err().contains("--warm"), sim.err());
+        Run r = run("probe", "--warm", "--json");
+        assertEquals(0, r.code(), r.err());
+        for (JsonNode d : new ObjectMapper().readTree(r.out()).get("devices")) {
+            // Only a real GPU gets a "warm" list, one entry per module, none of them refused.
+            assertEquals(d.get("kind").asText().equals("gpu"), d.has("warm"), d.toString());
+            if (d.has("warm")) {
+                assertTrue(d.get("warm").size() > 0, d.toString());
+                for (JsonNode m : d.get("warm")) {
+                    assertEquals("", m.get("failure").asText(), m.toString());
+                }
+            }
+        }
     }
 
     @Test
