@@ -106,7 +106,10 @@ public final class AttuneRuntime implements AutoCloseable {
             for (int i = 0; i < names.size(); i++) {
                 DeviceInfo d = SimulatedDevices.get(names.get(i), i);
                 slots.add(new DeviceSlot(
-                        d, new DeviceRunner(d, overrides, fraction), new Semaphore(concurrent, true), "simulated"));
+                        d,
+                        new DeviceRunner(d, overrides, fraction, settings.concurrentTasksOn(d)),
+                        new Semaphore(concurrent, true),
+                        "simulated"));
             }
             note = "simulated devices " + names + " from " + AttuneSettings.SIMULATE_DEVICES_KEY;
         } else {
@@ -325,6 +328,7 @@ public final class AttuneRuntime implements AutoCloseable {
                             m.maxLength(),
                             o,
                             settings.gpuMemoryFraction(),
+                            settings.concurrentTasksOn(s.runner().device()),
                             256);
                     path = plan.choice().path().id();
                     dtype = plan.choice().dtype().id();
@@ -378,6 +382,7 @@ public final class AttuneRuntime implements AutoCloseable {
                     m.maxLength(),
                     settings.overrides(),
                     settings.gpuMemoryFraction(),
+                    settings.concurrentTasksOn(s.runner().device()),
                     256);
         }
     }

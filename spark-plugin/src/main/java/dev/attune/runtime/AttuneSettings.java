@@ -1,5 +1,6 @@
 package dev.attune.runtime;
 
+import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.select.UserOverrides;
 import java.util.List;
 import java.util.Map;
@@ -54,5 +55,17 @@ public record AttuneSettings(
     public AttuneSettings {
         simulatedDevices = Map.copyOf(simulatedDevices);
         hadoopOptions = Map.copyOf(hadoopOptions);
+    }
+
+    /**
+     * How many tasks the memory planner assumes share {@code device}'s memory at once, so that each
+     * plans with its share ({@code MemoryPlanner.taskBudget}): {@link #gpuConcurrentTasks} on a GPU,
+     * real or simulated (its slot admits that many, and its free memory is a figure probed once);
+     * 1 on the CPU, whose task count Spark bounds with its cores, not Attune, and whose free
+     * memory is measured from the live heap at each plan, so it already leaves out what running
+     * tasks hold.
+     */
+    public int concurrentTasksOn(DeviceInfo device) {
+        return device.isGpu() ? gpuConcurrentTasks : 1;
     }
 }

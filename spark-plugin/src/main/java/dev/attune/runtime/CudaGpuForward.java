@@ -11,8 +11,6 @@ import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.BertEncoder;
 import dev.attune.model.bert.TokenBatch;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,9 +18,12 @@ import org.slf4j.LoggerFactory;
  * {@link GpuForward} on the CUDA backend of one GPU: the model's one forward pass
  * ({@link BertEncoder#forward(BertEncoder.Resident, TokenBatch, TensorOps)}) run on
  * {@link CudaTensorOps}. Each model's weights are made resident once per compute dtype
- * ({@link BertEncoder#residentOn} through a {@link CudaWeights}) and kept for the executor's life;
- * each forward pass runs on a session of its own whose activations come from the backend's
- * memory pool and go back to it when the pass ends, so later batches reuse them.
+ * ({@link BertEncoder#residentOn} through a {@link CudaWeights}) and kept for the executor's life,
+ * unless {@linkplain #retire retired} (the fp16 copy of a model that overflowed fp16 here): each
+ * pass leases the weights it reads, and retired weights are freed when the last pass reading them
+ * ends ({@link LeasedResidents}); each forward pass runs on a session of its own whose
+ * activations come from the backend's memory pool and go back to it when the pass ends, so later
+ * batches reuse them.
  *
  * <p>Threading: {@link #forward} is called concurrently by the GPU's task threads; each call has
  * its own session and its own {@link CudaTensorOps}, and only reads the shared resident weights.
@@ -38,7 +39,7 @@ public final class CudaGpuForward implements GpuForward {
     private static final Logger LOG = LoggerFactory.getLogger(CudaGpuForward.class);
 
     private final CudaBackend backend;
-    private final Map<Key, Resident> resident = new ConcurrentHashMap<>();
+    private final LeasedResidents<Key, Resident> resident;
 
     /** One model (by identity) in one dtype. */
     private record Key(EncoderModel model, ComputeDtype dtype) {}
@@ -48,12 +49,16 @@ public final class CudaGpuForward implements GpuForward {
 
     public CudaGpuForward(CudaBackend backend) {
         this.backend = backend;
+        this.resident = new LeasedResidents<>(this::upload, r -> r.memory().close());
     }
 
     @Override
     public float[] forward(EncoderModel model, TokenBatch batch, AttentionChoice choice) {
-        Resident r = resident.computeIfAbsent(new Key(model, choice.dtype()), this::upload);
-        try (CudaSession session = backend.session()) {
+        try (LeasedResidents<Key, Resident>.Lease lease = resident.acquire(new Key(model, choice.dtype()));
+                CudaSession session = backend.session()) {
+            // Resources close in reverse: the session first (its stream synchronized, so no kernel
+            // of this pass still reads the weights), then the lease, which may free retired weights.
+            Resident r = lease.value();
             TensorOps ops = new CudaTensorOps(session, choice);
             // download waits for the pass and checks its fp16 stores before the session closes.
             return ops.download(model.encoder().forward(r.weights(), batch, ops));
@@ -115,17 +120,26 @@ public final class CudaGpuForward implements GpuForward {
         backend.trimPool();
     }
 
+    /**
+     * Frees {@code model}'s weights in {@code dtype} (their {@link CudaWeights}, through
+     * {@code CudaBackend.release}) once no forward pass reads them: now, or when the last pass
+     * under way ends, on that pass's thread.
+     */
+    @Override
+    public void retire(EncoderModel model, ComputeDtype dtype) {
+        if (resident.retire(new Key(model, dtype))) {
+            LOG.info("{}: {} in {} retired", backend.device().label(), model.directory(), dtype);
+        }
+    }
+
     @Override
     public void close() {
         RuntimeException first = null;
-        for (Resident r : resident.values()) {
-            try {
-                r.memory().close();
-            } catch (RuntimeException x) {
-                first = first == null ? x : first;
-            }
+        try {
+            resident.close();
+        } catch (RuntimeException x) {
+            first = x;
         }
-        resident.clear();
         try {
             backend.close();
         } catch (RuntimeException x) {

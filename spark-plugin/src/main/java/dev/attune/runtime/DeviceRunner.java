@@ -42,6 +42,7 @@ public final class DeviceRunner implements BatchRunner {
     private final DeviceInfo device;
     private final UserOverrides overrides;
     private final double memoryFraction;
+    private final int concurrentTasks;
     /**
      * Per model (weakly held, compared by identity: model classes keep Object.equals), its
      * resident weights per dtype: a model the runtime has closed and dropped takes its packed
@@ -51,13 +52,29 @@ public final class DeviceRunner implements BatchRunner {
 
     private final AtomicLong precisionFallbacks = new AtomicLong();
 
+    /** A runner whose device runs one task at a time (a command-line tool's); see the four-argument form. */
     public DeviceRunner(DeviceInfo device, UserOverrides overrides, double memoryFraction) {
+        this(device, overrides, memoryFraction, 1);
+    }
+
+    /**
+     * @param device          the CPU or a simulated device
+     * @param overrides       the user's forced path, exclusions and dtype
+     * @param memoryFraction  share of the device's free memory Attune may plan with
+     * @param concurrentTasks tasks that may run on the device at once and so share that memory
+     *                        ({@link AttuneSettings#concurrentTasksOn}); planners give each its share
+     */
+    public DeviceRunner(DeviceInfo device, UserOverrides overrides, double memoryFraction, int concurrentTasks) {
         if (device.isGpu() && !device.simulated()) {
             throw new IllegalArgumentException(device.label() + " is a real GPU: it runs on the CUDA backend");
+        }
+        if (concurrentTasks < 1) {
+            throw new IllegalArgumentException("concurrent tasks must be at least 1, got " + concurrentTasks);
         }
         this.device = device;
         this.overrides = overrides;
         this.memoryFraction = memoryFraction;
+        this.concurrentTasks = concurrentTasks;
     }
 
     @Override
@@ -152,6 +169,14 @@ public final class DeviceRunner implements BatchRunner {
     /** The share of the device's free memory this runner may plan with. */
     public double memoryFraction() {
         return memoryFraction;
+    }
+
+    /**
+     * How many tasks may run on this device at once, sharing its memory: a planner gives one task
+     * {@code MemoryPlanner.taskBudget(free, memoryFraction(), weights, concurrentTasks())}.
+     */
+    public int concurrentTasks() {
+        return concurrentTasks;
     }
 
     public long precisionFallbacks() {

@@ -17,6 +17,8 @@ import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -36,7 +38,13 @@ import org.slf4j.LoggerFactory;
  *   gives with the failed path excluded on this device; a lost CUDA context marks the device
  *   lost and this batch and every later one run on the host CPU ({@link PathFallbackPolicy}).
  *   When no GPU path is left, the selector gives a CPU path and the CPU runner computes;</li>
- *   <li>fp16 overflow: the batch re-runs in fp32, unless the user set the dtype.</li>
+ *   <li>fp16 overflow: the batch re-runs in fp32, unless the user set the dtype. From then on
+ *   the model runs in fp32 on this GPU: later batches go straight to fp32 (their reason says
+ *   why; they are not counted again), and its fp16 weights are
+ *   {@linkplain GpuForward#retire retired}, freed when the last batch still computing in fp16
+ *   ends, so the two copies are not both kept resident. Another overflow would be likely (the
+ *   model's activations left fp16's range once), and each would upload the fp32 weights beside
+ *   the fp16 ones again.</li>
  * </ol>
  *
  * <p>Threading: safe for concurrent use by the task threads sharing the GPU. Lifecycle: owns the
@@ -59,6 +67,11 @@ public final class GpuDeviceRunner implements BatchRunner {
     private final AtomicInteger inFlight = new AtomicInteger();
 
     private final AtomicBoolean gpuClosed = new AtomicBoolean();
+    /**
+     * Models (by identity, as the forward keys its residents) that overflowed fp16 here and run in
+     * fp32 from then on. Held strongly, like the forward's residents; a model is one of a few.
+     */
+    private final Set<EncoderModel> fp32Models = ConcurrentHashMap.newKeySet();
 
     /**
      * @param device         the GPU (a real one; its figures drive the selector)
@@ -121,8 +134,9 @@ public final class GpuDeviceRunner implements BatchRunner {
      */
     private BatchOutcome runWithFallbacks(EncoderModel model, TokenBatch batch, CpuThreads threads) {
         String overflow = null; // set once fp16 overflowed: the batch runs in fp32 from then on
+        boolean earlier = fp32Models.contains(model) && paths.mayRerunInFp32();
         while (true) {
-            UserOverrides o = overflow == null ? paths.overrides() : paths.fp32Overrides();
+            UserOverrides o = overflow == null && !earlier ? paths.overrides() : paths.fp32Overrides();
             AttentionChoice choice = select(BatchShape.of(batch).request(model), o);
             if (!choice.path().isGpu()) {
                 BatchOutcome c = cpu.run(model, batch, threads);
@@ -138,6 +152,17 @@ public final class GpuDeviceRunner implements BatchRunner {
             }
             try {
                 float[] hidden = gpu.forward(model, batch, choice);
+                if (overflow == null && earlier) {
+                    return new BatchOutcome(
+                            hidden,
+                            new AttentionChoice(
+                                    choice.path(),
+                                    choice.dtype(),
+                                    choice.queryChunk(),
+                                    "fp16 overflowed for this model on this device earlier: it runs in fp32; "
+                                            + choice.reason()),
+                            false);
+                }
                 if (overflow == null) {
                     return new BatchOutcome(hidden, choice, false);
                 }
@@ -155,6 +180,19 @@ public final class GpuDeviceRunner implements BatchRunner {
                 }
                 overflow = e.getMessage();
                 precisionFallbacks.increment();
+                if (fp32Models.add(model)) {
+                    // Batches in flight may still read the fp16 weights: the forward frees them after the last.
+                    try {
+                        gpu.retire(model, choice.dtype());
+                    } catch (RuntimeException x) {
+                        LOG.warn(
+                                "{}: releasing the {} weights failed: {}",
+                                device.label(),
+                                choice.dtype(),
+                                x.getMessage(),
+                                x);
+                    }
+                }
                 LOG.info(
                         "{}: {} ({}, {}): re-running the batch of {} rows in fp32",
                         device.label(),

@@ -1,6 +1,7 @@
 package dev.attune.runtime;
 
 import dev.attune.kernels.select.AttentionChoice;
+import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.model.EncoderModel;
 import dev.attune.model.bert.TokenBatch;
 
@@ -25,6 +26,14 @@ public interface GpuForward extends AutoCloseable {
 
     /** Frees device memory cached for reuse (not the resident weights). */
     void trimPool();
+
+    /**
+     * Drops {@code model}'s resident weights in {@code dtype}, which the runner will not use
+     * again (the fp16 copy once the model runs in fp32 on this device): freed as soon as no
+     * {@link #forward} under way reads them. A later forward in that dtype would upload them anew.
+     * Thread-safe; a model without weights in that dtype is a no-op.
+     */
+    void retire(EncoderModel model, ComputeDtype dtype);
 
     /** Releases everything on the device; called once, when no forward is running. */
     @Override

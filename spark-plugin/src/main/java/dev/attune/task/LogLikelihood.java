@@ -186,9 +186,10 @@ public final class LogLikelihood {
 
     /**
      * Tokens per batch from the device's memory: what is free within the runner's memory fraction
-     * (less the weights, on a GPU; on the CPU they are already in the heap that was measured), less
-     * the logit scratch, over the activation bytes of one token in the dtype the device computes
-     * in; at most {@code maxTokens}. A row whose own activations and attention workspace do not
+     * (less the weights, on a GPU; on the CPU they are already in the heap that was measured),
+     * divided between the {@linkplain DeviceRunner#concurrentTasks tasks sharing the device}, less
+     * this task's logit scratch, over the activation bytes of one token in the dtype the device
+     * computes in; at most {@code maxTokens}. A row whose own activations and attention workspace do not
      * fit alone is that row's {@link RowTooLongException}, not an out-of-memory crash.
      */
     private int planTokens(List<Item> items, Tokens[] tokens) {
@@ -205,8 +206,13 @@ public final class LogLikelihood {
         DeviceInfo d = runner.device();
         long free = d.isGpu() ? d.freeMemory() : DeviceInfo.cpu().freeMemory();
         long logits = (long) CpuTensorOps.LOGIT_ROWS * shape.vocab() * Float.BYTES; // scratch of the logit reduction
-        double budget =
-                free * runner.memoryFraction() - (d.isGpu() ? MemoryPlanner.weightBytes(shape, c.dtype()) : 0) - logits;
+        // The weights are resident once for every task on the device; the logit scratch is this task's own.
+        double budget = MemoryPlanner.taskBudget(
+                        free,
+                        runner.memoryFraction(),
+                        d.isGpu() ? MemoryPlanner.weightBytes(shape, c.dtype()) : 0,
+                        runner.concurrentTasks())
+                - logits;
         long perToken = MemoryPlanner.decoderBytesPerToken(shape, c.dtype());
         for (Item it : items) {
             for (int m : it.members()) {

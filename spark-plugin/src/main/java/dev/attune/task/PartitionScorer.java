@@ -122,6 +122,7 @@ public final class PartitionScorer {
                 model.maxLength(),
                 runtime.settings().overrides(),
                 runtime.settings().gpuMemoryFraction(),
+                runtime.settings().concurrentTasksOn(slot.runner().device()),
                 256);
         return Math.max(1, Math.min(256, plan.batchRows()));
     }

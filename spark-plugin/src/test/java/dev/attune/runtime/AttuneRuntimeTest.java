@@ -41,6 +41,13 @@ class AttuneRuntimeTest {
         assertEquals(rt.slots().get(1), rt.slotFor(new TaskPlacement("5", 3)), "an unknown GPU: by partition");
         assertEquals(rt.slots().get(0), rt.slotFor(TaskPlacement.NONE), "outside a task: the first device");
         assertEquals(rt.slots().get(0), rt.slotFor(null), "outside a task: the first device");
+        for (DeviceSlot slot : rt.slots()) {
+            // Planners give each of the slot's tasks its share of the device's memory.
+            assertEquals(
+                    rt.settings().gpuConcurrentTasks(),
+                    ((DeviceRunner) slot.runner()).concurrentTasks(),
+                    slot.device().label());
+        }
         AttuneRuntime other = AttuneRuntime.start(
                 "8",
                 AttuneConf.parse(Map.of(AttuneConf.SIMULATE_DEVICES.key(), "7=T4+A100,*=V100")),
@@ -78,6 +85,7 @@ class AttuneRuntimeTest {
         AttuneRuntime rt = AttuneRuntime.start("1", AttuneConf.parse(Map.of()), List.of(), AttuneMetrics.detached());
         assertEquals(1, rt.slots().size());
         assertEquals("cpu", rt.slots().get(0).device().label());
+        assertEquals(1, ((DeviceRunner) rt.slots().get(0).runner()).concurrentTasks(), "the CPU plans for one task");
         if (!rt.inventory().probeNote().isEmpty()) {
             assertTrue(rt.inventory().probeNote().startsWith("no GPU")
                     || rt.inventory().probeNote().contains("cuda"));

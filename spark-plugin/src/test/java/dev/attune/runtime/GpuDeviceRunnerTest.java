@@ -90,6 +90,7 @@ class GpuDeviceRunnerTest {
     static final class FakeGpu implements GpuForward {
         final List<AttentionChoice> calls = Collections.synchronizedList(new ArrayList<>());
         final Function<Call, RuntimeException> failure;
+        final List<ComputeDtype> retired = Collections.synchronizedList(new ArrayList<>());
         int trims;
         boolean closed;
 
@@ -114,6 +115,11 @@ class GpuDeviceRunnerTest {
         @Override
         public void trimPool() {
             trims++;
+        }
+
+        @Override
+        public void retire(EncoderModel m, ComputeDtype dtype) {
+            retired.add(dtype);
         }
 
         @Override
@@ -333,6 +339,17 @@ class GpuDeviceRunnerTest {
             assertTrue(
                     o.choice().reason().contains("fp16 overflowed"), o.choice().reason());
             assertEquals(1, r.counters().precisionFallbacks());
+            assertEquals(List.of(ComputeDtype.FP16), gpu.retired, "the fp16 copy is dropped");
+            // The next batch of the model goes straight to fp32: one forward, no second overflow.
+            int calls = gpu.calls.size();
+            BatchOutcome next =
+                    r.run(model, TokenBatch.pack(List.of(model.tokenizer().encode("next"))), threads);
+            assertEquals(calls + 1, gpu.calls.size());
+            assertEquals(ComputeDtype.FP32, next.choice().dtype());
+            assertFalse(next.precisionFallback(), "not re-run: it ran in fp32 at once");
+            assertTrue(next.choice().reason().contains("earlier"), next.choice().reason());
+            assertEquals(1, r.counters().precisionFallbacks());
+            assertEquals(List.of(ComputeDtype.FP16), gpu.retired, "retired once");
         }
         FakeGpu forced =
                 new FakeGpu(c -> new PrecisionOverflowException("QKV projection holds 3 values beyond fp16's range"));
@@ -356,10 +373,23 @@ class GpuDeviceRunnerTest {
         try (GpuDeviceRunner r = runner(gpu, UserOverrides.NONE)) {
             EncoderScoring.Embedding[] got = EncoderScoring.embed(model, TEXTS, 8, 4096, r, threads);
             assertMatchesReference(got);
+            List<AttentionChoice> calls = List.copyOf(gpu.calls);
+            int firstFp32 = 0;
+            while (firstFp32 < calls.size() && calls.get(firstFp32).dtype() == ComputeDtype.FP16) {
+                firstFp32++;
+            }
+            // Up to the overflow the GPU ran fp16; from its re-run on, fp32 only (the model stays there).
+            assertTrue(firstFp32 > 0 && firstFp32 < calls.size(), calls.toString());
+            for (AttentionChoice c : calls.subList(firstFp32, calls.size())) {
+                assertEquals(ComputeDtype.FP32, c.dtype(), calls.toString());
+            }
             for (int i = 0; i < TEXTS.size(); i++) {
                 int len = model.tokenizer().encode(TEXTS.get(i)).length();
-                assertEquals(len == overflowing ? "fp32" : "fp16", got[i].dtype(), "text " + i);
+                if (len == overflowing) {
+                    assertEquals("fp32", got[i].dtype(), "text " + i);
+                }
             }
+            assertEquals(List.of(ComputeDtype.FP16), gpu.retired);
         }
     }
 

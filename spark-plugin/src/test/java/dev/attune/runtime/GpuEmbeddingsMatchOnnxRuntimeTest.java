@@ -111,6 +111,11 @@ class GpuEmbeddingsMatchOnnxRuntimeTest {
             }
 
             @Override
+            public void retire(EncoderModel model, dev.attune.kernels.select.ComputeDtype dtype) {
+                forward.retire(model, dtype);
+            }
+
+            @Override
             public void close() {}
         };
     }

@@ -48,6 +48,11 @@ class GpuRunnersTest {
         public void trimPool() {}
 
         @Override
+        public void retire(dev.attune.model.EncoderModel m, dev.attune.kernels.select.ComputeDtype d) {
+            throw new AssertionError("not run here");
+        }
+
+        @Override
         public void close() {
             closed.set(true);
         }

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.attune.kernels.cpu.CpuThreads;
 import dev.attune.kernels.device.ComputeCapability;
 import dev.attune.kernels.device.DeviceInfo;
+import dev.attune.kernels.memory.DecoderShape;
 import dev.attune.kernels.memory.MemoryPlanner;
+import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.model.DecoderModel;
 import dev.attune.model.llama.RandomDecoderCheckpoint;
 import dev.attune.model.llama.RandomDecoderCheckpoint.ModelType;
 import dev.attune.runtime.DeviceRunner;
+import dev.attune.task.generate.TextGeneration;
 import dev.attune.testing.decoder.TestTokenizers;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,7 +58,7 @@ class DecoderMemoryPlanTest {
         threads.close();
     }
 
-    /** A simulated T4-class GPU with only {@code freeMiB} free. */
+    /** A simulated T4-class GPU with only {@code freeBytes} free. */
     private static DeviceInfo smallGpu(long freeBytes) {
         return new DeviceInfo(
                 DeviceInfo.Kind.GPU,
@@ -63,7 +66,7 @@ class DecoderMemoryPlanTest {
                 0,
                 "",
                 new ComputeCapability(7, 5),
-                64L << 20,
+                Math.max(64L << 20, freeBytes),
                 freeBytes,
                 40,
                 64 * 1024,
@@ -131,5 +134,59 @@ class DecoderMemoryPlanTest {
         for (int t : batchTokens) {
             assertTrue(t <= 40, "maxTokens caps the heap's budget: " + t);
         }
+    }
+
+    @Test
+    void tasksSharingAGpuEachGetTheirShareOfWhatTheWeightsLeave() {
+        ComputeDtype fp16 = ComputeDtype.FP16;
+        long perToken = MemoryPlanner.decoderBytesPerToken(model.shape(), fp16);
+        long weights = MemoryPlanner.weightBytes(model.shape(), fp16);
+        long logits = (long) dev.attune.kernels.ops.CpuTensorOps.LOGIT_ROWS
+                * model.config().vocabSize()
+                * Float.BYTES;
+        // What the weights leave is two tasks' logits and 60 tokens each: each of two tasks may
+        // batch 60 tokens; one task alone gets the other's share too.
+        int shareTokens = 60;
+        long free = (long) Math.ceil((weights + 2 * (logits + shareTokens * perToken)) / 0.9);
+        assertTrue(weights / 2 > shareTokens * perToken, "dividing the weights as well would show");
+        List<ScoreRequest> rows = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            rows.add(ScoreRequest.text("Row number " + i + " is a short sentence about memory budgets."));
+        }
+        List<Integer> shared = new ArrayList<>();
+        new LogLikelihood(model, new DeviceRunner(smallGpu(free), UserOverrides.NONE, 0.9, 2), threads, 64, 4096, false)
+                .score(rows, (n, tokens, c, nanos) -> shared.add(tokens));
+        List<Integer> alone = new ArrayList<>();
+        new LogLikelihood(model, new DeviceRunner(smallGpu(free), UserOverrides.NONE, 0.9, 1), threads, 64, 4096, false)
+                .score(rows, (n, tokens, c, nanos) -> alone.add(tokens));
+        int sharedMax = shared.stream().mapToInt(Integer::intValue).max().orElseThrow();
+        int aloneMax = alone.stream().mapToInt(Integer::intValue).max().orElseThrow();
+        assertTrue(sharedMax <= shareTokens, "a batch of " + sharedMax + " tokens exceeds a task's " + shareTokens);
+        assertTrue(aloneMax > shareTokens, "one task alone has the whole budget: " + alone);
+        assertTrue(shared.size() > alone.size(), shared + " vs " + alone);
+    }
+
+    @Test
+    void theKvBudgetIsATasksShareAfterTheWeightsAndBeforeItsOwnPass() {
+        DecoderShape shape = model.shape();
+        ComputeDtype fp16 = ComputeDtype.FP16;
+        long free = 1L << 30;
+        int pass = 256;
+        int active = 4;
+        long weights = MemoryPlanner.weightBytes(shape, fp16);
+        long own = MemoryPlanner.decoderBytesPerToken(shape, fp16) * pass + (long) active * shape.vocab() * Float.BYTES;
+        long one = TextGeneration.kvBudgetBytes(free, true, shape, fp16, pass, active, 0.9, 1);
+        long two = TextGeneration.kvBudgetBytes(free, true, shape, fp16, pass, active, 0.9, 2);
+        long four = TextGeneration.kvBudgetBytes(free, true, shape, fp16, pass, active, 0.9, 4);
+        assertEquals((long) (free * 0.9 - weights) - own, one);
+        assertEquals((long) ((free * 0.9 - weights) / 2) - own, two);
+        assertEquals((long) ((free * 0.9 - weights) / 4) - own, four);
+        // The CPU's weights are the model's own heap arrays: nothing comes off for them.
+        assertEquals(
+                (long) (free * 0.9 / 2) - own,
+                TextGeneration.kvBudgetBytes(free, false, shape, fp16, pass, active, 0.9, 2));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TextGeneration.kvBudgetBytes(free, true, shape, fp16, pass, active, 0.9, 0));
     }
 }

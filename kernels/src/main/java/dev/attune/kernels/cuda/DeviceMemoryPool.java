@@ -14,13 +14,20 @@ import java.util.Map;
  * {@code (2^e, 2^(e+1)]} has four classes, {@code 2^e · (1.25, 1.5, 1.75, 2)}, so at most a fifth
  * of a block is unused and a handful of classes covers the shapes of a job.
  *
- * <p>Out of memory: when the allocator refuses a request while blocks are cached, the pool frees
- * every cached block and asks once more; the second refusal reaches the caller.
+ * <p>Out of memory: when the allocator refuses a request, the pool {@linkplain #trim frees every
+ * cached block} and asks once more if that (or a trim running concurrently) gave memory back; the
+ * second refusal, or the first when nothing was cached, reaches the caller.
  *
  * <p>Hazards: a released block may be handed to another stream at once, so callers release only
  * blocks no pending work uses (a session releases after synchronizing its stream).
  *
- * <p>Threading: thread-safe; one lock around the lists and the allocator calls. No JCuda.
+ * <p>Threading: thread-safe. The monitor guards only the idle lists and the counters; the
+ * allocator is always called <em>without</em> it, because {@code cuMemFree} (and {@code cuMemAlloc}
+ * when it must reclaim memory) waits for the device, and a lock held across it would make every
+ * thread's acquire of a cached block, and every release, wait for another thread's in-flight
+ * kernels. So: a new block is accounted once the allocator returns it; {@link #trim} detaches the
+ * idle lists under the lock (the blocks are then no longer cached and cannot be handed out) and
+ * frees them after letting go. No JCuda.
  *
  * @param <B> the allocator's block handle
  */
@@ -32,10 +39,15 @@ public final class DeviceMemoryPool<B> {
     static final long MIN_CLASS = 1024;
 
     private final DeviceAllocator<B> allocator;
+    // All fields below are guarded by this.
     private final Map<Long, ArrayDeque<B>> idle = new HashMap<>();
     private long cachedBytes;
     private long liveBytes;
     private long allocations;
+    /** Bytes detached by trims whose frees have not all returned yet. */
+    private long freeingBytes;
+    /** Bytes every trim so far has finished freeing (monotonic: tells a refused request whether memory came back). */
+    private long freedTotal;
 
     public DeviceMemoryPool(DeviceAllocator<B> allocator) {
         this.allocator = allocator;
@@ -54,27 +66,44 @@ public final class DeviceMemoryPool<B> {
         return Math.addExact(bytes, step - 1) / step * step;
     }
 
-    /** A block of at least {@code bytes} bytes, cached or new. */
-    public synchronized Block<B> acquire(long bytes) {
+    /**
+     * A block of at least {@code bytes} bytes, cached or new. A cached block is taken under the
+     * lock alone; a new one is asked of the allocator with the lock released, so concurrent
+     * acquires and releases go on meanwhile.
+     *
+     * @throws GpuOutOfMemoryException when the allocator refuses the request, and again after the
+     *     cache was freed (or there was nothing to free); the pool is unchanged then
+     */
+    public Block<B> acquire(long bytes) {
         long cls = sizeClass(bytes);
-        ArrayDeque<B> list = idle.get(cls);
-        if (list != null && !list.isEmpty()) {
-            cachedBytes -= cls;
-            liveBytes += cls;
-            return new Block<>(list.pop(), cls);
+        long freedBefore;
+        synchronized (this) {
+            ArrayDeque<B> list = idle.get(cls);
+            if (list != null && !list.isEmpty()) {
+                cachedBytes -= cls;
+                liveBytes += cls;
+                return new Block<>(list.pop(), cls);
+            }
+            freedBefore = freedTotal;
         }
         B handle;
         try {
             handle = allocator.allocate(cls);
         } catch (GpuOutOfMemoryException first) {
-            if (cachedBytes == 0) {
-                throw first;
-            }
+            // trim() returns only after every trim in flight has finished its frees, so comparing
+            // freedTotal also counts memory another thread's trim gave back while we were refused.
             trim();
+            synchronized (this) {
+                if (freedTotal == freedBefore) {
+                    throw first;
+                }
+            }
             handle = allocator.allocate(cls);
         }
-        allocations++;
-        liveBytes += cls;
+        synchronized (this) {
+            allocations++;
+            liveBytes += cls;
+        }
         return new Block<>(handle, cls);
     }
 
@@ -89,37 +118,70 @@ public final class DeviceMemoryPool<B> {
     }
 
     /**
-     * Frees every cached block.
+     * Frees every cached block. The blocks leave the cache at once (under the lock) and are given
+     * to the allocator after it is released. Returns after they are freed and after every trim
+     * that other threads had in flight has finished too, so that memory cached when this was called
+     * is back on the device when it returns.
      *
-     * @return bytes given back to the device
+     * <p>Failure: a refused free does not stop the others (the block is dropped either way); the
+     * first refusal is thrown after the rest are freed.
+     *
+     * @return bytes this call gave back to the device
      */
-    public synchronized long trim() {
-        long freed = 0;
+    public long trim() {
+        Map<Long, ArrayDeque<B>> detached;
+        long detachedBytes;
+        synchronized (this) {
+            detached = new HashMap<>(idle);
+            idle.clear();
+            detachedBytes = cachedBytes;
+            cachedBytes = 0;
+            freeingBytes += detachedBytes;
+        }
         RuntimeException failure = null;
-        for (Map.Entry<Long, ArrayDeque<B>> e : idle.entrySet()) {
-            ArrayDeque<B> list = e.getValue();
-            while (!list.isEmpty()) {
-                B b = list.pop();
-                try {
-                    allocator.free(b);
-                } catch (RuntimeException ex) {
-                    // keep freeing the rest; the block is dropped either way
-                    if (failure == null) {
-                        failure = ex;
+        try {
+            for (Map.Entry<Long, ArrayDeque<B>> e : detached.entrySet()) {
+                for (B b : e.getValue()) {
+                    try {
+                        allocator.free(b);
+                    } catch (RuntimeException ex) {
+                        // keep freeing the rest; the block is dropped either way
+                        if (failure == null) {
+                            failure = ex;
+                        }
                     }
                 }
-                freed += e.getKey();
             }
+        } finally {
+            finishTrim(detachedBytes);
         }
-        idle.clear();
-        cachedBytes = 0;
         if (failure != null) {
             throw failure;
         }
-        return freed;
+        return detachedBytes;
     }
 
-    /** Bytes held in cached, idle blocks. */
+    /** Accounts this trim's frees as done, then waits for other trims still freeing. */
+    private synchronized void finishTrim(long detachedBytes) {
+        freeingBytes -= detachedBytes;
+        freedTotal += detachedBytes;
+        notifyAll();
+        boolean interrupted = false;
+        // Frees always return (a refusal is an exception), so this wait is bounded; it is not
+        // interruptible, as the caller relies on the memory being back once trim returns.
+        while (freeingBytes > 0) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Bytes held in cached, idle blocks (not those a trim is freeing). */
     public synchronized long cachedBytes() {
         return cachedBytes;
     }
@@ -129,7 +191,7 @@ public final class DeviceMemoryPool<B> {
         return liveBytes;
     }
 
-    /** How many blocks the pool has asked the allocator for since it was made. */
+    /** How many blocks the pool has asked the allocator for, and got, since it was made. */
     public synchronized long allocations() {
         return allocations;
     }

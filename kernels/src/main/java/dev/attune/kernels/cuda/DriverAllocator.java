@@ -6,7 +6,8 @@ import jcuda.driver.JCudaDriver;
 /**
  * {@link DeviceAllocator} on {@code cuMemAlloc}/{@code cuMemFree} in one primary context. Binds
  * the context on the calling thread before each call, so the pool may allocate or trim from any
- * thread. Thread-safe.
+ * thread. Thread-safe without a lock of its own (the driver's memory calls are); the pool calls it
+ * concurrently from several threads, never under its monitor.
  */
 final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
 

@@ -13,6 +13,12 @@ import dev.attune.kernels.select.ComputeDtype;
  * nothing for the flash paths (tiles live in shared memory or, on the CPU, in a per-worker buffer);
  * {@code 2 · heads · N} fp32 softmax statistics for mem-efficient; {@code heads · chunk · N} fp32
  * scores for the math paths.
+ *
+ * <p>Concurrency: a device's memory is shared by the tasks that run on it at once (on a GPU,
+ * {@code spark.attune.gpu.concurrentTasks} of them), each with its own batch. Weights are resident
+ * once per device and shared, so they come off the device's budget once; what is left is divided
+ * between the tasks ({@link #taskBudget}). Per-task scratch (a batch's activations, its logits)
+ * then comes off that task's share.
  */
 public final class MemoryPlanner {
 
@@ -72,24 +78,42 @@ public final class MemoryPlanner {
     }
 
     /**
-     * Rows per batch: {@code (free · fraction - weights not yet resident) / bytesPerRow}, at least
-     * 1 (a single row that does not fit is the out-of-memory handler's business) and at most
-     * {@code maxRows}.
+     * The bytes one of {@code concurrentTasks} tasks sharing a device may plan its own work with:
+     * {@code (free · fraction - sharedBytes) / concurrentTasks}, where {@code sharedBytes} are the
+     * weights (resident once per device, whatever the number of tasks). Negative when the shared
+     * bytes alone exceed the device's budget.
+     *
+     * @throws IllegalArgumentException when {@code fraction} is outside (0, 1] or
+     *     {@code concurrentTasks} is below 1
+     */
+    public static double taskBudget(long freeBytes, double fraction, long sharedBytes, int concurrentTasks) {
+        if (fraction <= 0 || fraction > 1) {
+            throw new IllegalArgumentException("memory fraction must be in (0, 1], got " + fraction);
+        }
+        if (concurrentTasks < 1) {
+            throw new IllegalArgumentException("concurrent tasks must be at least 1, got " + concurrentTasks);
+        }
+        return (freeBytes * fraction - sharedBytes) / concurrentTasks;
+    }
+
+    /**
+     * Rows per batch of one of {@code concurrentTasks} tasks sharing the device:
+     * {@link #taskBudget}{@code (free, fraction, weights not yet resident, concurrentTasks) /
+     * bytesPerRow}, at least 1 (a single row that does not fit is the out-of-memory handler's
+     * business) and at most {@code maxRows}.
      */
     public static int batchRows(
             long freeBytes,
             double fraction,
             long residentWeights,
+            int concurrentTasks,
             EncoderShape s,
             int seqLen,
             AttentionPath path,
             ComputeDtype dtype,
             int queryChunk,
             int maxRows) {
-        if (fraction <= 0 || fraction > 1) {
-            throw new IllegalArgumentException("memory fraction must be in (0, 1], got " + fraction);
-        }
-        double budget = freeBytes * fraction - residentWeights;
+        double budget = taskBudget(freeBytes, fraction, residentWeights, concurrentTasks);
         long perRow = bytesPerRow(s, seqLen, path, dtype, queryChunk);
         long rows = budget <= 0 ? 1 : (long) Math.floor(budget / perRow);
         return (int) Math.max(1, Math.min(maxRows, rows));

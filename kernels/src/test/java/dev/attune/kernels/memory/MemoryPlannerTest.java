@@ -58,6 +58,7 @@ class MemoryPlannerTest {
                         t4Free,
                         0.9,
                         weights,
+                        1,
                         MINILM,
                         256,
                         AttentionPath.FLASH_SM75,
@@ -67,21 +68,44 @@ class MemoryPlannerTest {
         assertEquals(
                 256,
                 MemoryPlanner.batchRows(
-                        t4Free, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
+                        t4Free, 0.9, weights, 1, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
                 "capped at maxRows");
         assertEquals(
                 1,
                 MemoryPlanner.batchRows(
-                        1L << 20, 0.9, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
+                        1L << 20, 0.9, weights, 1, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256),
                 "at least one row: splitting further is the out-of-memory handler's job");
         assertThrows(
                 IllegalArgumentException.class,
                 () -> MemoryPlanner.batchRows(
-                        t4Free, 0, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+                        t4Free, 0, weights, 1, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
         assertThrows(
                 IllegalArgumentException.class,
                 () -> MemoryPlanner.batchRows(
-                        t4Free, 1.5, weights, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+                        t4Free, 1.5, weights, 1, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 256));
+    }
+
+    @Test
+    void concurrentTasksShareWhatTheWeightsLeaveAndTheWeightsComeOffOnce() {
+        long free = 16L << 30;
+        long weights = 4L << 30;
+        // 16 GiB x 0.75 = 12 GiB; less 4 GiB of weights once = 8 GiB, split two ways or four.
+        assertEquals(8L << 30, MemoryPlanner.taskBudget(free, 0.75, weights, 1), 0);
+        assertEquals(4L << 30, MemoryPlanner.taskBudget(free, 0.75, weights, 2), 0);
+        assertEquals(2L << 30, MemoryPlanner.taskBudget(free, 0.75, weights, 4), 0);
+        assertTrue(MemoryPlanner.taskBudget(free, 0.75, 13L << 30, 2) < 0, "weights over the budget");
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.taskBudget(free, 0.75, weights, 0));
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlanner.taskBudget(free, 0, weights, 1));
+
+        long perRow = MemoryPlanner.bytesPerRow(MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256);
+        int one = MemoryPlanner.batchRows(
+                free, 0.75, weights, 1, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 1 << 20);
+        int two = MemoryPlanner.batchRows(
+                free, 0.75, weights, 2, MINILM, 256, AttentionPath.FLASH_SM75, ComputeDtype.FP16, 256, 1 << 20);
+        assertEquals((8L << 30) / perRow, one);
+        assertEquals((4L << 30) / perRow, two);
+        // Had the weights been divided as well, two tasks would get (12 GiB / 2 - 4 GiB) = 2 GiB each.
+        assertTrue(two > (2L << 30) / perRow, "weights are not divided: " + two);
     }
 
     @Test

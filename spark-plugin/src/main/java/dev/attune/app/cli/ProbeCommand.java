@@ -46,11 +46,18 @@ final class ProbeCommand {
     private ProbeCommand() {}
 
     static int run(String[] args, PrintStream out) {
-        Set<String> valued = new java.util.HashSet<>(Set.of("simulate", "model", "memory-fraction"));
+        Set<String> valued =
+                new java.util.HashSet<>(Set.of("simulate", "model", "memory-fraction", "concurrent-tasks"));
         valued.addAll(OverrideOptions.NAMES);
         CliArgs a = new CliArgs("probe", args, 1, valued, Set.of("json", "warm"));
         UserOverrides overrides = OverrideOptions.parse(a);
         double fraction = Double.parseDouble(a.get("memory-fraction", "0.9"));
+        // A GPU's batch is planned for one of this many tasks sharing it, as an executor does
+        // (spark.attune.gpu.concurrentTasks, default 2); the CPU's for one task.
+        int gpuTasks = Integer.parseInt(a.get("concurrent-tasks", "2"));
+        if (gpuTasks < 1) {
+            throw new CliArgs.UsageException("--concurrent-tasks must be at least 1, got " + gpuTasks);
+        }
 
         List<DeviceInfo> devices = new ArrayList<>();
         String note;
@@ -115,7 +122,8 @@ final class ProbeCommand {
                 warm(d, o.putArray("warm"), asJson ? null : out);
             }
             try {
-                DevicePlan plan = DevicePlan.of(d, shape, stored, maxLen, overrides, fraction, 4096);
+                DevicePlan plan =
+                        DevicePlan.of(d, shape, stored, maxLen, overrides, fraction, d.isGpu() ? gpuTasks : 1, 4096);
                 o.put("path", plan.choice().path().id());
                 o.put("dtype", plan.choice().dtype().id());
                 o.put("queryChunk", plan.choice().queryChunk());

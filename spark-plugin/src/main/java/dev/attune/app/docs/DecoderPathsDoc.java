@@ -13,6 +13,7 @@ import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.PathFacts;
 import dev.attune.kernels.select.UserOverrides;
+import dev.attune.runtime.AttuneSettings;
 import dev.attune.spark.conf.AttuneConf;
 import dev.attune.task.generate.TextGeneration;
 import java.io.IOException;
@@ -146,13 +147,17 @@ public final class DecoderPathsDoc {
 
     /**
      * What a GPU's KV block pool holds for real models, by the arithmetic generation uses
-     * ({@link TextGeneration#kvBudgetBytes}): the default {@code spark.attune.gpu.memoryFraction}
-     * of the device's free memory, less the weights in the dtype the selector picks, one pass of
-     * 2,048 tokens and the logits of 16 rows; the cache in that dtype, in blocks of
+     * ({@link TextGeneration#kvBudgetBytes}) for one task of the default
+     * {@code spark.attune.gpu.concurrentTasks} sharing the GPU: the default
+     * {@code spark.attune.gpu.memoryFraction} of the device's free memory, less the weights in the
+     * dtype the selector picks (once, for all the tasks), divided between the tasks, less one pass
+     * of 2,048 tokens and the logits of 16 rows; the cache in that dtype, in blocks of
      * {@link TextGeneration#BLOCK_SIZE} tokens.
      */
     public static String kvTable() {
-        double fraction = AttuneConf.parse(Map.of()).gpuMemoryFraction();
+        AttuneSettings defaults = AttuneConf.parse(Map.of());
+        double fraction = defaults.gpuMemoryFraction();
+        int tasks = defaults.gpuConcurrentTasks();
         int pass = 2048;
         int rows = 16;
         int seqTokens = 2048;
@@ -180,7 +185,7 @@ public final class DecoderPathsDoc {
                                 UserOverrides.NONE)
                         .dtype();
                 long weights = MemoryPlanner.weightBytes(s, dtype);
-                long budget = TextGeneration.kvBudgetBytes(d.freeMemory(), true, s, dtype, pass, rows, fraction);
+                long budget = TextGeneration.kvBudgetBytes(d.freeMemory(), true, s, dtype, pass, rows, fraction, tasks);
                 int sequences = kv.blocksFor(budget, dtype) / kv.blocksOf(seqTokens);
                 b.append("| ")
                         .append(m.name())

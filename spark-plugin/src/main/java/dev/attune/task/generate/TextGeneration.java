@@ -126,7 +126,15 @@ public final class TextGeneration {
         // The CPU cache is fp32 in the heap whatever the compute dtype.
         ComputeDtype stored = d.isGpu() && !d.simulated() ? dtype : ComputeDtype.FP32;
         int budget = shape.blocksFor(
-                kvBudgetBytes(free, d.isGpu(), model.shape(), dtype, passTokens, maxActive, runner.memoryFraction()),
+                kvBudgetBytes(
+                        free,
+                        d.isGpu(),
+                        model.shape(),
+                        dtype,
+                        passTokens,
+                        maxActive,
+                        runner.memoryFraction(),
+                        runner.concurrentTasks()),
                 stored);
         int[] need = rows.stream()
                 .mapToInt(r -> shape.blocksOf(r.promptIds().length + r.params().maxNewTokens()))
@@ -147,10 +155,11 @@ public final class TextGeneration {
     }
 
     /**
-     * Bytes left for the KV cache on a device with {@code free} bytes: {@code memoryFraction} of
-     * them, less the weights (on a GPU; the CPU's are the model's own heap arrays), one pass's
-     * activations for {@code passTokens} tokens and the logits of {@code maxActive} rows; negative
-     * when nothing is left.
+     * Bytes left for one task's KV cache on a device with {@code free} bytes shared by
+     * {@code concurrentTasks} tasks: {@code memoryFraction} of them, less the weights (on a GPU,
+     * resident once for all the tasks; the CPU's are the model's own heap arrays), divided between
+     * the tasks ({@link MemoryPlanner#taskBudget}), less this task's pass of {@code passTokens}
+     * tokens of activations and the logits of {@code maxActive} rows; negative when nothing is left.
      */
     public static long kvBudgetBytes(
             long free,
@@ -159,11 +168,12 @@ public final class TextGeneration {
             ComputeDtype dtype,
             int passTokens,
             int maxActive,
-            double memoryFraction) {
+            double memoryFraction,
+            int concurrentTasks) {
         long weights = gpu ? MemoryPlanner.weightBytes(shape, dtype) : 0;
         long activations = MemoryPlanner.decoderBytesPerToken(shape, dtype) * passTokens;
         long logits = (long) maxActive * shape.vocab() * Float.BYTES;
-        return (long) (free * memoryFraction) - weights - activations - logits;
+        return (long) MemoryPlanner.taskBudget(free, memoryFraction, weights, concurrentTasks) - activations - logits;
     }
 
     private static int indexOfLongest(List<GenerationRequest> rows, KvShape shape, int blocks) {
