@@ -68,7 +68,7 @@ class VectorExpTest {
     }
 
     @Test
-    void dotSumsLanesInLaneOrder() {
+    void dotSumsLanesByTheFixedTree() {
         Random rnd = new Random(8);
         SimdVectorPrimitives simd = new SimdVectorPrimitives();
         for (int len : new int[] {L, 3 * L + 5, 64, 1000}) {
@@ -78,16 +78,28 @@ class VectorExpTest {
                 a[i] = (float) rnd.nextGaussian();
                 b[i] = (float) rnd.nextGaussian();
             }
-            // The same order in scalar code: lane j accumulates elements j, j + L, ...; lanes summed 0..L-1; then the
-            // tail.
+            // The same order in scalar code: lane j accumulates elements j, j + L, ...; the lanes are
+            // then summed pairwise, lane i with lane i ^ L/2, then i ^ L/4, ... (in lane order past 16
+            // lanes); then the tail.
             float[] lanes = new float[L];
             int whole = len / L * L;
             for (int i = 0; i < whole; i++) {
                 lanes[i % L] = Math.fma(a[i], b[i], lanes[i % L]);
             }
             float s = 0f;
-            for (float v : lanes) {
-                s += v;
+            if (L > 16) {
+                for (float v : lanes) {
+                    s += v;
+                }
+            } else {
+                for (int h = L / 2; h >= 1; h /= 2) {
+                    float[] next = new float[L];
+                    for (int i = 0; i < L; i++) {
+                        next[i] = lanes[i] + lanes[i ^ h];
+                    }
+                    lanes = next;
+                }
+                s = lanes[0];
             }
             for (int i = whole; i < len; i++) {
                 s = Math.fma(a[i], b[i], s);
