@@ -101,7 +101,6 @@ public final class CudaOps {
 
     private void launchGemm(
             GemmVariant v, GpuArray a, GpuArray w, GpuArray bias, GpuArray c, int m, int n, int k, int epilogue) {
-        session.enter();
         session.launch(
                 v.module(),
                 GemmLaunch.shape(v, a.dtype(), m, n, k),
@@ -184,7 +183,6 @@ public final class CudaOps {
                     session.label(),
                     null);
         }
-        session.enter();
         session.launch(
                 launch.module(),
                 launch.shape(dt, headDim, heads, batch, maxSeqlen),
@@ -343,7 +341,6 @@ public final class CudaOps {
         if (tokens == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.perRow("embed", out.dtype(), tokens),
@@ -370,7 +367,6 @@ public final class CudaOps {
         if (rows == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.perRow("gather_rows", out.dtype(), rows),
@@ -390,7 +386,6 @@ public final class CudaOps {
         if (rows == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.perRow("add_layernorm", x.dtype(), rows),
@@ -412,7 +407,6 @@ public final class CudaOps {
         if (n == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.elementwise("gelu", dt, n),
@@ -428,7 +422,6 @@ public final class CudaOps {
         if (n == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.elementwise("residual_add", dt, n),
@@ -447,7 +440,6 @@ public final class CudaOps {
 
     private void pool(String op, GpuArray x, GpuArray cuSeqlens, int batch, int hidden, GpuArray out) {
         OpChecks.pool(op, x, cuSeqlens, batch, hidden, out);
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.perRow(op, x.dtype(), batch),
@@ -462,7 +454,6 @@ public final class CudaOps {
         if (rows == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.perRow("l2_normalize", ComputeDtype.FP32, rows),
@@ -478,7 +469,6 @@ public final class CudaOps {
         if (n == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.elementwise("to_f32", dt, n),
@@ -494,7 +484,6 @@ public final class CudaOps {
         if (n == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.elementwise("from_f32", dt, n),
@@ -514,7 +503,6 @@ public final class CudaOps {
         if (n == 0) {
             return;
         }
-        session.enter();
         session.launch(
                 EncoderOpsLaunch.MODULE,
                 EncoderOpsLaunch.elementwise("count_nonfinite", dt, n),

@@ -4,8 +4,10 @@ import dev.attune.kernels.cuda.launch.EncoderOpsLaunch;
 import dev.attune.kernels.cuda.launch.LaunchShape;
 import dev.attune.kernels.select.ComputeDtype;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
@@ -20,13 +22,17 @@ import jcuda.driver.JCudaDriver;
  * returns every buffer of the session to the backend's pool (they are then invalid), and the
  * stream to the backend. Use with try-with-resources.
  *
- * <p>Threading: one thread at a time. Each entry point binds the backend's context to the calling
- * thread, so a session may be handed from one thread to another between calls.
+ * <p>Threading: one thread at a time. Each entry point makes the backend's context current on the
+ * calling thread for the call and restores the thread's previous context after it, so a session
+ * may be handed from one thread to another between calls, and other GPU users of the thread are
+ * left as they were.
  *
  * <p>Failure: launches report refusals at once; failures of running kernels come out of the next
  * synchronizing call as {@link KernelFailureException}. After a sticky failure
  * ({@link KernelFailureException#contextLost()}) the backend is marked lost, the session's
- * buffers are abandoned with the context, and {@link #close} only releases the session.
+ * buffers are abandoned with the context, and {@link #close} only releases the session. Whatever
+ * {@link #close} meets, the session's buffers and stream are accounted for: back to the pool and
+ * the backend when the stream is known idle, else freed (the frees wait for the device first).
  */
 public final class CudaSession implements AutoCloseable {
 
@@ -73,7 +79,7 @@ public final class CudaSession implements AutoCloseable {
     }
 
     private GpuArray allocate(ComputeDtype dtype, long elements) {
-        enter();
+        check();
         if (elements < 0) {
             throw new IllegalArgumentException("cannot allocate " + elements + " elements");
         }
@@ -134,42 +140,60 @@ public final class CudaSession implements AutoCloseable {
 
     /** Enqueues a copy of {@code host[offset, offset + a.elements())} into {@code a}, converted to its dtype. */
     void copyIn(GpuArray a, float[] host, int offset, int length) {
-        enter();
         if (a.isInt() || length != a.elements()) {
             throw new IllegalArgumentException("cannot copy " + length + " floats into " + a.describe());
         }
-        int eb = a.elementBytes();
-        int chunk = SessionStream.MAX_STAGING / eb;
-        for (int done = 0; done < length; done += chunk) {
-            int n = Math.min(chunk, length - done);
-            int at = stream.claim(n * eb);
-            HostConversion.putFloats(stream.buffer(), at, host, offset + done, n, a.dtype());
-            CUdeviceptr dst = a.ptr().withByteOffset((long) done * eb);
-            long bytes = (long) n * eb;
-            call(
-                    "cuMemcpyHtoDAsync(" + bytes + ")",
-                    CudaResults.Phase.LAUNCH,
-                    () -> JCudaDriver.cuMemcpyHtoDAsync(dst, stream.hostAt(at), bytes, stream.stream));
+        try (PrimaryContext.Scope scope = enter()) {
+            int eb = a.elementBytes();
+            // Chunks of at most half the staging ring: the host converts one while the previous copies.
+            int chunk = SessionStream.MAX_CHUNK / eb;
+            for (int done = 0; done < length; done += chunk) {
+                int n = Math.min(chunk, length - done);
+                int at = claim(n * eb);
+                HostConversion.putFloats(stream.buffer(), at, host, offset + done, n, a.dtype());
+                copyToDevice(a.ptr().withByteOffset((long) done * eb), at, (long) n * eb);
+            }
         }
     }
 
     /** Enqueues a copy of {@code host} into the int32 array {@code a} of the same length. */
     void copyIn(GpuArray a, int[] host) {
-        enter();
         if (!a.isInt() || host.length != a.elements()) {
             throw new IllegalArgumentException("cannot copy " + host.length + " ints into " + a.describe());
         }
-        int chunk = SessionStream.MAX_STAGING / Integer.BYTES;
-        for (int done = 0; done < host.length; done += chunk) {
-            int n = Math.min(chunk, host.length - done);
-            int at = stream.claim(n * Integer.BYTES);
-            HostConversion.putInts(stream.buffer(), at, host, done, n);
-            CUdeviceptr dst = a.ptr().withByteOffset((long) done * Integer.BYTES);
-            long bytes = (long) n * Integer.BYTES;
-            call(
-                    "cuMemcpyHtoDAsync(" + bytes + ")",
-                    CudaResults.Phase.LAUNCH,
-                    () -> JCudaDriver.cuMemcpyHtoDAsync(dst, stream.hostAt(at), bytes, stream.stream));
+        try (PrimaryContext.Scope scope = enter()) {
+            int chunk = SessionStream.MAX_CHUNK / Integer.BYTES;
+            for (int done = 0; done < host.length; done += chunk) {
+                int n = Math.min(chunk, host.length - done);
+                int at = claim(n * Integer.BYTES);
+                HostConversion.putInts(stream.buffer(), at, host, done, n);
+                copyToDevice(a.ptr().withByteOffset((long) done * Integer.BYTES), at, (long) n * Integer.BYTES);
+            }
+        }
+    }
+
+    /**
+     * Enqueues the copy of staged bytes at {@code at} to {@code dst}, and marks the staging region
+     * as in use until that copy has run.
+     */
+    private void copyToDevice(CUdeviceptr dst, int at, long bytes) {
+        call(
+                "cuMemcpyHtoDAsync(" + bytes + ")",
+                CudaResults.Phase.LAUNCH,
+                () -> JCudaDriver.cuMemcpyHtoDAsync(dst, stream.hostAt(at), bytes, stream.stream));
+        try {
+            stream.issued();
+        } catch (KernelFailureException e) {
+            throw backend.lose(e);
+        }
+    }
+
+    /** A staging region of {@code bytes} (see {@link SessionStream#claim}), recording a sticky failure of its wait. */
+    private int claim(int bytes) {
+        try {
+            return stream.claim(bytes);
+        } catch (KernelFailureException e) {
+            throw backend.lose(e);
         }
     }
 
@@ -178,7 +202,12 @@ public final class CudaSession implements AutoCloseable {
      * the {@code to_f32} kernel). Waits for all work of the session.
      */
     public float[] download(GpuArray a) {
-        enter();
+        try (PrimaryContext.Scope scope = enter()) {
+            return downloadFloats(a);
+        }
+    }
+
+    private float[] downloadFloats(GpuArray a) {
         if (a.isInt()) {
             throw new IllegalArgumentException("download of " + a.describe() + ": use downloadInts");
         }
@@ -196,7 +225,7 @@ public final class CudaSession implements AutoCloseable {
             }
         }
         float[] out = new float[(int) a.elements()];
-        int chunk = SessionStream.MAX_STAGING / Float.BYTES;
+        int chunk = SessionStream.MAX_CHUNK / Float.BYTES;
         for (int done = 0; done < out.length; done += chunk) {
             int n = Math.min(chunk, out.length - done);
             int at = copyOut(f32.ptr().withByteOffset((long) done * Float.BYTES), (long) n * Float.BYTES);
@@ -210,7 +239,12 @@ public final class CudaSession implements AutoCloseable {
 
     /** The values of an int32 array. Waits for all work of the session. */
     public int[] downloadInts(GpuArray a) {
-        enter();
+        try (PrimaryContext.Scope scope = enter()) {
+            return downloadIntArray(a);
+        }
+    }
+
+    private int[] downloadIntArray(GpuArray a) {
         if (!a.isInt()) {
             throw new IllegalArgumentException("downloadInts of " + a.describe() + ": use download");
         }
@@ -218,7 +252,7 @@ public final class CudaSession implements AutoCloseable {
             throw new IllegalArgumentException(a.describe() + " is too large for one Java array");
         }
         int[] out = new int[(int) a.elements()];
-        int chunk = SessionStream.MAX_STAGING / Integer.BYTES;
+        int chunk = SessionStream.MAX_CHUNK / Integer.BYTES;
         for (int done = 0; done < out.length; done += chunk) {
             int n = Math.min(chunk, out.length - done);
             int at = copyOut(a.ptr().withByteOffset((long) done * Integer.BYTES), (long) n * Integer.BYTES);
@@ -229,7 +263,7 @@ public final class CudaSession implements AutoCloseable {
 
     /** Copies device bytes into the staging buffer and waits; the offset where they are. */
     private int copyOut(CUdeviceptr src, long bytes) {
-        int at = stream.claim((int) bytes);
+        int at = claim((int) bytes);
         call(
                 "cuMemcpyDtoHAsync(" + bytes + ")",
                 CudaResults.Phase.LAUNCH,
@@ -240,12 +274,13 @@ public final class CudaSession implements AutoCloseable {
 
     /** Enqueues zeroing of the array's bytes. */
     public void zero(GpuArray a) {
-        enter();
         long bytes = a.bytes();
-        call(
-                "cuMemsetD8Async(" + bytes + ")",
-                CudaResults.Phase.LAUNCH,
-                () -> JCudaDriver.cuMemsetD8Async(a.ptr(), (byte) 0, bytes, stream.stream));
+        try (PrimaryContext.Scope scope = enter()) {
+            call(
+                    "cuMemsetD8Async(" + bytes + ")",
+                    CudaResults.Phase.LAUNCH,
+                    () -> JCudaDriver.cuMemsetD8Async(a.ptr(), (byte) 0, bytes, stream.stream));
+        }
     }
 
     /** The kernels of the encoder, launched on this session's stream. */
@@ -255,8 +290,7 @@ public final class CudaSession implements AutoCloseable {
 
     /** Waits for all enqueued work; raises the classified failure of any of it. */
     public void synchronize() {
-        enter();
-        try {
+        try (PrimaryContext.Scope scope = enter()) {
             stream.synchronize();
         } catch (KernelFailureException e) {
             throw backend.lose(e);
@@ -265,8 +299,15 @@ public final class CudaSession implements AutoCloseable {
 
     /**
      * Synchronizes, then returns every buffer of the session to the pool and the stream to the
-     * backend. Idempotent. A failure of the synchronization is raised after the release; the
-     * buffers then go back to the pool only if the context survived.
+     * backend, and ends the session's use of the backend (the last one after the backend's close
+     * frees it). Idempotent. A failure of the synchronization is raised after the release.
+     *
+     * <p>What becomes of the buffers and the stream: when the stream is known idle (the sync
+     * returned, or failed with a non-sticky error, which leaves it finished), they are reused; after
+     * a sticky error they are abandoned with the context; after any other failure (the context
+     * could not be made current, say) the device may still be using them, so the blocks are freed
+     * ({@code cuMemFree} waits for the device first) and the stream destroyed (the driver defers
+     * that until its work is done) rather than handed to another stream.
      */
     @Override
     public void close() {
@@ -274,31 +315,65 @@ public final class CudaSession implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException failure = null;
-        boolean idle = false;
-        if (!backend.contextLost() && !backend.isClosed()) {
-            try {
-                backend.context().bind();
-                stream.synchronize();
-                idle = true;
-            } catch (KernelFailureException e) {
-                failure = backend.lose(e);
-                // a non-sticky failure leaves the stream finished and idle
-                idle = !e.contextLost();
-            } catch (RuntimeException e) {
-                failure = e;
-            }
+        RuntimeException failure;
+        try {
+            failure = finish();
+        } finally {
+            blocks.clear();
+            recycled.clear();
+            backend.leave();
         }
-        if (idle) {
-            blocks.values().forEach(pool::release);
-            recycled.values().forEach(list -> list.forEach(pool::release));
-            backend.recycle(stream);
-        }
-        blocks.clear();
-        recycled.clear();
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /** The release half of {@link #close}; the first failure met, or null. */
+    private RuntimeException finish() {
+        List<DeviceMemoryPool.Block<CUdeviceptr>> all = new ArrayList<>(blocks.values());
+        recycled.values().forEach(all::addAll);
+        return SessionTeardown.finish(
+                new SessionTeardown.Steps<DeviceMemoryPool.Block<CUdeviceptr>>() {
+                    @Override
+                    public boolean contextLost() {
+                        return backend.contextLost();
+                    }
+
+                    @Override
+                    public void synchronize() {
+                        try (PrimaryContext.Scope scope = backend.context().enter()) {
+                            stream.synchronize();
+                        }
+                    }
+
+                    @Override
+                    public KernelFailureException lose(KernelFailureException e) {
+                        return backend.lose(e);
+                    }
+
+                    @Override
+                    public void release(DeviceMemoryPool.Block<CUdeviceptr> block) {
+                        pool.release(block);
+                    }
+
+                    @Override
+                    public void discard(DeviceMemoryPool.Block<CUdeviceptr> block) {
+                        pool.discard(block);
+                    }
+
+                    @Override
+                    public void recycleStream() {
+                        backend.recycle(stream);
+                    }
+
+                    @Override
+                    public void destroyStream() {
+                        try (PrimaryContext.Scope scope = backend.context().enter()) {
+                            stream.close();
+                        }
+                    }
+                },
+                all);
     }
 
     // ---- for CudaOps ----
@@ -313,20 +388,29 @@ public final class CudaSession implements AutoCloseable {
 
     /** Launches a kernel on this session's stream. */
     void launch(String module, LaunchShape shape, KernelArgs args) {
-        try {
+        try (PrimaryContext.Scope scope = enter()) {
             backend.launcher().launch(module, shape, stream.stream, args);
         } catch (KernelFailureException e) {
             throw backend.lose(e);
         }
     }
 
-    /** Binds the context after checking the session and backend can still be used. */
-    void enter() {
+    /** Throws when the session is closed or the context was lost. */
+    private void check() {
         if (closed) {
             throw new IllegalStateException("this CUDA session of " + label + " is closed");
         }
         backend.checkUsable();
-        backend.context().bind();
+    }
+
+    /**
+     * After {@link #check}, makes the context current on the calling thread until the scope
+     * closes. The session's open use keeps the backend from being freed meanwhile, even after the
+     * backend's close.
+     */
+    private PrimaryContext.Scope enter() {
+        check();
+        return backend.context().enter();
     }
 
     private void call(String what, CudaResults.Phase phase, DriverCalls.Call c) {

@@ -118,6 +118,19 @@ public final class DeviceMemoryPool<B> {
     }
 
     /**
+     * Frees a block from {@link #acquire} instead of caching it: for a block whose last use is not
+     * known to have finished (its stream could not be synchronized), which must not be handed to
+     * another stream. The allocator's free waits for the device before freeing ({@code cuMemFree}
+     * does). Called without the lock, as every allocator call.
+     */
+    public void discard(Block<B> block) {
+        synchronized (this) {
+            liveBytes -= block.bytes();
+        }
+        allocator.free(block.handle());
+    }
+
+    /**
      * Frees every cached block. The blocks leave the cache at once (under the lock) and are given
      * to the allocator after it is released. Returns after they are freed and after every trim
      * that other threads had in flight has finished too, so that memory cached when this was called

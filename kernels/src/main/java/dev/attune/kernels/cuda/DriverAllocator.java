@@ -4,9 +4,9 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
 
 /**
- * {@link DeviceAllocator} on {@code cuMemAlloc}/{@code cuMemFree} in one primary context. Binds
- * the context on the calling thread before each call, so the pool may allocate or trim from any
- * thread. Thread-safe without a lock of its own (the driver's memory calls are); the pool calls it
+ * {@link DeviceAllocator} on {@code cuMemAlloc}/{@code cuMemFree} in one primary context. Makes
+ * the context current on the calling thread for each call (restoring the thread's previous one
+ * after it), so the pool may allocate or trim from any thread. Thread-safe without a lock of its own (the driver's memory calls are); the pool calls it
  * concurrently from several threads, never under its monitor.
  */
 final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
@@ -21,9 +21,11 @@ final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
 
     @Override
     public CUdeviceptr allocate(long bytes) {
-        context.bind();
         CUdeviceptr p = new CUdeviceptr();
-        int r = DriverCalls.result(() -> JCudaDriver.cuMemAlloc(p, bytes));
+        int r;
+        try (PrimaryContext.Scope scope = context.enter()) {
+            r = DriverCalls.result(() -> JCudaDriver.cuMemAlloc(p, bytes));
+        }
         if (r != CudaResults.SUCCESS) {
             throw CudaResults.exception(
                     r, "cuMemAlloc(" + bytes + ")", CudaResults.Phase.ALLOCATE, device, bytes, null, null);
@@ -33,7 +35,8 @@ final class DriverAllocator implements DeviceAllocator<CUdeviceptr> {
 
     @Override
     public void free(CUdeviceptr block) {
-        context.bind();
-        DriverCalls.check("cuMemFree", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuMemFree(block));
+        try (PrimaryContext.Scope scope = context.enter()) {
+            DriverCalls.check("cuMemFree", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuMemFree(block));
+        }
     }
 }

@@ -16,27 +16,32 @@ import jcuda.driver.JCudaDriver;
  * <p>Lifecycle: {@link #retain} takes a reference (creating the context on first use);
  * {@link #close} drops it; the driver destroys the context when the last reference goes.
  *
- * <p>Threading: a context is current per thread. {@link #bind} makes it current on the calling
- * thread; every entry point that talks to the driver binds first, so any thread may use the
- * backend. Thread-safe.
+ * <p>Threading: a context is current per thread, and Spark reuses task threads, so another GPU user
+ * on the same thread (RAPIDS, a UDF on PyTorch) must find the context it left there. Every entry
+ * point that talks to the driver therefore {@link #enter}s: the calling thread's current context is
+ * saved, this one made current, and the saved one restored when the {@link Scope} closes. Any
+ * thread may use the backend. Thread-safe.
  */
 final class PrimaryContext implements AutoCloseable {
 
+    private final Driver driver;
     private final CUdevice device;
     private final CUcontext context;
     private final String label;
     private boolean closed;
 
-    private PrimaryContext(CUdevice device, CUcontext context, String label) {
+    private PrimaryContext(Driver driver, CUdevice device, CUcontext context, String label) {
+        this.driver = driver;
         this.device = device;
         this.context = context;
         this.label = label;
     }
 
     /**
-     * The driver calls that open a primary context, apart from JCuda so that their order (the
-     * scheduling flag set before the first retain) is checked without a GPU. Each returns its
-     * {@code CUresult}.
+     * The driver calls that open, bind and release a primary context, apart from JCuda so that
+     * their order (the scheduling flag set before the first retain, the thread's previous context
+     * restored after each entry point) is checked without a GPU. Each returns its {@code CUresult}.
+     * Context handles are compared with {@code equals}.
      */
     interface Driver {
         int init();
@@ -48,7 +53,16 @@ final class PrimaryContext implements AutoCloseable {
 
         int primaryCtxSetFlags(CUdevice device, int flags);
 
-        int primaryCtxRetain(CUcontext context, CUdevice device);
+        /** {@code out[0]}: the retained context. */
+        int primaryCtxRetain(CUcontext[] out, CUdevice device);
+
+        int primaryCtxRelease(CUdevice device);
+
+        /** {@code out[0]}: the calling thread's current context, a null handle when it has none. */
+        int ctxGetCurrent(CUcontext[] out);
+
+        /** Makes {@code context} current on the calling thread; a null handle unbinds. */
+        int ctxSetCurrent(CUcontext context);
     }
 
     /** The real driver, through JCuda. */
@@ -74,8 +88,25 @@ final class PrimaryContext implements AutoCloseable {
         }
 
         @Override
-        public int primaryCtxRetain(CUcontext context, CUdevice device) {
-            return JCudaDriver.cuDevicePrimaryCtxRetain(context, device);
+        public int primaryCtxRetain(CUcontext[] out, CUdevice device) {
+            out[0] = new CUcontext();
+            return JCudaDriver.cuDevicePrimaryCtxRetain(out[0], device);
+        }
+
+        @Override
+        public int primaryCtxRelease(CUdevice device) {
+            return JCudaDriver.cuDevicePrimaryCtxRelease(device);
+        }
+
+        @Override
+        public int ctxGetCurrent(CUcontext[] out) {
+            out[0] = new CUcontext();
+            return JCudaDriver.cuCtxGetCurrent(out[0]);
+        }
+
+        @Override
+        public int ctxSetCurrent(CUcontext context) {
+            return JCudaDriver.cuCtxSetCurrent(context);
         }
     };
 
@@ -124,16 +155,61 @@ final class PrimaryContext implements AutoCloseable {
                     label,
                     () -> driver.primaryCtxSetFlags(dev, blocking));
         }
-        CUcontext ctx = new CUcontext();
+        CUcontext[] ctx = new CUcontext[1];
         DriverCalls.check(
                 "cuDevicePrimaryCtxRetain", CudaResults.Phase.OTHER, label, () -> driver.primaryCtxRetain(ctx, dev));
-        return new PrimaryContext(dev, ctx, label);
+        return new PrimaryContext(driver, dev, ctx[0], label);
     }
 
-    /** Makes the context current on the calling thread. */
-    void bind() {
-        DriverCalls.check(
-                "cuCtxSetCurrent", CudaResults.Phase.OTHER, label, () -> JCudaDriver.cuCtxSetCurrent(context));
+    /**
+     * Makes this context current on the calling thread until the returned scope closes, which puts
+     * back the context the thread had before (none included). Scopes nest: an inner one on a thread
+     * where this context is already current changes nothing. Use with try-with-resources, on one
+     * thread.
+     *
+     * @throws CudaException when the driver refuses to read or switch the current context
+     */
+    Scope enter() {
+        CUcontext[] previous = new CUcontext[1];
+        DriverCalls.check("cuCtxGetCurrent", CudaResults.Phase.OTHER, label, () -> driver.ctxGetCurrent(previous));
+        if (context.equals(previous[0])) {
+            return Scope.UNCHANGED;
+        }
+        DriverCalls.check("cuCtxSetCurrent", CudaResults.Phase.OTHER, label, () -> driver.ctxSetCurrent(context));
+        return new Scope(this, previous[0]);
+    }
+
+    /**
+     * This context current on one thread, from {@link #enter} until {@link #close}, which restores
+     * the thread's previous context. Confined to the thread that entered it.
+     */
+    static final class Scope implements AutoCloseable {
+        /** The scope of an {@link #enter} that found this context already current: closing does nothing. */
+        static final Scope UNCHANGED = new Scope(null, null);
+
+        private final PrimaryContext owner;
+        private final CUcontext previous;
+
+        private Scope(PrimaryContext owner, CUcontext previous) {
+            this.owner = owner;
+            this.previous = previous;
+        }
+
+        /**
+         * Restores the thread's previous context.
+         *
+         * @throws CudaException when the driver refuses (the thread then keeps this context current)
+         */
+        @Override
+        public void close() {
+            if (owner != null) {
+                DriverCalls.check(
+                        "cuCtxSetCurrent(previous context)",
+                        CudaResults.Phase.OTHER,
+                        owner.label,
+                        () -> owner.driver.ctxSetCurrent(previous));
+            }
+        }
     }
 
     @Override
@@ -142,13 +218,10 @@ final class PrimaryContext implements AutoCloseable {
             return;
         }
         closed = true;
-        // A thread that still has the context current keeps a dangling handle only until it binds
-        // another; the driver tolerates releasing a current primary context.
+        // Entry points restore the previous context when they leave, so no thread is left with
+        // this one current by Attune; the driver tolerates releasing a current primary context.
         DriverCalls.check(
-                "cuDevicePrimaryCtxRelease",
-                CudaResults.Phase.OTHER,
-                label,
-                () -> JCudaDriver.cuDevicePrimaryCtxRelease(device));
+                "cuDevicePrimaryCtxRelease", CudaResults.Phase.OTHER, label, () -> driver.primaryCtxRelease(device));
     }
 
     /**

@@ -11,7 +11,8 @@ import java.util.List;
  * them. Used by {@code attune probe --warm}.
  *
  * <p>Lifecycle: each call retains the device's primary context, loads, unloads and releases it;
- * nothing stays. Threading: any thread; the context is bound on the calling thread for the call.
+ * nothing stays. Threading: any thread; the context is current on the calling thread for the
+ * call, and the thread's previous context restored after it.
  * Only load this class after the probe found a GPU: it links against JCuda's driver binding.
  */
 public final class PtxWarmup {
@@ -34,8 +35,8 @@ public final class PtxWarmup {
      */
     public static List<Module> warm(DeviceInfo gpu) {
         List<Module> out = new ArrayList<>();
-        try (PrimaryContext context = PrimaryContext.retain(gpu)) {
-            context.bind();
+        try (PrimaryContext context = PrimaryContext.retain(gpu);
+                PrimaryContext.Scope scope = context.enter()) {
             try (PtxModuleCache modules = new PtxModuleCache(gpu)) {
                 for (PtxModuleCache.Loaded l : modules.preload(PtxModuleCache.modulesFor(gpu))) {
                     out.add(new Module(

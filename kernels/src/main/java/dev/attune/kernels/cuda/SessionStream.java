@@ -1,7 +1,10 @@
 package dev.attune.kernels.cuda;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import jcuda.Pointer;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
@@ -16,25 +19,33 @@ import jcuda.driver.JCudaDriver;
  * synchronous {@code cuMemcpy} would run on the legacy stream, unordered with a non-blocking one).
  *
  * <p>Staging hazard: a region of the pinned buffer may be overwritten only after the copy that
- * reads it has run. {@link #claim} hands out regions front to back; when the buffer is full it
- * synchronizes the stream (every earlier copy is then done) and starts again at the front.
+ * reads it has run. The buffer is a {@link StagingRing}: {@link #claim} hands out regions in ring
+ * order and, when it comes round to a region still in flight, waits for that copy's event only,
+ * not for the whole stream; {@link #issued} records the event after each copy. Transfers go in
+ * chunks of at most {@link #MAX_CHUNK}, half the largest buffer, so two are in flight at once.
+ * The events are created with blocking synchronisation, so a waiting thread sleeps rather than
+ * spins, as with the context's scheduling flag for stream waits.
  *
- * <p>Threading: confined to the session that holds it. Callers bind the context first.
+ * <p>Threading: confined to the session that holds it. Callers make the context current first.
  */
 final class SessionStream implements AutoCloseable {
 
-    /** The largest staging buffer; bigger transfers go in chunks of this size. */
+    /** The largest staging buffer. */
     static final int MAX_STAGING = 64 << 20;
 
+    /** The largest chunk of one transfer: two fit in the largest buffer, one converting while one copies. */
+    static final int MAX_CHUNK = MAX_STAGING / 2;
+
     private static final int MIN_STAGING = 1 << 20;
-    private static final int ALIGN = 256;
 
     private final String device;
     final CUstream stream;
+    private final StagingRing<CUevent> ring = new StagingRing<>(this::await, this::giveBack);
+    /** Events no pending region holds, for reuse. */
+    private final ArrayDeque<CUevent> spareEvents = new ArrayDeque<>();
+
     private Pointer host;
     private ByteBuffer buffer;
-    private int capacity;
-    private int used;
 
     SessionStream(String device) {
         this.device = device;
@@ -54,26 +65,48 @@ final class SessionStream implements AutoCloseable {
                 CudaResults.Phase.SYNCHRONIZE,
                 device,
                 () -> JCudaDriver.cuStreamSynchronize(stream));
-        used = 0;
+        ring.reset();
     }
 
     /**
      * A region of {@code bytes} (at most {@link #MAX_STAGING}) of the pinned buffer that no
-     * pending copy uses; its byte offset in {@link #buffer()}.
+     * pending copy uses; its byte offset in {@link #buffer()}. Grows the buffer (after waiting for
+     * the stream) when it is smaller than twice the request.
      */
     int claim(int bytes) {
         if (bytes < 0 || bytes > MAX_STAGING) {
             throw new IllegalArgumentException("staging holds 0.." + MAX_STAGING + " bytes, asked " + bytes);
         }
-        if (bytes > capacity - used) {
+        int want = Math.min(MAX_STAGING, Math.max(MIN_STAGING, 2 * Math.max(1, bytes)));
+        if (ring.capacity() < want && ring.capacity() < MAX_STAGING) {
             synchronize();
-            if (bytes > capacity) {
-                grow(bytes);
-            }
+            grow(want);
         }
-        int at = used;
-        used = Math.min(capacity, (used + bytes + ALIGN - 1) / ALIGN * ALIGN);
-        return at;
+        return ring.claim(bytes);
+    }
+
+    /** Records the event that tells when the copy just enqueued for the last {@link #claim}ed region has run. */
+    void issued() {
+        CUevent e = spareEvents.poll();
+        if (e == null) {
+            CUevent made = new CUevent();
+            DriverCalls.check(
+                    "cuEventCreate",
+                    CudaResults.Phase.OTHER,
+                    device,
+                    () -> JCudaDriver.cuEventCreate(
+                            made, CUevent_flags.CU_EVENT_DISABLE_TIMING | CUevent_flags.CU_EVENT_BLOCKING_SYNC));
+            e = made;
+        }
+        CUevent event = e;
+        try {
+            DriverCalls.check(
+                    "cuEventRecord", CudaResults.Phase.LAUNCH, device, () -> JCudaDriver.cuEventRecord(event, stream));
+        } catch (RuntimeException ex) {
+            spareEvents.push(event);
+            throw ex;
+        }
+        ring.fence(event);
     }
 
     /** The pinned buffer, little-endian, whole capacity. */
@@ -86,22 +119,38 @@ final class SessionStream implements AutoCloseable {
         return host.withByteOffset(at);
     }
 
+    /** Bytes of pinned host memory this stream holds. */
+    long pinnedBytes() {
+        return ring.capacity();
+    }
+
+    /** Frees the pinned buffer of an idle stream; the next claim pins a new one. */
+    void releasePinned() {
+        ring.reset();
+        freeHost();
+    }
+
+    private void await(CUevent e) {
+        DriverCalls.check(
+                "cuEventSynchronize", CudaResults.Phase.SYNCHRONIZE, device, () -> JCudaDriver.cuEventSynchronize(e));
+    }
+
+    private void giveBack(CUevent e) {
+        spareEvents.push(e);
+    }
+
     /** Called only with the stream idle (after {@link #synchronize}). */
-    private void grow(int bytes) {
-        int size = Math.max(MIN_STAGING, Integer.highestOneBit(Math.max(1, bytes - 1)) << 1);
-        size = Math.min(MAX_STAGING, Math.max(size, bytes));
+    private void grow(int size) {
         freeHost();
         Pointer p = new Pointer();
-        int want = size;
         DriverCalls.check(
-                "cuMemAllocHost(" + want + ")",
+                "cuMemAllocHost(" + size + ")",
                 CudaResults.Phase.ALLOCATE,
                 device,
-                () -> JCudaDriver.cuMemAllocHost(p, want));
+                () -> JCudaDriver.cuMemAllocHost(p, size));
         host = p;
-        buffer = p.getByteBuffer(0, want);
-        capacity = want;
-        used = 0;
+        buffer = p.getByteBuffer(0, size);
+        ring.resize(size);
     }
 
     private void freeHost() {
@@ -109,19 +158,47 @@ final class SessionStream implements AutoCloseable {
             Pointer p = host;
             host = null;
             buffer = null;
-            capacity = 0;
+            ring.resize(0);
             DriverCalls.check("cuMemFreeHost", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuMemFreeHost(p));
         }
     }
 
-    /** Destroys the stream and frees the pinned buffer; the caller synchronized before. */
+    /**
+     * Destroys the stream and its events and frees the pinned buffer. Every step is tried; the
+     * first failure is thrown. The stream's work need not be done: the driver destroys the stream
+     * once it is, and the frees wait for the device.
+     */
     @Override
     public void close() {
+        RuntimeException failure = null;
+        ring.reset();
         try {
             freeHost();
-        } finally {
-            DriverCalls.check(
-                    "cuStreamDestroy", CudaResults.Phase.OTHER, device, () -> JCudaDriver.cuStreamDestroy(stream));
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        for (CUevent e : spareEvents) {
+            int r = DriverCalls.result(() -> JCudaDriver.cuEventDestroy(e));
+            if (r != CudaResults.SUCCESS && failure == null) {
+                failure = CudaResults.exception(r, "cuEventDestroy", CudaResults.Phase.OTHER, device, 0, null, null);
+            }
+        }
+        spareEvents.clear();
+        int r = DriverCalls.result(() -> JCudaDriver.cuStreamDestroy(stream));
+        if (r != CudaResults.SUCCESS && failure == null) {
+            failure = CudaResults.exception(r, "cuStreamDestroy", CudaResults.Phase.OTHER, device, 0, null, null);
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** {@link #close}, its failure dropped: for a stream already being given up after another failure. */
+    void closeQuietly() {
+        try {
+            close();
+        } catch (RuntimeException ignored) {
+            // the caller is already reporting the failure that made it give the stream up
         }
     }
 }

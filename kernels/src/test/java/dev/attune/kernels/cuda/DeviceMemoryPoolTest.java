@@ -139,6 +139,22 @@ class DeviceMemoryPoolTest {
     }
 
     @Test
+    void aDiscardedBlockIsFreedNotCachedAndLeavesTheLiveCount() {
+        FakeDevice dev = new FakeDevice(1 << 30);
+        DeviceMemoryPool<long[]> pool = dev.watch(new DeviceMemoryPool<>(dev));
+        DeviceMemoryPool.Block<long[]> a = pool.acquire(100_000);
+        DeviceMemoryPool.Block<long[]> b = pool.acquire(100_000);
+        pool.discard(a);
+        assertEquals(b.bytes(), pool.liveBytes());
+        assertEquals(0, pool.cachedBytes(), "a block that may still be in use is never handed out again");
+        assertEquals(1, dev.frees);
+        assertEquals(b.bytes(), dev.used());
+        assertFalse(dev.calledUnderPoolLock);
+        DeviceMemoryPool.Block<long[]> c = pool.acquire(100_000);
+        assertNotSame(a.handle(), c.handle());
+    }
+
+    @Test
     void reusesAReleasedBlockOfTheSameClass() {
         FakeDevice dev = new FakeDevice(1 << 30);
         DeviceMemoryPool<long[]> pool = dev.watch(new DeviceMemoryPool<>(dev));
