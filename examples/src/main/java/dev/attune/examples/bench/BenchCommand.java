@@ -19,7 +19,8 @@ public final class BenchCommand {
                             + "       attune bench decoder-prefill --model DIR [--threads N] [--tokens 128,512] [--warmup N] [--repeat N]\n"
                             + "                                    [--forward-repeat N] [--logprobs K] [--ids-dir D] [--profile true]\n"
                             + "       attune bench decoder-decode --model DIR [--threads N] [--prompt-tokens N] [--new-tokens N]\n"
-                            + "                                   [--batch N] [--repeat N] [--ids-dir D] [--profile true] [--bandwidth-mib N]");
+                            + "                                   [--batch N] [--repeat N] [--ids-dir D] [--profile true] [--bandwidth-mib N]\n"
+                            + "       attune bench gpu-load [--upload-mib N] [--wait-ms N] [--texts N]");
             return 2;
         }
         Map<String, String> opts = new LinkedHashMap<>();
@@ -35,9 +36,10 @@ public final class BenchCommand {
             case "cpu-attention" -> CpuAttentionBenchmark.run(opts);
             case "decoder-prefill" -> DecoderPrefillBenchmark.run(opts);
             case "decoder-decode" -> DecoderDecodeBenchmark.run(opts);
+            case "gpu-load" -> GpuLoadBenchmark.run(opts);
             default -> {
                 System.err.println("attune bench: unknown benchmark '" + args[1]
-                        + "' (cpu-embed, cpu-attention, decoder-prefill, decoder-decode)");
+                        + "' (cpu-embed, cpu-attention, decoder-prefill, decoder-decode, gpu-load)");
                 yield 2;
             }
         };
