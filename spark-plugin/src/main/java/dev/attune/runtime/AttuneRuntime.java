@@ -121,7 +121,7 @@ public final class AttuneRuntime implements AutoCloseable {
                 org.slf4j.LoggerFactory.getLogger(AttuneRuntime.class).warn("Attune: {}", uncovered.get());
             }
             for (DeviceInfo gpu : probe.devices()) {
-                GpuRunners.Served served = GpuRunners.serve(gpu, overrides, fraction);
+                GpuRunners.Served served = GpuRunners.serve(gpu, overrides, fraction, settings.concurrentTasksOn(gpu));
                 slots.add(new DeviceSlot(gpu, served.runner(), new Semaphore(concurrent, true), served.note()));
             }
             if (slots.isEmpty()) {

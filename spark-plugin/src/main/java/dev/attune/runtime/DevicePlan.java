@@ -40,8 +40,8 @@ public record DevicePlan(DeviceInfo device, AttentionChoice choice, int seqLen, 
             int maxRows) {
         AttentionRequest req =
                 new AttentionRequest(stored, shape.heads(), shape.headDim(), maxRows, maxLen, MaskKind.PADDING);
-        AttentionChoice choice =
-                AttentionSelector.select(device, req, overrides, KernelSupport.SHIPPED, memoryFraction);
+        AttentionChoice choice = AttentionSelector.select(
+                device, req, overrides, KernelSupport.SHIPPED, memoryFraction / concurrentTasks);
         long weights = MemoryPlanner.weightBytes(shape, choice.dtype());
         int rows = MemoryPlanner.batchRows(
                 device.freeMemory(),

@@ -88,8 +88,9 @@ public final class DeviceRunner implements BatchRunner {
         return select(new BatchShape(rows, maxSeqLen, mask).request(model), overrides);
     }
 
+    /** The selector sizes the math path's score chunks from one task's share of the memory. */
     private AttentionChoice select(AttentionRequest req, UserOverrides o) {
-        return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction);
+        return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction / concurrentTasks);
     }
 
     /**

@@ -58,6 +58,7 @@ public final class GpuDeviceRunner implements BatchRunner {
     private final DeviceInfo device;
     private final UserOverrides user;
     private final double memoryFraction;
+    private final int concurrentTasks;
     private final GpuForward gpu;
     private final BatchRunner cpu;
     private final PathFallbackPolicy paths;
@@ -83,12 +84,31 @@ public final class GpuDeviceRunner implements BatchRunner {
      */
     public GpuDeviceRunner(
             DeviceInfo device, UserOverrides overrides, double memoryFraction, GpuForward gpu, BatchRunner cpu) {
+        this(device, overrides, memoryFraction, 1, gpu, cpu);
+    }
+
+    /**
+     * As the five-argument form, for a GPU that {@code concurrentTasks} tasks share
+     * ({@code spark.attune.gpu.concurrentTasks}): the selector sizes each batch's math-path score
+     * chunks from one task's share of the memory.
+     */
+    public GpuDeviceRunner(
+            DeviceInfo device,
+            UserOverrides overrides,
+            double memoryFraction,
+            int concurrentTasks,
+            GpuForward gpu,
+            BatchRunner cpu) {
         if (!device.isGpu() || device.simulated()) {
             throw new IllegalArgumentException(device.label() + " is not a real GPU");
         }
         this.device = device;
         this.user = overrides;
+        if (concurrentTasks < 1) {
+            throw new IllegalArgumentException("concurrent tasks must be at least 1, got " + concurrentTasks);
+        }
         this.memoryFraction = memoryFraction;
+        this.concurrentTasks = concurrentTasks;
         this.gpu = gpu;
         this.cpu = cpu;
         this.paths = new PathFallbackPolicy(device.label(), overrides);
@@ -116,7 +136,7 @@ public final class GpuDeviceRunner implements BatchRunner {
     }
 
     private AttentionChoice select(AttentionRequest req, UserOverrides o) {
-        return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction);
+        return AttentionSelector.select(device, req, o, KernelSupport.SHIPPED, memoryFraction / concurrentTasks);
     }
 
     @Override

@@ -32,9 +32,14 @@ public final class GpuRunners {
     /** The runner of one GPU and a line saying how it is served ({@link #CUDA} when on the GPU). */
     public record Served(BatchRunner runner, String note) {}
 
-    /** Serves {@code gpu} with the CUDA backend ({@link CudaBackend#open}). */
+    /** Serves {@code gpu} with the CUDA backend ({@link CudaBackend#open}), one task at a time (a tool's). */
     public static Served serve(DeviceInfo gpu, UserOverrides overrides, double memoryFraction) {
-        return serve(gpu, overrides, memoryFraction, d -> new CudaGpuForward(CudaBackend.open(d)));
+        return serve(gpu, overrides, memoryFraction, 1);
+    }
+
+    /** Serves {@code gpu} with the CUDA backend for {@code concurrentTasks} tasks at once. */
+    public static Served serve(DeviceInfo gpu, UserOverrides overrides, double memoryFraction, int concurrentTasks) {
+        return serve(gpu, overrides, memoryFraction, concurrentTasks, d -> new CudaGpuForward(CudaBackend.open(d)));
     }
 
     /**
@@ -43,6 +48,16 @@ public final class GpuRunners {
      */
     public static Served serve(
             DeviceInfo gpu, UserOverrides overrides, double memoryFraction, Function<DeviceInfo, GpuForward> open) {
+        return serve(gpu, overrides, memoryFraction, 1, open);
+    }
+
+    /** As {@link #serve(DeviceInfo, UserOverrides, double, Function)} for {@code concurrentTasks} tasks at once. */
+    public static Served serve(
+            DeviceInfo gpu,
+            UserOverrides overrides,
+            double memoryFraction,
+            int concurrentTasks,
+            Function<DeviceInfo, GpuForward> open) {
         Optional<String> no = whyNoGpuPath(gpu, overrides);
         if (no.isPresent()) {
             String note = no.get() + ": served by the CPU";
@@ -59,7 +74,7 @@ public final class GpuRunners {
         }
         BatchRunner host = new DeviceRunner(DeviceInfo.cpu(), GpuDeviceRunner.hostOverrides(overrides), memoryFraction);
         LOG.info("{}: computing on the CUDA backend", gpu.label());
-        return new Served(new GpuDeviceRunner(gpu, overrides, memoryFraction, forward, host), CUDA);
+        return new Served(new GpuDeviceRunner(gpu, overrides, memoryFraction, concurrentTasks, forward, host), CUDA);
     }
 
     /**

@@ -3,10 +3,14 @@ package dev.attune.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attune.kernels.attention.MaskKind;
 import dev.attune.kernels.device.DeviceInfo;
 import dev.attune.kernels.device.SimulatedDevices;
 import dev.attune.kernels.memory.EncoderShape;
 import dev.attune.kernels.memory.MemoryPlanner;
+import dev.attune.kernels.select.AttentionPath;
+import dev.attune.kernels.select.AttentionRequest;
+import dev.attune.kernels.select.AttentionSelector;
 import dev.attune.kernels.select.ComputeDtype;
 import dev.attune.kernels.select.UserOverrides;
 import dev.attune.spark.conf.AttuneConf;
@@ -41,6 +45,24 @@ class DevicePlanTest {
         assertTrue(
                 two.batchRows() > (long) Math.floor((t4.freeMemory() * 0.9 / 2 - weights) / perRow),
                 "weights come off once, not per task");
+    }
+
+    @Test
+    void theMathPathsScoreChunksComeFromOneTasksShareToo() {
+        DeviceInfo t4 = SimulatedDevices.get("T4", 0);
+        UserOverrides math = UserOverrides.force(AttentionPath.MATH);
+        int len = 16_384;
+        DevicePlan one = DevicePlan.of(t4, LARGE, ComputeDtype.FP32, len, math, 0.9, 1, 64);
+        DevicePlan four = DevicePlan.of(t4, LARGE, ComputeDtype.FP32, len, math, 0.9, 4, 64);
+        assertEquals(AttentionPath.MATH, one.choice().path());
+        assertTrue(one.choice().queryChunk() < len, "the test needs a chunked score matrix");
+        assertEquals(
+                AttentionSelector.mathQueryChunk(
+                        new AttentionRequest(ComputeDtype.FP32, 16, 64, 64, len, MaskKind.PADDING),
+                        t4.freeMemory(),
+                        0.9 / 4),
+                four.choice().queryChunk());
+        assertTrue(four.choice().queryChunk() <= one.choice().queryChunk() / 4 + 1);
     }
 
     @Test

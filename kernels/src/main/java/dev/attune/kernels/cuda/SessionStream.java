@@ -71,13 +71,15 @@ final class SessionStream implements AutoCloseable {
     /**
      * A region of {@code bytes} (at most {@link #MAX_STAGING}) of the pinned buffer that no
      * pending copy uses; its byte offset in {@link #buffer()}. Grows the buffer (after waiting for
-     * the stream) when it is smaller than twice the request.
+     * the stream) when it is smaller than twice the request, rounded up to a power of two.
      */
     int claim(int bytes) {
         if (bytes < 0 || bytes > MAX_STAGING) {
             throw new IllegalArgumentException("staging holds 0.." + MAX_STAGING + " bytes, asked " + bytes);
         }
-        int want = Math.min(MAX_STAGING, Math.max(MIN_STAGING, 2 * Math.max(1, bytes)));
+        // Room for two such regions, in powers of two so that slowly growing requests do not
+        // re-pin at every step.
+        int want = Math.min(MAX_STAGING, Math.max(MIN_STAGING, Integer.highestOneBit(2 * Math.max(1, bytes) - 1) << 1));
         if (ring.capacity() < want && ring.capacity() < MAX_STAGING) {
             synchronize();
             grow(want);
