@@ -76,15 +76,17 @@ public final class AttuneDriverPlugin implements DriverPlugin {
             ClusterInventory.update(inv);
             AttuneRuntime.uncoveredBySimulation(inv.executorId(), simulated)
                     .ifPresent(why -> LOG.warn("Attune: {}", why));
+            // One line per report; the whole table once, at the end (a cluster of many executors
+            // would otherwise log it once per executor).
             LOG.info(
-                    "Attune: executor {} reported {} device(s), model {} loaded {} time(s) in {} ms; {}\n{}",
+                    "Attune: executor {} reported {} device(s) ({}), model {} loaded {} time(s) in {} ms; {}",
                     inv.executorId(),
                     inv.devices().size(),
+                    ExecutorInventoryLines.devices(inv),
                     inv.model(),
                     inv.modelLoads(),
                     inv.modelLoadMillis(),
-                    inv.probeNote(),
-                    ClusterInventory.table());
+                    inv.probeNote());
             return null; // executors send one-way messages: there is nobody to reply to
         }
         throw new IllegalArgumentException("Attune's driver plugin does not handle " + message);
@@ -92,6 +94,9 @@ public final class AttuneDriverPlugin implements DriverPlugin {
 
     @Override
     public void shutdown() {
-        LOG.info("Attune: final cluster table\n{}", ClusterInventory.table());
+        String table = ClusterInventory.table();
+        if (!ClusterInventory.alreadyShown(table)) {
+            LOG.info("Attune: final cluster table\n{}", table);
+        }
     }
 }

@@ -71,7 +71,16 @@ public final class AttuneExecutorPlugin implements ExecutorPlugin {
         } catch (Exception e) {
             LOG.warn("Attune: could not send the inventory to the driver: {}", e.toString());
         }
-        LOG.info("Attune executor {}: {}", inv.executorId(), inv);
+        // In local mode the driver's log line carries the same probe note: say it once.
+        boolean local = "driver".equals(inv.executorId());
+        LOG.info(
+                "Attune executor {}: {} (model {} loaded {} time(s) in {} ms){}",
+                inv.executorId(),
+                ExecutorInventoryLines.devices(inv),
+                inv.model(),
+                inv.modelLoads(),
+                inv.modelLoadMillis(),
+                local ? "" : "; " + inv.probeNote());
     }
 
     @Override

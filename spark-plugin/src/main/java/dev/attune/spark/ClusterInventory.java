@@ -15,6 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ClusterInventory {
 
     private static final Map<String, ExecutorInventory> LATEST = new ConcurrentHashMap<>();
+    /** The table as someone last showed it to the user (the scoring job's summary), or null. */
+    private static volatile String shown;
 
     private ClusterInventory() {}
 
@@ -29,6 +31,22 @@ public final class ClusterInventory {
 
     static void clear() {
         LATEST.clear();
+        shown = null;
+    }
+
+    /**
+     * The table, for a caller that shows it to the user (the scoring job prints it in its summary);
+     * the driver's closing log line then leaves it out unless it changed afterwards.
+     */
+    public static String showTable() {
+        String t = table();
+        shown = t;
+        return t;
+    }
+
+    /** Whether {@code table} is what was last shown with {@link #showTable}. */
+    static boolean alreadyShown(String table) {
+        return table.equals(shown);
     }
 
     /** Executor id to its latest inventory, sorted by id. */

@@ -94,6 +94,7 @@ final class EmbedCommand {
                 AttentionChoice planned = runner.choose(model, batch, model.maxLength(), MaskKind.PADDING);
                 err.printf("attune embed: device %s: %s%n", device.label(), planned);
                 Map<String, Long> perPath = new java.util.TreeMap<>();
+                Progress progress = new Progress(err, loaded);
                 JsonlInput reader = new JsonlInput(in, input.toString());
                 gen.setRootValueSeparator(null);
                 List<JsonlInput.Row> chunk;
@@ -101,7 +102,7 @@ final class EmbedCommand {
                     List<String> texts = new ArrayList<>(chunk.size());
                     chunk.forEach(r -> texts.add(r.text()));
                     EncoderScoring.Embedding[] vectors =
-                            EncoderScoring.embed(model, texts, batch, maxTokens, runner, pool);
+                            EncoderScoring.embed(model, texts, 0, batch, maxTokens, runner, pool, progress);
                     for (int i = 0; i < chunk.size(); i++) {
                         EncoderScoring.Embedding e = vectors[i];
                         String bad = EncoderScoring.nonFinite(e.vector(), modelSpec, e.path());
@@ -142,6 +143,35 @@ final class EmbedCommand {
         }
         err.println(summary);
         return 0;
+    }
+
+    /**
+     * Rows done and rows/s on stderr, at most every {@link #EVERY_NANOS} while batches finish, so a
+     * long run is not silent. Called by the thread running the batches.
+     */
+    private static final class Progress implements EncoderScoring.BatchListener {
+        static final long EVERY_NANOS = 5_000_000_000L;
+        private final PrintStream err;
+        private final long start;
+        private long rows;
+        private long lastPrint;
+
+        Progress(PrintStream err, long start) {
+            this.err = err;
+            this.start = start;
+            this.lastPrint = start;
+        }
+
+        @Override
+        public synchronized void batch(int batchRows, int tokens, String path, long nanos, boolean fallback) {
+            rows += batchRows;
+            long now = System.nanoTime();
+            if (now - lastPrint >= EVERY_NANOS) {
+                lastPrint = now;
+                double secs = (now - start) / 1e9;
+                err.printf("attune embed: %d rows done in %.0f s (%.1f rows/s)%n", rows, secs, rows / secs);
+            }
+        }
     }
 
     /** A real GPU runs on the CUDA backend (or, when it cannot, the CPU with the reason); others here. */

@@ -834,7 +834,7 @@ public final class ScoringJob {
             log.println("attune score: rows per device / path:");
             s.perDevicePath().forEach((k, v) -> log.printf("  %-60s %d%n", k, v));
         }
-        String table = ClusterInventory.table();
+        String table = ClusterInventory.showTable();
         if (table.lines().count() > 1) {
             log.println("attune score: cluster devices:");
             log.print(table);
