@@ -9,8 +9,12 @@ import dev.attune.kernels.cpu.VectorPrimitives;
  *
  * <p>Work is split into (row, head, block of {@link #QUERY_BLOCK} queries) units. A unit copies
  * its head's K (transposed) and V into contiguous tiles, then walks the keys in blocks of
- * {@link #KEY_BLOCK}: scores for the block, a running maximum and sum per query, the accumulator
- * rescaled by {@code exp(m_old - m_new)} whenever the maximum grows. The (N, N) score matrix never
+ * {@link #KEY_BLOCK}: scores for the whole query block against the key block (a register-tiled
+ * product, {@link VectorPrimitives#scoreBlock}), a running maximum and sum per query, the
+ * accumulator rescaled by {@code exp(m_old - m_new)} whenever the maximum grows, then
+ * {@code acc += P · V} with the block's accumulator rows held in registers across the keys
+ * ({@link VectorPrimitives#accumulateBlock}). Keys a query does not see (causal, window) get
+ * probability 0 in a block it shares with queries that do. The (N, N) score matrix never
  * exists: workspace per worker is the K/V tiles, O(N · head_dim), plus O(QUERY_BLOCK · head_dim).
  */
 public final class CpuFlashAttention implements AttentionKernel {
@@ -30,8 +34,8 @@ public final class CpuFlashAttention implements AttentionKernel {
     public long workspaceBytes(AttentionProblem p, int threads) {
         long n = p.maxKeyLength();
         long d = p.headDim();
-        // K and V tiles, the accumulator and running max/sum per query, one block of scores.
-        long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + 2) + KEY_BLOCK;
+        // K and V tiles, the accumulator and running max/sum per query, the block's scores.
+        long perWorker = 2 * n * d + (long) QUERY_BLOCK * (d + 2) + (long) QUERY_BLOCK * KEY_BLOCK;
         return Math.min(threads, units(p)) * perWorker * Float.BYTES;
     }
 
@@ -97,29 +101,34 @@ public final class CpuFlashAttention implements AttentionKernel {
             ws.max[i] = Float.NEGATIVE_INFINITY;
             ws.sum[i] = 0f;
         }
+        // The block's queries, one per token row: (rows, head_dim) at a stride of the row width.
+        int qBase = (start + q0) * p.rowStride() + p.qOffset() + h * d;
         // Key indices run over the row's keys: a shared prefix's tokens first, then its own.
         int keyEnd = p.keyEnd(row, q1 - 1);
         // With a sliding window the block's first query sees the oldest key any of them sees.
         for (int k0 = p.firstKey(row, q0); k0 < keyEnd; k0 += KEY_BLOCK) {
             int k1 = Math.min(keyEnd, k0 + KEY_BLOCK);
+            int cols = k1 - k0;
+            // Scores of every query of the block against keys [k0, k1), (rows, cols) at a stride of
+            // KEY_BLOCK: one register-tiled product over head_dim with K held transposed in the
+            // tile, each score the same chain of fused multiply-adds as one query at a time.
+            simd.scoreBlock(q, qBase, p.rowStride(), scale, ws.kt, k0, ws.n, d, s, 0, KEY_BLOCK, rows, cols);
             for (int i = 0; i < rows; i++) {
                 int qi = q0 + i;
-                int j0 = Math.max(k0, p.firstKey(row, qi));
-                int visible = Math.min(k1, p.keyEnd(row, qi)) - j0;
-                if (visible <= 0) {
+                int si = i * KEY_BLOCK;
+                // Keys this query sees in the block (causal, window); the others get probability 0.
+                int j0 = Math.max(k0, p.firstKey(row, qi)) - k0;
+                int j1 = Math.min(k1, p.keyEnd(row, qi)) - k0;
+                if (j1 <= j0) {
+                    java.util.Arrays.fill(s, si, si + cols, 0f);
                     continue;
                 }
-                // Scores of query i against keys [j0, j0 + visible): with K held transposed in the
-                // tile, each of the head_dim steps is one axpy across keys, so no horizontal sums.
-                int qo = (start + qi) * p.rowStride() + p.qOffset() + h * d;
-                java.util.Arrays.fill(s, 0, visible, 0f);
-                for (int c = 0; c < d; c++) {
-                    simd.axpy(q[qo + c] * scale, ws.kt, c * ws.n + j0, s, 0, visible);
-                }
+                java.util.Arrays.fill(s, si, si + j0, 0f);
                 float blockMax = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < visible; j++) {
-                    blockMax = Math.max(blockMax, s[j]);
+                for (int j = j0; j < j1; j++) {
+                    blockMax = Math.max(blockMax, s[si + j]);
                 }
+                java.util.Arrays.fill(s, si + j1, si + cols, 0f);
                 float oldMax = ws.max[i];
                 float newMax = Math.max(oldMax, blockMax);
                 // Rescale what was accumulated under the old maximum; exp(-inf) = 0 on the first block.
@@ -127,13 +136,12 @@ public final class CpuFlashAttention implements AttentionKernel {
                 if (correction != 1f) {
                     simd.scale(correction, acc, i * d, d);
                 }
-                float sum = ws.sum[i] * correction + simd.expShiftSum(s, 0, visible, newMax);
-                for (int j = 0; j < visible; j++) {
-                    simd.axpy(s[j], ws.v, (j0 + j) * d, acc, i * d, d);
-                }
+                ws.sum[i] = ws.sum[i] * correction + simd.expShiftSum(s, si + j0, j1 - j0, newMax);
                 ws.max[i] = newMax;
-                ws.sum[i] = sum;
             }
+            // acc (rows, head_dim) += P (rows, cols) · V[k0, k1) (cols, head_dim), the rows held in
+            // registers across the keys; a masked key adds 0 · v.
+            simd.accumulateBlock(s, 0, KEY_BLOCK, ws.v, k0 * d, d, acc, 0, d, rows, cols, d);
         }
         for (int i = 0; i < rows; i++) {
             int oo = (start + q0 + i) * p.outWidth() + h * d;
@@ -164,7 +172,9 @@ public final class CpuFlashAttention implements AttentionKernel {
         final float[] kt;
         final float[] v;
         final float[] acc;
-        final float[] scores = new float[KEY_BLOCK];
+        /** The query block's scores, then probabilities, against one key block: (QUERY_BLOCK, KEY_BLOCK). */
+        final float[] scores = new float[QUERY_BLOCK * KEY_BLOCK];
+
         final float[] max = new float[QUERY_BLOCK];
         final float[] sum = new float[QUERY_BLOCK];
 

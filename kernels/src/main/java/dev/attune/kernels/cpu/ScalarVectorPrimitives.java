@@ -34,6 +34,57 @@ final class ScalarVectorPrimitives implements VectorPrimitives {
     }
 
     @Override
+    public void scoreBlock(
+            float[] q,
+            int qo,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int so,
+            int ss,
+            int rows,
+            int cols) {
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                float sum = 0f;
+                for (int c = 0; c < d; c++) {
+                    sum = Math.fma(q[qo + i * qs + c] * scale, kt[ko + c * ks + j], sum);
+                }
+                s[so + i * ss + j] = sum;
+            }
+        }
+    }
+
+    @Override
+    public void accumulateBlock(
+            float[] p,
+            int po,
+            int ps,
+            float[] v,
+            int vo,
+            int vs,
+            float[] acc,
+            int ao,
+            int as,
+            int rows,
+            int cols,
+            int d) {
+        for (int i = 0; i < rows; i++) {
+            for (int c = 0; c < d; c++) {
+                float a = acc[ao + i * as + c];
+                for (int j = 0; j < cols; j++) {
+                    a = Math.fma(p[po + i * ps + j], v[vo + j * vs + c], a);
+                }
+                acc[ao + i * as + c] = a;
+            }
+        }
+    }
+
+    @Override
     public float expShiftSum(float[] y, int yo, int len, float shift) {
         float sum = 0f;
         for (int i = 0; i < len; i++) {

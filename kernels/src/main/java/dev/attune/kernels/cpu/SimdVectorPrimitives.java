@@ -161,6 +161,523 @@ final class SimdVectorPrimitives implements VectorPrimitives {
     }
 
     @Override
+    public void scoreBlock(
+            float[] q,
+            int qo,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int so,
+            int ss,
+            int rows,
+            int cols) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            scores4(q, qo + i * qs, qs, scale, kt, ko, ks, d, s, so + i * ss, ss, cols);
+        }
+        for (; i < rows; i++) {
+            scores1(q, qo + i * qs, scale, kt, ko, ks, d, s, so + i * ss, cols);
+        }
+    }
+
+    /**
+     * Four query rows against {@code cols} keys: per step of c, each K vector loaded once serves the
+     * four rows (register tiles of 4 × 4, then 4 × 2 and 4 × 1 vectors of keys, then scalar keys).
+     * Each tile is its own small method, so that C2 inlines every vector operation of its loop
+     * and keeps the vectors in registers (one method with all of them outgrows C2's inlining
+     * budget, and then every vector is boxed on the heap).
+     */
+    private static void scores4(
+            float[] q,
+            int q0,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int s0,
+            int ss,
+            int cols) {
+        int j = scores4x4(q, q0, qs, scale, kt, ko, ks, d, s, s0, ss, cols, 0);
+        j = scores4x2(q, q0, qs, scale, kt, ko, ks, d, s, s0, ss, cols, j);
+        j = scores4x1(q, q0, qs, scale, kt, ko, ks, d, s, s0, ss, cols, j);
+        scores4Scalar(q, q0, qs, scale, kt, ko, ks, d, s, s0, ss, cols, j);
+    }
+
+    private static int scores4x4(
+            float[] q,
+            int q0,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int s0,
+            int ss,
+            int cols,
+            int j) {
+        int q1 = q0 + qs;
+        int q2 = q1 + qs;
+        int q3 = q2 + qs;
+        for (; j + 4 * L <= cols; j += 4 * L) {
+            FloatVector a00 = FloatVector.zero(S),
+                    a01 = FloatVector.zero(S),
+                    a02 = FloatVector.zero(S),
+                    a03 = FloatVector.zero(S);
+            FloatVector a10 = FloatVector.zero(S),
+                    a11 = FloatVector.zero(S),
+                    a12 = FloatVector.zero(S),
+                    a13 = FloatVector.zero(S);
+            FloatVector a20 = FloatVector.zero(S),
+                    a21 = FloatVector.zero(S),
+                    a22 = FloatVector.zero(S),
+                    a23 = FloatVector.zero(S);
+            FloatVector a30 = FloatVector.zero(S),
+                    a31 = FloatVector.zero(S),
+                    a32 = FloatVector.zero(S),
+                    a33 = FloatVector.zero(S);
+            for (int c = 0; c < d; c++) {
+                int k = ko + c * ks + j;
+                FloatVector k0 = FloatVector.fromArray(S, kt, k);
+                FloatVector k1 = FloatVector.fromArray(S, kt, k + L);
+                FloatVector k2 = FloatVector.fromArray(S, kt, k + 2 * L);
+                FloatVector k3 = FloatVector.fromArray(S, kt, k + 3 * L);
+                FloatVector x = FloatVector.broadcast(S, q[q0 + c] * scale);
+                a00 = k0.fma(x, a00);
+                a01 = k1.fma(x, a01);
+                a02 = k2.fma(x, a02);
+                a03 = k3.fma(x, a03);
+                x = FloatVector.broadcast(S, q[q1 + c] * scale);
+                a10 = k0.fma(x, a10);
+                a11 = k1.fma(x, a11);
+                a12 = k2.fma(x, a12);
+                a13 = k3.fma(x, a13);
+                x = FloatVector.broadcast(S, q[q2 + c] * scale);
+                a20 = k0.fma(x, a20);
+                a21 = k1.fma(x, a21);
+                a22 = k2.fma(x, a22);
+                a23 = k3.fma(x, a23);
+                x = FloatVector.broadcast(S, q[q3 + c] * scale);
+                a30 = k0.fma(x, a30);
+                a31 = k1.fma(x, a31);
+                a32 = k2.fma(x, a32);
+                a33 = k3.fma(x, a33);
+            }
+            store4(s, s0 + j, a00, a01, a02, a03);
+            store4(s, s0 + ss + j, a10, a11, a12, a13);
+            store4(s, s0 + 2 * ss + j, a20, a21, a22, a23);
+            store4(s, s0 + 3 * ss + j, a30, a31, a32, a33);
+        }
+        return j;
+    }
+
+    private static int scores4x2(
+            float[] q,
+            int q0,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int s0,
+            int ss,
+            int cols,
+            int j) {
+        int q1 = q0 + qs;
+        int q2 = q1 + qs;
+        int q3 = q2 + qs;
+        for (; j + 2 * L <= cols; j += 2 * L) {
+            FloatVector a00 = FloatVector.zero(S),
+                    a01 = FloatVector.zero(S),
+                    a10 = FloatVector.zero(S),
+                    a11 = FloatVector.zero(S);
+            FloatVector a20 = FloatVector.zero(S),
+                    a21 = FloatVector.zero(S),
+                    a30 = FloatVector.zero(S),
+                    a31 = FloatVector.zero(S);
+            for (int c = 0; c < d; c++) {
+                int k = ko + c * ks + j;
+                FloatVector k0 = FloatVector.fromArray(S, kt, k);
+                FloatVector k1 = FloatVector.fromArray(S, kt, k + L);
+                FloatVector x = FloatVector.broadcast(S, q[q0 + c] * scale);
+                a00 = k0.fma(x, a00);
+                a01 = k1.fma(x, a01);
+                x = FloatVector.broadcast(S, q[q1 + c] * scale);
+                a10 = k0.fma(x, a10);
+                a11 = k1.fma(x, a11);
+                x = FloatVector.broadcast(S, q[q2 + c] * scale);
+                a20 = k0.fma(x, a20);
+                a21 = k1.fma(x, a21);
+                x = FloatVector.broadcast(S, q[q3 + c] * scale);
+                a30 = k0.fma(x, a30);
+                a31 = k1.fma(x, a31);
+            }
+            a00.intoArray(s, s0 + j);
+            a01.intoArray(s, s0 + j + L);
+            a10.intoArray(s, s0 + ss + j);
+            a11.intoArray(s, s0 + ss + j + L);
+            a20.intoArray(s, s0 + 2 * ss + j);
+            a21.intoArray(s, s0 + 2 * ss + j + L);
+            a30.intoArray(s, s0 + 3 * ss + j);
+            a31.intoArray(s, s0 + 3 * ss + j + L);
+        }
+        return j;
+    }
+
+    private static int scores4x1(
+            float[] q,
+            int q0,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int s0,
+            int ss,
+            int cols,
+            int j) {
+        int q1 = q0 + qs;
+        int q2 = q1 + qs;
+        int q3 = q2 + qs;
+        for (; j + L <= cols; j += L) {
+            FloatVector a0 = FloatVector.zero(S),
+                    a1 = FloatVector.zero(S),
+                    a2 = FloatVector.zero(S),
+                    a3 = FloatVector.zero(S);
+            for (int c = 0; c < d; c++) {
+                FloatVector k0 = FloatVector.fromArray(S, kt, ko + c * ks + j);
+                a0 = k0.fma(FloatVector.broadcast(S, q[q0 + c] * scale), a0);
+                a1 = k0.fma(FloatVector.broadcast(S, q[q1 + c] * scale), a1);
+                a2 = k0.fma(FloatVector.broadcast(S, q[q2 + c] * scale), a2);
+                a3 = k0.fma(FloatVector.broadcast(S, q[q3 + c] * scale), a3);
+            }
+            a0.intoArray(s, s0 + j);
+            a1.intoArray(s, s0 + ss + j);
+            a2.intoArray(s, s0 + 2 * ss + j);
+            a3.intoArray(s, s0 + 3 * ss + j);
+        }
+        return j;
+    }
+
+    private static int scores4Scalar(
+            float[] q,
+            int q0,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int s0,
+            int ss,
+            int cols,
+            int j) {
+        int q1 = q0 + qs;
+        int q2 = q1 + qs;
+        int q3 = q2 + qs;
+        for (; j < cols; j++) {
+            float b0 = 0f, b1 = 0f, b2 = 0f, b3 = 0f;
+            for (int c = 0; c < d; c++) {
+                float kv = kt[ko + c * ks + j];
+                b0 = Math.fma(q[q0 + c] * scale, kv, b0);
+                b1 = Math.fma(q[q1 + c] * scale, kv, b1);
+                b2 = Math.fma(q[q2 + c] * scale, kv, b2);
+                b3 = Math.fma(q[q3 + c] * scale, kv, b3);
+            }
+            s[s0 + j] = b0;
+            s[s0 + ss + j] = b1;
+            s[s0 + 2 * ss + j] = b2;
+            s[s0 + 3 * ss + j] = b3;
+        }
+        return j;
+    }
+
+    /** One query row against {@code cols} keys: 4, then 1 vectors of keys per step, then scalar keys. */
+    private static void scores1(
+            float[] q, int q0, float scale, float[] kt, int ko, int ks, int d, float[] s, int s0, int cols) {
+        int j = 0;
+        for (; j + 4 * L <= cols; j += 4 * L) {
+            FloatVector a0 = FloatVector.zero(S),
+                    a1 = FloatVector.zero(S),
+                    a2 = FloatVector.zero(S),
+                    a3 = FloatVector.zero(S);
+            for (int c = 0; c < d; c++) {
+                int k = ko + c * ks + j;
+                FloatVector x = FloatVector.broadcast(S, q[q0 + c] * scale);
+                a0 = FloatVector.fromArray(S, kt, k).fma(x, a0);
+                a1 = FloatVector.fromArray(S, kt, k + L).fma(x, a1);
+                a2 = FloatVector.fromArray(S, kt, k + 2 * L).fma(x, a2);
+                a3 = FloatVector.fromArray(S, kt, k + 3 * L).fma(x, a3);
+            }
+            store4(s, s0 + j, a0, a1, a2, a3);
+        }
+        for (; j + L <= cols; j += L) {
+            FloatVector a0 = FloatVector.zero(S);
+            for (int c = 0; c < d; c++) {
+                a0 = FloatVector.fromArray(S, kt, ko + c * ks + j).fma(FloatVector.broadcast(S, q[q0 + c] * scale), a0);
+            }
+            a0.intoArray(s, s0 + j);
+        }
+        for (; j < cols; j++) {
+            float b = 0f;
+            for (int c = 0; c < d; c++) {
+                b = Math.fma(q[q0 + c] * scale, kt[ko + c * ks + j], b);
+            }
+            s[s0 + j] = b;
+        }
+    }
+
+    private static void store4(float[] a, int o, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        v0.intoArray(a, o);
+        v1.intoArray(a, o + L);
+        v2.intoArray(a, o + 2 * L);
+        v3.intoArray(a, o + 3 * L);
+    }
+
+    @Override
+    public void accumulateBlock(
+            float[] p,
+            int po,
+            int ps,
+            float[] v,
+            int vo,
+            int vs,
+            float[] acc,
+            int ao,
+            int as,
+            int rows,
+            int cols,
+            int d) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            accumulate4(p, po + i * ps, ps, v, vo, vs, acc, ao + i * as, as, cols, d);
+        }
+        for (; i < rows; i++) {
+            accumulate1(p, po + i * ps, v, vo, vs, acc, ao + i * as, cols, d);
+        }
+    }
+
+    /**
+     * Four rows of {@code acc} held in registers over all {@code cols} keys: each V vector loaded
+     * once serves the four rows (tiles of 4 × 4, then 4 × 2 and 4 × 1 vectors of head_dim, then
+     * scalar columns), each tile its own small method as in {@link #scores4}.
+     */
+    private static void accumulate4(
+            float[] p, int p0, int ps, float[] v, int vo, int vs, float[] acc, int r0, int as, int cols, int d) {
+        int c = accumulate4x4(p, p0, ps, v, vo, vs, acc, r0, as, cols, d, 0);
+        c = accumulate4x2(p, p0, ps, v, vo, vs, acc, r0, as, cols, d, c);
+        c = accumulate4x1(p, p0, ps, v, vo, vs, acc, r0, as, cols, d, c);
+        accumulate4Scalar(p, p0, ps, v, vo, vs, acc, r0, as, cols, d, c);
+    }
+
+    private static int accumulate4x4(
+            float[] p, int p0, int ps, float[] v, int vo, int vs, float[] acc, int r0, int as, int cols, int d, int c) {
+        int p1 = p0 + ps;
+        int p2 = p1 + ps;
+        int p3 = p2 + ps;
+        int r1 = r0 + as;
+        int r2 = r1 + as;
+        int r3 = r2 + as;
+        for (; c + 4 * L <= d; c += 4 * L) {
+            FloatVector a00 = FloatVector.fromArray(S, acc, r0 + c);
+            FloatVector a01 = FloatVector.fromArray(S, acc, r0 + c + L);
+            FloatVector a02 = FloatVector.fromArray(S, acc, r0 + c + 2 * L);
+            FloatVector a03 = FloatVector.fromArray(S, acc, r0 + c + 3 * L);
+            FloatVector a10 = FloatVector.fromArray(S, acc, r1 + c);
+            FloatVector a11 = FloatVector.fromArray(S, acc, r1 + c + L);
+            FloatVector a12 = FloatVector.fromArray(S, acc, r1 + c + 2 * L);
+            FloatVector a13 = FloatVector.fromArray(S, acc, r1 + c + 3 * L);
+            FloatVector a20 = FloatVector.fromArray(S, acc, r2 + c);
+            FloatVector a21 = FloatVector.fromArray(S, acc, r2 + c + L);
+            FloatVector a22 = FloatVector.fromArray(S, acc, r2 + c + 2 * L);
+            FloatVector a23 = FloatVector.fromArray(S, acc, r2 + c + 3 * L);
+            FloatVector a30 = FloatVector.fromArray(S, acc, r3 + c);
+            FloatVector a31 = FloatVector.fromArray(S, acc, r3 + c + L);
+            FloatVector a32 = FloatVector.fromArray(S, acc, r3 + c + 2 * L);
+            FloatVector a33 = FloatVector.fromArray(S, acc, r3 + c + 3 * L);
+            for (int j = 0; j < cols; j++) {
+                int vj = vo + j * vs + c;
+                FloatVector v0 = FloatVector.fromArray(S, v, vj);
+                FloatVector v1 = FloatVector.fromArray(S, v, vj + L);
+                FloatVector v2 = FloatVector.fromArray(S, v, vj + 2 * L);
+                FloatVector v3 = FloatVector.fromArray(S, v, vj + 3 * L);
+                FloatVector x = FloatVector.broadcast(S, p[p0 + j]);
+                a00 = v0.fma(x, a00);
+                a01 = v1.fma(x, a01);
+                a02 = v2.fma(x, a02);
+                a03 = v3.fma(x, a03);
+                x = FloatVector.broadcast(S, p[p1 + j]);
+                a10 = v0.fma(x, a10);
+                a11 = v1.fma(x, a11);
+                a12 = v2.fma(x, a12);
+                a13 = v3.fma(x, a13);
+                x = FloatVector.broadcast(S, p[p2 + j]);
+                a20 = v0.fma(x, a20);
+                a21 = v1.fma(x, a21);
+                a22 = v2.fma(x, a22);
+                a23 = v3.fma(x, a23);
+                x = FloatVector.broadcast(S, p[p3 + j]);
+                a30 = v0.fma(x, a30);
+                a31 = v1.fma(x, a31);
+                a32 = v2.fma(x, a32);
+                a33 = v3.fma(x, a33);
+            }
+            store4(acc, r0 + c, a00, a01, a02, a03);
+            store4(acc, r1 + c, a10, a11, a12, a13);
+            store4(acc, r2 + c, a20, a21, a22, a23);
+            store4(acc, r3 + c, a30, a31, a32, a33);
+        }
+        return c;
+    }
+
+    private static int accumulate4x2(
+            float[] p, int p0, int ps, float[] v, int vo, int vs, float[] acc, int r0, int as, int cols, int d, int c) {
+        int p1 = p0 + ps;
+        int p2 = p1 + ps;
+        int p3 = p2 + ps;
+        int r1 = r0 + as;
+        int r2 = r1 + as;
+        int r3 = r2 + as;
+        for (; c + 2 * L <= d; c += 2 * L) {
+            FloatVector a00 = FloatVector.fromArray(S, acc, r0 + c);
+            FloatVector a01 = FloatVector.fromArray(S, acc, r0 + c + L);
+            FloatVector a10 = FloatVector.fromArray(S, acc, r1 + c);
+            FloatVector a11 = FloatVector.fromArray(S, acc, r1 + c + L);
+            FloatVector a20 = FloatVector.fromArray(S, acc, r2 + c);
+            FloatVector a21 = FloatVector.fromArray(S, acc, r2 + c + L);
+            FloatVector a30 = FloatVector.fromArray(S, acc, r3 + c);
+            FloatVector a31 = FloatVector.fromArray(S, acc, r3 + c + L);
+            for (int j = 0; j < cols; j++) {
+                int vj = vo + j * vs + c;
+                FloatVector v0 = FloatVector.fromArray(S, v, vj);
+                FloatVector v1 = FloatVector.fromArray(S, v, vj + L);
+                FloatVector x = FloatVector.broadcast(S, p[p0 + j]);
+                a00 = v0.fma(x, a00);
+                a01 = v1.fma(x, a01);
+                x = FloatVector.broadcast(S, p[p1 + j]);
+                a10 = v0.fma(x, a10);
+                a11 = v1.fma(x, a11);
+                x = FloatVector.broadcast(S, p[p2 + j]);
+                a20 = v0.fma(x, a20);
+                a21 = v1.fma(x, a21);
+                x = FloatVector.broadcast(S, p[p3 + j]);
+                a30 = v0.fma(x, a30);
+                a31 = v1.fma(x, a31);
+            }
+            a00.intoArray(acc, r0 + c);
+            a01.intoArray(acc, r0 + c + L);
+            a10.intoArray(acc, r1 + c);
+            a11.intoArray(acc, r1 + c + L);
+            a20.intoArray(acc, r2 + c);
+            a21.intoArray(acc, r2 + c + L);
+            a30.intoArray(acc, r3 + c);
+            a31.intoArray(acc, r3 + c + L);
+        }
+        return c;
+    }
+
+    private static int accumulate4x1(
+            float[] p, int p0, int ps, float[] v, int vo, int vs, float[] acc, int r0, int as, int cols, int d, int c) {
+        int p1 = p0 + ps;
+        int p2 = p1 + ps;
+        int p3 = p2 + ps;
+        int r1 = r0 + as;
+        int r2 = r1 + as;
+        int r3 = r2 + as;
+        for (; c + L <= d; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, acc, r0 + c);
+            FloatVector a1 = FloatVector.fromArray(S, acc, r1 + c);
+            FloatVector a2 = FloatVector.fromArray(S, acc, r2 + c);
+            FloatVector a3 = FloatVector.fromArray(S, acc, r3 + c);
+            for (int j = 0; j < cols; j++) {
+                FloatVector v0 = FloatVector.fromArray(S, v, vo + j * vs + c);
+                a0 = v0.fma(FloatVector.broadcast(S, p[p0 + j]), a0);
+                a1 = v0.fma(FloatVector.broadcast(S, p[p1 + j]), a1);
+                a2 = v0.fma(FloatVector.broadcast(S, p[p2 + j]), a2);
+                a3 = v0.fma(FloatVector.broadcast(S, p[p3 + j]), a3);
+            }
+            a0.intoArray(acc, r0 + c);
+            a1.intoArray(acc, r1 + c);
+            a2.intoArray(acc, r2 + c);
+            a3.intoArray(acc, r3 + c);
+        }
+        return c;
+    }
+
+    private static int accumulate4Scalar(
+            float[] p, int p0, int ps, float[] v, int vo, int vs, float[] acc, int r0, int as, int cols, int d, int c) {
+        int p1 = p0 + ps;
+        int p2 = p1 + ps;
+        int p3 = p2 + ps;
+        int r1 = r0 + as;
+        int r2 = r1 + as;
+        int r3 = r2 + as;
+        for (; c < d; c++) {
+            float b0 = acc[r0 + c], b1 = acc[r1 + c], b2 = acc[r2 + c], b3 = acc[r3 + c];
+            for (int j = 0; j < cols; j++) {
+                float vv = v[vo + j * vs + c];
+                b0 = Math.fma(p[p0 + j], vv, b0);
+                b1 = Math.fma(p[p1 + j], vv, b1);
+                b2 = Math.fma(p[p2 + j], vv, b2);
+                b3 = Math.fma(p[p3 + j], vv, b3);
+            }
+            acc[r0 + c] = b0;
+            acc[r1 + c] = b1;
+            acc[r2 + c] = b2;
+            acc[r3 + c] = b3;
+        }
+        return c;
+    }
+
+    /** One row of {@code acc} in registers over all keys: 4, then 1 vectors of head_dim, then scalar columns. */
+    private static void accumulate1(
+            float[] p, int p0, float[] v, int vo, int vs, float[] acc, int r0, int cols, int d) {
+        int c = 0;
+        for (; c + 4 * L <= d; c += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, acc, r0 + c);
+            FloatVector a1 = FloatVector.fromArray(S, acc, r0 + c + L);
+            FloatVector a2 = FloatVector.fromArray(S, acc, r0 + c + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(S, acc, r0 + c + 3 * L);
+            for (int j = 0; j < cols; j++) {
+                int vj = vo + j * vs + c;
+                FloatVector x = FloatVector.broadcast(S, p[p0 + j]);
+                a0 = FloatVector.fromArray(S, v, vj).fma(x, a0);
+                a1 = FloatVector.fromArray(S, v, vj + L).fma(x, a1);
+                a2 = FloatVector.fromArray(S, v, vj + 2 * L).fma(x, a2);
+                a3 = FloatVector.fromArray(S, v, vj + 3 * L).fma(x, a3);
+            }
+            store4(acc, r0 + c, a0, a1, a2, a3);
+        }
+        for (; c + L <= d; c += L) {
+            FloatVector a0 = FloatVector.fromArray(S, acc, r0 + c);
+            for (int j = 0; j < cols; j++) {
+                a0 = FloatVector.fromArray(S, v, vo + j * vs + c).fma(FloatVector.broadcast(S, p[p0 + j]), a0);
+            }
+            a0.intoArray(acc, r0 + c);
+        }
+        for (; c < d; c++) {
+            float b = acc[r0 + c];
+            for (int j = 0; j < cols; j++) {
+                b = Math.fma(p[p0 + j], v[vo + j * vs + c], b);
+            }
+            acc[r0 + c] = b;
+        }
+    }
+
+    @Override
     public void scale(float alpha, float[] y, int yo, int len) {
         int i = 0;
         for (; i + L <= len; i += L) {

@@ -13,6 +13,48 @@ public interface VectorPrimitives {
     /** {@code y[yo+i] += alpha · x[xo+i]} for i in [0, len). */
     void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len);
 
+    /**
+     * A block of attention scores, {@code Q · Kᵀ} with K held transposed:
+     * {@code s[so + i·ss + j] = Σ_c (q[qo + i·qs + c] · scale) · kt[ko + c·ks + j]} for i in
+     * [0, rows), j in [0, cols), c in [0, d). Each sum is a chain of fused multiply-adds in c order
+     * starting from 0, as {@code d} {@link #axpy}s of {@code q·scale} over a zeroed row would give,
+     * so both implementations and any blocking give the same bits.
+     */
+    void scoreBlock(
+            float[] q,
+            int qo,
+            int qs,
+            float scale,
+            float[] kt,
+            int ko,
+            int ks,
+            int d,
+            float[] s,
+            int so,
+            int ss,
+            int rows,
+            int cols);
+
+    /**
+     * Accumulates probabilities times values, {@code acc += P · V}:
+     * {@code acc[ao + i·as + c] += Σ_j p[po + i·ps + j] · v[vo + j·vs + c]} for i in [0, rows), c in
+     * [0, d), j in [0, cols), the terms added to {@code acc} one at a time by fused multiply-adds in
+     * j order, as one {@link #axpy} per (i, j) would, so the bits do not depend on the blocking.
+     */
+    void accumulateBlock(
+            float[] p,
+            int po,
+            int ps,
+            float[] v,
+            int vo,
+            int vs,
+            float[] acc,
+            int ao,
+            int as,
+            int rows,
+            int cols,
+            int d);
+
     /** {@code y[yo+i] *= alpha} for i in [0, len). */
     void scale(float alpha, float[] y, int yo, int len);
 

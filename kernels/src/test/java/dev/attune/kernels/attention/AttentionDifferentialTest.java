@@ -352,14 +352,15 @@ class AttentionDifferentialTest {
                 Case c = fused(new int[] {n / 3, n, 7}, 2, 64, false, 1, rnd);
                 float[] out = new float[c.p().totalTokens() * c.p().outWidth()];
                 // The fewest bytes of several calls: the first ones run before C2 has compiled the
-                // kernel, when the Vector API's fallback boxes every vector.
+                // kernel (each of its register tiles, the rarer tail tiles last), when the Vector
+                // API's fallback boxes every vector. Stops once a call matches.
+                long declared = kernel.workspaceBytes(c.p(), 1);
                 long allocated = Long.MAX_VALUE;
-                for (int call = 0; call < 8; call++) {
+                for (int call = 0; call < 40 && Math.abs(allocated - declared) > 0.001 * declared + 4096; call++) {
                     long before = mx.getCurrentThreadAllocatedBytes();
                     kernel.forward(c.p(), c.q(), c.k(), c.v(), out, one);
                     allocated = Math.min(allocated, mx.getCurrentThreadAllocatedBytes() - before);
                 }
-                long declared = kernel.workspaceBytes(c.p(), 1);
                 // Slack for the call's own small objects (unit table, lambda, array headers) only.
                 assertTrue(
                         Math.abs(allocated - declared) <= 0.001 * declared + 4096,

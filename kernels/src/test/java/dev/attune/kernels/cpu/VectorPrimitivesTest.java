@@ -111,6 +111,91 @@ class VectorPrimitivesTest {
         }
     }
 
+    /** Shapes that reach every tile and tail of the blocked products: rows, columns and depth around the vector widths. */
+    private static final int[][] BLOCK_SHAPES = {
+        {1, 1, 1},
+        {4, 64, 32},
+        {5, 50, 32},
+        {32, 64, 64},
+        {3, 17, 8},
+        {7, 33, 80},
+        {9, 70, 128},
+        {2, 0, 16},
+        {0, 5, 4},
+        {6, 48, 40},
+        {13, 65, 17}
+    };
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void scoreBlockIsTheChainOfFmasOneQueryAtATimeWouldGive(VectorPrimitives p) {
+        Random rnd = new Random(21);
+        for (int[] shape : BLOCK_SHAPES) {
+            int rows = shape[0], cols = shape[1], d = shape[2];
+            int qs = d + 3, ks = cols + 5, ss = cols + 2, qo = 2, ko = 1, so = 3;
+            float scale = 0.125f + rnd.nextFloat();
+            float[] q = random(rnd, qo + rows * qs + 1);
+            float[] kt = random(rnd, ko + d * ks + 1);
+            float[] s = new float[so + Math.max(1, rows) * ss + 4];
+            Arrays.fill(s, GUARD);
+            p.scoreBlock(q, qo, qs, scale, kt, ko, ks, d, s, so, ss, rows, cols);
+            String where = p.getClass().getSimpleName() + " " + Arrays.toString(shape);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    // The axpy formulation, element by element: s = fma(q·scale, k, s) over c from 0.
+                    float chain = 0f;
+                    double exact = 0;
+                    for (int c = 0; c < d; c++) {
+                        chain = Math.fma(q[qo + i * qs + c] * scale, kt[ko + c * ks + j], chain);
+                        exact += (double) (q[qo + i * qs + c] * scale) * kt[ko + c * ks + j];
+                    }
+                    float got = s[so + i * ss + j];
+                    assertEquals(chain, got, 0f, where + " i=" + i + " j=" + j);
+                    assertEquals(exact, got, 1e-5 * Math.max(1, d), where + " against double");
+                }
+                for (int j = cols; j < ss; j++) {
+                    assertEquals(GUARD, s[so + i * ss + j], 0f, where + ": wrote past the block at j=" + j);
+                }
+            }
+            for (int x = 0; x < so; x++) {
+                assertEquals(GUARD, s[x], 0f, where + ": wrote before the block");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("implementations")
+    void accumulateBlockAddsEachTermInKeyOrder(VectorPrimitives p) {
+        Random rnd = new Random(22);
+        for (int[] shape : BLOCK_SHAPES) {
+            int rows = shape[0], cols = shape[1], d = shape[2];
+            int ps = cols + 3, vs = d + 2, as = d + 5, po = 1, vo = 4, ao = 2;
+            float[] pr = random(rnd, po + Math.max(1, rows) * ps + 1);
+            float[] v = random(rnd, vo + cols * vs + 1);
+            float[] acc = new float[ao + Math.max(1, rows) * as + 3];
+            Arrays.fill(acc, GUARD);
+            float[] start = random(rnd, rows * d);
+            for (int i = 0; i < rows; i++) {
+                System.arraycopy(start, i * d, acc, ao + i * as, d);
+            }
+            p.accumulateBlock(pr, po, ps, v, vo, vs, acc, ao, as, rows, cols, d);
+            String where = p.getClass().getSimpleName() + " " + Arrays.toString(shape);
+            for (int i = 0; i < rows; i++) {
+                for (int c = 0; c < d; c++) {
+                    // One axpy per key, in key order: a = fma(p_j, v_j, a).
+                    float chain = start[i * d + c];
+                    for (int j = 0; j < cols; j++) {
+                        chain = Math.fma(pr[po + i * ps + j], v[vo + j * vs + c], chain);
+                    }
+                    assertEquals(chain, acc[ao + i * as + c], 0f, where + " i=" + i + " c=" + c);
+                }
+                for (int c = d; c < as && ao + i * as + c < acc.length; c++) {
+                    assertEquals(GUARD, acc[ao + i * as + c], 0f, where + ": wrote past the row at c=" + c);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("implementations")
     void scaleIsAnExactFloatMultiply(VectorPrimitives p) {
