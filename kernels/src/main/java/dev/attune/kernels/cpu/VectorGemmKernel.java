@@ -43,8 +43,31 @@ final class VectorGemmKernel implements GemmKernel {
     private static final int W = PanelMatrix.WIDTH;
     /** Columns of one register tile; a panel holds W / TILE_COLS of them (one with 512-bit vectors). */
     private static final int TILE_COLS = 4 * L;
+    /**
+     * Whether the vector registers are too few for the 4 × 4 tile: x86 below AVX-512 has 16 (the
+     * tile needs 16 accumulators, 4 weight vectors and a broadcast, and C2 would spill
+     * accumulators in the inner loop: a third of the FMA rate on a Zen 2), AVX-512 and AArch64
+     * have 32. Those run a 6-row × 2-vector tile instead (12 accumulators, 2 weight vectors, a
+     * broadcast: 15 registers), the shape of the classic AVX2 SGEMM kernels. Each output's sum is
+     * the same sequence of FMAs either way.
+     */
+    static final boolean NARROW = isX86() && S.vectorBitSize() < 512;
+    /** Columns of one narrow tile. */
+    private static final int NARROW_COLS = 2 * L;
     /** Panel rows per K chunk. */
     private static final int K_CHUNK = 512;
+
+    private final boolean narrow;
+
+    /** The tile this platform's register file suits ({@link #NARROW}). */
+    VectorGemmKernel() {
+        this(NARROW);
+    }
+
+    /** A chosen tile, for tests that check both on any machine. */
+    VectorGemmKernel(boolean narrow) {
+        this.narrow = narrow;
+    }
 
     @Override
     public int pairLanes() {
@@ -70,6 +93,28 @@ final class VectorGemmKernel implements GemmKernel {
         }
         for (int kc = 0; kc < k; kc += K_CHUNK) {
             int kEnd = Math.min(k, kc + K_CHUNK);
+            if (narrow) {
+                for (int cg = 0; cg < W; cg += NARROW_COLS) {
+                    int po = w.offset(j, 0) + cg;
+                    int r = r0;
+                    int o = yo + cg;
+                    for (; r + 6 <= r1; r += 6, o += 6 * ys) {
+                        if (w.isBf16()) {
+                            tile6x2Bf16(x, r * k, k, w.bf16(), po, kc, kEnd, yt, o, ys);
+                        } else {
+                            tile6x2(x, r * k, k, w.f32(), po, kc, kEnd, yt, o, ys);
+                        }
+                    }
+                    for (; r < r1; r++, o += ys) {
+                        if (w.isBf16()) {
+                            tile1x2Bf16(x, r * k, w.bf16(), po, kc, kEnd, yt, o);
+                        } else {
+                            tile1x2(x, r * k, w.f32(), po, kc, kEnd, yt, o);
+                        }
+                    }
+                }
+                continue;
+            }
             for (int cg = 0; cg < W; cg += TILE_COLS) {
                 int po = w.offset(j, 0) + cg;
                 int r = r0;
@@ -137,6 +182,11 @@ final class VectorGemmKernel implements GemmKernel {
             Arrays.fill(acc, at, at + cols, 0f);
         }
         Arrays.fill(acc, at + cols, at + W, 0f);
+    }
+
+    private static boolean isX86() {
+        String arch = System.getProperty("os.arch", "");
+        return arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
     }
 
     private static void check(PanelMatrix w) {
@@ -291,6 +341,136 @@ final class VectorGemmKernel implements GemmKernel {
         a31.intoArray(y, y3 + L);
         a32.intoArray(y, y3 + 2 * L);
         a33.intoArray(y, y3 + 3 * L);
+    }
+
+    /** Rows x0/k .. +6 of X, inputs [kc, kEnd), against 2 vectors of fp32 panel columns from {@code po}. */
+    private static void tile6x2(
+            float[] x, int x0, int k, float[] w, int po, int kc, int kEnd, float[] y, int y0, int ys) {
+        FloatVector a00 = FloatVector.fromArray(S, y, y0);
+        FloatVector a01 = FloatVector.fromArray(S, y, y0 + L);
+        FloatVector a10 = FloatVector.fromArray(S, y, y0 + ys);
+        FloatVector a11 = FloatVector.fromArray(S, y, y0 + ys + L);
+        FloatVector a20 = FloatVector.fromArray(S, y, y0 + 2 * ys);
+        FloatVector a21 = FloatVector.fromArray(S, y, y0 + 2 * ys + L);
+        FloatVector a30 = FloatVector.fromArray(S, y, y0 + 3 * ys);
+        FloatVector a31 = FloatVector.fromArray(S, y, y0 + 3 * ys + L);
+        FloatVector a40 = FloatVector.fromArray(S, y, y0 + 4 * ys);
+        FloatVector a41 = FloatVector.fromArray(S, y, y0 + 4 * ys + L);
+        FloatVector a50 = FloatVector.fromArray(S, y, y0 + 5 * ys);
+        FloatVector a51 = FloatVector.fromArray(S, y, y0 + 5 * ys + L);
+        for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
+            FloatVector w0 = FloatVector.fromArray(S, w, wp);
+            FloatVector w1 = FloatVector.fromArray(S, w, wp + L);
+            FloatVector v = FloatVector.broadcast(S, x[x0 + p]);
+            a00 = w0.fma(v, a00);
+            a01 = w1.fma(v, a01);
+            v = FloatVector.broadcast(S, x[x0 + k + p]);
+            a10 = w0.fma(v, a10);
+            a11 = w1.fma(v, a11);
+            v = FloatVector.broadcast(S, x[x0 + 2 * k + p]);
+            a20 = w0.fma(v, a20);
+            a21 = w1.fma(v, a21);
+            v = FloatVector.broadcast(S, x[x0 + 3 * k + p]);
+            a30 = w0.fma(v, a30);
+            a31 = w1.fma(v, a31);
+            v = FloatVector.broadcast(S, x[x0 + 4 * k + p]);
+            a40 = w0.fma(v, a40);
+            a41 = w1.fma(v, a41);
+            v = FloatVector.broadcast(S, x[x0 + 5 * k + p]);
+            a50 = w0.fma(v, a50);
+            a51 = w1.fma(v, a51);
+        }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a10.intoArray(y, y0 + ys);
+        a11.intoArray(y, y0 + ys + L);
+        a20.intoArray(y, y0 + 2 * ys);
+        a21.intoArray(y, y0 + 2 * ys + L);
+        a30.intoArray(y, y0 + 3 * ys);
+        a31.intoArray(y, y0 + 3 * ys + L);
+        a40.intoArray(y, y0 + 4 * ys);
+        a41.intoArray(y, y0 + 4 * ys + L);
+        a50.intoArray(y, y0 + 5 * ys);
+        a51.intoArray(y, y0 + 5 * ys + L);
+    }
+
+    /** As {@link #tile6x2} over pair-interleaved bf16 panel rows: one load gives the 2 weight vectors. */
+    private static void tile6x2Bf16(
+            float[] x, int x0, int k, short[] w, int po, int kc, int kEnd, float[] y, int y0, int ys) {
+        FloatVector a00 = FloatVector.fromArray(S, y, y0);
+        FloatVector a01 = FloatVector.fromArray(S, y, y0 + L);
+        FloatVector a10 = FloatVector.fromArray(S, y, y0 + ys);
+        FloatVector a11 = FloatVector.fromArray(S, y, y0 + ys + L);
+        FloatVector a20 = FloatVector.fromArray(S, y, y0 + 2 * ys);
+        FloatVector a21 = FloatVector.fromArray(S, y, y0 + 2 * ys + L);
+        FloatVector a30 = FloatVector.fromArray(S, y, y0 + 3 * ys);
+        FloatVector a31 = FloatVector.fromArray(S, y, y0 + 3 * ys + L);
+        FloatVector a40 = FloatVector.fromArray(S, y, y0 + 4 * ys);
+        FloatVector a41 = FloatVector.fromArray(S, y, y0 + 4 * ys + L);
+        FloatVector a50 = FloatVector.fromArray(S, y, y0 + 5 * ys);
+        FloatVector a51 = FloatVector.fromArray(S, y, y0 + 5 * ys + L);
+        for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
+            IntVector i0 = ShortVector.fromArray(SW, w, wp).reinterpretAsInts();
+            FloatVector w0 = low(i0);
+            FloatVector w1 = high(i0);
+            FloatVector v = FloatVector.broadcast(S, x[x0 + p]);
+            a00 = w0.fma(v, a00);
+            a01 = w1.fma(v, a01);
+            v = FloatVector.broadcast(S, x[x0 + k + p]);
+            a10 = w0.fma(v, a10);
+            a11 = w1.fma(v, a11);
+            v = FloatVector.broadcast(S, x[x0 + 2 * k + p]);
+            a20 = w0.fma(v, a20);
+            a21 = w1.fma(v, a21);
+            v = FloatVector.broadcast(S, x[x0 + 3 * k + p]);
+            a30 = w0.fma(v, a30);
+            a31 = w1.fma(v, a31);
+            v = FloatVector.broadcast(S, x[x0 + 4 * k + p]);
+            a40 = w0.fma(v, a40);
+            a41 = w1.fma(v, a41);
+            v = FloatVector.broadcast(S, x[x0 + 5 * k + p]);
+            a50 = w0.fma(v, a50);
+            a51 = w1.fma(v, a51);
+        }
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a10.intoArray(y, y0 + ys);
+        a11.intoArray(y, y0 + ys + L);
+        a20.intoArray(y, y0 + 2 * ys);
+        a21.intoArray(y, y0 + 2 * ys + L);
+        a30.intoArray(y, y0 + 3 * ys);
+        a31.intoArray(y, y0 + 3 * ys + L);
+        a40.intoArray(y, y0 + 4 * ys);
+        a41.intoArray(y, y0 + 4 * ys + L);
+        a50.intoArray(y, y0 + 5 * ys);
+        a51.intoArray(y, y0 + 5 * ys + L);
+    }
+
+    /** One row against 2 vectors of fp32 panel columns, inputs [kc, kEnd). */
+    private static void tile1x2(float[] x, int xr, float[] w, int po, int kc, int kEnd, float[] y, int y0) {
+        FloatVector a0 = FloatVector.fromArray(S, y, y0);
+        FloatVector a1 = FloatVector.fromArray(S, y, y0 + L);
+        for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
+            FloatVector v = FloatVector.broadcast(S, x[xr + p]);
+            a0 = FloatVector.fromArray(S, w, wp).fma(v, a0);
+            a1 = FloatVector.fromArray(S, w, wp + L).fma(v, a1);
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
+    }
+
+    /** One row against 2 vectors of bf16 panel columns, inputs [kc, kEnd). */
+    private static void tile1x2Bf16(float[] x, int xr, short[] w, int po, int kc, int kEnd, float[] y, int y0) {
+        FloatVector a0 = FloatVector.fromArray(S, y, y0);
+        FloatVector a1 = FloatVector.fromArray(S, y, y0 + L);
+        for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
+            FloatVector v = FloatVector.broadcast(S, x[xr + p]);
+            IntVector i0 = ShortVector.fromArray(SW, w, wp).reinterpretAsInts();
+            a0 = low(i0).fma(v, a0);
+            a1 = high(i0).fma(v, a1);
+        }
+        a0.intoArray(y, y0);
+        a1.intoArray(y, y0 + L);
     }
 
     /** One row, inputs [kc, kEnd), fp32 panel rows. */

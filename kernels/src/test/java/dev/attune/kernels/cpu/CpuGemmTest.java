@@ -38,6 +38,10 @@ class CpuGemmTest {
         return switch (name) {
             case "scalar" -> (x, m, k, w, n, bias, y) -> whole(new ScalarGemmKernel(), x, m, k, w, false, n, bias, y);
             case "vector" -> (x, m, k, w, n, bias, y) -> whole(new VectorGemmKernel(), x, m, k, w, false, n, bias, y);
+            case "vector-wide" ->
+                (x, m, k, w, n, bias, y) -> whole(new VectorGemmKernel(false), x, m, k, w, false, n, bias, y);
+            case "vector-narrow" ->
+                (x, m, k, w, n, bias, y) -> whole(new VectorGemmKernel(true), x, m, k, w, false, n, bias, y);
             case "scalar-transposed" ->
                 (x, m, k, w, n, bias, y) ->
                         whole(new ScalarGemmKernel(), x, m, k, transpose(w, k, n), true, n, bias, y);
@@ -144,7 +148,9 @@ class CpuGemmTest {
                 CpuGemm.matmulTransposedBf16(x, m, k, transposeBf16(wb, k, n), n, yt, threads);
                 CpuGemm.matmulTransposed(x, m, k, transpose(w, k, n), n, yt32, threads);
                 assertArrayEquals(yt32, yt, "entry transposed " + where);
-                for (GemmKernel kernel : new GemmKernel[] {new ScalarGemmKernel(), new VectorGemmKernel()}) {
+                for (GemmKernel kernel : new GemmKernel[] {
+                    new ScalarGemmKernel(), new VectorGemmKernel(false), new VectorGemmKernel(true)
+                }) {
                     String name = kernel.getClass().getSimpleName() + " " + where;
                     float[] e = new float[m * n];
                     float[] b = new float[m * n];
@@ -217,7 +223,8 @@ class CpuGemmTest {
     @ValueSource(
             strings = {
                 "scalar",
-                "vector",
+                "vector-wide",
+                "vector-narrow",
                 "entry",
                 "scalar-transposed",
                 "vector-transposed",
@@ -265,9 +272,13 @@ class CpuGemmTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"scalar", "vector"})
+    @ValueSource(strings = {"scalar", "vector-wide", "vector-narrow"})
     void aPanelWritesOnlyItsRowsAndColumns(String name) {
-        GemmKernel kernel = name.equals("scalar") ? new ScalarGemmKernel() : new VectorGemmKernel();
+        GemmKernel kernel = switch (name) {
+            case "scalar" -> new ScalarGemmKernel();
+            case "vector-wide" -> new VectorGemmKernel(false);
+            default -> new VectorGemmKernel(true);
+        };
         Random rnd = new Random(7);
         int m = 210;
         for (int k : new int[] {1, 17, 130}) {
@@ -511,7 +522,9 @@ class CpuGemmTest {
             assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2);
             CpuGemm.matmul(new float[0], 3, 0, new float[0], 2, null, y2, threads);
             assertArrayEquals(new float[6], y2);
-            for (GemmKernel kernel : new GemmKernel[] {new ScalarGemmKernel(), new VectorGemmKernel()}) {
+            for (GemmKernel kernel :
+                    new GemmKernel[] {new ScalarGemmKernel(), new VectorGemmKernel(false), new VectorGemmKernel(true)
+                    }) {
                 Arrays.fill(y2, 3f);
                 whole(kernel, new float[0], 3, 0, new float[0], false, 2, new float[] {1f, -2f}, y2);
                 assertArrayEquals(new float[] {1f, -2f, 1f, -2f, 1f, -2f}, y2, kernel + " panels");
