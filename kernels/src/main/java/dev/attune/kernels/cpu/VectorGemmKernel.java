@@ -47,11 +47,18 @@ final class VectorGemmKernel implements GemmKernel {
      * Whether the vector registers are too few for the 4 × 4 tile: x86 below AVX-512 has 16 (the
      * tile needs 16 accumulators, 4 weight vectors and a broadcast, and C2 would spill
      * accumulators in the inner loop: a third of the FMA rate on a Zen 2), AVX-512 and AArch64
-     * have 32. Those run a 6-row × 2-vector tile instead (12 accumulators, 2 weight vectors, a
-     * broadcast: 15 registers), the shape of the classic AVX2 SGEMM kernels. Each output's sum is
-     * the same sequence of FMAs either way.
+     * have 32. Those run fp32 panels through a 6-row × 2-vector tile instead (12 accumulators, 2
+     * weight vectors, a broadcast: 15 registers), the shape of the classic AVX2 SGEMM kernels.
+     * bf16 panels keep the 4 × 4 tile there, measured faster on a Zen 2 at M = 16 and 256 (41
+     * against 31 and 47 against 40 GFLOP/s): their weight vectors are made from two loads just
+     * before use. Each output's sum is the same sequence of FMAs either way. {@code -Dattune.cpu.gemmTile=wide|narrow} overrides the
+     * choice (for benchmarks).
      */
-    static final boolean NARROW = isX86() && S.vectorBitSize() < 512;
+    static final boolean NARROW = switch (System.getProperty("attune.cpu.gemmTile", "auto")) {
+        case "narrow" -> true;
+        case "wide" -> false;
+        default -> isX86() && S.vectorBitSize() < 512;
+    };
     /** Columns of one narrow tile. */
     private static final int NARROW_COLS = 2 * L;
     /** Panel rows per K chunk. */
@@ -93,24 +100,22 @@ final class VectorGemmKernel implements GemmKernel {
         }
         for (int kc = 0; kc < k; kc += K_CHUNK) {
             int kEnd = Math.min(k, kc + K_CHUNK);
-            if (narrow) {
+            if (narrow && !w.isBf16()) {
                 for (int cg = 0; cg < W; cg += NARROW_COLS) {
                     int po = w.offset(j, 0) + cg;
                     int r = r0;
                     int o = yo + cg;
                     for (; r + 6 <= r1; r += 6, o += 6 * ys) {
-                        if (w.isBf16()) {
-                            tile6x2Bf16(x, r * k, k, w.bf16(), po, kc, kEnd, yt, o, ys);
-                        } else {
-                            tile6x2(x, r * k, k, w.f32(), po, kc, kEnd, yt, o, ys);
-                        }
+                        tile6x2(x, r * k, k, w.f32(), po, kc, kEnd, yt, o, ys);
+                    }
+                    // Four of the (at most five) rows left share one pass over the weights.
+                    if (r + 4 <= r1) {
+                        tile4x2(x, r * k, k, w.f32(), po, kc, kEnd, yt, o, ys);
+                        r += 4;
+                        o += 4 * ys;
                     }
                     for (; r < r1; r++, o += ys) {
-                        if (w.isBf16()) {
-                            tile1x2Bf16(x, r * k, w.bf16(), po, kc, kEnd, yt, o);
-                        } else {
-                            tile1x2(x, r * k, w.f32(), po, kc, kEnd, yt, o);
-                        }
+                        tile1x2(x, r * k, w.f32(), po, kc, kEnd, yt, o);
                     }
                 }
                 continue;
@@ -394,9 +399,9 @@ final class VectorGemmKernel implements GemmKernel {
         a51.intoArray(y, y0 + 5 * ys + L);
     }
 
-    /** As {@link #tile6x2} over pair-interleaved bf16 panel rows: one load gives the 2 weight vectors. */
-    private static void tile6x2Bf16(
-            float[] x, int x0, int k, short[] w, int po, int kc, int kEnd, float[] y, int y0, int ys) {
+    /** As {@link #tile6x2} for four rows (of the rows a 6-row split leaves). */
+    private static void tile4x2(
+            float[] x, int x0, int k, float[] w, int po, int kc, int kEnd, float[] y, int y0, int ys) {
         FloatVector a00 = FloatVector.fromArray(S, y, y0);
         FloatVector a01 = FloatVector.fromArray(S, y, y0 + L);
         FloatVector a10 = FloatVector.fromArray(S, y, y0 + ys);
@@ -405,14 +410,9 @@ final class VectorGemmKernel implements GemmKernel {
         FloatVector a21 = FloatVector.fromArray(S, y, y0 + 2 * ys + L);
         FloatVector a30 = FloatVector.fromArray(S, y, y0 + 3 * ys);
         FloatVector a31 = FloatVector.fromArray(S, y, y0 + 3 * ys + L);
-        FloatVector a40 = FloatVector.fromArray(S, y, y0 + 4 * ys);
-        FloatVector a41 = FloatVector.fromArray(S, y, y0 + 4 * ys + L);
-        FloatVector a50 = FloatVector.fromArray(S, y, y0 + 5 * ys);
-        FloatVector a51 = FloatVector.fromArray(S, y, y0 + 5 * ys + L);
         for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
-            IntVector i0 = ShortVector.fromArray(SW, w, wp).reinterpretAsInts();
-            FloatVector w0 = low(i0);
-            FloatVector w1 = high(i0);
+            FloatVector w0 = FloatVector.fromArray(S, w, wp);
+            FloatVector w1 = FloatVector.fromArray(S, w, wp + L);
             FloatVector v = FloatVector.broadcast(S, x[x0 + p]);
             a00 = w0.fma(v, a00);
             a01 = w1.fma(v, a01);
@@ -425,12 +425,6 @@ final class VectorGemmKernel implements GemmKernel {
             v = FloatVector.broadcast(S, x[x0 + 3 * k + p]);
             a30 = w0.fma(v, a30);
             a31 = w1.fma(v, a31);
-            v = FloatVector.broadcast(S, x[x0 + 4 * k + p]);
-            a40 = w0.fma(v, a40);
-            a41 = w1.fma(v, a41);
-            v = FloatVector.broadcast(S, x[x0 + 5 * k + p]);
-            a50 = w0.fma(v, a50);
-            a51 = w1.fma(v, a51);
         }
         a00.intoArray(y, y0);
         a01.intoArray(y, y0 + L);
@@ -440,10 +434,6 @@ final class VectorGemmKernel implements GemmKernel {
         a21.intoArray(y, y0 + 2 * ys + L);
         a30.intoArray(y, y0 + 3 * ys);
         a31.intoArray(y, y0 + 3 * ys + L);
-        a40.intoArray(y, y0 + 4 * ys);
-        a41.intoArray(y, y0 + 4 * ys + L);
-        a50.intoArray(y, y0 + 5 * ys);
-        a51.intoArray(y, y0 + 5 * ys + L);
     }
 
     /** One row against 2 vectors of fp32 panel columns, inputs [kc, kEnd). */
@@ -454,20 +444,6 @@ final class VectorGemmKernel implements GemmKernel {
             FloatVector v = FloatVector.broadcast(S, x[xr + p]);
             a0 = FloatVector.fromArray(S, w, wp).fma(v, a0);
             a1 = FloatVector.fromArray(S, w, wp + L).fma(v, a1);
-        }
-        a0.intoArray(y, y0);
-        a1.intoArray(y, y0 + L);
-    }
-
-    /** One row against 2 vectors of bf16 panel columns, inputs [kc, kEnd). */
-    private static void tile1x2Bf16(float[] x, int xr, short[] w, int po, int kc, int kEnd, float[] y, int y0) {
-        FloatVector a0 = FloatVector.fromArray(S, y, y0);
-        FloatVector a1 = FloatVector.fromArray(S, y, y0 + L);
-        for (int p = kc, wp = po + kc * W; p < kEnd; p++, wp += W) {
-            FloatVector v = FloatVector.broadcast(S, x[xr + p]);
-            IntVector i0 = ShortVector.fromArray(SW, w, wp).reinterpretAsInts();
-            a0 = low(i0).fma(v, a0);
-            a1 = high(i0).fma(v, a1);
         }
         a0.intoArray(y, y0);
         a1.intoArray(y, y0 + L);
