@@ -18,6 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * #K_CHUNK} contiguous rows (128 KB of fp32, 64 KB of bf16), which stays in L2 while every row
  * tile of the unit passes over it (512 rows ran 5–10% faster than 128 at M = 16, 64 and 512: fewer
  * partial sums to store and reload); rows left over from the tiles run one at a time over it.
+ * On x86 without AVX-512 fp32 panels use a 6-row by 2-vector tile instead ({@link #NARROW}).
  *
  * <p>A single row (a decode step of one sequence) has no reuse to wait for: it streams two panels
  * at once through the whole of K with 8 accumulators, two sequential reads in flight per core.
