@@ -180,19 +180,23 @@ final class SessionStream implements AutoCloseable {
             failure = e;
         }
         for (CUevent e : spareEvents) {
-            int r = DriverCalls.result(() -> JCudaDriver.cuEventDestroy(e));
-            if (r != CudaResults.SUCCESS && failure == null) {
-                failure = CudaResults.exception(r, "cuEventDestroy", CudaResults.Phase.OTHER, device, 0, null, null);
-            }
+            failure = attempt(failure, "cuEventDestroy", () -> JCudaDriver.cuEventDestroy(e));
         }
         spareEvents.clear();
-        int r = DriverCalls.result(() -> JCudaDriver.cuStreamDestroy(stream));
-        if (r != CudaResults.SUCCESS && failure == null) {
-            failure = CudaResults.exception(r, "cuStreamDestroy", CudaResults.Phase.OTHER, device, 0, null, null);
-        }
+        failure = attempt(failure, "cuStreamDestroy", () -> JCudaDriver.cuStreamDestroy(stream));
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /** Runs one step of {@link #close}; the first failure so far, this step's if it is the first. */
+    private RuntimeException attempt(RuntimeException failure, String what, DriverCalls.Call call) {
+        try {
+            DriverCalls.check(what, CudaResults.Phase.OTHER, device, call);
+        } catch (RuntimeException e) {
+            return failure == null ? e : failure;
+        }
+        return failure;
     }
 
     /** {@link #close}, its failure dropped: for a stream already being given up after another failure. */
